@@ -1,0 +1,165 @@
+/**
+ * Little binary writer/reader for records: unsigned LEB128 varints, length-prefixed
+ * bytes and strings. Every record layout in FORMAT.md is written in these terms.
+ */
+import { RevfsError } from "./types.ts";
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder("utf-8", { fatal: true });
+
+export class Writer {
+  private buf = new Uint8Array(256);
+  private pos = 0;
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  u8(v: number): this {
+    this.reserve(1);
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  /** Unsigned varint for values up to 2^53. */
+  uint(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not a uint: ${v}`);
+    this.reserve(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  /** Signed 64-bit value as a zigzag varint. */
+  bigint(v: bigint): this {
+    let z = v >= 0n ? v << 1n : ((-v) << 1n) - 1n;
+    this.reserve(10);
+    while (z >= 0x80n) {
+      this.buf[this.pos++] = Number(z & 0x7fn) | 0x80;
+      z >>= 7n;
+    }
+    this.buf[this.pos++] = Number(z);
+    return this;
+  }
+
+  raw(bytes: Uint8Array): this {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  bytes(bytes: Uint8Array): this {
+    return this.uint(bytes.length).raw(bytes);
+  }
+
+  str(s: string): this {
+    return this.bytes(utf8.encode(s));
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export class Reader {
+  private pos = 0;
+  constructor(private readonly buf: Uint8Array, private readonly what: string) {}
+
+  private fail(why: string): never {
+    throw new RevfsError("CORRUPT", `${this.what}: ${why} at byte ${this.pos}`);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  u8(): number {
+    if (this.pos >= this.buf.length) this.fail("unexpected end");
+    return this.buf[this.pos++];
+  }
+
+  uint(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = this.u8();
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 0x80;
+      if (mul > 2 ** 53) this.fail("varint too long");
+    }
+    return v;
+  }
+
+  bigint(): bigint {
+    let z = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.u8();
+      z |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) break;
+      shift += 7n;
+      if (shift > 70n) this.fail("varint too long");
+    }
+    return (z & 1n) ? -((z + 1n) >> 1n) : z >> 1n;
+  }
+
+  raw(n: number): Uint8Array {
+    if (this.pos + n > this.buf.length) this.fail("unexpected end");
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  bytes(): Uint8Array {
+    return this.raw(this.uint());
+  }
+
+  /** Everything not read yet. */
+  rest(): Uint8Array {
+    return this.raw(this.buf.length - this.pos);
+  }
+
+  str(): string {
+    try {
+      return utf8d.decode(this.bytes());
+    } catch {
+      this.fail("invalid UTF-8");
+    }
+  }
+
+  end(): void {
+    if (!this.done) this.fail("trailing bytes");
+  }
+}
+
+/** 8-byte big-endian key for a non-negative integer, so keys sort numerically. */
+export function u64Key(n: number, suffix?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + (suffix?.length ?? 0));
+  new DataView(out.buffer).setBigUint64(0, BigInt(n));
+  if (suffix) out.set(suffix, 8);
+  return out;
+}
+
+export function u64KeyPair(a: number, b: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(a));
+  dv.setBigUint64(8, BigInt(b));
+  return out;
+}
+
+export function readU64(key: Uint8Array, offset = 0): number {
+  return Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(offset));
+}
+
+export { utf8, utf8d };

@@ -1,0 +1,92 @@
+/** RecordStore on one LMDB environment with one named database per table. */
+import { type Database, open, type RootDatabase } from "lmdb";
+import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
+
+export const LMDB_DATA_FILE = "data.mdb";
+
+export class LmdbRecordStore implements RecordStore {
+  private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
+  private inWrite = false;
+
+  private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>) {
+    const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
+    for (const t of TABLES) {
+      dbs[t] = env.openDB<Uint8Array, Uint8Array>({
+        name: t,
+        keyEncoding: "binary",
+        encoding: "binary",
+      });
+    }
+    this.dbs = dbs;
+  }
+
+  static open(dir: string, opts: { readOnly?: boolean } = {}): LmdbRecordStore {
+    const env = open<Uint8Array, Uint8Array>({
+      path: dir,
+      maxDbs: TABLES.length + 4,
+      keyEncoding: "binary",
+      encoding: "binary",
+      readOnly: opts.readOnly ?? false,
+      // Revisions must be durable when the snapshot call returns.
+      noSync: false,
+      overlappingSync: false,
+      cache: false,
+    });
+    return new LmdbRecordStore(env);
+  }
+
+  get(table: Table, key: Uint8Array): Uint8Array | undefined {
+    const v = this.dbs[table].getBinary(key);
+    return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  }
+
+  has(table: Table, key: Uint8Array): boolean {
+    return this.dbs[table].doesExist(key);
+  }
+
+  put(table: Table, key: Uint8Array, value: Uint8Array): void {
+    if (!this.inWrite) throw new Error(`put to ${table} outside a write transaction`);
+    this.dbs[table].putSync(key, value);
+  }
+
+  del(table: Table, key: Uint8Array): void {
+    if (!this.inWrite) throw new Error(`delete in ${table} outside a write transaction`);
+    this.dbs[table].removeSync(key);
+  }
+
+  *range(table: Table, range: KeyRange = {}): Iterable<[Uint8Array, Uint8Array]> {
+    for (const { key, value } of this.dbs[table].getRange(range)) {
+      yield [toU8(key as Uint8Array), toU8(value)];
+    }
+  }
+
+  *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
+    for (const key of this.dbs[table].getKeys(range)) yield toU8(key as Uint8Array);
+  }
+
+  count(table: Table): number {
+    return this.dbs[table].getCount();
+  }
+
+  write<T>(fn: () => T): T {
+    if (this.inWrite) return fn();
+    this.inWrite = true;
+    try {
+      return this.env.transactionSync(fn);
+    } finally {
+      this.inWrite = false;
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.env.flushed;
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
+
+function toU8(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

@@ -1,0 +1,67 @@
+/** `stats`: what the store holds and what it costs on disk. */
+import type { Store } from "./store.ts";
+import { type Ino, ROOT_INO } from "./types.ts";
+
+export interface StoreStats {
+  blockSize: number;
+  revisions: number;
+  tags: number;
+  /** Sum of file sizes over all live revisions. */
+  logicalBytes: number;
+  /** Sum of file sizes in the head. */
+  headBytes: number;
+  uniqueBlocks: number;
+  pages: number;
+  /** Bytes of all stored block, page and dictionary records, keys included. */
+  storedBytes: number;
+  /** Bytes the store directory takes on disk. */
+  fileBytes: number;
+}
+
+export function computeStats(store: Store): StoreStats {
+  const r = store.records;
+  let logicalBytes = 0;
+  let revisions = 0;
+  for (const rev of store.log.all()) {
+    revisions++;
+    logicalBytes += rev.root.size;
+  }
+  let headBytes = 0;
+  for (const ref of headFileSizes(store)) headBytes += ref;
+  let storedBytes = 0;
+  for (const table of ["blocks", "pages", "dicts"] as const) {
+    for (const [k, v] of r.range(table)) storedBytes += k.length + v.length;
+  }
+  return {
+    blockSize: store.blockSize,
+    revisions,
+    tags: store.log.tags().length,
+    logicalBytes,
+    headBytes,
+    uniqueBlocks: r.count("blocks"),
+    pages: r.count("pages"),
+    storedBytes,
+    fileBytes: diskUsage(store.dir),
+  };
+}
+
+function* headFileSizes(store: Store): Iterable<number> {
+  const stack: Ino[] = [ROOT_INO];
+  while (stack.length) {
+    const ino = stack.pop()!;
+    for (const [, child] of store.head.readdir(ino)) {
+      const i = store.head.mustInode(child);
+      if (i.type === "file") yield i.size;
+      else if (i.type === "dir") stack.push(child);
+    }
+  }
+}
+
+function diskUsage(dir: string): number {
+  let total = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const st = Deno.statSync(`${dir}/${e.name}`);
+    total += st.blocks !== null ? st.blocks * 512 : st.size;
+  }
+  return total;
+}

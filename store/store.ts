@@ -1,0 +1,257 @@
+/**
+ * A store: one LMDB environment in one directory. Opening checks that it is a revfs
+ * store of a format this code reads; opening for writing takes the writer lock.
+ */
+import { BlockMaps } from "./block_map.ts";
+import { BlockStore } from "./blocks.ts";
+import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
+import { type Change, diffTrees } from "./diff.ts";
+import { DirTrees } from "./dir_tree.ts";
+import { collectGarbage, type GcResult } from "./gc.ts";
+import { toHex } from "./hash.ts";
+import { Head } from "./head.ts";
+import { LMDB_DATA_FILE, LmdbRecordStore } from "./lmdb_backend.ts";
+import { WriterLock } from "./lock.ts";
+import { PageStore } from "./pages.ts";
+import type { RecordStore } from "./records.ts";
+import { RevisionLog } from "./revisions.ts";
+import { commitHead } from "./snapshot.ts";
+import { computeStats, type StoreStats } from "./stats.ts";
+import { HeadView, RevisionView, type TreeView } from "./tree_view.ts";
+import { RevfsError, type Revision, type RevNumber } from "./types.ts";
+import { Verifier, type VerifyReport } from "./verify.ts";
+import { initZstd } from "./zstd.ts";
+
+/** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
+export const FORMAT_VERSION = 1;
+export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+const MAGIC = "revfs store";
+
+const META = {
+  magic: utf8.encode("magic"),
+  format: utf8.encode("format"),
+  storeId: utf8.encode("storeId"),
+  blockSize: utf8.encode("blockSize"),
+  headParent: utf8.encode("headParent"),
+} as const;
+
+export interface OpenOptions {
+  /** Take the writer lock; fails with STORE_LOCKED while another writer has it. */
+  write?: boolean;
+}
+
+export interface InitOptions {
+  blockSize?: number;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+function isDir(path: string): boolean | undefined {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class Store {
+  readonly blockSize: number;
+  readonly storeId: string;
+  readonly head: Head;
+  readonly log: RevisionLog;
+  readonly blocks: BlockStore;
+  readonly pages: PageStore;
+  readonly maps: BlockMaps;
+  readonly dirs: DirTrees;
+
+  private constructor(
+    readonly dir: string,
+    readonly records: RecordStore,
+    private readonly lock: WriterLock | null,
+  ) {
+    this.blockSize = readU64(records.get("meta", META.blockSize)!);
+    this.storeId = toHex(records.get("meta", META.storeId)!);
+    this.blocks = new BlockStore(records);
+    this.pages = new PageStore(records);
+    this.maps = new BlockMaps(this.pages);
+    this.dirs = new DirTrees(this.pages);
+    this.log = new RevisionLog(records);
+    this.head = new Head(records, this.blocks, this.maps, this.dirs, this.blockSize);
+  }
+
+  get writable(): boolean {
+    return this.lock !== null;
+  }
+
+  /** Creates a store in `dir`, which must be missing or empty. Returns it open for writing. */
+  static async init(dir: string, opts: InitOptions = {}): Promise<Store> {
+    const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+    if (!Number.isInteger(Math.log2(blockSize)) || blockSize < 4096 || blockSize > 1 << 24) {
+      throw new RevfsError("INVALID", `block size must be a power of two from 4096 to 16 MiB, not ${blockSize}`);
+    }
+    const kind = isDir(dir);
+    if (kind === false) throw new RevfsError("STORE_EXISTS", `${dir} exists and is not a directory`);
+    if (kind === true && exists(`${dir}/${LMDB_DATA_FILE}`)) {
+      throw new RevfsError("STORE_EXISTS", `${dir} already holds a store`);
+    }
+    Deno.mkdirSync(dir, { recursive: true });
+    if ([...Deno.readDirSync(dir)].length > 0) {
+      throw new RevfsError("STORE_EXISTS", `${dir} is not empty; a new store needs an empty or missing directory`);
+    }
+    await initZstd();
+    const lock = WriterLock.tryAcquire(dir);
+    if (!lock) throw new RevfsError("STORE_LOCKED", `${dir} is being initialised by another process`);
+    const records = LmdbRecordStore.open(dir);
+    const id = crypto.getRandomValues(new Uint8Array(16));
+    records.write(() => {
+      records.put("meta", META.format, u64Key(FORMAT_VERSION));
+      records.put("meta", META.storeId, id);
+      records.put("meta", META.blockSize, u64Key(blockSize));
+      records.put("meta", META.headParent, u64Key(0));
+      // Magic last: a store interrupted during init is refused, never half-read.
+      records.put("meta", META.magic, utf8.encode(MAGIC));
+    });
+    const store = new Store(dir, records, lock);
+    store.head.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0);
+    await records.flush();
+    return store;
+  }
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
+    const kind = isDir(dir);
+    if (kind === undefined) {
+      throw new RevfsError("NOT_A_STORE", `no store at ${dir} (create one with: revfs init ${dir})`);
+    }
+    if (kind === false) throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (it is not a directory)`);
+    if (!exists(`${dir}/${LMDB_DATA_FILE}`)) {
+      throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (no ${LMDB_DATA_FILE})`);
+    }
+    await initZstd();
+    let lock: WriterLock | null = null;
+    if (opts.write) {
+      lock = WriterLock.tryAcquire(dir);
+      if (!lock) {
+        throw new RevfsError(
+          "STORE_LOCKED",
+          `store ${dir} is in use by another writer (a running mount or another revfs command)`,
+        );
+      }
+    }
+    let records: RecordStore;
+    try {
+      records = LmdbRecordStore.open(dir);
+    } catch (e) {
+      lock?.release();
+      throw new RevfsError("NOT_A_STORE", `${dir} is not a readable revfs store: ${(e as Error).message}`);
+    }
+    try {
+      const magic = records.get("meta", META.magic);
+      if (!magic || utf8d.decode(magic) !== MAGIC) {
+        throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (an LMDB environment without revfs metadata)`);
+      }
+      const format = readU64(records.get("meta", META.format)!);
+      if (format > FORMAT_VERSION) {
+        throw new RevfsError(
+          "NEWER_FORMAT",
+          `store ${dir} has format ${format}; this revfs reads up to format ${FORMAT_VERSION}: upgrade revfs`,
+        );
+      }
+      return new Store(dir, records, lock);
+    } catch (e) {
+      await records.close();
+      lock?.release();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.records.close();
+    this.lock?.release();
+  }
+
+  private requireWrite(what: string): void {
+    if (!this.lock) throw new Error(`${what} needs a store opened for writing`);
+  }
+
+  /** A number, a tag, or `head`. */
+  resolve(spec: string): RevNumber | "head" {
+    return this.log.resolve(spec);
+  }
+
+  revision(rev: RevNumber): Revision {
+    const r = this.log.get(rev);
+    if (!r) throw new RevfsError("UNKNOWN_REV", `unknown revision ${rev}`);
+    return r;
+  }
+
+  view(spec: RevNumber | "head"): TreeView {
+    if (spec === "head") return new HeadView(this.head, this.maps, this.blocks);
+    return this.revisionView(spec);
+  }
+
+  revisionView(rev: RevNumber): RevisionView {
+    return new RevisionView(this.revision(rev), this.dirs, this.maps, this.blocks);
+  }
+
+  /** Turns the head into a new immutable revision, atomically. */
+  snapshot(message = ""): Revision {
+    this.requireWrite("snapshot");
+    return this.records.write(() => {
+      const parent = readU64(this.records.get("meta", META.headParent)!);
+      const rev = commitHead(this.records, this.head, this.dirs, this.log, parent, message);
+      this.records.put("meta", META.headParent, u64Key(rev.rev));
+      return rev;
+    });
+  }
+
+  /** Waits until every committed transaction is on disk. */
+  flush(): Promise<void> {
+    return this.records.flush();
+  }
+
+  diff(a: RevNumber, b: RevNumber): Change[] {
+    return diffTrees(this.dirs, this.revision(a).root, this.revision(b).root);
+  }
+
+  tag(name: string, rev: RevNumber): void {
+    this.requireWrite("tag");
+    this.revision(rev);
+    this.records.write(() => this.log.setTag(name, rev));
+  }
+
+  untag(name: string): void {
+    this.requireWrite("untag");
+    const ok = this.records.write(() => this.log.deleteTag(name));
+    if (!ok) throw new RevfsError("UNKNOWN_REV", `no tag ${JSON.stringify(name)}`);
+  }
+
+  /** Removes a revision from the log; `gc` then frees what only it used. */
+  drop(rev: RevNumber): void {
+    this.requireWrite("drop");
+    this.revision(rev);
+    this.records.write(() => this.log.remove(rev));
+  }
+
+  gc(progress?: Progress): GcResult {
+    this.requireWrite("gc");
+    return collectGarbage(this.records, this.pages, this.log, this.head, progress);
+  }
+
+  verify(progress?: Progress): VerifyReport {
+    return new Verifier(this.records, this.pages, this.blocks, this.blockSize, progress).run(this.log, this.head);
+  }
+
+  stats(): StoreStats {
+    return computeStats(this);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Reading a tree by path, the same way for a revision and for the head: the CLI's
+ * ls/cat/export and the mount's .snapshots go through here.
+ */
+import type { BlockMaps } from "./block_map.ts";
+import type { BlockStore } from "./blocks.ts";
+import type { DirTrees } from "./dir_tree.ts";
+import { type Head, splitPath } from "./head.ts";
+import type { Inode } from "./inode.ts";
+import {
+  type BlockHash,
+  type Entry,
+  type EntryType,
+  type Ino,
+  type PageHash,
+  RevfsError,
+  type Revision,
+} from "./types.ts";
+
+export interface NodeInfo {
+  type: EntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  /** Bytes of a file; 0 for a directory; target length for a symlink. */
+  size: number;
+  target?: string;
+}
+
+export interface TreeView {
+  /** What the view shows: "head" or "revision N". */
+  readonly label: string;
+  stat(path: string): NodeInfo;
+  /** Sorted by name. */
+  list(path: string): [string, NodeInfo][];
+  /** The non-hole blocks of a file in index order, as canonical (zero-trimmed) bytes. */
+  blocks(path: string): Iterable<[number, Uint8Array]>;
+}
+
+export function infoOfEntry(e: Entry): NodeInfo {
+  const base = { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs };
+  if (e.type === "symlink") return { ...base, size: new TextEncoder().encode(e.target).length, target: e.target };
+  return { ...base, size: e.type === "file" ? e.size : 0 };
+}
+
+function infoOfInode(i: Inode): NodeInfo {
+  const base = { type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
+  if (i.type === "symlink") return { ...base, size: new TextEncoder().encode(i.target).length, target: i.target };
+  return { ...base, size: i.type === "file" ? i.size : 0 };
+}
+
+function notFound(label: string, path: string): RevfsError {
+  return new RevfsError("NO_SUCH_PATH", `${path || "/"} does not exist in ${label}`);
+}
+
+export class RevisionView implements TreeView {
+  readonly label: string;
+
+  constructor(
+    private readonly rev: Revision,
+    private readonly dirs: DirTrees,
+    private readonly maps: BlockMaps,
+    private readonly store: BlockStore,
+  ) {
+    this.label = `revision ${rev.rev}`;
+  }
+
+  entry(path: string): Entry {
+    let e: Entry = this.rev.root;
+    const seen: string[] = [];
+    for (const part of splitPath(path)) {
+      if (e.type !== "dir") throw new RevfsError("NOT_A_DIR", `${seen.join("/")} is not a directory in ${this.label}`);
+      seen.push(part);
+      const next = this.dirs.lookup(e.content, part);
+      if (next === null) throw notFound(this.label, path);
+      e = next;
+    }
+    return e;
+  }
+
+  stat(path: string): NodeInfo {
+    return infoOfEntry(this.entry(path));
+  }
+
+  list(path: string): [string, NodeInfo][] {
+    const e = this.entry(path);
+    if (e.type !== "dir") throw new RevfsError("NOT_A_DIR", `${path} is not a directory in ${this.label}`);
+    return this.dirs.list(e.content).map(([n, c]) => [n, infoOfEntry(c)]);
+  }
+
+  *blocks(path: string): Iterable<[number, Uint8Array]> {
+    const e = this.entry(path);
+    if (e.type !== "file") throw new RevfsError("IS_A_DIR", `${path} is not a file in ${this.label}`);
+    for (const [i, h] of this.maps.present(e.content)) yield [i, this.store.get(h)];
+  }
+}
+
+export class HeadView implements TreeView {
+  readonly label = "head";
+
+  constructor(private readonly head: Head, private readonly maps: BlockMaps, private readonly store: BlockStore) {}
+
+  private inode(path: string): Inode {
+    let ino = 1 as Ino;
+    let i = this.head.mustInode(ino);
+    for (const part of splitPath(path)) {
+      if (i.type !== "dir") throw new RevfsError("NOT_A_DIR", `${i.name} is not a directory in head`);
+      const next = this.head.lookup(ino, part);
+      if (next === undefined) throw notFound(this.label, path);
+      ino = next;
+      i = this.head.mustInode(ino);
+    }
+    return i;
+  }
+
+  stat(path: string): NodeInfo {
+    return infoOfInode(this.inode(path));
+  }
+
+  list(path: string): [string, NodeInfo][] {
+    const i = this.inode(path);
+    if (i.type !== "dir") throw new RevfsError("NOT_A_DIR", `${path} is not a directory in head`);
+    const out: [string, NodeInfo][] = [];
+    for (const [name, ino] of this.head.readdir(i.ino)) out.push([name, infoOfInode(this.head.mustInode(ino))]);
+    return out.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  }
+
+  *blocks(path: string): Iterable<[number, Uint8Array]> {
+    const i = this.inode(path);
+    if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${path} is not a file in head`);
+    const overlay = new Map(this.head.overlay(i.ino));
+    const blocks = Math.ceil(i.size / this.head.blockSize);
+    const merged: [number, BlockHash][] = [];
+    for (const [idx, h] of this.maps.present(i.base as PageHash | null)) {
+      if (idx >= i.baseBlocks || idx >= blocks) break;
+      if (!overlay.has(idx)) merged.push([idx, h]);
+    }
+    for (const [idx, h] of overlay) if (h !== null && idx < blocks) merged.push([idx, h]);
+    merged.sort((a, b) => a[0] - b[0]);
+    for (const [idx, h] of merged) yield [idx, this.store.get(h)];
+  }
+}
+
+/** A file's bytes in order, holes zero-filled, in chunks of at most `blockSize`. */
+export function* fileChunks(view: TreeView, path: string, blockSize: number): Iterable<Uint8Array> {
+  const size = view.stat(path).size;
+  let pos = 0;
+  const zeros = new Uint8Array(blockSize);
+  for (const [idx, data] of view.blocks(path)) {
+    const start = idx * blockSize;
+    for (; pos < start; pos += blockSize) yield zeros.subarray(0, Math.min(blockSize, start - pos));
+    const len = Math.min(blockSize, size - start);
+    const out = new Uint8Array(len);
+    out.set(data.subarray(0, len));
+    yield out;
+    pos = start + len;
+  }
+  for (; pos < size; pos += blockSize) yield zeros.subarray(0, Math.min(blockSize, size - pos));
+}

@@ -1,0 +1,86 @@
+/**
+ * Shared vocabulary of the store: ids, tree entries, errors.
+ *
+ * Everything here is plain data; no module in this file touches LMDB.
+ */
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** SHA-256 of a block's canonical bytes (trailing zeros removed). 32 bytes. */
+export type BlockHash = Brand<Uint8Array, "BlockHash">;
+/** SHA-256 of an encoded tree page. 32 bytes. */
+export type PageHash = Brand<Uint8Array, "PageHash">;
+/** A revision number: 1, 2, 3, ... never reused, even after `drop`. */
+export type RevNumber = Brand<number, "RevNumber">;
+/** An inode number of the head namespace; 1 is the root directory. */
+export type Ino = Brand<number, "Ino">;
+
+export const ROOT_INO = 1 as Ino;
+
+export type EntryType = "file" | "dir" | "symlink";
+
+interface EntryMeta {
+  /** Permission bits (07777); the type lives in `type`. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Modification time in nanoseconds since the epoch. */
+  mtimeNs: bigint;
+}
+
+/** One name in a directory of a revision, as stored in a directory page. */
+export type Entry =
+  | EntryMeta & {
+    type: "file";
+    size: number;
+    /** Root page of the block map, null when every block is a hole. */
+    content: PageHash | null;
+  }
+  | EntryMeta & {
+    type: "dir";
+    /** Sum of the sizes of every file below this directory. */
+    size: number;
+    /** Root page of the directory tree, null when empty. */
+    content: PageHash | null;
+  }
+  | EntryMeta & { type: "symlink"; target: string };
+
+export type FileEntry = Extract<Entry, { type: "file" }>;
+export type DirEntry = Extract<Entry, { type: "dir" }>;
+
+/** A revision as kept in the revision log. */
+export interface Revision {
+  rev: RevNumber;
+  /** The revision that was the head's base when this one was taken; 0 for none. */
+  parent: number;
+  timeMs: number;
+  message: string;
+  /** The root directory of the tree. */
+  root: DirEntry;
+}
+
+export type ErrorCode =
+  | "NOT_A_STORE"
+  | "NEWER_FORMAT"
+  | "STORE_EXISTS"
+  | "STORE_LOCKED"
+  | "UNKNOWN_REV"
+  | "NO_SUCH_PATH"
+  | "NOT_A_DIR"
+  | "IS_A_DIR"
+  | "EXISTS"
+  | "NOT_EMPTY"
+  | "CORRUPT"
+  | "INVALID";
+
+/**
+ * An error meant for the user: its message is one complete line that names the
+ * object that failed (revision, path, block), never the function that noticed.
+ */
+export class RevfsError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+    this.name = "RevfsError";
+  }
+}
