@@ -1,0 +1,381 @@
+/**
+ * The revfs command line. A thin layer over mod.ts: parse, call, print. Errors are
+ * one line on stderr and a non-zero exit; nothing is written on error.
+ */
+import { type Args, flag, parseArgs } from "./cli/args.ts";
+import { humanBytes, progressBar } from "./cli/progress.ts";
+import {
+  type Change,
+  exportTree,
+  fileChunks,
+  importDir,
+  type NodeInfo,
+  restorePath,
+  RevfsError,
+  type RevNumber,
+  Store,
+} from "./mod.ts";
+
+const USAGE = `usage: revfs COMMAND ...
+
+  init STORE [--block-size BYTES]     create an empty store
+  import STORE DIR [-m MSG]           make the head equal to DIR and snapshot it
+  export STORE REV DIR                write revision REV into an empty or new DIR
+  snapshot STORE [-m MSG]             checkpoint the head; prints the revision number
+  log STORE [--json]                  list revisions, newest first
+  ls STORE [PATH] [--rev REV]         list a directory (default: the head)
+  cat STORE PATH [--rev REV]          write a file to stdout (default: the head)
+  diff STORE REV1 REV2                paths that differ: A added, D deleted, M modified, T type changed
+  restore STORE PATH --rev REV        copy PATH as it was in REV into the head
+  tag STORE NAME [REV]                name a revision (default: the latest)
+  tag STORE --delete NAME             remove a tag
+  drop STORE REV                      remove a revision (gc frees its space)
+  gc STORE                            free records no revision or the head uses
+  stats STORE [--json]                sizes and counts
+  verify STORE                        check every record of every revision
+
+REV is a revision number, a tag, or head.`;
+
+class UsageError extends Error {}
+
+const CAT_BUFFER = 64 << 20;
+
+function need(args: Args, n: number, what: string): void {
+  if (args.positional.length < n) throw new UsageError(`missing ${what}`);
+}
+
+function atMost(args: Args, n: number): void {
+  if (args.positional.length > n) throw new UsageError(`unexpected argument ${args.positional[n]}`);
+}
+
+const enc = new TextEncoder();
+function out(line: string): void {
+  Deno.stdout.writeSync(enc.encode(line + "\n"));
+}
+
+async function withStore<T>(path: string, write: boolean, fn: (s: Store) => T | Promise<T>): Promise<T> {
+  const store = await Store.open(path, { write });
+  try {
+    const result = await fn(store);
+    if (write) await store.flush();
+    return result;
+  } finally {
+    await store.close();
+  }
+}
+
+function revNumber(store: Store, spec: string): RevNumber {
+  const r = store.resolve(spec);
+  if (r === "head") throw new RevfsError("INVALID", `${spec} is not a revision here; name a number or a tag`);
+  return r;
+}
+
+function modeString(info: NodeInfo): string {
+  const t = info.type === "dir" ? "d" : info.type === "symlink" ? "l" : "-";
+  const bits = "rwxrwxrwx";
+  let s = t;
+  for (let i = 0; i < 9; i++) s += info.mode & (1 << (8 - i)) ? bits[i] : "-";
+  return s;
+}
+
+function isoTime(ns: bigint): string {
+  return new Date(Number(ns / 1_000_000n)).toISOString().replace("T", " ").slice(0, 19);
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  async init(argv) {
+    const a = parseArgs(argv, ["--block-size"]);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    const bs = flag(a, "--block-size");
+    const store = await Store.init(a.positional[0], { blockSize: bs === undefined ? undefined : Number(bs) });
+    await store.close();
+    console.error(`revfs: created store ${a.positional[0]} (block size ${humanBytes(store.blockSize)})`);
+    return 0;
+  },
+
+  async import(argv) {
+    const a = parseArgs(argv, ["--message"]);
+    need(a, 2, "STORE DIR");
+    atMost(a, 2);
+    const [storePath, dir] = a.positional;
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(dir);
+    } catch {
+      throw new RevfsError("NO_SUCH_PATH", `${dir} does not exist`);
+    }
+    if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${dir} is not a directory`);
+    let store: Store;
+    try {
+      store = await Store.open(storePath, { write: true });
+    } catch (e) {
+      if (!(e instanceof RevfsError) || e.code !== "NOT_A_STORE" || exists(storePath)) throw e;
+      store = await Store.init(storePath);
+    }
+    try {
+      const bar = progressBar("import", "bytes");
+      const rev = await importDir(store, dir, flag(a, "--message") ?? "", bar.update);
+      bar.done();
+      await store.flush();
+      out(String(rev.rev));
+    } finally {
+      await store.close();
+    }
+    return 0;
+  },
+
+  async export(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 3, "STORE REV DIR");
+    atMost(a, 3);
+    const [storePath, spec, dir] = a.positional;
+    await withStore(storePath, false, async (s) => {
+      const bar = progressBar("export", "bytes");
+      await exportTree(s, s.resolve(spec), dir, bar.update);
+      bar.done();
+    });
+    return 0;
+  },
+
+  async snapshot(argv) {
+    const a = parseArgs(argv, ["--message"]);
+    if (a.positional.length === 0) {
+      throw new RevfsError("INVALID", "snapshot needs STORE (no running revfs mount to ask)");
+    }
+    atMost(a, 1);
+    const rev = await withStore(a.positional[0], true, (s) => s.snapshot(flag(a, "--message") ?? ""));
+    out(String(rev.rev));
+    return 0;
+  },
+
+  async log(argv) {
+    const a = parseArgs(argv, ["--json"]);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    await withStore(a.positional[0], false, (s) => {
+      const revs = [...s.log.all()].reverse();
+      if (a.flags.has("--json")) {
+        out(JSON.stringify(revs.map((r) => ({
+          rev: r.rev,
+          parent: r.parent || null,
+          time: new Date(r.timeMs).toISOString(),
+          message: r.message,
+          tags: s.log.tagsOf(r.rev),
+          bytes: r.root.size,
+        }))));
+        return;
+      }
+      for (const r of revs) {
+        const tags = s.log.tagsOf(r.rev);
+        const when = new Date(r.timeMs).toISOString().replace("T", " ").slice(0, 19);
+        out(
+          `${String(r.rev).padStart(5)}  ${when}  ${humanBytes(r.root.size).padStart(10)}  ${
+            tags.length ? `(${tags.join(", ")}) ` : ""
+          }${r.message}`,
+        );
+      }
+    });
+    return 0;
+  },
+
+  async ls(argv) {
+    const a = parseArgs(argv, ["--rev"]);
+    need(a, 1, "STORE");
+    atMost(a, 2);
+    const [storePath, path = ""] = a.positional;
+    await withStore(storePath, false, (s) => {
+      const view = s.view(s.resolve(flag(a, "--rev") ?? "head"));
+      const info = view.stat(path);
+      const rows: [string, NodeInfo][] = info.type === "dir" ? view.list(path) : [[path, info]];
+      for (const [name, i] of rows) {
+        const shown = i.type === "dir" ? `${name}/` : i.type === "symlink" ? `${name} -> ${i.target}` : name;
+        out(`${modeString(i)}  ${String(i.size).padStart(12)}  ${isoTime(i.mtimeNs)}  ${shown}`);
+      }
+    });
+    return 0;
+  },
+
+  async cat(argv) {
+    const a = parseArgs(argv, ["--rev"]);
+    need(a, 2, "STORE PATH");
+    atMost(a, 2);
+    const [storePath, path] = a.positional;
+    await withStore(storePath, false, async (s) => {
+      const view = s.view(s.resolve(flag(a, "--rev") ?? "head"));
+      const info = view.stat(path);
+      if (info.type !== "file") {
+        throw new RevfsError(
+          "IS_A_DIR",
+          `${path} is a ${info.type === "dir" ? "directory" : "symlink"} in ${view.label}`,
+        );
+      }
+      // Hold back the first CAT_BUFFER bytes, so that a damaged block in a file of
+      // up to that size fails with nothing written.
+      const held: Uint8Array[] = [];
+      let heldBytes = 0;
+      const w = Deno.stdout.writable.getWriter();
+      try {
+        for (const chunk of fileChunks(view, path, s.blockSize)) {
+          if (heldBytes < CAT_BUFFER) {
+            held.push(chunk.slice());
+            heldBytes += chunk.length;
+            continue;
+          }
+          for (const c of held.splice(0)) await w.write(c);
+          await w.write(chunk);
+        }
+        for (const c of held) await w.write(c);
+      } finally {
+        w.releaseLock();
+      }
+    });
+    return 0;
+  },
+
+  async diff(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 3, "STORE REV1 REV2");
+    atMost(a, 3);
+    const [storePath, r1, r2] = a.positional;
+    await withStore(storePath, false, (s) => {
+      const letter: Record<Change["kind"], string> = { added: "A", deleted: "D", modified: "M", "type-changed": "T" };
+      for (const c of s.diff(revNumber(s, r1), revNumber(s, r2))) out(`${letter[c.kind]}  ${c.path}`);
+    });
+    return 0;
+  },
+
+  async restore(argv) {
+    const a = parseArgs(argv, ["--rev"]);
+    need(a, 2, "STORE PATH");
+    atMost(a, 2);
+    const spec = flag(a, "--rev");
+    if (spec === undefined) throw new UsageError("restore needs --rev REV");
+    const [storePath, path] = a.positional;
+    await withStore(storePath, true, (s) => restorePath(s, path, revNumber(s, spec)));
+    console.error(`revfs: restored ${path} from revision ${spec} into the head`);
+    return 0;
+  },
+
+  async tag(argv) {
+    const a = parseArgs(argv, ["--delete"]);
+    need(a, 2, "STORE NAME");
+    atMost(a, 3);
+    const [storePath, name, spec] = a.positional;
+    await withStore(storePath, true, (s) => {
+      if (a.flags.has("--delete")) {
+        if (spec !== undefined) throw new UsageError("tag --delete takes only NAME");
+        s.untag(name);
+        return;
+      }
+      const rev = spec !== undefined ? revNumber(s, spec) : s.log.latest()?.rev;
+      if (rev === undefined) throw new RevfsError("UNKNOWN_REV", "the store has no revision to tag yet");
+      s.tag(name, rev);
+    });
+    return 0;
+  },
+
+  async drop(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 2, "STORE REV");
+    atMost(a, 2);
+    await withStore(a.positional[0], true, (s) => s.drop(revNumber(s, a.positional[1])));
+    return 0;
+  },
+
+  async gc(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    const r = await withStore(a.positional[0], true, (s) => {
+      const bar = progressBar("gc", "items");
+      const result = s.gc(bar.update);
+      bar.done();
+      return result;
+    });
+    console.error(
+      `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records`,
+    );
+    return 0;
+  },
+
+  async stats(argv) {
+    const a = parseArgs(argv, ["--json"]);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    const st = await withStore(a.positional[0], false, (s) => s.stats());
+    if (a.flags.has("--json")) {
+      out(JSON.stringify(st));
+      return 0;
+    }
+    const ratio = st.storedBytes > 0 ? (st.logicalBytes / st.storedBytes).toFixed(2) : "-";
+    out(`revisions      ${st.revisions} (${st.tags} tags)`);
+    out(`block size     ${humanBytes(st.blockSize)}`);
+    out(`logical bytes  ${humanBytes(st.logicalBytes)} over all revisions`);
+    out(`head bytes     ${humanBytes(st.headBytes)}`);
+    out(`unique blocks  ${st.uniqueBlocks}`);
+    out(`tree pages     ${st.pages}`);
+    out(`stored bytes   ${humanBytes(st.storedBytes)} (logical/stored ${ratio})`);
+    out(`on disk        ${humanBytes(st.fileBytes)}`);
+    return 0;
+  },
+
+  async verify(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    const report = await withStore(a.positional[0], false, (s) => {
+      const bar = progressBar("verify", "items");
+      const r = s.verify(bar.update);
+      bar.done();
+      return r;
+    });
+    for (const p of report.problems) console.error(`revfs: ${p}`);
+    const summary = `${report.revisions} revisions, ${report.pages} pages, ${report.blocks} blocks`;
+    if (report.problems.length > 0) {
+      console.error(`revfs: verify failed: ${report.problems.length} problems in ${summary}`);
+      return 1;
+    }
+    out(`ok: ${summary} verified`);
+    return 0;
+  },
+};
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "help" || cmd === "--help" || cmd === "-h") {
+    (cmd === undefined ? console.error : console.log)(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const run = commands[cmd];
+  if (!run) {
+    console.error(`revfs: unknown command ${JSON.stringify(cmd)} (run revfs help)`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`revfs ${cmd}: ${e.message} (run revfs help)`);
+      return 2;
+    }
+    if (e instanceof RevfsError) {
+      console.error(`revfs: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof Deno.errors.BrokenPipe) return 0;
+    console.error(`revfs: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return 70;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
