@@ -8,6 +8,9 @@ import type { RecordStore } from "./records.ts";
 import { type BlockHash, RevfsError } from "./types.ts";
 
 export class BlockStore {
+  /** Blocks this process has added to the store. */
+  written = 0;
+
   constructor(private readonly records: RecordStore) {}
 
   /**
@@ -20,6 +23,7 @@ export class BlockStore {
     const hash = sha256(canonical) as BlockHash;
     if (!this.records.has("blocks", hash)) {
       this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical)));
+      this.written++;
     }
     return hash;
   }

@@ -468,7 +468,8 @@ export class Head {
   commitFile(f: FileInode): FileInode {
     const edits = new Map(this.overlay(f.ino));
     const blocks = Math.ceil(f.size / this.blockSize);
-    if (edits.size === 0 && f.baseBlocks === blocks) return f;
+    // No shortcut on "no edits": a block-aligned truncate leaves no overlay entry but
+    // must still cut the base map; an update with nothing to do returns `base` as is.
     const base = this.maps.update(f.base, f.baseBlocks, edits, blocks);
     this.clearOverlay(f.ino, 0);
     const out: FileInode = { ...f, base, baseBlocks: blocks };

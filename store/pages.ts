@@ -141,6 +141,8 @@ const CACHE_PAGES = 8192;
 
 export class PageStore {
   private readonly cache = new Map<string, Page>();
+  /** Pages this process has added to the store; tests count copy-on-write cost with it. */
+  written = 0;
 
   constructor(private readonly records: RecordStore) {}
 
@@ -161,6 +163,7 @@ export class PageStore {
         record.set(body, 1);
       }
       this.records.put("pages", hash, record);
+      this.written++;
     }
     this.remember(keyOf(hash), page);
     return hash;

@@ -45,12 +45,12 @@ export class Reachable {
   map(hash: PageHash | null): void {
     if (hash === null || !this.mark(hash)) return;
     const p = this.pageStore.get(hash);
-    if (p.kind === "bminner") { for (const c of p.slots) this.map(c); }
-    else if (p.kind === "bmleaf") {
-      for (const b of p.slots) {
-        if (b) this.block(b);
-        else throw new RevfsError("CORRUPT", `block map page is a ${p.kind} page`);
-      }
+    if (p.kind === "bminner") {
+      for (const c of p.slots) this.map(c);
+    } else if (p.kind === "bmleaf") {
+      for (const b of p.slots) if (b) this.block(b);
+    } else {
+      throw new RevfsError("CORRUPT", `block map page is a ${p.kind} page`);
     }
   }
 

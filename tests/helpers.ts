@@ -1,0 +1,96 @@
+/** Test factories: temporary stores, a seeded random source, the CLI as a subprocess. */
+import { createHash } from "node:crypto";
+import { Store } from "../mod.ts";
+
+export interface TestStore {
+  store: Store;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function newTestStore(opts: { blockSize?: number } = {}): Promise<TestStore> {
+  const dir = await Deno.makeTempDir({ prefix: "revfs-test-" });
+  const store = await Store.init(`${dir}/store`, opts);
+  return {
+    store,
+    dir,
+    async cleanup() {
+      if (store.writable) await store.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Mulberry32: small, fast, and the same sequence for the same seed everywhere. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    let t = (this.s += 0x6d2b79f5);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[this.int(a.length)];
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  bytes(n: number, kind: "text" | "binary" = "binary"): Uint8Array {
+    const out = new Uint8Array(n);
+    if (kind === "text") {
+      const words = ["alpha", "beta", "gamma", "delta", "revfs", "block", "page", "tree", "\n", " ", "the", "of"];
+      let i = 0;
+      while (i < n) {
+        const w = new TextEncoder().encode(this.pick(words) + " ");
+        out.set(w.subarray(0, Math.min(w.length, n - i)), i);
+        i += w.length;
+      }
+    } else {
+      for (let i = 0; i < n; i += 4) {
+        const v = (this.next() * 4294967296) >>> 0;
+        out[i] = v & 255;
+        if (i + 1 < n) out[i + 1] = (v >>> 8) & 255;
+        if (i + 2 < n) out[i + 2] = (v >>> 16) & 255;
+        if (i + 3 < n) out[i + 3] = v >>> 24;
+      }
+    }
+    return out;
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Uint8Array;
+}
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+export async function runCli(...args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), stdoutBytes: out.stdout };
+}
+
+/** Every test store must pass verify at the end of its test. */
+export function checkStoreInvariants(store: Store): void {
+  const report = store.verify();
+  if (report.problems.length > 0) throw new Error(`store does not verify:\n${report.problems.join("\n")}`);
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
