@@ -1,0 +1,155 @@
+/**
+ * The command line as scripts use it: stdout carries only the answer, every error is
+ * one line on stderr with a non-zero exit, and a failed command writes nothing.
+ */
+import assert from "node:assert/strict";
+import { Store } from "../mod.ts";
+import { Rng, runCli, sha256Hex } from "./helpers.ts";
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "revfs-cli-" });
+}
+
+function oneErrorLine(r: { code: number; stderr: string; stdout: string }, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, "exit code");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `stderr has ${lines.length} lines: ${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.equal(r.stdout, "");
+}
+
+Deno.test("cli: import, log, ls, cat, diff, tag, export, stats, verify on one store", async () => {
+  const dir = await tempDir();
+  try {
+    const src = `${dir}/src`;
+    const store = `${dir}/store`;
+    await Deno.mkdir(`${src}/sub`, { recursive: true });
+    const big = new Rng(1).bytes(300_000);
+    await Deno.writeFile(`${src}/sub/big.bin`, big);
+    await Deno.writeTextFile(`${src}/a.txt`, "first\n");
+
+    const i1 = await runCli("import", store, src, "-m", "first import");
+    assert.equal(i1.code, 0, i1.stderr);
+    assert.equal(i1.stdout, "1\n");
+    await Deno.writeTextFile(`${src}/a.txt`, "second\n");
+    await Deno.writeTextFile(`${src}/new.txt`, "new\n");
+    assert.equal((await runCli("import", store, src, "-m", "second")).stdout, "2\n");
+    assert.equal((await runCli("tag", store, "v1", "1")).code, 0);
+
+    const log = JSON.parse((await runCli("log", store, "--json")).stdout);
+    assert.deepEqual(log.map((r: { rev: number }) => r.rev), [2, 1]);
+    assert.equal(log[0].message, "second");
+    assert.deepEqual(log[1].tags, ["v1"]);
+    assert.match((await runCli("log", store)).stdout, /\(v1\) first import/);
+
+    assert.equal((await runCli("cat", store, "a.txt", "--rev", "v1")).stdout, "first\n");
+    assert.equal((await runCli("cat", store, "a.txt", "--rev", "2")).stdout, "second\n");
+    assert.equal((await runCli("cat", store, "a.txt")).stdout, "second\n", "cat defaults to the head");
+    const catBig = await runCli("cat", store, "sub/big.bin", "--rev", "1");
+    assert.equal(sha256Hex(catBig.stdoutBytes), sha256Hex(big));
+
+    const ls = (await runCli("ls", store, "--rev", "1")).stdout.trimEnd().split("\n");
+    assert.equal(ls.length, 2);
+    assert.match(ls[0], /^-rw.* 6 .* a\.txt$/);
+    assert.match(ls[1], /^d.* sub\/$/);
+
+    assert.equal((await runCli("diff", store, "1", "2")).stdout, "M  a.txt\nA  new.txt\n");
+
+    const out = `${dir}/out`;
+    assert.equal((await runCli("export", store, "v1", out)).code, 0);
+    assert.equal(await Deno.readTextFile(`${out}/a.txt`), "first\n");
+    assert.equal(sha256Hex(await Deno.readFile(`${out}/sub/big.bin`)), sha256Hex(big));
+
+    const stats = JSON.parse((await runCli("stats", store, "--json")).stdout);
+    for (const k of ["revisions", "logicalBytes", "headBytes", "uniqueBlocks", "storedBytes", "fileBytes"]) {
+      assert.equal(typeof stats[k], "number", k);
+    }
+    assert.equal(stats.revisions, 2);
+    assert.equal(stats.logicalBytes, 2 * 300_000 + 6 + 7 + 4);
+    assert.equal(stats.headBytes, 300_000 + 7 + 4);
+    const v = await runCli("verify", store);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^ok: 2 revisions/);
+
+    assert.equal((await runCli("restore", store, "a.txt", "--rev", "1")).code, 0);
+    assert.equal((await runCli("snapshot", store, "-m", "restored")).stdout, "3\n");
+    assert.equal((await runCli("cat", store, "a.txt", "--rev", "3")).stdout, "first\n");
+
+    assert.equal((await runCli("drop", store, "2")).code, 0);
+    assert.equal((await runCli("gc", store)).code, 0);
+    assert.equal((await runCli("cat", store, "new.txt", "--rev", "3")).stdout, "new\n");
+    assert.equal((await runCli("verify", store)).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", async () => {
+  const dir = await tempDir();
+  try {
+    const src = `${dir}/src`;
+    const store = `${dir}/store`;
+    await Deno.mkdir(src);
+    await Deno.writeTextFile(`${src}/a.txt`, "a\n");
+    assert.equal((await runCli("import", store, src)).code, 0);
+    const before = JSON.parse((await runCli("stats", store, "--json")).stdout);
+
+    oneErrorLine(await runCli("cat", store, "a.txt", "--rev", "7"), /^revfs: unknown revision 7$/);
+    oneErrorLine(await runCli("cat", store, "a.txt", "--rev", "nosuchtag"), /unknown revision "nosuchtag"/);
+    oneErrorLine(await runCli("cat", store, "missing.txt", "--rev", "1"), /missing\.txt does not exist in revision 1/);
+    oneErrorLine(await runCli("ls", store, "a.txt/x", "--rev", "1"), /not a directory/);
+    oneErrorLine(await runCli("cat", store, "../etc/passwd", "--rev", "1"), /may not contain "\.\."/);
+    oneErrorLine(await runCli("log", src), /is not a revfs store/);
+    oneErrorLine(await runCli("log", `${dir}/nothing-here`), /no store at/);
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    oneErrorLine(await runCli("log", `${dir}/file`), /not a revfs store/);
+    oneErrorLine(await runCli("tag", store, "bad name", "1"), /invalid tag name/);
+    oneErrorLine(await runCli("drop", store, "9"), /unknown revision 9/);
+    oneErrorLine(await runCli("diff", store, "1", "4"), /unknown revision 4/);
+    oneErrorLine(await runCli("frobnicate"), /unknown command/);
+    oneErrorLine(await runCli("cat", store), /missing STORE PATH/);
+    oneErrorLine(await runCli("log", store, "--bogus"), /unknown option --bogus/);
+    oneErrorLine(await runCli("init", store), /already holds a store/);
+    oneErrorLine(await runCli("import", store, `${dir}/no-such-dir`), /does not exist/);
+
+    // Export refuses a non-empty target and leaves it as it was.
+    const target = `${dir}/target`;
+    await Deno.mkdir(target);
+    await Deno.writeTextFile(`${target}/keep.txt`, "mine");
+    oneErrorLine(await runCli("export", store, "1", target), /is not empty/);
+    assert.deepEqual([...Deno.readDirSync(target)].map((e) => e.name), ["keep.txt"]);
+
+    // A second writer is refused while one holds the store.
+    const holder = await Store.open(store, { write: true });
+    try {
+      oneErrorLine(await runCli("snapshot", store), /in use by another writer/);
+      oneErrorLine(await runCli("import", store, src), /in use by another writer/);
+      // Readers are not blocked by a writer.
+      assert.equal((await runCli("cat", store, "a.txt", "--rev", "1")).stdout, "a\n");
+    } finally {
+      await holder.close();
+    }
+
+    // A store of a newer format is refused.
+    const newer = await Store.open(store, { write: true });
+    const key = new TextEncoder().encode("format");
+    const saved = newer.records.get("meta", key)!.slice();
+    const bumped = new Uint8Array(8);
+    bumped[7] = 99;
+    newer.records.write(() => newer.records.put("meta", key, bumped));
+    await newer.close();
+    oneErrorLine(await runCli("log", store), /has format 99; this revfs reads up to format 1/);
+    const restore = await Store.open(`${dir}/store-unused-${crypto.randomUUID()}`).catch((e) => e);
+    assert.match(String(restore), /no store at/);
+    // Put the format back directly through LMDB, as a newer revfs would not.
+    const { LmdbRecordStore } = await import("../store/lmdb_backend.ts");
+    const raw = LmdbRecordStore.open(store);
+    raw.write(() => raw.put("meta", key, saved));
+    await raw.close();
+
+    const after = JSON.parse((await runCli("stats", store, "--json")).stdout);
+    assert.deepEqual({ ...after, fileBytes: 0 }, { ...before, fileBytes: 0 }, "a failed command changed the store");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
