@@ -38,9 +38,11 @@ async function history(root: string) {
 const root = await Deno.makeTempDir({ prefix: "revfs-bench-bs-" });
 try {
   const h = await history(root);
-  console.log(`| block size | import MB/s | read MB/s | growth per binary version (1% rewritten = ${
-    ((BIN_BYTES / 100) / 2 ** 20).toFixed(2)
-  } MiB) | growth per source commit (10 files edited) | pages after all |`);
+  console.log(
+    `| block size | import MB/s | read MB/s | growth per binary version (1% rewritten = ${
+      ((BIN_BYTES / 100) / 2 ** 20).toFixed(2)
+    } MiB) | growth per source commit (10 files edited) | pages after all |`,
+  );
   console.log("|---|---|---|---|---|---|");
   for (const kib of SIZES_KIB) {
     const store = await Store.init(`${root}/store-${kib}`, { blockSize: kib * 1024 });
@@ -86,9 +88,11 @@ try {
     }
     await Deno.rename(`${bin2}/src`, h.src);
     const st = store.stats();
-    console.log(`| ${kib} KiB | ${importMBs.toFixed(0)} | ${readMBs.toFixed(0)} | ${
-      (growth / (BIN_VERSIONS - 1) / 2 ** 20).toFixed(2)
-    } MiB | ${(srcGrowth / SRC_COMMITS / 1024).toFixed(1)} KiB | ${st.pages} |`);
+    console.log(
+      `| ${kib} KiB | ${importMBs.toFixed(0)} | ${readMBs.toFixed(0)} | ${
+        (growth / (BIN_VERSIONS - 1) / 2 ** 20).toFixed(2)
+      } MiB | ${(srcGrowth / SRC_COMMITS / 1024).toFixed(1)} KiB | ${st.pages} |`,
+    );
     await store.close();
     await Deno.remove(`${root}/store-${kib}`, { recursive: true });
   }

@@ -23,21 +23,33 @@ const blake3 = await createBLAKE3();
 const xxh = await createXXHash128();
 const rows: [string, string, number][] = [
   ["SHA-256 (node:crypto, native)", "256-bit, cryptographic", gbps(() => createHash("sha256").update(block).digest())],
-  ["BLAKE3 (hash-wasm)", "256-bit, cryptographic", gbps(() => {
-    blake3.init();
-    blake3.update(block);
-    blake3.digest("binary");
-  })],
-  ["XXH3-128 (hash-wasm)", "128-bit, not collision-resistant", gbps(() => {
-    xxh.init();
-    xxh.update(block);
-    xxh.digest("binary");
-  })],
+  [
+    "BLAKE3 (hash-wasm)",
+    "256-bit, cryptographic",
+    gbps(() => {
+      blake3.init();
+      blake3.update(block);
+      blake3.digest("binary");
+    }),
+  ],
+  [
+    "XXH3-128 (hash-wasm)",
+    "128-bit, not collision-resistant",
+    gbps(() => {
+      xxh.init();
+      xxh.update(block);
+      xxh.digest("binary");
+    }),
+  ],
 ];
 {
   const t = performance.now();
   for (let i = 0; i < 2048; i++) await crypto.subtle.digest("SHA-256", block);
-  rows.push(["SHA-256 (WebCrypto, async)", "256-bit, cryptographic", (2048 * block.length) / ((performance.now() - t) / 1000) / 1e9]);
+  rows.push([
+    "SHA-256 (WebCrypto, async)",
+    "256-bit, cryptographic",
+    (2048 * block.length) / ((performance.now() - t) / 1000) / 1e9,
+  ]);
 }
 console.log("| hash | kind | GB/s, 64 KiB blocks, one core |\n|---|---|---|");
 for (const [name, kind, v] of rows) console.log(`| ${name} | ${kind} | ${v.toFixed(2)} |`);
