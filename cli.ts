@@ -18,6 +18,8 @@ import {
 
 const USAGE = `usage: revfs COMMAND ...
 
+  mount STORE MOUNTPOINT              mount the store (created if missing); stays in the foreground
+  unmount MOUNTPOINT                  unmount a running revfs mount
   init STORE [--block-size BYTES]     create an empty store
   import STORE DIR [-m MSG]           make the head equal to DIR and snapshot it
   export STORE REV DIR                write revision REV into an empty or new DIR
@@ -83,6 +85,30 @@ function isoTime(ns: bigint): string {
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  async mount(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 2, "STORE MOUNTPOINT");
+    atMost(a, 2);
+    const { mountStore } = await import("./fs/mount.ts");
+    const m = await mountStore(a.positional[0], a.positional[1]);
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => m.unmount());
+    console.error(`revfs: ${a.positional[0]} mounted on ${a.positional[1]} (Ctrl-C or revfs unmount to stop)`);
+    await m.done;
+    return 0;
+  },
+
+  async unmount(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 1, "MOUNTPOINT");
+    atMost(a, 1);
+    const r = await new Deno.Command("fusermount3", { args: ["-u", a.positional[0]], stderr: "piped" }).output();
+    if (r.code !== 0) {
+      const why = new TextDecoder().decode(r.stderr).trim().split("\n").at(-1) ?? "";
+      throw new RevfsError("INVALID", `cannot unmount ${a.positional[0]}: ${why.replace(/^fusermount3: /, "")}`);
+    }
+    return 0;
+  },
+
   async init(argv) {
     const a = parseArgs(argv, ["--block-size"]);
     need(a, 1, "STORE");

@@ -53,7 +53,7 @@ export function checkName(name: string): void {
     throw new RevfsError("INVALID", `invalid file name ${JSON.stringify(name)}`);
   }
   if (utf8.encode(name).length > MAX_NAME_BYTES) {
-    throw new RevfsError("INVALID", `file name longer than ${MAX_NAME_BYTES} bytes: ${name.slice(0, 40)}...`);
+    throw new RevfsError("NAME_TOO_LONG", `file name longer than ${MAX_NAME_BYTES} bytes: ${name.slice(0, 40)}...`);
   }
 }
 

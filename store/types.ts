@@ -72,6 +72,7 @@ export type ErrorCode =
   | "EXISTS"
   | "NOT_EMPTY"
   | "CORRUPT"
+  | "NAME_TOO_LONG"
   | "INVALID";
 
 /**

@@ -1,0 +1,125 @@
+/**
+ * What a filesystem implements to be served by FuseSession: one method per FUSE
+ * request, in plain TypeScript values. Inode numbers are numbers (FUSE's root is 1).
+ * A method may return a value or a promise; it throws FuseError (or anything the
+ * handler's `errnoOf` maps) to answer with an errno. Buffers passed in are copies the
+ * method may keep.
+ */
+export type Maybe<T> = T | Promise<T>;
+
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFLNK = 0o120000;
+export const S_IFMT = 0o170000;
+
+export interface Attr {
+  ino: number;
+  /** Type and permission bits, as in st_mode. */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export interface EntryOut {
+  attr: Attr;
+  /** Seconds the kernel may cache the name and the attributes. */
+  entryTimeout: number;
+  attrTimeout: number;
+}
+
+export interface OpenOut {
+  fh: number;
+  directIo?: boolean;
+  /** Keep the kernel's page cache of this file across opens (the file did not change). */
+  keepCache?: boolean;
+}
+
+export interface Caller {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
+export interface SetAttrIn {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atimeNs?: bigint;
+  mtimeNs?: bigint;
+}
+
+export interface DirEntryOut {
+  name: string;
+  ino: number;
+  mode: number;
+}
+
+export interface StatfsOut {
+  blockSize: number;
+  blocks: number;
+  blocksFree: number;
+  files: number;
+  filesFree: number;
+  nameMax: number;
+}
+
+export class FuseError extends Error {
+  constructor(readonly errno: number, message?: string) {
+    super(message ?? `errno ${errno}`);
+  }
+}
+
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  EBADF: 9,
+  EACCES: 13,
+  EEXIST: 17,
+  EXDEV: 18,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  EFBIG: 27,
+  ENOSPC: 28,
+  EROFS: 30,
+  ENAMETOOLONG: 36,
+  ENOSYS: 38,
+  ENOTEMPTY: 39,
+  ENOTSUP: 95,
+} as const;
+
+export interface FuseHandler {
+  /** Maps an error a method threw (other than FuseError) to an errno; default EIO. */
+  errnoOf?(e: unknown): number | undefined;
+  lookup(parent: number, name: string): Maybe<EntryOut>;
+  forget(ino: number, nlookup: number): void;
+  getattr(ino: number): Maybe<{ attr: Attr; timeout: number }>;
+  setattr(ino: number, set: SetAttrIn, fh: number | undefined): Maybe<{ attr: Attr; timeout: number }>;
+  readlink(ino: number): Maybe<string>;
+  mknod(parent: number, name: string, mode: number, caller: Caller): Maybe<EntryOut>;
+  mkdir(parent: number, name: string, mode: number, caller: Caller): Maybe<EntryOut>;
+  unlink(parent: number, name: string): Maybe<void>;
+  rmdir(parent: number, name: string): Maybe<void>;
+  symlink(target: string, parent: number, name: string, caller: Caller): Maybe<EntryOut>;
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number): Maybe<void>;
+  open(ino: number, flags: number): Maybe<OpenOut>;
+  create(parent: number, name: string, mode: number, flags: number, caller: Caller): Maybe<[EntryOut, OpenOut]>;
+  read(ino: number, size: number, offset: number, fh: number): Maybe<Uint8Array>;
+  write(ino: number, data: Uint8Array, offset: number, fh: number): Maybe<number>;
+  flush(ino: number, fh: number): Maybe<void>;
+  release(ino: number, fh: number): Maybe<void>;
+  fsync(ino: number, datasync: boolean, fh: number): Maybe<void>;
+  opendir(ino: number): Maybe<OpenOut>;
+  /** Entries from index `offset` on; the binding packs as many as fit. */
+  readdir(ino: number, offset: number, fh: number): Maybe<DirEntryOut[]>;
+  releasedir(ino: number, fh: number): Maybe<void>;
+  statfs(ino: number): Maybe<StatfsOut>;
+}

@@ -1,0 +1,328 @@
+/**
+ * The filesystem a mount serves: the store's head, read-write, and `.snapshots`,
+ * read-only. Requests arrive from fs/fuse/session.ts and go to the store through
+ * mod.ts only.
+ *
+ * This first version writes each request straight into the head (one LMDB
+ * transaction per write); the block page cache with in-order dirty writeout replaces
+ * that path next.
+ */
+import { type Ino, type NodeInfo, ROOT_INO, type Store } from "../mod.ts";
+import { toErrno } from "./errno.ts";
+import {
+  type Attr,
+  type Caller,
+  type DirEntryOut,
+  type EntryOut,
+  Errno,
+  FuseError,
+  type FuseHandler,
+  type OpenOut,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFREG,
+  type SetAttrIn,
+  type StatfsOut,
+} from "./fuse/ops.ts";
+import { LAYOUT } from "./fuse/layout.ts";
+import { loadFuse } from "./fuse/libfuse.ts";
+import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotsDir } from "./snapshots_dir.ts";
+
+/** The head changes only through us, so the kernel may cache what we tell it. */
+const HEAD_TIMEOUT = 1;
+/** Revisions never change. */
+const SNAPSHOT_TIMEOUT = 3600;
+const O_ACCMODE = 3, O_RDONLY = 0;
+
+const TYPE_BITS = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK } as const;
+
+export class RevfsFilesystem implements FuseHandler {
+  private readonly snapshots: SnapshotsDir;
+  private readonly dirHandles = new Map<number, DirEntryOut[]>();
+  private nextFh = 1;
+  private readonly mountedAt = BigInt(Date.now()) * 1_000_000n;
+
+  constructor(private readonly store: Store) {
+    this.snapshots = new SnapshotsDir(store);
+  }
+
+  errnoOf(e: unknown): number | undefined {
+    return toErrno(e);
+  }
+
+  // --- attributes ---------------------------------------------------------
+
+  private headAttr(ino: number): Attr {
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    const size = i.type === "file" ? i.size : i.type === "symlink" ? new TextEncoder().encode(i.target).length : 4096;
+    return {
+      ino,
+      mode: TYPE_BITS[i.type] | i.mode,
+      nlink: i.type === "dir" ? 2 : 1,
+      uid: i.uid,
+      gid: i.gid,
+      size,
+      atimeNs: i.mtimeNs,
+      mtimeNs: i.mtimeNs,
+      ctimeNs: i.ctimeNs,
+    };
+  }
+
+  private infoAttr(ino: number, info: NodeInfo): Attr {
+    return {
+      ino,
+      mode: TYPE_BITS[info.type] | info.mode,
+      nlink: info.type === "dir" ? 2 : 1,
+      uid: info.uid,
+      gid: info.gid,
+      size: info.type === "dir" ? 4096 : info.size,
+      atimeNs: info.mtimeNs,
+      mtimeNs: info.mtimeNs,
+      ctimeNs: info.mtimeNs,
+    };
+  }
+
+  private snapshotsRootAttr(): Attr {
+    return {
+      ino: SNAPSHOTS_ROOT_INO,
+      mode: S_IFDIR | 0o555,
+      nlink: 2,
+      uid: 0,
+      gid: 0,
+      size: 4096,
+      atimeNs: this.mountedAt,
+      mtimeNs: this.mountedAt,
+      ctimeNs: this.mountedAt,
+    };
+  }
+
+  private attrOf(ino: number): { attr: Attr; timeout: number } {
+    if (ino === SNAPSHOTS_ROOT_INO) return { attr: this.snapshotsRootAttr(), timeout: HEAD_TIMEOUT };
+    if (SnapshotsDir.owns(ino)) {
+      const n = this.snapshots.node(ino);
+      return { attr: this.infoAttr(ino, n.info), timeout: SNAPSHOT_TIMEOUT };
+    }
+    return { attr: this.headAttr(ino), timeout: HEAD_TIMEOUT };
+  }
+
+  private entry(ino: number): EntryOut {
+    const { attr, timeout } = this.attrOf(ino);
+    return { attr, attrTimeout: timeout, entryTimeout: timeout };
+  }
+
+  private readOnly(ino: number): void {
+    if (SnapshotsDir.owns(ino)) throw new FuseError(Errno.EROFS);
+  }
+
+  private checkParent(parent: number, name: string): void {
+    this.readOnly(parent);
+    if (parent === ROOT_INO && name === SNAPSHOTS_NAME) throw new FuseError(Errno.EROFS);
+  }
+
+  // --- names --------------------------------------------------------------
+
+  lookup(parent: number, name: string): EntryOut {
+    if (parent === ROOT_INO && name === SNAPSHOTS_NAME) return this.entry(SNAPSHOTS_ROOT_INO);
+    if (parent === SNAPSHOTS_ROOT_INO) return this.entry(this.snapshots.lookupRoot(name).ino);
+    if (SnapshotsDir.owns(parent)) return this.entry(this.snapshots.lookup(this.snapshots.node(parent), name).ino);
+    const ino = this.store.head.lookup(parent as Ino, name);
+    if (ino === undefined) throw new FuseError(Errno.ENOENT);
+    return this.entry(ino);
+  }
+
+  forget(_ino: number, _nlookup: number): void {
+    // Head inode numbers are persistent and snapshot ones live for the mount: nothing to free.
+  }
+
+  getattr(ino: number): { attr: Attr; timeout: number } {
+    return this.attrOf(ino);
+  }
+
+  setattr(ino: number, set: SetAttrIn): { attr: Attr; timeout: number } {
+    this.readOnly(ino);
+    if (ino === SNAPSHOTS_ROOT_INO) throw new FuseError(Errno.EROFS);
+    this.store.head.setattr(ino as Ino, {
+      mode: set.mode,
+      uid: set.uid,
+      gid: set.gid,
+      size: set.size,
+      mtimeNs: set.mtimeNs,
+    });
+    return this.attrOf(ino);
+  }
+
+  readlink(ino: number): string {
+    if (SnapshotsDir.owns(ino)) {
+      const t = this.snapshots.node(ino).info.target;
+      if (t === undefined) throw new FuseError(Errno.EINVAL);
+      return t;
+    }
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    if (i.type !== "symlink") throw new FuseError(Errno.EINVAL);
+    return i.target;
+  }
+
+  private make(
+    parent: number,
+    name: string,
+    type: "file" | "dir" | "symlink",
+    mode: number,
+    c: Caller,
+    target?: string,
+  ) {
+    this.checkParent(parent, name);
+    const i = this.store.head.create(parent as Ino, name, {
+      type,
+      mode: mode & ~c.umask & 0o7777,
+      uid: c.uid,
+      gid: c.gid,
+      mtimeNs: BigInt(Date.now()) * 1_000_000n,
+      target,
+    });
+    return this.entry(i.ino);
+  }
+
+  mknod(parent: number, name: string, mode: number, c: Caller): EntryOut {
+    if ((mode & 0o170000) !== S_IFREG) throw new FuseError(Errno.ENOTSUP);
+    return this.make(parent, name, "file", mode, c);
+  }
+
+  mkdir(parent: number, name: string, mode: number, c: Caller): EntryOut {
+    return this.make(parent, name, "dir", mode, c);
+  }
+
+  symlink(target: string, parent: number, name: string, c: Caller): EntryOut {
+    return this.make(parent, name, "symlink", 0o777 | c.umask, c, target);
+  }
+
+  unlink(parent: number, name: string): void {
+    this.checkParent(parent, name);
+    this.store.head.remove(parent as Ino, name, false);
+  }
+
+  rmdir(parent: number, name: string): void {
+    this.checkParent(parent, name);
+    this.store.head.remove(parent as Ino, name, true);
+  }
+
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number): void {
+    this.checkParent(parent, name);
+    this.checkParent(newParent, newName);
+    if (flags !== 0) throw new FuseError(Errno.EINVAL);
+    this.store.head.rename(parent as Ino, name, newParent as Ino, newName);
+  }
+
+  // --- files --------------------------------------------------------------
+
+  open(ino: number, flags: number): OpenOut {
+    if (SnapshotsDir.owns(ino)) {
+      if ((flags & O_ACCMODE) !== O_RDONLY) throw new FuseError(Errno.EROFS);
+      return { fh: this.nextFh++, keepCache: true };
+    }
+    return { fh: this.nextFh++ };
+  }
+
+  create(parent: number, name: string, mode: number, _flags: number, c: Caller): [EntryOut, OpenOut] {
+    return [this.make(parent, name, "file", mode, c), { fh: this.nextFh++ }];
+  }
+
+  read(ino: number, size: number, offset: number): Uint8Array {
+    if (SnapshotsDir.owns(ino)) return this.readSnapshot(ino, size, offset);
+    return this.store.head.read(ino as Ino, offset, size);
+  }
+
+  private readSnapshot(ino: number, size: number, offset: number): Uint8Array {
+    const n = this.snapshots.node(ino);
+    if (n.info.type !== "file") throw new FuseError(Errno.EISDIR);
+    const end = Math.min(n.info.size, offset + size);
+    if (end <= offset) return new Uint8Array(0);
+    const out = new Uint8Array(end - offset);
+    const bs = this.store.blockSize;
+    const view = this.store.revisionView(n.rev);
+    const e = view.entry(n.path);
+    if (e.type !== "file") throw new FuseError(Errno.EISDIR);
+    for (let idx = Math.floor(offset / bs); idx * bs < end; idx++) {
+      const h = this.store.maps.lookup(e.content, idx);
+      if (h === null) continue;
+      const data = this.store.blocks.get(h);
+      const blockStart = idx * bs;
+      const from = Math.max(offset, blockStart) - blockStart;
+      const to = Math.min(end - blockStart, data.length);
+      if (to > from) out.set(data.subarray(from, to), blockStart + from - offset);
+    }
+    return out;
+  }
+
+  write(ino: number, data: Uint8Array, offset: number): number {
+    this.readOnly(ino);
+    this.store.head.write(ino as Ino, offset, data);
+    return data.length;
+  }
+
+  flush(): void {}
+
+  release(): void {}
+
+  async fsync(): Promise<void> {
+    await this.store.flush();
+  }
+
+  // --- directories --------------------------------------------------------
+
+  opendir(ino: number): OpenOut {
+    const fh = this.nextFh++;
+    const entries: DirEntryOut[] = [
+      { name: ".", ino, mode: S_IFDIR },
+      { name: "..", ino: ROOT_INO, mode: S_IFDIR },
+    ];
+    if (ino === SNAPSHOTS_ROOT_INO) {
+      for (const name of this.snapshots.rootNames()) {
+        const n = this.snapshots.lookupRoot(name);
+        entries.push({ name, ino: n.ino, mode: S_IFDIR });
+      }
+    } else if (SnapshotsDir.owns(ino)) {
+      for (const [name, n] of this.snapshots.list(this.snapshots.node(ino))) {
+        entries.push({ name, ino: n.ino, mode: TYPE_BITS[n.info.type] });
+      }
+    } else {
+      for (const [name, child] of this.store.head.readdir(ino as Ino)) {
+        const i = this.store.head.mustInode(child);
+        entries.push({ name, ino: child, mode: TYPE_BITS[i.type] });
+      }
+      if (ino === ROOT_INO) entries.push({ name: SNAPSHOTS_NAME, ino: SNAPSHOTS_ROOT_INO, mode: S_IFDIR });
+    }
+    this.dirHandles.set(fh, entries);
+    return { fh };
+  }
+
+  readdir(_ino: number, offset: number, fh: number): DirEntryOut[] {
+    const entries = this.dirHandles.get(fh);
+    if (!entries) throw new FuseError(Errno.EBADF);
+    return entries.slice(offset);
+  }
+
+  releasedir(_ino: number, fh: number): void {
+    this.dirHandles.delete(fh);
+  }
+
+  /** Space of the filesystem the store lives on: that is where writes go. */
+  statfs(): StatfsOut {
+    const { libc } = loadFuse();
+    const buf = new Uint8Array(LAYOUT.statvfs);
+    if (libc.statvfs(new TextEncoder().encode(this.store.dir + "\0"), buf) !== 0) throw new FuseError(Errno.EIO);
+    const v = new DataView(buf.buffer);
+    const get = (k: keyof typeof LAYOUT) => Number(v.getBigUint64(LAYOUT[k], true));
+    const frsize = get("statvfs.f_frsize");
+    const bs = this.store.blockSize;
+    return {
+      blockSize: bs,
+      blocks: get("statvfs.f_blocks") * frsize / bs,
+      blocksFree: get("statvfs.f_bavail") * frsize / bs,
+      files: get("statvfs.f_files"),
+      filesFree: get("statvfs.f_favail"),
+      nameMax: 255,
+    };
+  }
+}

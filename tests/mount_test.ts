@@ -1,0 +1,101 @@
+/** The mount, exercised by real programs through a real FUSE mount. */
+import assert from "node:assert/strict";
+import { isMounted, sh, withMount } from "./mount_helpers.ts";
+import { Rng, runCli } from "./helpers.ts";
+import { seedTree } from "./tree_model.ts";
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "revfs-mount-" });
+}
+
+async function ok(cmd: string, cwd?: string): Promise<string> {
+  const r = await sh(cmd, cwd);
+  assert.equal(r.code, 0, `${cmd}\n${r.stderr}`);
+  return r.stdout;
+}
+
+Deno.test("mount: real programs behave as on a local disk, and what they wrote is in the store", async () => {
+  const dir = await tempDir();
+  const store = `${dir}/store`;
+  const mnt = `${dir}/mnt`;
+  const src = `${dir}/src`;
+  await Deno.mkdir(src);
+  seedTree(new Rng(99), src, 20);
+  try {
+    await withMount(store, mnt, async () => {
+      await ok(`cp -a ${src} ${mnt}/seeds`);
+      await ok(`diff -r --no-dereference ${src} ${mnt}/seeds`);
+      await ok(`mkdir -p ${mnt}/a/b/c && echo hello > ${mnt}/a/b/c/f.txt && echo more >> ${mnt}/a/b/c/f.txt`);
+      assert.equal(await ok(`cat ${mnt}/a/b/c/f.txt`), "hello\nmore\n");
+      await ok(`mv ${mnt}/a/b ${mnt}/moved && test ! -e ${mnt}/a/b && test -f ${mnt}/moved/c/f.txt`);
+      await ok(`ln -s moved/c/f.txt ${mnt}/link && test "$(readlink ${mnt}/link)" = moved/c/f.txt`);
+      assert.equal(await ok(`cat ${mnt}/link`), "hello\nmore\n");
+      await ok(`chmod 600 ${mnt}/moved/c/f.txt && test "$(stat -c %a ${mnt}/moved/c/f.txt)" = 600`);
+      await ok(`touch -d '2001-02-03 04:05:06' ${mnt}/moved/c/f.txt`);
+      assert.equal(
+        (await ok(`stat -c %Y ${mnt}/moved/c/f.txt`)).trim(),
+        String(Date.parse("2001-02-03T04:05:06") / 1000),
+      );
+      // dd into the middle of a file, keeping the rest.
+      await ok(`head -c 300000 /dev/urandom > ${dir}/rand && cp ${dir}/rand ${mnt}/rand`);
+      await ok(`printf XYZ | dd of=${mnt}/rand bs=1 seek=100000 conv=notrunc status=none`);
+      await ok(`printf XYZ | dd of=${dir}/rand bs=1 seek=100000 conv=notrunc status=none`);
+      await ok(`cmp ${dir}/rand ${mnt}/rand`);
+      await ok(`truncate -s 70000 ${mnt}/rand && truncate -s 70000 ${dir}/rand && cmp ${dir}/rand ${mnt}/rand`);
+      await ok(`truncate -s 200000 ${mnt}/rand && truncate -s 200000 ${dir}/rand && cmp ${dir}/rand ${mnt}/rand`);
+      // O_EXCL on an existing name fails.
+      assert.notEqual((await sh(`set -o noclobber; echo x > ${mnt}/link`)).code, 0);
+      await ok(`rm -r ${mnt}/a && test ! -e ${mnt}/a`);
+      assert.notEqual((await sh(`rmdir ${mnt}/moved`)).code, 0, "rmdir of a non-empty directory");
+      await ok(`df ${mnt} > /dev/null`);
+      const names = (await ok(`ls -A ${mnt}`)).trim().split("\n").sort();
+      assert.deepEqual(names, [".snapshots", "link", "moved", "rand", "seeds"]);
+      // .snapshots is read-only.
+      assert.match((await sh(`touch ${mnt}/.snapshots/x`)).stderr, /Read-only file system/);
+      assert.match((await sh(`mkdir ${mnt}/.snapshots/1`)).stderr, /Read-only file system/);
+    });
+    assert.ok(!isMounted(mnt), "still mounted after the test");
+    // What was written through the mount is the store's head; a snapshot keeps it.
+    const snap = await runCli("snapshot", store, "-m", "from the mount");
+    assert.equal(snap.stdout, "1\n", snap.stderr);
+    assert.equal((await runCli("cat", store, "moved/c/f.txt", "--rev", "1")).stdout, "hello\nmore\n");
+    const rand = await runCli("cat", store, "rand", "--rev", "1");
+    assert.deepEqual(rand.stdoutBytes, await Deno.readFile(`${dir}/rand`));
+    assert.equal((await runCli("verify", store)).code, 0);
+
+    await withMount(store, mnt, async () => {
+      assert.equal((await ok(`ls ${mnt}/.snapshots`)).trim(), "1");
+      await ok(`cmp ${dir}/rand ${mnt}/.snapshots/1/rand`);
+      await ok(`diff -r --no-dereference ${src} ${mnt}/.snapshots/1/seeds`);
+      assert.match((await sh(`echo x >> ${mnt}/.snapshots/1/rand`)).stderr, /Read-only file system/);
+      assert.match((await sh(`rm ${mnt}/.snapshots/1/rand`)).stderr, /Read-only file system/);
+      // The head goes on independently of the snapshot.
+      await ok(`echo changed > ${mnt}/moved/c/f.txt`);
+      assert.equal(await ok(`cat ${mnt}/.snapshots/1/moved/c/f.txt`), "hello\nmore\n");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mount: a bad mountpoint is one clear error and no mount", async () => {
+  const dir = await tempDir();
+  try {
+    const missing = await runCli("mount", `${dir}/store`, `${dir}/nope`);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^revfs: mountpoint .* does not exist\n$/);
+    await Deno.mkdir(`${dir}/full`);
+    await Deno.writeTextFile(`${dir}/full/x`, "");
+    const full = await runCli("mount", `${dir}/store`, `${dir}/full`);
+    assert.match(full.stderr, /^revfs: mountpoint .* is not empty\n$/);
+    await withMount(`${dir}/store`, `${dir}/mnt`, async () => {
+      const again = await runCli("mount", `${dir}/store2`, `${dir}/mnt`);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /already a mountpoint/);
+      const locked = await runCli("snapshot", `${dir}/store`);
+      assert.equal(locked.code, 1);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
