@@ -4,6 +4,7 @@
  */
 import { type Args, flag, parseArgs } from "./cli/args.ts";
 import { humanBytes, progressBar } from "./cli/progress.ts";
+import { runningMounts as runningMountsSync } from "./fs/control.ts";
 import {
   type Change,
   exportTree,
@@ -23,7 +24,7 @@ const USAGE = `usage: revfs COMMAND ...
   init STORE [--block-size BYTES]     create an empty store
   import STORE DIR [-m MSG]           make the head equal to DIR and snapshot it
   export STORE REV DIR                write revision REV into an empty or new DIR
-  snapshot STORE [-m MSG]             checkpoint the head; prints the revision number
+  snapshot [STORE] [-m MSG]           checkpoint the head (asks a running mount); prints the revision number
   log STORE [--json]                  list revisions, newest first
   ls STORE [PATH] [--rev REV]         list a directory (default: the head)
   cat STORE PATH [--rev REV]          write a file to stdout (default: the head)
@@ -166,11 +167,18 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
   async snapshot(argv) {
     const a = parseArgs(argv, ["--message"]);
-    if (a.positional.length === 0) {
-      throw new RevfsError("INVALID", "snapshot needs STORE (no running revfs mount to ask)");
-    }
     atMost(a, 1);
-    const rev = await withStore(a.positional[0], true, (s) => s.snapshot(flag(a, "--message") ?? ""));
+    const { askMount } = await import("./fs/control.ts");
+    const storeDir = findStore(a.positional[0]);
+    const message = flag(a, "--message") ?? "";
+    const reply = await askMount(storeDir, { op: "snapshot", message });
+    if (reply) {
+      if (!reply.ok) throw new RevfsError("INVALID", reply.error);
+      if (!("rev" in reply)) throw new RevfsError("INVALID", "the mount gave no revision number");
+      out(String(reply.rev));
+      return 0;
+    }
+    const rev = await withStore(storeDir, true, (s) => s.snapshot(message));
     out(String(rev.rev));
     return 0;
   },
@@ -366,6 +374,35 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     return 0;
   },
 };
+
+/**
+ * The store a command means: STORE as given (a store directory or a revfs
+ * mountpoint), else the mount containing the current directory, else the only
+ * running mount.
+ */
+function findStore(given: string | undefined): string {
+  const mounts = runningMountsSync();
+  if (given !== undefined) {
+    let real = given;
+    try {
+      real = Deno.realPathSync(given);
+    } catch {
+      return given;
+    }
+    return mounts.find((m) => m.mountpoint === real)?.store ?? given;
+  }
+  const cwd = Deno.cwd();
+  const inside = mounts.filter((m) => cwd === m.mountpoint || cwd.startsWith(m.mountpoint + "/"));
+  if (inside.length > 0) return inside.sort((x, y) => y.mountpoint.length - x.mountpoint.length)[0].store;
+  if (mounts.length === 1) return mounts[0].store;
+  if (mounts.length === 0) throw new RevfsError("INVALID", "no STORE given and no revfs mount is running");
+  throw new RevfsError(
+    "INVALID",
+    `no STORE given and ${mounts.length} revfs mounts are running; name one: ${
+      mounts.map((m) => m.mountpoint).join(", ")
+    }`,
+  );
+}
 
 function exists(path: string): boolean {
   try {

@@ -3,6 +3,7 @@
  * unmounted or signalled, and always leave no mount behind.
  */
 import { RevfsError, Store } from "../mod.ts";
+import { serveControl } from "./control.ts";
 import { FuseSession } from "./fuse/session.ts";
 import { RevfsFilesystem } from "./vfs.ts";
 
@@ -52,7 +53,15 @@ export async function mountStore(storePath: string, mountpoint: string): Promise
     await store.close();
     throw new RevfsError("INVALID", `cannot mount on ${mountpoint}: ${(e as Error).message}`);
   }
+  const control = serveControl({
+    store,
+    mountpoint: real,
+    // Writes go to the head as they are answered; nothing is held back to flush yet.
+    flush: () => Promise.resolve(),
+    pendingRequests: () => session.pending,
+  });
   const done = session.serve().finally(async () => {
+    control.close();
     await store.flush();
     await store.close();
   });

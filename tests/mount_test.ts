@@ -88,13 +88,45 @@ Deno.test("mount: a bad mountpoint is one clear error and no mount", async () =>
     await Deno.writeTextFile(`${dir}/full/x`, "");
     const full = await runCli("mount", `${dir}/store`, `${dir}/full`);
     assert.match(full.stderr, /^revfs: mountpoint .* is not empty\n$/);
+    await Deno.mkdir(`${dir}/other`);
     await withMount(`${dir}/store`, `${dir}/mnt`, async () => {
       const again = await runCli("mount", `${dir}/store2`, `${dir}/mnt`);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /already a mountpoint/);
-      const locked = await runCli("snapshot", `${dir}/store`);
-      assert.equal(locked.code, 1);
+      // A second mount of the same store is refused: the first holds the writer lock.
+      const twice = await runCli("mount", `${dir}/store`, `${dir}/other`);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr, /in use by another writer/);
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mount: snapshot while mounted, by store, by mountpoint and from inside; .snapshots shows it at once", async () => {
+  const dir = await tempDir();
+  const store = `${dir}/store`;
+  const mnt = `${dir}/mnt`;
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  try {
+    await withMount(store, mnt, async () => {
+      const mode = (await ok(`stat -c %a ${store}/control.sock`)).trim();
+      assert.equal(mode, "600", "control socket must be private");
+      await ok(`echo one > ${mnt}/f.txt`);
+      assert.equal((await runCli("snapshot", store, "-m", "by store")).stdout, "1\n");
+      await ok(`echo two > ${mnt}/f.txt`);
+      assert.equal((await runCli("snapshot", mnt)).stdout, "2\n");
+      await ok(`echo three > ${mnt}/f.txt`);
+      assert.equal(await ok(`${Deno.execPath()} run -A ${cli} snapshot -m inside`, mnt), "3\n");
+      assert.equal(
+        await ok(`cat ${mnt}/.snapshots/1/f.txt ${mnt}/.snapshots/2/f.txt ${mnt}/.snapshots/3/f.txt`),
+        "one\ntwo\nthree\n",
+      );
+      assert.equal((await runCli("tag", store, "v1", "1")).code, 1, "tag needs the writer lock the mount holds");
+      const log = JSON.parse((await runCli("log", store, "--json")).stdout);
+      assert.deepEqual(log.map((r: { message: string }) => r.message), ["inside", "", "by store"]);
+    });
+    assert.ok(!(await Deno.lstat(`${store}/control.sock`).then(() => true, () => false)), "socket left behind");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,0 +1,103 @@
+/**
+ * The mount's control socket, STORE/control.sock (mode 0600): the CLI asks a running
+ * mount to take a snapshot or report its state, since the mount holds the store's
+ * writer lock. One JSON request line, one JSON reply line.
+ */
+import { RevfsError, type Store } from "../mod.ts";
+
+export const CONTROL_SOCKET = "control.sock";
+
+export type ControlRequest =
+  | { op: "snapshot"; message: string }
+  | { op: "status" };
+
+export type ControlReply =
+  | { ok: true; rev: number }
+  | { ok: true; status: { store: string; mountpoint: string; pendingRequests: number } }
+  | { ok: false; error: string };
+
+export interface ControlTarget {
+  store: Store;
+  mountpoint: string;
+  /** Called before a snapshot so the snapshot holds every write answered so far. */
+  flush(): Promise<void>;
+  pendingRequests(): number;
+}
+
+export function serveControl(t: ControlTarget): { close(): void } {
+  const path = `${t.store.dir}/${CONTROL_SOCKET}`;
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // no stale socket
+  }
+  const listener = Deno.listen({ transport: "unix", path });
+  Deno.chmodSync(path, 0o600);
+  (async () => {
+    for await (const conn of listener) handle(conn, t).catch(() => conn.close());
+  })().catch(() => {});
+  return {
+    close() {
+      listener.close();
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+async function handle(conn: Deno.UnixConn, t: ControlTarget): Promise<void> {
+  const reader = conn.readable.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  let reply: ControlReply;
+  try {
+    const req = JSON.parse(text.split("\n")[0]) as ControlRequest;
+    if (req.op === "snapshot") {
+      await t.flush();
+      const rev = t.store.snapshot(String(req.message ?? ""));
+      await t.store.flush();
+      reply = { ok: true, rev: rev.rev };
+    } else if (req.op === "status") {
+      reply = {
+        ok: true,
+        status: { store: t.store.dir, mountpoint: t.mountpoint, pendingRequests: t.pendingRequests() },
+      };
+    } else reply = { ok: false, error: `unknown control request` };
+  } catch (e) {
+    reply = { ok: false, error: e instanceof RevfsError ? e.message : `internal error: ${(e as Error).message}` };
+  }
+  const w = conn.writable.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify(reply) + "\n"));
+  await w.close();
+}
+
+/** Sends one request to the mount serving `storeDir`; undefined when none listens. */
+export async function askMount(storeDir: string, req: ControlRequest): Promise<ControlReply | undefined> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: `${storeDir}/${CONTROL_SOCKET}` });
+  } catch {
+    return undefined;
+  }
+  const w = conn.writable.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify(req) + "\n"));
+  w.releaseLock();
+  const text = await new Response(conn.readable).text();
+  return JSON.parse(text) as ControlReply;
+}
+
+/** Running revfs mounts, from /proc/mounts: mountpoint and store directory. */
+export function runningMounts(): { mountpoint: string; store: string }[] {
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return Deno.readTextFileSync("/proc/mounts").split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f[2] === "fuse.revfs" && f[0].startsWith("revfs:"))
+    .map((f) => ({ mountpoint: unescape(f[1]), store: unescape(f[0].slice("revfs:".length)) }));
+}
