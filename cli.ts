@@ -133,13 +133,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       throw new RevfsError("NO_SUCH_PATH", `${dir} does not exist`);
     }
     if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${dir} is not a directory`);
-    let store: Store;
-    try {
-      store = await Store.open(storePath, { write: true });
-    } catch (e) {
-      if (!(e instanceof RevfsError) || e.code !== "NOT_A_STORE" || exists(storePath)) throw e;
-      store = await Store.init(storePath);
-    }
+    const store = await Store.openOrCreate(storePath);
     try {
       const bar = progressBar("import", "bytes");
       const rev = await importDir(store, dir, flag(a, "--message") ?? "", bar.update);
@@ -402,15 +396,6 @@ function findStore(given: string | undefined): string {
       mounts.map((m) => m.mountpoint).join(", ")
     }`,
   );
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -36,13 +36,7 @@ export interface MountHandle {
 /** Mounts `storePath` (created if missing) on `mountpoint` and starts serving. */
 export async function mountStore(storePath: string, mountpoint: string): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
-  let store: Store;
-  try {
-    store = await Store.open(storePath, { write: true });
-  } catch (e) {
-    if (!(e instanceof RevfsError) || e.code !== "NOT_A_STORE" || exists(storePath)) throw e;
-    store = await Store.init(storePath);
-  }
+  const store = await Store.openOrCreate(storePath);
   const session = new FuseSession(new RevfsFilesystem(store), {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount"],
@@ -66,13 +60,4 @@ export async function mountStore(storePath: string, mountpoint: string): Promise
     await store.close();
   });
   return { store, done, unmount: () => session.exit() };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -127,6 +127,12 @@ export class Store {
     return store;
   }
 
+  /** Opens `dir` for writing, creating a store there when nothing exists at that path. */
+  static async openOrCreate(dir: string): Promise<Store> {
+    if (!exists(dir)) return await Store.init(dir);
+    return await Store.open(dir, { write: true });
+  }
+
   static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
     const kind = isDir(dir);
     if (kind === undefined) {
