@@ -37,6 +37,8 @@ export interface MountHandle {
 export async function mountStore(storePath: string, mountpoint: string): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
   const store = await Store.openOrCreate(storePath);
+  const orphans = store.head.sweepOrphans();
+  if (orphans > 0) console.error(`revfs: freed ${orphans} files left open by a previous mount`);
   const session = new FuseSession(new RevfsFilesystem(store), {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount"],

@@ -39,6 +39,8 @@ const TYPE_BITS = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK } as const;
 export class RevfsFilesystem implements FuseHandler {
   private readonly snapshots: SnapshotsDir;
   private readonly dirHandles = new Map<number, DirEntryOut[]>();
+  /** Handle -> head inode of every open head file. */
+  private readonly openFiles = new Map<number, number>();
   private nextFh = 1;
   private readonly mountedAt = BigInt(Date.now()) * 1_000_000n;
 
@@ -111,8 +113,10 @@ export class RevfsFilesystem implements FuseHandler {
     return { attr, attrTimeout: timeout, entryTimeout: timeout };
   }
 
+  /** Head-side requests name an inode the kernel knows; gone means ENOENT, not EIO. */
   private readOnly(ino: number): void {
     if (SnapshotsDir.owns(ino)) throw new FuseError(Errno.EROFS);
+    if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
   }
 
   private checkParent(parent: number, name: string): void {
@@ -221,15 +225,26 @@ export class RevfsFilesystem implements FuseHandler {
       if ((flags & O_ACCMODE) !== O_RDONLY) throw new FuseError(Errno.EROFS);
       return { fh: this.nextFh++, keepCache: true };
     }
-    return { fh: this.nextFh++ };
+    if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
+    return this.openHead(ino);
+  }
+
+  /** Open head files are pinned: unlinked while open, they live until released. */
+  private openHead(ino: number): OpenOut {
+    const fh = this.nextFh++;
+    this.store.head.pin(ino as Ino);
+    this.openFiles.set(fh, ino);
+    return { fh };
   }
 
   create(parent: number, name: string, mode: number, _flags: number, c: Caller): [EntryOut, OpenOut] {
-    return [this.make(parent, name, "file", mode, c), { fh: this.nextFh++ }];
+    const e = this.make(parent, name, "file", mode, c);
+    return [e, this.openHead(e.attr.ino)];
   }
 
   read(ino: number, size: number, offset: number): Uint8Array {
     if (SnapshotsDir.owns(ino)) return this.readSnapshot(ino, size, offset);
+    if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
     return this.store.head.read(ino as Ino, offset, size);
   }
 
@@ -263,7 +278,12 @@ export class RevfsFilesystem implements FuseHandler {
 
   flush(): void {}
 
-  release(): void {}
+  release(_ino: number, fh: number): void {
+    const ino = this.openFiles.get(fh);
+    if (ino === undefined) return;
+    this.openFiles.delete(fh);
+    this.store.head.unpin(ino as Ino);
+  }
 
   async fsync(): Promise<void> {
     await this.store.flush();

@@ -62,6 +62,9 @@ function nowNs(): bigint {
 }
 
 export class Head {
+  /** Inodes open in this process: losing their last name makes them orphans, not free. */
+  private readonly pins = new Map<Ino, number>();
+
   constructor(
     private readonly records: RecordStore,
     private readonly blocks: BlockStore,
@@ -276,7 +279,44 @@ export class Head {
     this.dropInode(i);
   }
 
+  /** Keeps an inode alive while it is open, even after its last name is removed. */
+  pin(ino: Ino): void {
+    this.pins.set(ino, (this.pins.get(ino) ?? 0) + 1);
+  }
+
+  /** Undoes one `pin`; frees the inode when that was the last pin of an orphan. */
+  unpin(ino: Ino): void {
+    const n = (this.pins.get(ino) ?? 0) - 1;
+    if (n > 0) {
+      this.pins.set(ino, n);
+      return;
+    }
+    this.pins.delete(ino);
+    const i = this.inode(ino);
+    if (i && i.parent === 0 && ino !== ROOT_INO) this.records.write(() => this.dropInode(i));
+  }
+
+  /** Frees orphans a previous writer left when it stopped with files open. */
+  sweepOrphans(): number {
+    let n = 0;
+    this.records.write(() => {
+      for (const [k, v] of [...this.records.range("inodes")]) {
+        const i = decodeInode(readU64(k) as Ino, v);
+        if (i.parent === 0 && i.ino !== ROOT_INO && !this.pins.has(i.ino)) {
+          this.dropInode(i);
+          n++;
+        }
+      }
+    });
+    return n;
+  }
+
   private dropInode(i: Inode): void {
+    if (this.pins.has(i.ino)) {
+      // Open: keep data and attributes, without a name, until the last unpin.
+      this.save({ ...i, parent: 0, name: "" });
+      return;
+    }
     if (i.type === "file") this.clearOverlay(i.ino, 0);
     if (i.type === "dir") {
       const prefix = u64Key(i.ino);

@@ -4,7 +4,7 @@
  * random points; every snapshot is read back after the run.
  */
 import assert from "node:assert/strict";
-import { fileChunks, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
+import { fileChunks, type Ino, type RevNumber, ROOT_INO, Store } from "../mod.ts";
 import { checkStoreInvariants, newTestStore, Rng, sha256Hex } from "./helpers.ts";
 
 function readAll(chunks: Iterable<Uint8Array>): Uint8Array {
@@ -117,6 +117,43 @@ Deno.test("head: rename, remove and restore keep every revision intact", async (
     assert.equal(text(r1.rev, "dir/f.txt"), "version one");
     assert.equal(store.view(r3.rev).stat("dir/f.txt").mode, 0o600);
     checkStoreInvariants(store);
+  } finally {
+    await ts.cleanup();
+  }
+});
+
+Deno.test("head: an open file outlives its last name; orphans left by a crash are swept", async () => {
+  const ts = await newTestStore();
+  const { store } = ts;
+  try {
+    const h = store.head;
+    const f = h.create(ROOT_INO, "journal", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    h.pin(f);
+    h.write(f, 0, new TextEncoder().encode("still here"));
+    h.remove(ROOT_INO, "journal", false);
+    assert.equal(h.lookup(ROOT_INO, "journal"), undefined);
+    assert.equal(new TextDecoder().decode(h.read(f, 0, 100)), "still here");
+    const rev = store.snapshot("without the orphan");
+    assert.deepEqual(store.view(rev.rev).list(""), []);
+    h.unpin(f);
+    assert.equal(h.inode(f), undefined, "last release frees the orphan");
+
+    // A writer that stops with a file open leaves an orphan; the next one frees it.
+    const g = h.create(ROOT_INO, "tmp", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    h.pin(g);
+    h.remove(ROOT_INO, "tmp", false);
+    assert.equal(h.sweepOrphans(), 0, "a pinned orphan is not swept");
+    assert.ok(h.inode(g));
+    await store.close();
+    const next = await Store.open(`${ts.dir}/store`, { write: true });
+    try {
+      assert.ok(next.head.inode(g), "the orphan survived the writer");
+      assert.equal(next.head.sweepOrphans(), 1);
+      assert.equal(next.head.inode(g), undefined);
+      checkStoreInvariants(next);
+    } finally {
+      await next.close();
+    }
   } finally {
     await ts.cleanup();
   }

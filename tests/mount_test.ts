@@ -48,8 +48,22 @@ Deno.test("mount: real programs behave as on a local disk, and what they wrote i
       await ok(`rm -r ${mnt}/a && test ! -e ${mnt}/a`);
       assert.notEqual((await sh(`rmdir ${mnt}/moved`)).code, 0, "rmdir of a non-empty directory");
       await ok(`df ${mnt} > /dev/null`);
+      // A file unlinked while open keeps working through its descriptor until closed.
+      const unlinked = await ok(
+        `exec 3>${mnt}/tmp.txt; echo hello >&3; rm ${mnt}/tmp.txt; echo world >&3; ` +
+          `test ! -e ${mnt}/tmp.txt && cat /proc/$$/fd/3; exec 3>&-`,
+      );
+      assert.equal(unlinked, "hello\nworld\n");
+      // SQLite creates, updates and unlinks its journal inside the mount.
+      const sql = Array.from({ length: 300 }, (_, i) => `insert into t values(${i}, 'row ${i}');`).join(" ");
+      await ok(`sqlite3 ${mnt}/db.sqlite "create table t(a integer, b text); begin; ${sql} commit;"`);
+      await ok(`sqlite3 ${mnt}/db.sqlite "update t set b = 'x' where a % 7 = 0; delete from t where a >= 200;"`);
+      assert.equal(
+        await ok(`sqlite3 ${mnt}/db.sqlite "select count(*), sum(a) from t; pragma integrity_check;"`),
+        "200|19900\nok\n",
+      );
       const names = (await ok(`ls -A ${mnt}`)).trim().split("\n").sort();
-      assert.deepEqual(names, [".snapshots", "link", "moved", "rand", "seeds"]);
+      assert.deepEqual(names, [".snapshots", "db.sqlite", "link", "moved", "rand", "seeds"]);
       // .snapshots is read-only.
       assert.match((await sh(`touch ${mnt}/.snapshots/x`)).stderr, /Read-only file system/);
       assert.match((await sh(`mkdir ${mnt}/.snapshots/1`)).stderr, /Read-only file system/);
@@ -67,6 +81,10 @@ Deno.test("mount: real programs behave as on a local disk, and what they wrote i
       assert.equal((await ok(`ls ${mnt}/.snapshots`)).trim(), "1");
       await ok(`cmp ${dir}/rand ${mnt}/.snapshots/1/rand`);
       await ok(`diff -r --no-dereference ${src} ${mnt}/.snapshots/1/seeds`);
+      assert.equal(
+        await ok(`sqlite3 -readonly ${mnt}/.snapshots/1/db.sqlite "select count(*) from t; pragma integrity_check;"`),
+        "200\nok\n",
+      );
       assert.match((await sh(`echo x >> ${mnt}/.snapshots/1/rand`)).stderr, /Read-only file system/);
       assert.match((await sh(`rm ${mnt}/.snapshots/1/rand`)).stderr, /Read-only file system/);
       // The head goes on independently of the snapshot.
