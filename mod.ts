@@ -12,7 +12,8 @@ export {
 } from "./store/store.ts";
 export type { AttrChange, Head, NewNode } from "./store/head.ts";
 export { exportTree, importDir, restorePath } from "./store/local_dir.ts";
-export { fileChunks, type NodeInfo, type TreeView } from "./store/tree_view.ts";
+export { fileChunks, infoOfEntry, infoOfInode, type NodeInfo, type TreeView } from "./store/tree_view.ts";
+export type { Inode } from "./store/inode.ts";
 export type { Change, ChangeKind } from "./store/diff.ts";
 export type { GcResult } from "./store/gc.ts";
 export type { StoreStats } from "./store/stats.ts";

@@ -1,8 +1,9 @@
 /** A progress bar on stderr when it is a terminal; silent when piped. */
 import type { Progress } from "../mod.ts";
 
-export function progressBar(label: string, unit: "bytes" | "items"): { update: Progress; done(): void } {
-  if (!Deno.stderr.isTerminal()) return { update: () => {}, done: () => {} };
+/** `update` is undefined when stderr is not a terminal, so callers skip counting work. */
+export function progressBar(label: string, unit: "bytes" | "items"): { update?: Progress; done(): void } {
+  if (!Deno.stderr.isTerminal()) return { update: undefined, done: () => {} };
   const enc = new TextEncoder();
   let last = 0;
   const fmt = (n: number) => unit === "bytes" ? humanBytes(n) : String(n);

@@ -3,7 +3,7 @@
  * and tag. Its inode numbers live above SNAPSHOT_INO_BASE, away from the head's, and
  * stay stable while mounted. Revisions are immutable, so entries are cached forever.
  */
-import type { NodeInfo, RevNumber, Store } from "../mod.ts";
+import { type Entry, infoOfEntry, type NodeInfo, type RevNumber, type Store } from "../mod.ts";
 import { Errno, FuseError } from "./fuse/ops.ts";
 
 export const SNAPSHOTS_NAME = ".snapshots";
@@ -15,6 +15,7 @@ export interface SnapshotNode {
   rev: RevNumber;
   /** Path inside the revision; "" is its root. */
   path: string;
+  entry: Entry;
   info: NodeInfo;
 }
 
@@ -65,13 +66,13 @@ export class SnapshotsDir {
     const key = `${rev}\0${path}`;
     let n = this.byKey.get(key);
     if (!n) {
-      let info: NodeInfo;
+      let entry: Entry;
       try {
-        info = this.store.view(rev).stat(path);
+        entry = this.store.revisionView(rev).entry(path);
       } catch {
         throw new FuseError(Errno.ENOENT);
       }
-      n = { ino: this.nextIno++, rev, path, info };
+      n = { ino: this.nextIno++, rev, path, entry, info: infoOfEntry(entry) };
       this.byKey.set(key, n);
       this.byIno.set(n.ino, n);
     }

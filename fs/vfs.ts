@@ -7,7 +7,7 @@
  * transaction per write); the block page cache with in-order dirty writeout replaces
  * that path next.
  */
-import { type Ino, type NodeInfo, ROOT_INO, type Store } from "../mod.ts";
+import { infoOfInode, type Ino, type NodeInfo, ROOT_INO, type Store } from "../mod.ts";
 import { toErrno } from "./errno.ts";
 import {
   type Attr,
@@ -57,18 +57,7 @@ export class RevfsFilesystem implements FuseHandler {
   private headAttr(ino: number): Attr {
     const i = this.store.head.inode(ino as Ino);
     if (!i) throw new FuseError(Errno.ENOENT);
-    const size = i.type === "file" ? i.size : i.type === "symlink" ? new TextEncoder().encode(i.target).length : 4096;
-    return {
-      ino,
-      mode: TYPE_BITS[i.type] | i.mode,
-      nlink: i.type === "dir" ? 2 : 1,
-      uid: i.uid,
-      gid: i.gid,
-      size,
-      atimeNs: i.mtimeNs,
-      mtimeNs: i.mtimeNs,
-      ctimeNs: i.ctimeNs,
-    };
+    return { ...this.infoAttr(ino, infoOfInode(i)), ctimeNs: i.ctimeNs };
   }
 
   private infoAttr(ino: number, info: NodeInfo): Attr {
@@ -113,10 +102,8 @@ export class RevfsFilesystem implements FuseHandler {
     return { attr, attrTimeout: timeout, entryTimeout: timeout };
   }
 
-  /** Head-side requests name an inode the kernel knows; gone means ENOENT, not EIO. */
   private readOnly(ino: number): void {
     if (SnapshotsDir.owns(ino)) throw new FuseError(Errno.EROFS);
-    if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
   }
 
   private checkParent(parent: number, name: string): void {
@@ -244,30 +231,13 @@ export class RevfsFilesystem implements FuseHandler {
 
   read(ino: number, size: number, offset: number): Uint8Array {
     if (SnapshotsDir.owns(ino)) return this.readSnapshot(ino, size, offset);
-    if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
     return this.store.head.read(ino as Ino, offset, size);
   }
 
   private readSnapshot(ino: number, size: number, offset: number): Uint8Array {
-    const n = this.snapshots.node(ino);
-    if (n.info.type !== "file") throw new FuseError(Errno.EISDIR);
-    const end = Math.min(n.info.size, offset + size);
-    if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
-    const bs = this.store.blockSize;
-    const view = this.store.revisionView(n.rev);
-    const e = view.entry(n.path);
-    if (e.type !== "file") throw new FuseError(Errno.EISDIR);
-    for (let idx = Math.floor(offset / bs); idx * bs < end; idx++) {
-      const h = this.store.maps.lookup(e.content, idx);
-      if (h === null) continue;
-      const data = this.store.blocks.get(h);
-      const blockStart = idx * bs;
-      const from = Math.max(offset, blockStart) - blockStart;
-      const to = Math.min(end - blockStart, data.length);
-      if (to > from) out.set(data.subarray(from, to), blockStart + from - offset);
-    }
-    return out;
+    const { entry } = this.snapshots.node(ino);
+    if (entry.type !== "file") throw new FuseError(Errno.EISDIR);
+    return this.store.readEntry(entry, offset, size);
   }
 
   write(ino: number, data: Uint8Array, offset: number): number {

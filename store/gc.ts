@@ -41,7 +41,7 @@ export function collectGarbage(
     }
     return dead.length;
   };
-  // Blocks first: a crash between the two sweeps leaves only unreachable pages.
+  // Everything swept is unreachable, so a crash anywhere in here leaves a valid store.
   result.blocksRemoved = sweep("blocks", live.blocks);
   result.pagesRemoved = sweep("pages", live.pages);
   progress(total, total);

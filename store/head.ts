@@ -14,6 +14,7 @@ import type { BlockStore } from "./blocks.ts";
 import { bytesEqual } from "./hash.ts";
 import type { BlockMaps } from "./block_map.ts";
 import type { DirTrees } from "./dir_tree.ts";
+import { readRange } from "./read_range.ts";
 import { decodeInode, type DirInode, encodeInode, type FileInode, type Inode } from "./inode.ts";
 import { prefixEnd, type RecordStore } from "./records.ts";
 import { type BlockHash, type Entry, type Ino, type PageHash, RevfsError, ROOT_INO } from "./types.ts";
@@ -103,6 +104,13 @@ export class Head {
   mustInode(ino: Ino): Inode {
     const i = this.inode(ino);
     if (!i) throw new RevfsError("CORRUPT", `head inode ${ino} is missing`);
+    return i;
+  }
+
+  /** An inode the caller names (the kernel may ask about one just removed). */
+  private callerInode(ino: Ino): Inode {
+    const i = this.inode(ino);
+    if (!i) throw new RevfsError("NO_SUCH_PATH", `inode ${ino} does not exist`);
     return i;
   }
 
@@ -365,7 +373,7 @@ export class Head {
 
   setattr(ino: Ino, change: AttrChange): Inode {
     return this.records.write(() => {
-      let i = this.mustInode(ino);
+      let i = this.callerInode(ino);
       i = {
         ...i,
         mode: change.mode !== undefined ? change.mode & 0o7777 : i.mode,
@@ -437,7 +445,7 @@ export class Head {
    */
   setBlocks(ino: Ino, size: number, hashes: Iterable<[number, BlockHash | null]>): FileInode {
     return this.records.write(() => {
-      const i = this.mustInode(ino);
+      const i = this.callerInode(ino);
       if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${i.name} is not a file`);
       let f = i.size === size ? i : this.resize(i, size);
       let changed = f !== i;
@@ -459,7 +467,7 @@ export class Head {
   /** Writes bytes at an offset, extending the file as needed; unchanged blocks are not stored. */
   write(ino: Ino, offset: number, data: Uint8Array): FileInode {
     return this.records.write(() => {
-      const i = this.mustInode(ino);
+      const i = this.callerInode(ino);
       if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${i.name} is not a file`);
       const bs = this.blockSize;
       const end = offset + data.length;
@@ -486,22 +494,16 @@ export class Head {
 
   /** Reads up to `length` bytes at `offset` (short at end of file). */
   read(ino: Ino, offset: number, length: number): Uint8Array {
-    const i = this.mustInode(ino);
+    const i = this.callerInode(ino);
     if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${i.name} is not a file`);
-    const end = Math.min(i.size, offset + length);
-    if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
-    const bs = this.blockSize;
-    for (let idx = Math.floor(offset / bs); idx * bs < end; idx++) {
-      const h = this.blockHash(i, idx);
-      if (h === null) continue;
-      const data = this.blocks.get(h);
-      const blockStart = idx * bs;
-      const from = Math.max(offset, blockStart) - blockStart;
-      const to = Math.min(end - blockStart, data.length);
-      if (to > from) out.set(data.subarray(from, to), blockStart + from - offset);
-    }
-    return out;
+    return readRange(
+      i.size,
+      offset,
+      length,
+      this.blockSize,
+      (idx) => this.blockHash(i, idx),
+      (h) => this.blocks.get(h),
+    );
   }
 
   /** Folds a file's overlay into a new base block map (snapshot); returns the map. */

@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { BlockStore } from "./blocks.ts";
 import { type Head, splitPath } from "./head.ts";
 import type { Progress, Store } from "./store.ts";
-import { fileChunks } from "./tree_view.ts";
 import { type BlockHash, type Ino, RevfsError, type Revision, type RevNumber, ROOT_INO } from "./types.ts";
 
 interface Meta {
@@ -287,5 +286,3 @@ export function restorePath(store: Store, path: string, rev: RevNumber): void {
     store.head.materialize(dir, parts[parts.length - 1], entry);
   });
 }
-
-export { fileChunks };

@@ -18,7 +18,8 @@ import { RevisionLog } from "./revisions.ts";
 import { commitHead } from "./snapshot.ts";
 import { computeStats, type StoreStats } from "./stats.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree_view.ts";
-import { RevfsError, type Revision, type RevNumber } from "./types.ts";
+import { type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
+import { readRange } from "./read_range.ts";
 import { Verifier, type VerifyReport } from "./verify.ts";
 import { initZstd } from "./zstd.ts";
 
@@ -207,6 +208,18 @@ export class Store {
 
   revisionView(rev: RevNumber): RevisionView {
     return new RevisionView(this.revision(rev), this.dirs, this.maps, this.blocks);
+  }
+
+  /** Bytes of a file of a revision, by its entry (no path walk: the mount's read path). */
+  readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
+    return readRange(
+      e.size,
+      offset,
+      length,
+      this.blockSize,
+      (idx) => this.maps.lookup(e.content, idx),
+      (h) => this.blocks.get(h),
+    );
   }
 
   /** Turns the head into a new immutable revision, atomically. */

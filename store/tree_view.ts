@@ -44,7 +44,7 @@ export function infoOfEntry(e: Entry): NodeInfo {
   return { ...base, size: e.type === "file" ? e.size : 0 };
 }
 
-function infoOfInode(i: Inode): NodeInfo {
+export function infoOfInode(i: Inode): NodeInfo {
   const base = { type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
   if (i.type === "symlink") return { ...base, size: new TextEncoder().encode(i.target).length, target: i.target };
   return { ...base, size: i.type === "file" ? i.size : 0 };

@@ -5,18 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileChunks, type Ino, type RevNumber, ROOT_INO, Store } from "../mod.ts";
-import { checkStoreInvariants, newTestStore, Rng, sha256Hex } from "./helpers.ts";
-
-function readAll(chunks: Iterable<Uint8Array>): Uint8Array {
-  const parts = [...chunks];
-  const out = new Uint8Array(parts.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of parts) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
+import { checkStoreInvariants, concatBytes, newTestStore, Rng, sha256Hex } from "./helpers.ts";
 
 for (const blockSize of [4096, 65536]) {
   Deno.test(`head: random writes, truncates and snapshots match a byte model (block size ${blockSize})`, async () => {
@@ -66,13 +55,13 @@ for (const blockSize of [4096, 65536]) {
         }
       }
       for (const n of names) {
-        assert.equal(sha256Hex(readAll(fileChunks(store.view("head"), n, blockSize))), sha256Hex(model.get(n)!), n);
+        assert.equal(sha256Hex(concatBytes(fileChunks(store.view("head"), n, blockSize))), sha256Hex(model.get(n)!), n);
       }
       assert.ok(snaps.length >= 10, `only ${snaps.length} snapshots`);
       for (const [rev, files] of snaps) {
         const view = store.view(rev);
         for (const [n, sha] of files) {
-          assert.equal(sha256Hex(readAll(fileChunks(view, n, blockSize))), sha, `revision ${rev} ${n}`);
+          assert.equal(sha256Hex(concatBytes(fileChunks(view, n, blockSize))), sha, `revision ${rev} ${n}`);
         }
       }
       checkStoreInvariants(store);
@@ -111,7 +100,7 @@ Deno.test("head: rename, remove and restore keep every revision intact", async (
     restorePath(store, "dir/f.txt", r1.rev);
     const r3 = store.snapshot("restored");
     const text = (rev: RevNumber, p: string) =>
-      new TextDecoder().decode(readAll(fileChunks(store.view(rev), p, store.blockSize)));
+      new TextDecoder().decode(concatBytes(fileChunks(store.view(rev), p, store.blockSize)));
     assert.equal(text(r3.rev, "dir/f.txt"), "version one");
     assert.equal(text(r3.rev, "moved.txt"), "VERSION one");
     assert.equal(text(r1.rev, "dir/f.txt"), "version one");

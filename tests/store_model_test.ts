@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { exportTree, fileChunks, importDir, type RevNumber, Store } from "../mod.ts";
-import { checkStoreInvariants, newTestStore, Rng, sha256Hex } from "./helpers.ts";
+import { checkStoreInvariants, concatBytes, newTestStore, Rng, sha256Hex } from "./helpers.ts";
 import { captureTree, compareTrees, randomEdit, seedTree, type TreeState } from "./tree_model.ts";
 
 const REVISIONS = 55;
@@ -41,7 +41,7 @@ Deno.test("store: 55 random revisions export exactly as the model held them, bef
       if (i % 10 === 0) {
         for (const [path, n] of history.get(rev.rev)!) {
           if (n.type !== "file") continue;
-          const bytes = concat([...fileChunks(ts.store.view("head"), path, ts.store.blockSize)]);
+          const bytes = concatBytes([...fileChunks(ts.store.view("head"), path, ts.store.blockSize)]);
           assert.equal(sha256Hex(bytes), n.sha, `head ${path}`);
         }
       }
@@ -90,13 +90,3 @@ Deno.test("store: 55 random revisions export exactly as the model held them, bef
     await ts.cleanup();
   }
 });
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
