@@ -20,6 +20,7 @@ import {
 const USAGE = `usage: revfs COMMAND ...
 
   mount STORE MOUNTPOINT              mount the store (created if missing); stays in the foreground
+        [--cache-mb N]                block cache memory in MiB, clean and dirty (default 256)
   unmount MOUNTPOINT                  unmount a running revfs mount
   init STORE [--block-size BYTES]     create an empty store
   import STORE DIR [-m MSG]           make the head equal to DIR and snapshot it
@@ -34,7 +35,7 @@ const USAGE = `usage: revfs COMMAND ...
   tag STORE --delete NAME             remove a tag
   drop STORE REV                      remove a revision (gc frees its space)
   gc STORE                            free records no revision or the head uses
-  stats STORE [--json]                sizes and counts
+  stats STORE [--json]                sizes and counts, and a running mount's memory
   verify STORE                        check every record of every revision
 
 REV is a revision number, a tag, or head.`;
@@ -87,11 +88,17 @@ function isoTime(ns: bigint): string {
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   async mount(argv) {
-    const a = parseArgs(argv, []);
+    const a = parseArgs(argv, ["--cache-mb"]);
     need(a, 2, "STORE MOUNTPOINT");
     atMost(a, 2);
+    const mb = flag(a, "--cache-mb");
+    if (mb !== undefined && !/^[1-9][0-9]*$/.test(mb)) {
+      throw new RevfsError("INVALID", `--cache-mb takes a whole number of MiB, not ${JSON.stringify(mb)}`);
+    }
     const { mountStore } = await import("./fs/mount.ts");
-    const m = await mountStore(a.positional[0], a.positional[1]);
+    const m = await mountStore(a.positional[0], a.positional[1], {
+      cacheBytes: mb === undefined ? undefined : Number(mb) * 1024 * 1024,
+    });
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => m.unmount());
     console.error(`revfs: ${a.positional[0]} mounted on ${a.positional[1]} (Ctrl-C or revfs unmount to stop)`);
     await m.done;
@@ -331,9 +338,13 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const a = parseArgs(argv, ["--json"]);
     need(a, 1, "STORE");
     atMost(a, 1);
-    const st = await withStore(a.positional[0], false, (s) => s.stats());
+    const storeDir = findStore(a.positional[0]);
+    const st = await withStore(storeDir, false, (s) => s.stats());
+    const { askMount } = await import("./fs/control.ts");
+    const reply = await askMount(storeDir, { op: "status" });
+    const mount = reply?.ok && "status" in reply ? reply.status : undefined;
     if (a.flags.has("--json")) {
-      out(JSON.stringify(st));
+      out(JSON.stringify(mount ? { ...st, mount } : st));
       return 0;
     }
     const ratio = st.storedBytes > 0 ? (st.logicalBytes / st.storedBytes).toFixed(2) : "-";
@@ -345,6 +356,20 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     out(`tree pages     ${st.pages}`);
     out(`stored bytes   ${humanBytes(st.storedBytes)} (logical/stored ${ratio})`);
     out(`on disk        ${humanBytes(st.fileBytes)}`);
+    if (mount) {
+      const c = mount.cache;
+      out(`mounted on     ${mount.mountpoint} (pid ${mount.pid})`);
+      out(
+        `  cache        ${humanBytes(c.cachedBytes)} clean + ${humanBytes(c.dirtyBytes)} dirty of ${
+          humanBytes(c.budgetBytes)
+        } (${c.dirtyFiles} files unwritten)`,
+      );
+      out(`  in flight    ${mount.pendingRequests} requests`);
+      const mem = mount.memory;
+      out(
+        `  memory       ${humanBytes(mem.rssAnonBytes)} resident (+ ${humanBytes(mem.rssFileBytes)} of mapped store)`,
+      );
+    }
     return 0;
   },
 

@@ -7,7 +7,7 @@ export interface Args {
 }
 
 /** Flags that take a value; every other flag is a switch. */
-const VALUED = new Set(["-m", "--message", "--rev", "--block-size"]);
+const VALUED = new Set(["-m", "--message", "--rev", "--block-size", "--cache-mb"]);
 const ALIASES: Record<string, string> = { "-m": "--message" };
 
 export function parseArgs(argv: string[], allowed: string[]): Args {

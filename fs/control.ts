@@ -4,6 +4,7 @@
  * writer lock. One JSON request line, one JSON reply line.
  */
 import { RevfsError, type Store } from "../mod.ts";
+import type { PageCacheStats } from "./page_cache.ts";
 
 export const CONTROL_SOCKET = "control.sock";
 
@@ -11,9 +12,20 @@ export type ControlRequest =
   | { op: "snapshot"; message: string }
   | { op: "status" };
 
+export interface MountStatus {
+  store: string;
+  mountpoint: string;
+  pid: number;
+  /** FUSE requests received and not yet answered. */
+  pendingRequests: number;
+  cache: PageCacheStats;
+  /** Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable). */
+  memory: { rssAnonBytes: number; rssFileBytes: number; heapBytes: number; externalBytes: number };
+}
+
 export type ControlReply =
   | { ok: true; rev: number }
-  | { ok: true; status: { store: string; mountpoint: string; pendingRequests: number } }
+  | { ok: true; status: MountStatus }
   | { ok: false; error: string };
 
 export interface ControlTarget {
@@ -22,6 +34,7 @@ export interface ControlTarget {
   /** Called before a snapshot so the snapshot holds every write answered so far. */
   flush(): Promise<void>;
   pendingRequests(): number;
+  cacheStats(): PageCacheStats;
 }
 
 export function serveControl(t: ControlTarget): { close(): void } {
@@ -65,9 +78,17 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget): Promise<void> {
       await t.store.flush();
       reply = { ok: true, rev: rev.rev };
     } else if (req.op === "status") {
+      const m = Deno.memoryUsage();
       reply = {
         ok: true,
-        status: { store: t.store.dir, mountpoint: t.mountpoint, pendingRequests: t.pendingRequests() },
+        status: {
+          store: t.store.dir,
+          mountpoint: t.mountpoint,
+          pid: Deno.pid,
+          pendingRequests: t.pendingRequests(),
+          cache: t.cacheStats(),
+          memory: { ...residentMemory(), heapBytes: m.heapUsed, externalBytes: m.external },
+        },
       };
     } else reply = { ok: false, error: `unknown control request` };
   } catch (e) {
@@ -76,6 +97,12 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget): Promise<void> {
   const w = conn.writable.getWriter();
   await w.write(new TextEncoder().encode(JSON.stringify(reply) + "\n"));
   await w.close();
+}
+
+function residentMemory(): { rssAnonBytes: number; rssFileBytes: number } {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const kb = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
+  return { rssAnonBytes: kb("RssAnon"), rssFileBytes: kb("RssFile") };
 }
 
 /** Sends one request to the mount serving `storeDir`; undefined when none listens. */

@@ -5,7 +5,30 @@
 import { RevfsError, Store } from "../mod.ts";
 import { serveControl } from "./control.ts";
 import { FuseSession } from "./fuse/session.ts";
+import { loadFuse } from "./fuse/libfuse.ts";
+import { DEFAULT_CACHE_BYTES, PageCache } from "./page_cache.ts";
 import { RevfsFilesystem } from "./vfs.ts";
+
+/**
+ * Makes freed buffers go back to the system: block-sized and larger allocations get
+ * their own mappings, so the mount's resident memory follows what the cache holds
+ * instead of what glibc's heaps once grew to (measured: 250 MB resident for a 32 MiB
+ * cache after a 512 MiB write without this, 100 MB with it).
+ */
+function tuneMalloc(blockSize: number): void {
+  const M_MMAP_THRESHOLD = -3, M_ARENA_MAX = -8;
+  const { libc } = loadFuse();
+  libc.mallopt(M_MMAP_THRESHOLD, blockSize);
+  libc.mallopt(M_ARENA_MAX, 2);
+}
+
+/** Unwritten data is written out at least this often (the kernel's dirty writeback is 30 s). */
+const WRITEBACK_MS = 5000;
+
+export interface MountOptions {
+  /** Memory for the block page cache, clean and dirty, in bytes. */
+  cacheBytes?: number;
+}
 
 function mountedPaths(): string[] {
   return Deno.readTextFileSync("/proc/mounts").split("\n").map((l) => l.split(" ")[1]).filter(Boolean)
@@ -34,12 +57,20 @@ export interface MountHandle {
 }
 
 /** Mounts `storePath` (created if missing) on `mountpoint` and starts serving. */
-export async function mountStore(storePath: string, mountpoint: string): Promise<MountHandle> {
+export async function mountStore(storePath: string, mountpoint: string, opts: MountOptions = {}): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
   const store = await Store.openOrCreate(storePath);
+  let cache: PageCache;
+  try {
+    cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  tuneMalloc(store.blockSize);
   const orphans = store.head.sweepOrphans();
   if (orphans > 0) console.error(`revfs: freed ${orphans} files left open by a previous mount`);
-  const session = new FuseSession(new RevfsFilesystem(store), {
+  const session = new FuseSession(new RevfsFilesystem(store, cache), {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount"],
   });
@@ -52,14 +83,27 @@ export async function mountStore(storePath: string, mountpoint: string): Promise
   const control = serveControl({
     store,
     mountpoint: real,
-    // Writes go to the head as they are answered; nothing is held back to flush yet.
-    flush: () => Promise.resolve(),
+    flush: () => Promise.resolve(cache.writeOutAll()),
     pendingRequests: () => session.pending,
+    cacheStats: () => cache.stats(),
   });
+  const writeback = setInterval(() => {
+    try {
+      cache.writeOutAll();
+    } catch (e) {
+      console.error(`revfs: writeback failed, will retry: ${(e as Error).message}`);
+    }
+    loadFuse().libc.malloc_trim(0n);
+  }, WRITEBACK_MS);
   const done = session.serve().finally(async () => {
+    clearInterval(writeback);
     control.close();
-    await store.flush();
-    await store.close();
+    try {
+      cache.writeOutAll();
+    } finally {
+      await store.flush();
+      await store.close();
+    }
   });
   return { store, done, unmount: () => session.exit() };
 }

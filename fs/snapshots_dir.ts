@@ -1,7 +1,9 @@
 /**
  * The read-only `.snapshots` tree: `.snapshots/REV/...` for every revision number
- * and tag. Its inode numbers live above SNAPSHOT_INO_BASE, away from the head's, and
- * stay stable while mounted. Revisions are immutable, so entries are cached forever.
+ * and tag. Its inode numbers live above SNAPSHOT_INO_BASE, away from the head's.
+ * A node the kernel holds (its lookup count is above zero) keeps its number; a node
+ * the kernel has forgotten, or only listed, stays for a while (so `ls -i` and `stat`
+ * agree) and is freed least-recently-used first.
  */
 import { type Entry, infoOfEntry, type NodeInfo, type RevNumber, type Store } from "../mod.ts";
 import { Errno, FuseError } from "./fuse/ops.ts";
@@ -9,6 +11,8 @@ import { Errno, FuseError } from "./fuse/ops.ts";
 export const SNAPSHOTS_NAME = ".snapshots";
 export const SNAPSHOT_INO_BASE = 2 ** 40;
 export const SNAPSHOTS_ROOT_INO = SNAPSHOT_INO_BASE;
+/** Nodes kept after the kernel forgot them. */
+const IDLE_MAX = 65_536;
 
 export interface SnapshotNode {
   ino: number;
@@ -17,11 +21,15 @@ export interface SnapshotNode {
   path: string;
   entry: Entry;
   info: NodeInfo;
+  /** The kernel's references: lookups answered minus those it forgot. */
+  lookups: number;
 }
 
 export class SnapshotsDir {
   private readonly byKey = new Map<string, SnapshotNode>();
   private readonly byIno = new Map<number, SnapshotNode>();
+  /** Nodes with no kernel reference, oldest first. */
+  private readonly idle = new Map<number, SnapshotNode>();
   private nextIno = SNAPSHOT_INO_BASE + 1;
 
   constructor(private readonly store: Store) {}
@@ -34,6 +42,36 @@ export class SnapshotsDir {
     const n = this.byIno.get(ino);
     if (!n) throw new FuseError(Errno.ENOENT);
     return n;
+  }
+
+  /** Nodes held by the kernel or idle: for tests and stats. */
+  get size(): number {
+    return this.byIno.size;
+  }
+
+  /** The kernel got `n` from a lookup: it holds it until forgotten. */
+  ref(n: SnapshotNode): SnapshotNode {
+    n.lookups++;
+    this.idle.delete(n.ino);
+    return n;
+  }
+
+  forget(ino: number, nlookup: number): void {
+    const n = this.byIno.get(ino);
+    if (!n) return;
+    n.lookups = Math.max(0, n.lookups - nlookup);
+    if (n.lookups === 0) this.makeIdle(n);
+  }
+
+  private makeIdle(n: SnapshotNode): void {
+    this.idle.delete(n.ino);
+    this.idle.set(n.ino, n);
+    for (const [ino, old] of this.idle) {
+      if (this.idle.size <= IDLE_MAX) break;
+      this.idle.delete(ino);
+      this.byIno.delete(ino);
+      this.byKey.delete(`${old.rev}\0${old.path}`);
+    }
   }
 
   /** Names in `.snapshots`: revision numbers, then tags. */
@@ -72,9 +110,10 @@ export class SnapshotsDir {
       } catch {
         throw new FuseError(Errno.ENOENT);
       }
-      n = { ino: this.nextIno++, rev, path, entry, info: infoOfEntry(entry) };
+      n = { ino: this.nextIno++, rev, path, entry, info: infoOfEntry(entry), lookups: 0 };
       this.byKey.set(key, n);
       this.byIno.set(n.ino, n);
+      this.makeIdle(n);
     }
     return n;
   }

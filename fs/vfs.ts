@@ -1,11 +1,7 @@
 /**
  * The filesystem a mount serves: the store's head, read-write, and `.snapshots`,
- * read-only. Requests arrive from fs/fuse/session.ts and go to the store through
- * mod.ts only.
- *
- * This first version writes each request straight into the head (one LMDB
- * transaction per write); the block page cache with in-order dirty writeout replaces
- * that path next.
+ * read-only. Requests arrive from fs/fuse/session.ts; file data goes through the
+ * block page cache (fs/page_cache.ts), everything else to the store through mod.ts.
  */
 import { infoOfInode, type Ino, type NodeInfo, ROOT_INO, type Store } from "../mod.ts";
 import { toErrno } from "./errno.ts";
@@ -26,6 +22,7 @@ import {
 } from "./fuse/ops.ts";
 import { LAYOUT } from "./fuse/layout.ts";
 import { loadFuse } from "./fuse/libfuse.ts";
+import { PageCache } from "./page_cache.ts";
 import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotsDir } from "./snapshots_dir.ts";
 
 /** The head changes only through us, so the kernel may cache what we tell it. */
@@ -44,7 +41,7 @@ export class RevfsFilesystem implements FuseHandler {
   private nextFh = 1;
   private readonly mountedAt = BigInt(Date.now()) * 1_000_000n;
 
-  constructor(private readonly store: Store) {
+  constructor(private readonly store: Store, readonly cache: PageCache = new PageCache(store)) {
     this.snapshots = new SnapshotsDir(store);
   }
 
@@ -57,7 +54,13 @@ export class RevfsFilesystem implements FuseHandler {
   private headAttr(ino: number): Attr {
     const i = this.store.head.inode(ino as Ino);
     if (!i) throw new FuseError(Errno.ENOENT);
-    return { ...this.infoAttr(ino, infoOfInode(i)), ctimeNs: i.ctimeNs };
+    const attr = { ...this.infoAttr(ino, infoOfInode(i)), ctimeNs: i.ctimeNs };
+    const p = this.cache.pending(ino as Ino);
+    if (p) {
+      attr.size = p.size;
+      attr.atimeNs = attr.mtimeNs = p.mtimeNs;
+    }
+    return attr;
   }
 
   private infoAttr(ino: number, info: NodeInfo): Attr {
@@ -115,15 +118,18 @@ export class RevfsFilesystem implements FuseHandler {
 
   lookup(parent: number, name: string): EntryOut {
     if (parent === ROOT_INO && name === SNAPSHOTS_NAME) return this.entry(SNAPSHOTS_ROOT_INO);
-    if (parent === SNAPSHOTS_ROOT_INO) return this.entry(this.snapshots.lookupRoot(name).ino);
-    if (SnapshotsDir.owns(parent)) return this.entry(this.snapshots.lookup(this.snapshots.node(parent), name).ino);
+    if (parent === SNAPSHOTS_ROOT_INO) return this.entry(this.snapshots.ref(this.snapshots.lookupRoot(name)).ino);
+    if (SnapshotsDir.owns(parent)) {
+      return this.entry(this.snapshots.ref(this.snapshots.lookup(this.snapshots.node(parent), name)).ino);
+    }
     const ino = this.store.head.lookup(parent as Ino, name);
     if (ino === undefined) throw new FuseError(Errno.ENOENT);
     return this.entry(ino);
   }
 
-  forget(_ino: number, _nlookup: number): void {
-    // Head inode numbers are persistent and snapshot ones live for the mount: nothing to free.
+  forget(ino: number, nlookup: number): void {
+    // Head inode numbers are the store's own and outlive the kernel's references.
+    if (SnapshotsDir.owns(ino)) this.snapshots.forget(ino, nlookup);
   }
 
   getattr(ino: number): { attr: Attr; timeout: number } {
@@ -133,6 +139,14 @@ export class RevfsFilesystem implements FuseHandler {
   setattr(ino: number, set: SetAttrIn): { attr: Attr; timeout: number } {
     this.readOnly(ino);
     if (ino === SNAPSHOTS_ROOT_INO) throw new FuseError(Errno.EROFS);
+    const onlyTimes = set.mode === undefined && set.uid === undefined && set.gid === undefined &&
+      set.size === undefined;
+    // The kernel writes back a file's times after writes: keep them with the pending writes.
+    if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingMtime(ino as Ino, set.mtimeNs)) {
+      return this.attrOf(ino);
+    }
+    // A resize works on the stored file, so what is cached goes first.
+    if (set.size !== undefined) this.cache.writeOut(ino as Ino);
     this.store.head.setattr(ino as Ino, {
       mode: set.mode,
       uid: set.uid,
@@ -140,6 +154,7 @@ export class RevfsFilesystem implements FuseHandler {
       size: set.size,
       mtimeNs: set.mtimeNs,
     });
+    if (set.mtimeNs !== undefined) this.cache.setPendingMtime(ino as Ino, set.mtimeNs);
     return this.attrOf(ino);
   }
 
@@ -190,7 +205,14 @@ export class RevfsFilesystem implements FuseHandler {
 
   unlink(parent: number, name: string): void {
     this.checkParent(parent, name);
+    const ino = this.store.head.lookup(parent as Ino, name);
     this.store.head.remove(parent as Ino, name, false);
+    if (ino !== undefined) this.dropIfGone(ino);
+  }
+
+  /** Unwritten data of a file freed from the head has nowhere to go. */
+  private dropIfGone(ino: Ino): void {
+    if (!this.store.head.inode(ino)) this.cache.drop(ino);
   }
 
   rmdir(parent: number, name: string): void {
@@ -202,7 +224,9 @@ export class RevfsFilesystem implements FuseHandler {
     this.checkParent(parent, name);
     this.checkParent(newParent, newName);
     if (flags !== 0) throw new FuseError(Errno.EINVAL);
+    const replaced = this.store.head.lookup(newParent as Ino, newName);
     this.store.head.rename(parent as Ino, name, newParent as Ino, newName);
+    if (replaced !== undefined) this.dropIfGone(replaced);
   }
 
   // --- files --------------------------------------------------------------
@@ -212,6 +236,8 @@ export class RevfsFilesystem implements FuseHandler {
       if ((flags & O_ACCMODE) !== O_RDONLY) throw new FuseError(Errno.EROFS);
       return { fh: this.nextFh++, keepCache: true };
     }
+    // Head data changes only through this mount, and so through the kernel's cache:
+    // what the kernel holds of a file stays valid across opens.
     if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
     return this.openHead(ino);
   }
@@ -221,7 +247,7 @@ export class RevfsFilesystem implements FuseHandler {
     const fh = this.nextFh++;
     this.store.head.pin(ino as Ino);
     this.openFiles.set(fh, ino);
-    return { fh };
+    return { fh, keepCache: true };
   }
 
   create(parent: number, name: string, mode: number, _flags: number, c: Caller): [EntryOut, OpenOut] {
@@ -231,18 +257,18 @@ export class RevfsFilesystem implements FuseHandler {
 
   read(ino: number, size: number, offset: number): Uint8Array {
     if (SnapshotsDir.owns(ino)) return this.readSnapshot(ino, size, offset);
-    return this.store.head.read(ino as Ino, offset, size);
+    return this.cache.readHead(ino as Ino, offset, size);
   }
 
   private readSnapshot(ino: number, size: number, offset: number): Uint8Array {
     const { entry } = this.snapshots.node(ino);
     if (entry.type !== "file") throw new FuseError(Errno.EISDIR);
-    return this.store.readEntry(entry, offset, size);
+    return this.cache.readEntry(entry, offset, size);
   }
 
   write(ino: number, data: Uint8Array, offset: number): number {
     this.readOnly(ino);
-    this.store.head.write(ino as Ino, offset, data);
+    this.cache.write(ino as Ino, offset, data);
     return data.length;
   }
 
@@ -253,9 +279,11 @@ export class RevfsFilesystem implements FuseHandler {
     if (ino === undefined) return;
     this.openFiles.delete(fh);
     this.store.head.unpin(ino as Ino);
+    this.dropIfGone(ino as Ino);
   }
 
-  async fsync(): Promise<void> {
+  async fsync(ino: number): Promise<void> {
+    if (!SnapshotsDir.owns(ino)) this.cache.writeOut(ino as Ino);
     await this.store.flush();
   }
 

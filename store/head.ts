@@ -492,6 +492,37 @@ export class Head {
     });
   }
 
+  /**
+   * Writes whole blocks (a page cache's writeout) and sets size and mtime, in one
+   * transaction. A block equal to the head's is not stored or touched. Returns each
+   * block's hash (null: all zeros), in the order given.
+   */
+  writeBlocks(
+    ino: Ino,
+    size: number,
+    mtimeNs: bigint,
+    blocks: Iterable<[number, Uint8Array]>,
+  ): [number, BlockHash | null][] {
+    return this.records.write(() => {
+      const i = this.callerInode(ino);
+      if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${i.name} is not a file`);
+      // Only ever grows here: a cache flushes a file before it is truncated.
+      const f: FileInode = size > i.size ? { ...i, size } : i;
+      const out: [number, BlockHash | null][] = [];
+      for (const [idx, data] of blocks) {
+        const h = this.blocks.put(data);
+        out.push([idx, h]);
+        const cur = this.blockHash(i, idx);
+        if (cur === h || (cur !== null && h !== null && bytesEqual(cur, h))) continue;
+        this.setOverlay(ino, idx, h);
+      }
+      const saved = { ...f, mtimeNs, ctimeNs: nowNs() };
+      this.save(saved);
+      this.markDirty(saved);
+      return out;
+    });
+  }
+
   /** Reads up to `length` bytes at `offset` (short at end of file). */
   read(ino: Ino, offset: number, length: number): Uint8Array {
     const i = this.callerInode(ino);
@@ -501,8 +532,10 @@ export class Head {
       offset,
       length,
       this.blockSize,
-      (idx) => this.blockHash(i, idx),
-      (h) => this.blocks.get(h),
+      (idx) => {
+        const h = this.blockHash(i, idx);
+        return h === null ? null : this.blocks.get(h);
+      },
     );
   }
 

@@ -1,25 +1,23 @@
-/** Reading a byte range of a file from its blocks: shared by the head and revisions. */
-import type { BlockHash } from "./types.ts";
+/** Reading a byte range of a file from its blocks: shared by the head, revisions and the mount. */
 
 /**
- * Bytes [offset, offset+length) of a file of `size` bytes, clipped at its end, from
- * its blocks: `blockAt` names block i's hash (null: a hole), `load` reads it.
+ * Bytes [offset, offset+length) of a file of `size` bytes, clipped at its end:
+ * `blockData(i)` gives block i's bytes (null for a hole; shorter than a block means
+ * the rest is zeros).
  */
 export function readRange(
   size: number,
   offset: number,
   length: number,
   blockSize: number,
-  blockAt: (index: number) => BlockHash | null,
-  load: (hash: BlockHash) => Uint8Array,
+  blockData: (index: number) => Uint8Array | null,
 ): Uint8Array {
   const end = Math.min(size, offset + length);
   if (end <= offset) return new Uint8Array(0);
   const out = new Uint8Array(end - offset);
   for (let idx = Math.floor(offset / blockSize); idx * blockSize < end; idx++) {
-    const h = blockAt(idx);
-    if (h === null) continue;
-    const data = load(h);
+    const data = blockData(idx);
+    if (data === null) continue;
     const blockStart = idx * blockSize;
     const from = Math.max(offset, blockStart) - blockStart;
     const to = Math.min(end - blockStart, data.length);

@@ -18,7 +18,7 @@ import { RevisionLog } from "./revisions.ts";
 import { commitHead } from "./snapshot.ts";
 import { computeStats, type StoreStats } from "./stats.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree_view.ts";
-import { type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
+import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
 import { readRange } from "./read_range.ts";
 import { Verifier, type VerifyReport } from "./verify.ts";
 import { initZstd } from "./zstd.ts";
@@ -217,9 +217,22 @@ export class Store {
       offset,
       length,
       this.blockSize,
-      (idx) => this.maps.lookup(e.content, idx),
-      (h) => this.blocks.get(h),
+      (idx) => {
+        const h = this.maps.lookup(e.content, idx);
+        return h === null ? null : this.blocks.get(h);
+      },
     );
+  }
+
+  /** Hash of block `index` of a revision's file (null: a hole): for a block cache. */
+  entryBlock(e: FileEntry, index: number): BlockHash | null {
+    return index * this.blockSize < e.size ? this.maps.lookup(e.content, index) : null;
+  }
+
+  /** Runs `fn` in one write transaction: the head changes it makes commit together. */
+  transaction<T>(fn: () => T): T {
+    this.requireWrite("transaction");
+    return this.records.write(fn);
   }
 
   /** Turns the head into a new immutable revision, atomically. */

@@ -22,10 +22,15 @@ export interface Mounted {
   process: Deno.ChildProcess;
 }
 
-export async function withMount<T>(store: string, mnt: string, fn: (m: Mounted) => Promise<T>): Promise<T> {
+export async function withMount<T>(
+  store: string,
+  mnt: string,
+  fn: (m: Mounted) => Promise<T>,
+  mountArgs: string[] = [],
+): Promise<T> {
   await Deno.mkdir(mnt, { recursive: true });
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, "mount", store, mnt],
+    args: ["run", "-A", CLI, "mount", store, mnt, ...mountArgs],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

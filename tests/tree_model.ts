@@ -19,10 +19,11 @@ export interface NodeState {
 export type TreeState = Map<string, NodeState>;
 
 /** Reads the whole state of a directory tree. Symlink mode and mtime are not compared. */
-export function captureTree(root: string): TreeState {
+export function captureTree(root: string, skipTop: string[] = []): TreeState {
   const out: TreeState = new Map();
   const walk = (dir: string, rel: string) => {
     for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (rel === "" && skipTop.includes(e.name)) continue;
       const p = join(dir, e.name);
       const r = rel ? `${rel}/${e.name}` : e.name;
       const st = lstatSync(p, { bigint: true });
@@ -44,6 +45,11 @@ export function captureTree(root: string): TreeState {
   };
   walk(root, "");
   return out;
+}
+
+/** A capture without modification times, for trees whose times were set by different writers. */
+export function withoutTimes(t: TreeState): TreeState {
+  return new Map([...t].map(([p, n]) => [p, { ...n, mtimeNs: undefined }]));
 }
 
 /** Differences between two captures, as readable lines (empty when equal). */
@@ -101,9 +107,19 @@ function randomSize(rng: Rng): number {
 }
 
 function writeNew(rng: Rng, path: string): void {
+  newFileWriter(rng)(path);
+}
+
+/** Draws a new file's content and modes, and returns what writes it at a path. */
+function newFileWriter(rng: Rng): (path: string) => void {
   const size = randomSize(rng);
-  Deno.writeFileSync(path, rng.bytes(size, rng.chance(0.6) ? "text" : "binary"), { mode: rng.pick(MODES) });
-  Deno.chmodSync(path, rng.pick(MODES));
+  const data = rng.bytes(size, rng.chance(0.6) ? "text" : "binary");
+  const mode = rng.pick(MODES);
+  const finalMode = rng.pick(MODES);
+  return (path) => {
+    Deno.writeFileSync(path, data, { mode });
+    Deno.chmodSync(path, finalMode);
+  };
 }
 
 /** A random starting tree: nested directories, files of 0 bytes to a few MiB, symlinks. */
@@ -160,79 +176,106 @@ const EDITS: EditKind[] = [
   "copy",
 ];
 
-/** Applies one random edit; returns what it did. */
-export function randomEdit(rng: Rng, root: string): string {
+/**
+ * Applies one random edit; returns what it did. Given several roots holding the same
+ * tree, the same edit (same names, same bytes) is applied to each, in order.
+ */
+export function randomEdit(rng: Rng, roots: string | string[]): string {
+  const all = typeof roots === "string" ? [roots] : roots;
+  const { kind, apply } = drawEdit(rng, all[0]);
+  for (const root of all) apply(root);
+  return kind;
+}
+
+type Edit = { kind: string; apply: (root: string) => void };
+
+/** Draws an edit against the tree at `root` without applying it. */
+function drawEdit(rng: Rng, root: string): Edit {
   const { files, dirs } = listAll(root);
   const kind = rng.pick(EDITS);
   const anyDir = () => dirs.length && rng.chance(0.8) ? rng.pick(dirs) : "";
+  const at = (rel: string) => (r: string) => join(r, rel);
   if (files.length === 0 && !["create", "mkdir", "symlink"].includes(kind)) {
-    writeNew(rng, join(root, anyDir(), freshName(rng, "f")));
-    return "create";
+    const path = at(join(anyDir(), freshName(rng, "f")));
+    const write = newFileWriter(rng);
+    return { kind: "create", apply: (r) => write(path(r)) };
   }
-  const file = files.length ? join(root, rng.pick(files)) : "";
+  const rel = files.length ? rng.pick(files) : "";
+  const file = at(rel);
+  const size = rel ? Deno.statSync(join(root, rel)).size : 0;
   switch (kind) {
     case "small-edit": {
-      const size = Deno.statSync(file).size;
-      const f = Deno.openSync(file, { write: true });
-      const at = rng.int(Math.max(1, size));
-      f.seekSync(at, Deno.SeekMode.Start);
-      f.writeSync(rng.bytes(1 + rng.int(4000), "text"));
-      f.close();
-      break;
+      const pos = rng.int(Math.max(1, size));
+      const data = rng.bytes(1 + rng.int(4000), "text");
+      return {
+        kind,
+        apply: (r) => {
+          const f = Deno.openSync(file(r), { write: true });
+          f.seekSync(pos, Deno.SeekMode.Start);
+          f.writeSync(data);
+          f.close();
+        },
+      };
     }
-    case "append":
-      Deno.writeFileSync(file, rng.bytes(1 + rng.int(100_000), "text"), { append: true });
-      break;
-    case "truncate":
-      Deno.truncateSync(file, rng.int(Deno.statSync(file).size + 1));
-      break;
-    case "extend":
-      Deno.truncateSync(file, Deno.statSync(file).size + rng.int(200_000));
-      break;
+    case "append": {
+      const data = rng.bytes(1 + rng.int(100_000), "text");
+      return { kind, apply: (r) => Deno.writeFileSync(file(r), data, { append: true }) };
+    }
+    case "truncate": {
+      const to = rng.int(size + 1);
+      return { kind, apply: (r) => Deno.truncateSync(file(r), to) };
+    }
+    case "extend": {
+      const to = size + rng.int(200_000);
+      return { kind, apply: (r) => Deno.truncateSync(file(r), to) };
+    }
     case "rename": {
-      const to = join(root, anyDir(), freshName(rng, "r"));
-      Deno.renameSync(file, to);
-      break;
+      const to = at(join(anyDir(), freshName(rng, "r")));
+      return { kind, apply: (r) => Deno.renameSync(file(r), to(r)) };
     }
     case "rename-dir": {
-      if (dirs.length === 0) return randomEdit(rng, root);
+      if (dirs.length === 0) return drawEdit(rng, root);
       const d = rng.pick(dirs);
       const parents = dirs.filter((x) => x !== d && !x.startsWith(d + "/"));
       const into = parents.length && rng.chance(0.5) ? rng.pick(parents) : "";
-      Deno.renameSync(join(root, d), join(root, into, freshName(rng, "rd")));
-      break;
+      const to = at(join(into, freshName(rng, "rd")));
+      return { kind, apply: (r) => Deno.renameSync(join(r, d), to(r)) };
     }
     case "delete":
-      Deno.removeSync(file);
-      break;
+      return { kind, apply: (r) => Deno.removeSync(file(r)) };
     case "delete-dir": {
-      if (dirs.length < 3) return randomEdit(rng, root);
-      Deno.removeSync(join(root, rng.pick(dirs)), { recursive: true });
-      break;
+      if (dirs.length < 3) return drawEdit(rng, root);
+      const d = at(rng.pick(dirs));
+      return { kind, apply: (r) => Deno.removeSync(d(r), { recursive: true }) };
     }
     case "identical-rewrite":
-      Deno.writeFileSync(file, Deno.readFileSync(file));
-      break;
-    case "create":
-      writeNew(rng, join(root, anyDir(), freshName(rng, "f")));
-      break;
-    case "mkdir":
-      Deno.mkdirSync(join(root, anyDir(), freshName(rng, "d")));
-      break;
-    case "symlink":
-      Deno.symlinkSync(rng.pick(["../x", "target", "a/b/c", "/abs/path"]), join(root, anyDir(), freshName(rng, "l")));
-      break;
-    case "chmod":
-      Deno.chmodSync(file, rng.pick(MODES));
-      break;
+      return { kind, apply: (r) => Deno.writeFileSync(file(r), Deno.readFileSync(file(r))) };
+    case "create": {
+      const path = at(join(anyDir(), freshName(rng, "f")));
+      const write = newFileWriter(rng);
+      return { kind, apply: (r) => write(path(r)) };
+    }
+    case "mkdir": {
+      const d = at(join(anyDir(), freshName(rng, "d")));
+      return { kind, apply: (r) => Deno.mkdirSync(d(r)) };
+    }
+    case "symlink": {
+      const target = rng.pick(["../x", "target", "a/b/c", "/abs/path"]);
+      const l = at(join(anyDir(), freshName(rng, "l")));
+      return { kind, apply: (r) => Deno.symlinkSync(target, l(r)) };
+    }
+    case "chmod": {
+      const mode = rng.pick(MODES);
+      return { kind, apply: (r) => Deno.chmodSync(file(r), mode) };
+    }
     case "touch": {
       const secs = 1_600_000_000 + rng.int(100_000_000) + rng.int(1_000_000) / 1e6;
-      utimesSync(file, secs, secs);
-      break;
+      return { kind, apply: (r) => utimesSync(file(r), secs, secs) };
     }
-    case "copy":
-      Deno.copyFileSync(file, join(root, anyDir(), freshName(rng, "c")));
-      break;
+    case "copy": {
+      const to = at(join(anyDir(), freshName(rng, "c")));
+      return { kind, apply: (r) => Deno.copyFileSync(file(r), to(r)) };
+    }
   }
-  return kind;
+  throw new Error(`unknown edit ${kind}`);
 }

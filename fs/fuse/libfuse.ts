@@ -32,6 +32,8 @@ const libcSymbols = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
+  mallopt: { parameters: ["i32", "i32"], result: "i32" },
+  malloc_trim: { parameters: ["u64"], result: "i32" },
 } as const;
 
 export type Fuse = Deno.DynamicLibrary<typeof fuseSymbols>["symbols"];

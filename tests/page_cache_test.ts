@@ -1,0 +1,156 @@
+/**
+ * The mount's page cache without FUSE: random writes, truncates, reads, writeouts and
+ * snapshots against a byte model, with a budget of a few blocks so eviction and
+ * writeout under pressure happen all the time.
+ */
+import assert from "node:assert/strict";
+import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
+import { PageCache } from "../fs/page_cache.ts";
+import { checkStoreInvariants, newTestStore, Rng } from "./helpers.ts";
+
+const BS = 4096;
+
+function newFile(store: import("../mod.ts").Store, name: string): Ino {
+  return store.head.create(ROOT_INO, name, { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+}
+
+function entryOf(store: import("../mod.ts").Store, rev: RevNumber, name: string): FileEntry {
+  const e = store.revisionView(rev).entry(name);
+  assert.equal(e.type, "file");
+  return e as FileEntry;
+}
+
+Deno.test("page cache: random writes, truncates and snapshots match a byte model within the budget", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  const budget = 12 * BS;
+  const cache = new PageCache(store, budget);
+  const rng = new Rng(77);
+  const names = ["a", "b", "c"];
+  const inos = new Map(names.map((n) => [n, newFile(store, n)]));
+  const model = new Map(names.map((n) => [n, new Uint8Array(0)]));
+  const snaps: [RevNumber, Map<string, Uint8Array>][] = [];
+  try {
+    for (let step = 0; step < 1500; step++) {
+      const name = rng.pick(names);
+      const ino = inos.get(name)!;
+      let m = model.get(name)!;
+      const op = rng.int(20);
+      if (op < 11) {
+        const at = rng.chance(0.1) ? m.length + rng.int(4 * BS) : rng.int(m.length + 1);
+        const data = rng.chance(0.15) ? new Uint8Array(1 + rng.int(3 * BS)) : rng.bytes(1 + rng.int(3 * BS));
+        cache.write(ino, at, data);
+        const grown = new Uint8Array(Math.max(m.length, at + data.length));
+        grown.set(m);
+        grown.set(data, at);
+        m = grown;
+      } else if (op < 13) {
+        // As the mount does it: write the file out, then resize the stored file.
+        const size = rng.chance(0.5) ? rng.int(m.length + 1) : m.length + rng.int(3 * BS);
+        cache.writeOut(ino);
+        store.head.setattr(ino, { size });
+        const next = new Uint8Array(size);
+        next.set(m.subarray(0, Math.min(size, m.length)));
+        m = next;
+      } else if (op < 17) {
+        const at = rng.int(m.length + BS);
+        const len = rng.int(3 * BS);
+        assert.deepEqual(cache.readHead(ino, at, len), m.slice(at, at + len), `step ${step}: read ${name}`);
+      } else if (op < 18) {
+        cache.writeOutAll();
+      } else {
+        cache.writeOutAll();
+        const rev = store.snapshot().rev;
+        const copy = new Map<string, Uint8Array>();
+        for (const [k, v] of model) copy.set(k, (k === name ? m : v).slice());
+        snaps.push([rev, copy]);
+      }
+      model.set(name, m);
+      const st = cache.stats();
+      assert.ok(st.cachedBytes + st.dirtyBytes <= budget, `step ${step}: over budget ${JSON.stringify(st)}`);
+      const stored = store.head.inode(ino);
+      assert.ok(stored?.type === "file");
+      assert.equal(cache.pending(ino)?.size ?? stored.size, m.length, `step ${step}: size of ${name}`);
+    }
+    assert.ok(snaps.length > 20, `only ${snaps.length} snapshots`);
+    // Every revision reads back through the cache exactly as the model held it.
+    for (const [rev, files] of snaps) {
+      for (const [name, want] of files) {
+        assert.deepEqual(cache.readEntry(entryOf(store, rev, name), 0, want.length + 1), want, `rev ${rev} ${name}`);
+      }
+    }
+    const st = cache.stats();
+    assert.ok(st.writeouts > 50 && st.hits > 0 && st.misses > 0, JSON.stringify(st));
+    checkStoreInvariants(store);
+  } finally {
+    await ts.cleanup();
+  }
+});
+
+Deno.test("page cache: a block shared with a snapshot is copied before its first write", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  try {
+    const cache = new PageCache(store, 64 * BS);
+    const ino = newFile(store, "f");
+    const original = new Rng(1).bytes(3 * BS);
+    cache.write(ino, 0, original);
+    cache.writeOutAll();
+    const rev = store.snapshot().rev;
+    const e = entryOf(store, rev, "f");
+    // Both the revision and the head now read the same cached clean blocks.
+    assert.deepEqual(cache.readEntry(e, 0, 3 * BS), original);
+    assert.deepEqual(cache.readHead(ino, 0, 3 * BS), original);
+    cache.write(ino, BS + 10, new Uint8Array([1, 2, 3]));
+    assert.deepEqual(cache.readEntry(e, 0, 3 * BS), original, "the revision changed with the head");
+    const changed = original.slice();
+    changed.set([1, 2, 3], BS + 10);
+    assert.deepEqual(cache.readHead(ino, 0, 3 * BS), changed);
+    cache.writeOutAll();
+    // Written out, the page becomes a clean block; writing again copies again.
+    cache.write(ino, BS + 10, new Uint8Array([9]));
+    const again = changed.slice();
+    again[BS + 10] = 9;
+    assert.deepEqual(cache.readHead(ino, 0, 3 * BS), again);
+    assert.deepEqual(cache.readEntry(e, 0, 3 * BS), original);
+    cache.writeOutAll();
+    assert.deepEqual(store.head.read(ino, 0, 3 * BS), again);
+  } finally {
+    await ts.cleanup();
+  }
+});
+
+Deno.test("page cache: writeout goes in block order and stores nothing for unchanged blocks", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  try {
+    const cache = new PageCache(store, 64 * BS);
+    const ino = newFile(store, "f");
+    const data = new Rng(2).bytes(8 * BS);
+    cache.write(ino, 0, data);
+    cache.writeOutAll();
+    store.snapshot();
+    const blocksBefore = store.blocks.written;
+    // Rewrite identical bytes, out of order and in pieces: nothing new is stored.
+    for (const i of [5, 1, 7, 0, 3]) cache.write(ino, i * BS + 100, data.subarray(i * BS + 100, i * BS + 900));
+    assert.equal(cache.stats().dirtyBlocks, 5);
+    cache.writeOutAll();
+    assert.equal(store.blocks.written, blocksBefore, "an unchanged block was stored again");
+    assert.deepEqual([...store.head.overlay(ino)], [], "an unchanged block was recorded as changed");
+    // Changed blocks reach the head in block order, whatever order they were written in.
+    const order: number[] = [];
+    const head = store.head;
+    const original = head.writeBlocks.bind(head);
+    head.writeBlocks = (i, size, mtime, blocks) => {
+      const list = [...blocks];
+      order.push(...list.map(([idx]) => idx));
+      return original(i, size, mtime, list);
+    };
+    for (const i of [6, 2, 4]) cache.write(ino, i * BS, new Uint8Array([i + 1]));
+    cache.writeOutAll();
+    assert.deepEqual(order, [2, 4, 6]);
+    assert.equal(store.blocks.written, blocksBefore + 3);
+  } finally {
+    await ts.cleanup();
+  }
+});
