@@ -1,43 +1,245 @@
 /**
- * zstd through @bokuweb/zstd-wasm, initialised once per process, with one reused
- * compression and one reused decompression context for dictionary work.
+ * zstd for block records: the system libzstd through Deno FFI when present (faster,
+ * and the only one with ZDICT dictionary training), else @bokuweb/zstd-wasm. Both
+ * write standard frames with the content size in the header, so either reads the
+ * other's records. REVFS_ZSTD=wasm forces the portable one (tests, benchmarks).
+ *
+ * One compression and one decompression context each, reused: creating them per
+ * block costs more than compressing a small block.
  */
 import {
-  compress as zCompress,
-  compressUsingDict,
-  createCCtx,
-  createDCtx,
-  decompress as zDecompress,
-  decompressUsingDict,
-  init,
+  compress as wCompress,
+  compressUsingDict as wCompressUsingDict,
+  createCCtx as wCreateCCtx,
+  createDCtx as wCreateDCtx,
+  decompress as wDecompress,
+  decompressUsingDict as wDecompressUsingDict,
+  init as wInit,
 } from "zstd-wasm";
-
-let ready: Promise<void> | undefined;
-let cctx = 0;
-let dctx = 0;
-
-export function initZstd(): Promise<void> {
-  ready ??= init().then(() => {
-    cctx = createCCtx();
-    dctx = createDCtx();
-  });
-  return ready;
-}
 
 export const ZSTD_LEVEL = 3;
 
+export interface Zstd {
+  readonly name: "libzstd" | "zstd-wasm";
+  compress(data: Uint8Array, level?: number): Uint8Array;
+  decompress(frame: Uint8Array): Uint8Array;
+  /** `dict` is a trained dictionary or any bytes used as raw content (a delta's base). */
+  compressWithDict(data: Uint8Array, dict: Uint8Array, level?: number): Uint8Array;
+  decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array;
+  /** ZDICT training; undefined when this implementation has no trainer. */
+  train?(samples: Uint8Array[], dictBytes: number): Uint8Array;
+}
+
+const nativeSymbols = {
+  ZSTD_compressBound: { parameters: ["usize"], result: "usize" },
+  ZSTD_isError: { parameters: ["usize"], result: "u32" },
+  ZSTD_getErrorName: { parameters: ["usize"], result: "pointer" },
+  ZSTD_createCCtx: { parameters: [], result: "pointer" },
+  ZSTD_createDCtx: { parameters: [], result: "pointer" },
+  ZSTD_compressCCtx: { parameters: ["pointer", "buffer", "usize", "buffer", "usize", "i32"], result: "usize" },
+  ZSTD_decompressDCtx: { parameters: ["pointer", "buffer", "usize", "buffer", "usize"], result: "usize" },
+  ZSTD_compress_usingDict: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize", "i32"],
+    result: "usize",
+  },
+  ZSTD_decompress_usingDict: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "usize",
+  },
+  ZSTD_getFrameContentSize: { parameters: ["buffer", "usize"], result: "u64" },
+  ZDICT_trainFromBuffer: { parameters: ["buffer", "usize", "buffer", "buffer", "u32"], result: "usize" },
+  ZDICT_isError: { parameters: ["usize"], result: "u32" },
+} as const;
+
+type Size = number | bigint;
+type Ptr = Deno.PointerValue;
+type Buf = Uint8Array | BigUint64Array;
+
+/**
+ * The symbols as called here: FFI takes plain numbers for size_t arguments (every
+ * size here fits), which Deno's generated types would make BigInts.
+ */
+interface NativeLib {
+  ZSTD_compressBound(n: number): Size;
+  ZSTD_isError(code: Size): number;
+  ZSTD_getErrorName(code: Size): Ptr;
+  ZSTD_createCCtx(): Ptr;
+  ZSTD_createDCtx(): Ptr;
+  ZSTD_compressCCtx(c: Ptr, dst: Buf, cap: number, src: Buf, n: number, level: number): Size;
+  ZSTD_decompressDCtx(d: Ptr, dst: Buf, cap: number, src: Buf, n: number): Size;
+  ZSTD_compress_usingDict(
+    c: Ptr,
+    dst: Buf,
+    cap: number,
+    src: Buf,
+    n: number,
+    dict: Buf,
+    dictN: number,
+    level: number,
+  ): Size;
+  ZSTD_decompress_usingDict(d: Ptr, dst: Buf, cap: number, src: Buf, n: number, dict: Buf, dictN: number): Size;
+  ZSTD_getFrameContentSize(src: Buf, n: number): Size;
+  ZDICT_trainFromBuffer(dict: Buf, cap: number, samples: Buf, sizes: Buf, count: number): Size;
+  ZDICT_isError(code: Size): number;
+}
+
+/** Frames revfs reads hold at most this much (a block is at most 16 MiB). */
+const MAX_CONTENT = 16 << 20;
+
+class NativeZstd implements Zstd {
+  readonly name = "libzstd";
+  private readonly cctx: Deno.PointerValue;
+  private readonly dctx: Deno.PointerValue;
+  private out = new Uint8Array(0);
+
+  constructor(private readonly lib: NativeLib) {
+    this.cctx = lib.ZSTD_createCCtx();
+    this.dctx = lib.ZSTD_createDCtx();
+  }
+
+  private check(code: Size, what: string): number {
+    if (this.lib.ZSTD_isError(code) !== 0) {
+      const p = this.lib.ZSTD_getErrorName(code);
+      const why = p ? Deno.UnsafePointerView.getCString(p) : "unknown error";
+      throw new Error(`zstd ${what}: ${why}`);
+    }
+    return Number(code);
+  }
+
+  private scratch(n: number): Uint8Array {
+    if (this.out.length < n) this.out = new Uint8Array(Math.max(n, 2 * this.out.length));
+    return this.out;
+  }
+
+  private contentSize(frame: Uint8Array): number {
+    const n = this.lib.ZSTD_getFrameContentSize(frame, frame.length);
+    // Unknown (-1) and error (-2) are the two largest u64 values.
+    if (typeof n === "bigint" ? n > BigInt(MAX_CONTENT) : n > MAX_CONTENT) {
+      throw new Error("zstd frame has no usable content size");
+    }
+    return Number(n);
+  }
+
+  compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+    const out = this.scratch(Number(this.lib.ZSTD_compressBound(data.length)));
+    const n = this.check(this.lib.ZSTD_compressCCtx(this.cctx, out, out.length, data, data.length, level), "compress");
+    return out.slice(0, n);
+  }
+
+  decompress(frame: Uint8Array): Uint8Array {
+    const out = new Uint8Array(this.contentSize(frame));
+    const n = this.check(
+      this.lib.ZSTD_decompressDCtx(this.dctx, out, out.length, frame, frame.length),
+      "decompress",
+    );
+    if (n !== out.length) throw new Error("zstd frame is shorter than its header says");
+    return out;
+  }
+
+  compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+    const out = this.scratch(Number(this.lib.ZSTD_compressBound(data.length)));
+    const n = this.check(
+      this.lib.ZSTD_compress_usingDict(this.cctx, out, out.length, data, data.length, dict, dict.length, level),
+      "compress",
+    );
+    return out.slice(0, n);
+  }
+
+  decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
+    const out = new Uint8Array(this.contentSize(frame));
+    const n = this.check(
+      this.lib.ZSTD_decompress_usingDict(this.dctx, out, out.length, frame, frame.length, dict, dict.length),
+      "decompress",
+    );
+    if (n !== out.length) throw new Error("zstd frame is shorter than its header says");
+    return out;
+  }
+
+  train(samples: Uint8Array[], dictBytes: number): Uint8Array {
+    let total = 0;
+    for (const s of samples) total += s.length;
+    const joined = new Uint8Array(total);
+    const sizes = new BigUint64Array(samples.length);
+    let at = 0;
+    samples.forEach((s, i) => {
+      joined.set(s, at);
+      at += s.length;
+      sizes[i] = BigInt(s.length);
+    });
+    const dict = new Uint8Array(dictBytes);
+    const n = this.lib.ZDICT_trainFromBuffer(dict, dict.length, joined, sizes, samples.length);
+    if (this.lib.ZDICT_isError(n) !== 0) {
+      const p = this.lib.ZSTD_getErrorName(n);
+      throw new Error(`dictionary training failed: ${p ? Deno.UnsafePointerView.getCString(p) : "unknown error"}`);
+    }
+    return dict.slice(0, Number(n));
+  }
+}
+
+class WasmZstd implements Zstd {
+  readonly name = "zstd-wasm";
+  private readonly cctx = wCreateCCtx();
+  private readonly dctx = wCreateDCtx();
+
+  compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+    return wCompress(data, level);
+  }
+  decompress(frame: Uint8Array): Uint8Array {
+    return wDecompress(frame);
+  }
+  compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+    return wCompressUsingDict(this.cctx, data, dict, level);
+  }
+  decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
+    return wDecompressUsingDict(this.dctx, frame, dict);
+  }
+}
+
+let ready: Promise<Zstd> | undefined;
+let current: Zstd | undefined;
+
+function loadNative(): Zstd | undefined {
+  if (Deno.env.get("REVFS_ZSTD") === "wasm") return undefined;
+  try {
+    return new NativeZstd(Deno.dlopen("libzstd.so.1", nativeSymbols).symbols as unknown as NativeLib);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Picks the implementation once per process. */
+export function initZstd(): Promise<Zstd> {
+  ready ??= (async () => {
+    const z = loadNative() ?? (await wInit(), new WasmZstd());
+    current = z;
+    return z;
+  })();
+  return ready;
+}
+
+/** Loads both implementations, for benchmarks and tests that compare them. */
+export async function bothZstd(): Promise<{ native?: Zstd; wasm: Zstd }> {
+  await wInit();
+  return { native: loadNative(), wasm: new WasmZstd() };
+}
+
+export function zstd(): Zstd {
+  if (!current) throw new Error("initZstd() must be awaited before zstd is used");
+  return current;
+}
+
 export function compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-  return zCompress(data, level);
+  return zstd().compress(data, level);
 }
 
 export function decompress(frame: Uint8Array): Uint8Array {
-  return zDecompress(frame);
+  return zstd().decompress(frame);
 }
 
 export function compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-  return compressUsingDict(cctx, data, dict, level);
+  return zstd().compressWithDict(data, dict, level);
 }
 
 export function decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
-  return decompressUsingDict(dctx, frame, dict);
+  return zstd().decompressWithDict(frame, dict);
 }
