@@ -329,7 +329,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       return result;
     });
     console.error(
-      `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records`,
+      `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records` +
+        (r.storedWhole > 0 ? `; stored ${r.storedWhole} deltas whole (their base went away)` : ""),
     );
     return 0;
   },
@@ -353,6 +354,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     out(`logical bytes  ${humanBytes(st.logicalBytes)} over all revisions`);
     out(`head bytes     ${humanBytes(st.headBytes)}`);
     out(`unique blocks  ${st.uniqueBlocks}`);
+    out(`delta records  ${st.deltaRecords} (${humanBytes(st.deltaBytes)}; longest chain ${st.maxChainDepth})`);
     out(`tree pages     ${st.pages}`);
     out(`stored bytes   ${humanBytes(st.storedBytes)} (logical/stored ${ratio})`);
     out(`on disk        ${humanBytes(st.fileBytes)}`);

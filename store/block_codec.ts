@@ -7,7 +7,7 @@
  */
 import { HASH_BYTES } from "./hash.ts";
 import { Reader, Writer } from "./codec.ts";
-import { compress, decompress, decompressWithDict } from "./zstd.ts";
+import { compress } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "./types.ts";
 
 export type BlockRecord =
@@ -62,22 +62,4 @@ export function encodeBlock(data: Uint8Array): BlockRecord {
     if (frame.length <= data.length * (1 - MIN_SAVING)) return { kind: "zstd", frame };
   }
   return { kind: "raw", data };
-}
-
-export interface BaseResolver {
-  dictionary(id: number): Uint8Array;
-  block(hash: BlockHash): Uint8Array;
-}
-
-export function decodeBlock(r: BlockRecord, bases: BaseResolver): Uint8Array {
-  switch (r.kind) {
-    case "raw":
-      return r.data;
-    case "zstd":
-      return decompress(r.frame);
-    case "zstd-dict":
-      return decompressWithDict(r.frame, bases.dictionary(r.dictId));
-    case "delta":
-      return decompressWithDict(r.frame, bases.block(r.base));
-  }
 }

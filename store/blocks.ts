@@ -1,29 +1,57 @@
 /**
  * Content-addressed block records: put canonical bytes, get them back verified.
  * A block already present is not stored again; an all-zero block is never stored.
+ *
+ * Reverse deltas: when a snapshot replaces a block with a newer version, the older
+ * record is re-encoded as a delta on the newer one (`supersede`), so the newest
+ * version of a block stays whole and history costs about what changed. Re-encoding
+ * keeps the hash, so nothing that refers to the block changes.
  */
-import { decodeBlock, decodeBlockRecord, encodeBlock, encodeBlockRecord } from "./block_codec.ts";
+import { type BlockRecord, decodeBlockRecord, encodeBlock, encodeBlockRecord } from "./block_codec.ts";
+import { Chains } from "./chains.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "./records.ts";
 import { type BlockHash, RevfsError } from "./types.ts";
+import { compressWithDict, decompress, decompressWithDict } from "./zstd.ts";
+
+/** A delta is kept only when it is at most this fraction of the record it replaces. */
+const DELTA_GAIN = 3 / 4;
+/** Below this fraction of a block, a delta is good enough: do not try other bases. */
+const GOOD_DELTA = 1 / 8;
+/** Delta record header: kind byte and base hash. */
+const DELTA_HEADER = 33;
 
 export class BlockStore {
   /** Blocks this process has added to the store. */
   written = 0;
+  /** Older records this process re-encoded as deltas. */
+  deltasWritten = 0;
+  readonly chains: Chains;
 
-  constructor(private readonly records: RecordStore) {}
+  constructor(
+    private readonly records: RecordStore,
+    private readonly blockSize: number,
+    private readonly dictionary: (id: number) => Uint8Array = (id) => {
+      throw new RevfsError("CORRUPT", `dictionary ${id} is missing from the store`);
+    },
+  ) {
+    this.chains = new Chains(records);
+  }
 
   /**
    * Stores `data` (a block's bytes, any trailing zeros allowed) inside the current
    * write transaction. Returns null for an all-zero block: a hole costs nothing.
+   * A block the store holds as a delta is stored whole again: it is the head's
+   * newest version now, and the head does not read through chains.
    */
   put(data: Uint8Array): BlockHash | null {
     const canonical = data.subarray(0, trimmedLength(data));
     if (canonical.length === 0) return null;
     const hash = sha256(canonical) as BlockHash;
-    if (!this.records.has("blocks", hash)) {
+    const existing = this.records.get("blocks", hash);
+    if (existing === undefined || existing[0] === 3) {
       this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical)));
-      this.written++;
+      if (existing === undefined) this.written++;
     }
     return hash;
   }
@@ -38,26 +66,58 @@ export class BlockStore {
     return this.records.has("blocks", hash);
   }
 
-  /** Canonical bytes of a block, checked against its hash. */
-  get(hash: BlockHash): Uint8Array {
+  private record(hash: BlockHash): BlockRecord {
     const what = `block ${shortHex(hash)}`;
     const stored = this.records.get("blocks", hash);
     if (stored === undefined) throw new RevfsError("CORRUPT", `${what} is missing from the store`);
-    const record = decodeBlockRecord(stored, what);
+    return decodeBlockRecord(stored, what);
+  }
+
+  /** Canonical bytes of a block, checked against its hash (and every base on its chain). */
+  get(hash: BlockHash): Uint8Array {
+    const chain: [BlockHash, BlockRecord][] = [];
+    for (let h = hash;;) {
+      const r = this.record(h);
+      chain.push([h, r]);
+      if (r.kind !== "delta") break;
+      // A valid chain is bounded (store/chains.ts); a longer one is a cycle.
+      if (chain.length > 64) {
+        throw new RevfsError("CORRUPT", `block ${shortHex(hash)} is corrupt: its delta chain does not end`);
+      }
+      h = r.base;
+    }
+    let data: Uint8Array = new Uint8Array(0);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const [h, r] = chain[i];
+      data = this.decodeOne(h, r, data);
+    }
+    return data;
+  }
+
+  private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array): Uint8Array {
+    const what = `block ${shortHex(h)}`;
     let data: Uint8Array;
     try {
-      data = decodeBlock(record, {
-        dictionary: (id) => {
-          throw new RevfsError("CORRUPT", `${what} needs dictionary ${id}, which this store does not have`);
-        },
-        block: (base) => this.get(base),
-      });
+      switch (r.kind) {
+        case "raw":
+          data = r.data;
+          break;
+        case "zstd":
+          data = decompress(r.frame);
+          break;
+        case "zstd-dict":
+          data = decompressWithDict(r.frame, this.dictionary(r.dictId));
+          break;
+        case "delta":
+          data = decompressWithDict(r.frame, base);
+          break;
+      }
     } catch (e) {
       if (e instanceof RevfsError) throw e;
-      throw new RevfsError("CORRUPT", `${what} is corrupt: its ${record.kind} record does not decode`);
+      throw new RevfsError("CORRUPT", `${what} is corrupt: its ${r.kind} record does not decode`);
     }
     const actual = sha256(data);
-    if (!bytesEqual(actual, hash)) {
+    if (!bytesEqual(actual, h)) {
       throw new RevfsError("CORRUPT", `${what} is corrupt: its content hashes to ${shortHex(actual)}`);
     }
     return data;
@@ -66,5 +126,55 @@ export class BlockStore {
   /** Size of the stored record, for stats. */
   storedSize(hash: BlockHash): number {
     return this.records.get("blocks", hash)?.length ?? 0;
+  }
+
+  /**
+   * `older` was replaced by `newer` (same place in a file); `neighbours` are the
+   * blocks next to `newer`, where shifted content may have gone. Re-encodes `older`
+   * as a delta on whichever base makes it smallest, if that saves enough and the
+   * chain bounds allow it. Runs inside the caller's write transaction. Returns the
+   * bytes saved.
+   */
+  supersede(older: BlockHash, newer: BlockHash, neighbours: BlockHash[] = []): number {
+    if (bytesEqual(older, newer)) return 0;
+    const stored = this.records.get("blocks", older);
+    // Only whole records: a delta already is history, and raw tiny blocks cost nothing.
+    if (stored === undefined || stored[0] === 3 || stored.length <= DELTA_HEADER * 2) return 0;
+    const content = this.get(older);
+    let best: { base: BlockHash; frame: Uint8Array } | undefined;
+    for (const base of [newer, ...neighbours]) {
+      if (bytesEqual(base, older) || (best && bytesEqual(base, best.base))) continue;
+      let frame: Uint8Array;
+      try {
+        frame = compressWithDict(content, this.get(base));
+      } catch {
+        continue;
+      }
+      if (!best || frame.length < best.frame.length) best = { base, frame };
+      if (best.frame.length <= this.blockSize * GOOD_DELTA) break;
+    }
+    if (!best) return 0;
+    const size = DELTA_HEADER + best.frame.length;
+    if (size > stored.length * DELTA_GAIN) return 0;
+    if (!this.chains.allows(older, size, best.base, this.blockSize)) return 0;
+    const record = encodeBlockRecord({ kind: "delta", base: best.base, frame: best.frame });
+    this.records.put("blocks", older, record);
+    // Read it back through the chain before the transaction commits: a record that
+    // cannot be read must never be left in place of one that could.
+    try {
+      this.get(older);
+    } catch {
+      this.records.put("blocks", older, stored.slice());
+      return 0;
+    }
+    this.chains.noteDelta(older, record.length, best.base);
+    this.deltasWritten++;
+    return stored.length - record.length;
+  }
+
+  /** Re-encodes a block whole (gc, when its base goes away). Keeps the hash. */
+  storeWhole(hash: BlockHash): void {
+    const data = this.get(hash);
+    this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(data)));
   }
 }

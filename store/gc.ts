@@ -1,5 +1,8 @@
 /** Garbage collection: delete every page and block no live revision or the head reaches. */
+import type { BlockStore } from "./blocks.ts";
+import { HASH_BYTES } from "./hash.ts";
 import type { Head } from "./head.ts";
+import type { BlockHash } from "./types.ts";
 import type { PageStore } from "./pages.ts";
 import type { RecordStore, Table } from "./records.ts";
 import { hashKey, Reachable } from "./reachability.ts";
@@ -9,20 +12,40 @@ export interface GcResult {
   pagesRemoved: number;
   blocksRemoved: number;
   bytesFreed: number;
+  /** Delta records stored whole because their base went away. */
+  storedWhole: number;
 }
 
 /** Deletes in transactions of this many records, so a huge sweep never holds one giant txn. */
 const SWEEP_BATCH = 10_000;
+const REENCODE_BATCH = 1000;
 
 export function collectGarbage(
   records: RecordStore,
   pages: PageStore,
+  blocks: BlockStore,
   log: RevisionLog,
   head: Head,
   progress: (done: number, total: number) => void = () => {},
 ): GcResult {
   const live = Reachable.of(records, pages, log, head);
-  const result: GcResult = { pagesRemoved: 0, blocksRemoved: 0, bytesFreed: 0 };
+  const result: GcResult = { pagesRemoved: 0, blocksRemoved: 0, bytesFreed: 0, storedWhole: 0 };
+  // A live delta whose base nothing else needs is stored whole first (committed before
+  // any delete), so its base can go.
+  if (live.baseOnly.size > 0) {
+    const orphaned: BlockHash[] = [];
+    for (const [k, v] of records.range("blocks")) {
+      if (v[0] === 3 && live.blocks.has(hashKey(k)) && live.baseOnly.has(hashKey(v.subarray(1, 1 + HASH_BYTES)))) {
+        orphaned.push(k.slice() as BlockHash);
+      }
+    }
+    for (let i = 0; i < orphaned.length; i += REENCODE_BATCH) {
+      records.write(() => {
+        for (const h of orphaned.slice(i, i + REENCODE_BATCH)) blocks.storeWhole(h);
+      });
+    }
+    result.storedWhole = orphaned.length;
+  }
   const total = records.count("pages") + records.count("blocks");
   let done = 0;
   const sweep = (table: Table, keep: Set<string>): number => {
@@ -35,6 +58,7 @@ export function collectGarbage(
       records.write(() => {
         for (const [k, n] of dead.slice(i, i + SWEEP_BATCH)) {
           records.del(table, k);
+          if (table === "blocks") records.del("chains", k);
           result.bytesFreed += n;
         }
       });

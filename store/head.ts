@@ -543,6 +543,7 @@ export class Head {
   commitFile(f: FileInode): FileInode {
     const edits = new Map(this.overlay(f.ino));
     const blocks = Math.ceil(f.size / this.blockSize);
+    this.deltaHistory(f, edits, blocks);
     // No shortcut on "no edits": a block-aligned truncate leaves no overlay entry but
     // must still cut the base map; an update with nothing to do returns `base` as is.
     const base = this.maps.update(f.base, f.baseBlocks, edits, blocks);
@@ -550,6 +551,25 @@ export class Head {
     const out: FileInode = { ...f, base, baseBlocks: blocks };
     this.save(out);
     return out;
+  }
+
+  /**
+   * Reverse deltas: each block this snapshot replaces becomes a delta on its newer
+   * version (or a neighbour of it, for content that shifted across a boundary).
+   */
+  private deltaHistory(f: FileInode, edits: Map<number, BlockHash | null>, blocks: number): void {
+    const newAt = (idx: number): BlockHash | null => {
+      if (idx < 0 || idx >= blocks) return null;
+      if (edits.has(idx)) return edits.get(idx)!;
+      return idx < f.baseBlocks ? this.maps.lookup(f.base, idx) : null;
+    };
+    for (const [idx, newer] of edits) {
+      if (newer === null || idx >= f.baseBlocks) continue;
+      const older = this.maps.lookup(f.base, idx);
+      if (older === null) continue;
+      const near = [newAt(idx + 1), newAt(idx - 1)].filter((h): h is BlockHash => h !== null);
+      this.blocks.supersede(older, newer, near);
+    }
   }
 
   /** Every page and block the head needs beyond what revisions hold, for gc. */

@@ -15,7 +15,10 @@ export function hashKey(h: Uint8Array): string {
 
 export class Reachable {
   readonly pages = new Set<string>();
+  /** Blocks a revision or the head refers to. */
   readonly blocks = new Set<string>();
+  /** Blocks kept only because a delta record in `blocks` is based on them. */
+  readonly baseOnly = new Map<string, BlockHash>();
 
   constructor(private readonly records: RecordStore, private readonly pageStore: PageStore) {}
 
@@ -54,15 +57,21 @@ export class Reachable {
     }
   }
 
-  block(hash: BlockHash): void {
+  block(hash: BlockHash, asBase = false): void {
     const k = hashKey(hash);
     if (this.blocks.has(k)) return;
-    this.blocks.add(k);
+    if (asBase) {
+      if (this.baseOnly.has(k)) return;
+      this.baseOnly.set(k, hash);
+    } else {
+      this.blocks.add(k);
+      this.baseOnly.delete(k);
+    }
     // A delta record needs its base: keep the base alive with it.
     const v = this.records.get("blocks", hash);
     if (v && v[0] === 3) {
       const r = decodeBlockRecord(v, "block");
-      if (r.kind === "delta") this.block(r.base);
+      if (r.kind === "delta") this.block(r.base, true);
     }
   }
 

@@ -16,7 +16,8 @@ export type Table =
   | "dirents"
   | "overlay"
   | "dirty"
-  | "dicts";
+  | "dicts"
+  | "chains";
 
 export const TABLES: readonly Table[] = [
   "meta",
@@ -29,6 +30,7 @@ export const TABLES: readonly Table[] = [
   "overlay",
   "dirty",
   "dicts",
+  "chains",
 ];
 
 export interface KeyRange {

@@ -1,4 +1,6 @@
 /** `stats`: what the store holds and what it costs on disk. */
+import { HASH_BYTES } from "./hash.ts";
+import { hashKey } from "./reachability.ts";
 import type { Store } from "./store.ts";
 import { type Ino, ROOT_INO } from "./types.ts";
 
@@ -11,6 +13,11 @@ export interface StoreStats {
   /** Sum of file sizes in the head. */
   headBytes: number;
   uniqueBlocks: number;
+  /** Block records stored as a delta on another block, and their bytes. */
+  deltaRecords: number;
+  deltaBytes: number;
+  /** Longest delta chain: delta records a read of one block decodes. */
+  maxChainDepth: number;
   pages: number;
   /** Bytes of all stored block, page and dictionary records, keys included. */
   storedBytes: number;
@@ -28,6 +35,7 @@ export function computeStats(store: Store): StoreStats {
   }
   let headBytes = 0;
   for (const ref of headFileSizes(store)) headBytes += ref;
+  const deltas = deltaStats(store);
   let storedBytes = 0;
   for (const table of ["blocks", "pages", "dicts"] as const) {
     for (const [k, v] of r.range(table)) storedBytes += k.length + v.length;
@@ -39,6 +47,7 @@ export function computeStats(store: Store): StoreStats {
     logicalBytes,
     headBytes,
     uniqueBlocks: r.count("blocks"),
+    ...deltas,
     pages: r.count("pages"),
     storedBytes,
     fileBytes: diskUsage(store.dir),
@@ -55,6 +64,30 @@ function* headFileSizes(store: Store): Iterable<number> {
       else if (i.type === "dir") stack.push(child);
     }
   }
+}
+
+function deltaStats(store: Store): { deltaRecords: number; deltaBytes: number; maxChainDepth: number } {
+  const baseOf = new Map<string, string>();
+  let deltaBytes = 0;
+  for (const [k, v] of store.records.range("blocks")) {
+    if (v[0] !== 3) continue;
+    baseOf.set(hashKey(k), hashKey(v.subarray(1, 1 + HASH_BYTES)));
+    deltaBytes += k.length + v.length;
+  }
+  const depth = new Map<string, number>();
+  const depthOf = (k: string): number => {
+    const known = depth.get(k);
+    if (known !== undefined) return known;
+    const base = baseOf.get(k);
+    // Mark first, so a (corrupt) cycle ends instead of recursing forever.
+    depth.set(k, 0);
+    const d = base === undefined ? 0 : 1 + depthOf(base);
+    depth.set(k, d);
+    return d;
+  };
+  let maxChainDepth = 0;
+  for (const k of baseOf.keys()) maxChainDepth = Math.max(maxChainDepth, depthOf(k));
+  return { deltaRecords: baseOf.size, deltaBytes, maxChainDepth };
 }
 
 function diskUsage(dir: string): number {

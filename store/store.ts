@@ -24,7 +24,7 @@ import { Verifier, type VerifyReport } from "./verify.ts";
 import { initZstd } from "./zstd.ts";
 
 /** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 const MAGIC = "revfs store";
 
@@ -82,7 +82,7 @@ export class Store {
   ) {
     this.blockSize = readU64(records.get("meta", META.blockSize)!);
     this.storeId = toHex(records.get("meta", META.storeId)!);
-    this.blocks = new BlockStore(records);
+    this.blocks = new BlockStore(records, this.blockSize);
     this.pages = new PageStore(records);
     this.maps = new BlockMaps(this.pages);
     this.dirs = new DirTrees(this.pages);
@@ -172,6 +172,11 @@ export class Store {
           "NEWER_FORMAT",
           `store ${dir} has format ${format}; this revfs reads up to format ${FORMAT_VERSION}: upgrade revfs`,
         );
+      }
+      // Format 1 is format 2 without deltas or chains: a writer just relabels it, so
+      // an older revfs (which would not keep the chains table) refuses it from then on.
+      if (lock && format < FORMAT_VERSION) {
+        records.write(() => records.put("meta", META.format, u64Key(FORMAT_VERSION)));
       }
       return new Store(dir, records, lock);
     } catch (e) {
@@ -276,7 +281,7 @@ export class Store {
 
   gc(progress?: Progress): GcResult {
     this.requireWrite("gc");
-    return collectGarbage(this.records, this.pages, this.log, this.head, progress);
+    return collectGarbage(this.records, this.pages, this.blocks, this.log, this.head, progress);
   }
 
   verify(progress?: Progress): VerifyReport {

@@ -5,6 +5,7 @@
  */
 import { FANOUT } from "./block_map.ts";
 import type { BlockStore } from "./blocks.ts";
+import { MAX_DELTA_DEPTH, maxChainBytes } from "./chains.ts";
 import { LEAF_MAX } from "./dir_tree.ts";
 import { shortHex } from "./hash.ts";
 import type { Head } from "./head.ts";
@@ -155,6 +156,10 @@ export class Verifier {
       this.report.blocks++;
       try {
         r = this.blocks.get(hash).length;
+        const chain = this.blocks.chains.below(hash);
+        if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(this.blockSize)) {
+          r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
+        }
       } catch (e) {
         if (!(e instanceof RevfsError)) throw e;
         r = e.message;
