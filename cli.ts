@@ -36,6 +36,7 @@ const USAGE = `usage: revfs COMMAND ...
   drop STORE REV                      remove a revision (gc frees its space)
   gc STORE                            free records no revision or the head uses
   stats STORE [--json]                sizes and counts, and a running mount's memory
+  optimize STORE                      train zstd dictionaries on the store's blocks and re-encode with them
   verify STORE                        check every record of every revision
 
 REV is a revision number, a tag, or head.`;
@@ -355,6 +356,10 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     out(`head bytes     ${humanBytes(st.headBytes)}`);
     out(`unique blocks  ${st.uniqueBlocks}`);
     out(`delta records  ${st.deltaRecords} (${humanBytes(st.deltaBytes)}; longest chain ${st.maxChainDepth})`);
+    for (const d of st.dictionaries) {
+      const kind = d.kind === "*" ? "whole store" : d.kind === "" ? "files without extension" : `.${d.kind}`;
+      out(`dictionary ${d.id}   ${kind}: ${humanBytes(d.size)}, ${d.blocks} blocks, saved ${humanBytes(d.bytesSaved)}`);
+    }
     out(`tree pages     ${st.pages}`);
     out(`stored bytes   ${humanBytes(st.storedBytes)} (logical/stored ${ratio})`);
     out(`on disk        ${humanBytes(st.fileBytes)}`);
@@ -372,6 +377,34 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
         `  memory       ${humanBytes(mem.rssAnonBytes)} resident (+ ${humanBytes(mem.rssFileBytes)} of mapped store)`,
       );
     }
+    return 0;
+  },
+
+  async optimize(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    const r = await withStore(a.positional[0], true, (s) => {
+      const before = s.stats().storedBytes;
+      const bar = progressBar("optimize", "items");
+      const result = s.optimize(bar.update, (line) => console.error(`revfs: ${line}`));
+      bar.done();
+      return { result, before };
+    });
+    const { result } = r;
+    if (!result.trainer) {
+      console.error("revfs: no dictionary trainer here (needs the system libzstd.so.1); the store is unchanged");
+      return 0;
+    }
+    const trained = result.trained.map((d) => `${d.kind === "*" ? "store" : `.${d.kind}`} ${humanBytes(d.bytes)}`);
+    console.error(
+      `revfs: ${
+        trained.length ? `trained ${trained.length} dictionaries (${trained.join(", ")})` : "no new dictionaries"
+      }` +
+        (result.reused ? `, reused ${result.reused}` : "") +
+        `; re-encoded ${result.recompressed} of ${result.blocks} blocks, saved ${humanBytes(result.bytesSaved)}` +
+        (r.before > 0 ? ` (${(100 * result.bytesSaved / r.before).toFixed(1)}% of stored bytes)` : ""),
+    );
     return 0;
   },
 

@@ -17,6 +17,7 @@ export type { Inode } from "./store/inode.ts";
 export { readRange } from "./store/read_range.ts";
 export type { Change, ChangeKind } from "./store/diff.ts";
 export type { GcResult } from "./store/gc.ts";
+export type { OptimizeResult } from "./store/optimize.ts";
 export type { StoreStats } from "./store/stats.ts";
 export type { VerifyReport } from "./store/verify.ts";
 export {

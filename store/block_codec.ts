@@ -7,7 +7,7 @@
  */
 import { HASH_BYTES } from "./hash.ts";
 import { Reader, Writer } from "./codec.ts";
-import { compress } from "./zstd.ts";
+import { compress, compressWithDict } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "./types.ts";
 
 export type BlockRecord =
@@ -55,11 +55,16 @@ export function decodeBlockRecord(bytes: Uint8Array, what: string): BlockRecord 
   }
 }
 
-/** The cheapest plain encoding of canonical block bytes: zstd when it pays, else raw. */
-export function encodeBlock(data: Uint8Array): BlockRecord {
+/**
+ * The encoding of canonical block bytes: zstd (with the dictionary when one is
+ * given) when it pays, else raw.
+ */
+export function encodeBlock(data: Uint8Array, dict?: { id: number; bytes: Uint8Array }): BlockRecord {
   if (data.length >= MIN_COMPRESS_BYTES) {
-    const frame = compress(data);
-    if (frame.length <= data.length * (1 - MIN_SAVING)) return { kind: "zstd", frame };
+    const frame = dict ? compressWithDict(data, dict.bytes) : compress(data);
+    if (frame.length <= data.length * (1 - MIN_SAVING)) {
+      return dict ? { kind: "zstd-dict", dictId: dict.id, frame } : { kind: "zstd", frame };
+    }
   }
   return { kind: "raw", data };
 }

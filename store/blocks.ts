@@ -9,6 +9,7 @@
  */
 import { type BlockRecord, decodeBlockRecord, encodeBlock, encodeBlockRecord } from "./block_codec.ts";
 import { Chains } from "./chains.ts";
+import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "./records.ts";
 import { type BlockHash, RevfsError } from "./types.ts";
@@ -27,30 +28,27 @@ export class BlockStore {
   /** Older records this process re-encoded as deltas. */
   deltasWritten = 0;
   readonly chains: Chains;
+  readonly dicts: Dictionaries;
 
-  constructor(
-    private readonly records: RecordStore,
-    private readonly blockSize: number,
-    private readonly dictionary: (id: number) => Uint8Array = (id) => {
-      throw new RevfsError("CORRUPT", `dictionary ${id} is missing from the store`);
-    },
-  ) {
+  constructor(private readonly records: RecordStore, private readonly blockSize: number) {
     this.chains = new Chains(records);
+    this.dicts = new Dictionaries(records);
   }
 
   /**
    * Stores `data` (a block's bytes, any trailing zeros allowed) inside the current
    * write transaction. Returns null for an all-zero block: a hole costs nothing.
    * A block the store holds as a delta is stored whole again: it is the head's
-   * newest version now, and the head does not read through chains.
+   * newest version now, and the head does not read through chains. `kind` (a file
+   * kind, store/dicts.ts) picks the trained dictionary to compress with, if any.
    */
-  put(data: Uint8Array): BlockHash | null {
+  put(data: Uint8Array, kind = ""): BlockHash | null {
     const canonical = data.subarray(0, trimmedLength(data));
     if (canonical.length === 0) return null;
     const hash = sha256(canonical) as BlockHash;
     const existing = this.records.get("blocks", hash);
     if (existing === undefined || existing[0] === 3) {
-      this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical)));
+      this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical, this.dicts.forKind(kind))));
       if (existing === undefined) this.written++;
     }
     return hash;
@@ -106,7 +104,7 @@ export class BlockStore {
           data = decompress(r.frame);
           break;
         case "zstd-dict":
-          data = decompressWithDict(r.frame, this.dictionary(r.dictId));
+          data = decompressWithDict(r.frame, this.dicts.get(r.dictId).bytes);
           break;
         case "delta":
           data = decompressWithDict(r.frame, base);
@@ -176,5 +174,27 @@ export class BlockStore {
   storeWhole(hash: BlockHash): void {
     const data = this.get(hash);
     this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(data)));
+  }
+
+  /**
+   * Re-encodes a whole record with a dictionary when that makes it smaller
+   * (`optimize`). Returns the bytes saved; 0 when the record was left alone.
+   */
+  recompress(hash: BlockHash, dict: { id: number; bytes: Uint8Array }): number {
+    const stored = this.records.get("blocks", hash);
+    if (stored === undefined || stored[0] === 3) return 0;
+    const data = this.get(hash);
+    const record = encodeBlockRecord(encodeBlock(data, dict));
+    if (record.length >= stored.length) return 0;
+    this.records.put("blocks", hash, record);
+    return stored.length - record.length;
+  }
+
+  /** The dictionary id of a record, or undefined when it has none. */
+  dictOf(hash: BlockHash): number | undefined {
+    const v = this.records.get("blocks", hash);
+    if (v === undefined || v[0] !== 2) return undefined;
+    const r = decodeBlockRecord(v, "block");
+    return r.kind === "zstd-dict" ? r.dictId : undefined;
   }
 }

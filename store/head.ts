@@ -12,6 +12,7 @@
 import { readU64, u64Key, u64KeyPair, utf8, utf8d } from "./codec.ts";
 import type { BlockStore } from "./blocks.ts";
 import { bytesEqual } from "./hash.ts";
+import { kindOf } from "./dicts.ts";
 import type { BlockMaps } from "./block_map.ts";
 import type { DirTrees } from "./dir_tree.ts";
 import { readRange } from "./read_range.ts";
@@ -405,7 +406,7 @@ export class Head {
         const h = this.blockHash(f, idx);
         if (h !== null) {
           const data = this.blocks.get(h);
-          if (data.length > tail) this.setOverlay(f.ino, idx, this.blocks.put(data.subarray(0, tail)));
+          if (data.length > tail) this.setOverlay(f.ino, idx, this.blocks.put(data.subarray(0, tail), kindOf(f.name)));
         }
       }
     }
@@ -480,7 +481,7 @@ export class Head {
         const from = Math.max(offset, blockStart);
         const to = Math.min(end, blockStart + bs);
         buf.set(data.subarray(from - offset, to - offset), from - blockStart);
-        const h = this.blocks.put(buf);
+        const h = this.blocks.put(buf, kindOf(i.name));
         if (old === h || (old !== null && h !== null && bytesEqual(old, h))) continue;
         this.setOverlay(ino, idx, h);
       }
@@ -510,7 +511,7 @@ export class Head {
       const f: FileInode = size > i.size ? { ...i, size } : i;
       const out: [number, BlockHash | null][] = [];
       for (const [idx, data] of blocks) {
-        const h = this.blocks.put(data);
+        const h = this.blocks.put(data, kindOf(i.name));
         out.push([idx, h]);
         const cur = this.blockHash(i, idx);
         if (cur === h || (cur !== null && h !== null && bytesEqual(cur, h))) continue;

@@ -7,6 +7,7 @@
  * unreferenced blocks are collected by gc), then changes the head and takes the
  * snapshot in one transaction, so a crash leaves the store as before or as after.
  */
+import { kindOf } from "./dicts.ts";
 import { lchownSync, lstatSync as nodeLstat, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { BlockStore } from "./blocks.ts";
@@ -47,7 +48,7 @@ export async function importDir(store: Store, src: string, message: string, prog
   const st = Deno.statSync(src);
   if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${src} is not a directory`);
   const records = store.records;
-  let pending: [Uint8Array][] = [];
+  let pending: [Uint8Array, string][] = [];
   let pendingBytes = 0;
   const flush = () => {
     if (pending.length === 0) return;
@@ -55,7 +56,7 @@ export async function importDir(store: Store, src: string, message: string, prog
     pending = [];
     pendingBytes = 0;
     records.write(() => {
-      for (const [data] of batch) store.blocks.put(data);
+      for (const [data, kind] of batch) store.blocks.put(data, kind);
     });
   };
   let totalBytes = 0;
@@ -105,7 +106,7 @@ export async function importDir(store: Store, src: string, message: string, prog
         const h = BlockStore.hashOf(data);
         blocks.push([idx, h]);
         if (h !== null && !store.blocks.has(h)) {
-          pending.push([data]);
+          pending.push([data, kindOf(path)]);
           pendingBytes += n;
           if (pendingBytes >= BATCH_BYTES) flush();
         }

@@ -12,6 +12,7 @@ import { toHex } from "./hash.ts";
 import { Head } from "./head.ts";
 import { LMDB_DATA_FILE, LmdbRecordStore } from "./lmdb_backend.ts";
 import { WriterLock } from "./lock.ts";
+import { optimize, type OptimizeResult } from "./optimize.ts";
 import { PageStore } from "./pages.ts";
 import type { RecordStore } from "./records.ts";
 import { RevisionLog } from "./revisions.ts";
@@ -282,6 +283,12 @@ export class Store {
   gc(progress?: Progress): GcResult {
     this.requireWrite("gc");
     return collectGarbage(this.records, this.pages, this.blocks, this.log, this.head, progress);
+  }
+
+  /** Trains dictionaries and re-encodes blocks with them (store/optimize.ts). */
+  optimize(progress?: Progress, note?: (line: string) => void): OptimizeResult {
+    this.requireWrite("optimize");
+    return optimize(this.records, this.blocks, this.log, this.dirs, this.maps, progress, note);
   }
 
   verify(progress?: Progress): VerifyReport {

@@ -1,0 +1,178 @@
+/**
+ * `optimize`: trained dictionaries make the store smaller and change no content; an
+ * optimize killed at random points leaves a store that verifies and reads exactly as
+ * before, and running it again finishes the job.
+ */
+import assert from "node:assert/strict";
+import { type FileEntry, type RevNumber, ROOT_INO, Store } from "../mod.ts";
+import { checkStoreInvariants, Rng, runCli, sha256Hex } from "./helpers.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Small files of two kinds (JSON-like records, prose), as a source tree has. */
+function writeTree(rng: Rng, dir: string, files: number): void {
+  Deno.mkdirSync(`${dir}/data`, { recursive: true });
+  Deno.mkdirSync(`${dir}/docs`, { recursive: true });
+  const words = ["alpha", "beta", "gamma", "revfs", "block", "store", "delta", "chain", "mount", "page", "tree"];
+  for (let i = 0; i < files; i++) {
+    const rows = Array.from(
+      { length: 20 + rng.int(150) },
+      () =>
+        `{"id": ${rng.int(100000)}, "name": "${rng.pick(words)}", "tags": ["${rng.pick(words)}", "${
+          rng.pick(words)
+        }"], "ok": ${rng.chance(0.5)}}`,
+    );
+    Deno.writeTextFileSync(`${dir}/data/r${i}.json`, rows.join("\n"));
+    Deno.writeFileSync(`${dir}/docs/n${i}.txt`, rng.bytes(2000 + rng.int(20000), "text"));
+  }
+}
+
+/** sha256 of every file of every revision. */
+function contents(store: Store): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const rev of store.log.all()) {
+    const view = store.revisionView(rev.rev as RevNumber);
+    for (const dir of ["data", "docs"]) {
+      for (const [name] of view.list(dir)) {
+        const f = view.entry(`${dir}/${name}`) as FileEntry;
+        out.set(`${rev.rev}:${dir}/${name}`, sha256Hex(store.readEntry(f, 0, f.size)));
+      }
+    }
+  }
+  return out;
+}
+
+async function buildStore(dir: string, seed: number, files: number): Promise<string> {
+  const rng = new Rng(seed);
+  const src = `${dir}/src`;
+  writeTree(rng, src, files);
+  const store = `${dir}/store`;
+  assert.equal((await runCli("import", store, src)).code, 0);
+  // A second revision with some files edited.
+  for (let i = 0; i < files; i += 7) Deno.writeFileSync(`${src}/docs/n${i}.txt`, rng.bytes(3000, "text"));
+  assert.equal((await runCli("import", store, src)).code, 0);
+  return store;
+}
+
+Deno.test("optimize: dictionaries shrink the store, keep every byte, and new blocks use them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "revfs-optimize-" });
+  try {
+    const path = await buildStore(dir, 5, 400);
+    let store = await Store.open(path);
+    const before = contents(store);
+    const statsBefore = store.stats();
+    await store.close();
+
+    const r = await runCli("optimize", path);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /trained \d+ dictionar/);
+    store = await Store.open(path, { write: true });
+    try {
+      const st = store.stats();
+      assert.ok(st.dictionaries.length >= 1, JSON.stringify(st.dictionaries));
+      for (const d of st.dictionaries) assert.ok(d.blocks > 0 && d.bytesSaved > d.size, JSON.stringify(d));
+      assert.ok(st.storedBytes < statsBefore.storedBytes, `${st.storedBytes} >= ${statsBefore.storedBytes}`);
+      assert.deepEqual(contents(store), before);
+      checkStoreInvariants(store);
+      // A block written after optimize uses its kind's dictionary.
+      const kind = st.dictionaries[0].kind;
+      const f = store.head.create(ROOT_INO, `new.${kind === "*" ? "x" : kind}`, {
+        type: "file",
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtimeNs: 0n,
+      });
+      store.head.write(f.ino, 0, new Rng(9).bytes(5000, "text"));
+      const written = store.head.inode(f.ino)!;
+      assert.ok(written.type === "file");
+      assert.equal(store.blocks.dictOf(store.head.blockHash(written, 0)!), st.dictionaries[0].id);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("optimize: killed at random points, the store verifies and reads identically; a rerun finishes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "revfs-optimize-kill-" });
+  try {
+    const path = await buildStore(dir, 6, 700);
+    let store = await Store.open(path);
+    const before = contents(store);
+    await store.close();
+    // Time a full run on a copy, to spread the kills over the whole run.
+    await new Deno.Command("cp", { args: ["-a", path, `${dir}/probe`] }).output();
+    const t0 = performance.now();
+    assert.equal((await runCli("optimize", `${dir}/probe`)).code, 0);
+    const fullMs = performance.now() - t0;
+    const probe = await Store.open(`${dir}/probe`);
+    const finalUsers = probe.stats().dictionaries.reduce((n, d) => n + d.blocks, 0);
+    await probe.close();
+    const rng = new Rng(12);
+    let killed = 0;
+    let partial = 0;
+    const progress: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "optimize", path],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await new Promise((r) => setTimeout(r, fullMs * (0.3 + 0.7 * rng.next())));
+      try {
+        child.kill("SIGKILL");
+        killed++;
+      } catch {
+        // it had finished
+      }
+      await child.status;
+      store = await Store.open(path);
+      try {
+        assert.deepEqual(store.verify().problems, [], `round ${round}`);
+        assert.deepEqual(contents(store), before, `round ${round}`);
+        const users = store.stats().dictionaries.reduce((n, d) => n + d.blocks, 0);
+        if (users > 0 && users < finalUsers) partial++;
+        progress.push(String(users));
+      } finally {
+        await store.close();
+      }
+    }
+    assert.ok(killed > 0, "no run was interrupted");
+    console.log(`  blocks using dictionaries after each kill: ${progress.join(", ")} (of ${finalUsers})`);
+    const done = await runCli("optimize", path);
+    assert.equal(done.code, 0, done.stderr);
+    const again = await runCli("optimize", path);
+    assert.match(again.stderr, /re-encoded 0 of/, "a finished optimize has nothing left to do");
+    store = await Store.open(path);
+    try {
+      assert.deepEqual(contents(store), before);
+      checkStoreInvariants(store);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("optimize: without a trainer it says so and changes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "revfs-optimize-wasm-" });
+  try {
+    const path = await buildStore(dir, 7, 40);
+    const before = (await runCli("stats", path, "--json")).stdout;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "optimize", path],
+      env: { REVFS_ZSTD: "wasm" },
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0);
+    assert.match(new TextDecoder().decode(out.stderr), /no dictionary trainer/);
+    const after = (await runCli("stats", path, "--json")).stdout;
+    const strip = (s: string) => ({ ...JSON.parse(s), fileBytes: 0 });
+    assert.deepEqual(strip(after), strip(before));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
