@@ -27,6 +27,8 @@ export class BlockStore {
   written = 0;
   /** Older records this process re-encoded as deltas. */
   deltasWritten = 0;
+  /** Whether `supersede` makes deltas (off only to measure what they save). */
+  deltasEnabled = true;
   readonly chains: Chains;
   readonly dicts: Dictionaries;
 
@@ -134,7 +136,7 @@ export class BlockStore {
    * bytes saved.
    */
   supersede(older: BlockHash, newer: BlockHash, neighbours: BlockHash[] = []): number {
-    if (bytesEqual(older, newer)) return 0;
+    if (!this.deltasEnabled || bytesEqual(older, newer)) return 0;
     const stored = this.records.get("blocks", older);
     // Only whole records: a delta already is history, and raw tiny blocks cost nothing.
     if (stored === undefined || stored[0] === 3 || stored.length <= DELTA_HEADER * 2) return 0;

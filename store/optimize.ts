@@ -109,7 +109,7 @@ export function optimize(
   dirs: DirTrees,
   maps: BlockMaps,
   progress: (done: number, total: number) => void = () => {},
-  log2: (line: string) => void = () => {},
+  note: (line: string) => void = () => {},
 ): OptimizeResult {
   const result: OptimizeResult = { trainer: false, trained: [], reused: 0, blocks: 0, recompressed: 0, bytesSaved: 0 };
   const z = zstd();
@@ -138,13 +138,13 @@ export function optimize(
       bytes = z.train!(samples, Math.min(DICT_MAX, Math.max(DICT_MIN, Math.floor(total / 64))));
     } catch (e) {
       // ZDICT gives up on data with nothing to learn (random bytes): no dictionary then.
-      log2(`no dictionary for ${kind === STORE_KIND ? "the store" : `.${kind || "(none)"}`}: ${(e as Error).message}`);
+      note(`no dictionary for ${kind === STORE_KIND ? "the store" : `.${kind || "(none)"}`}: ${(e as Error).message}`);
       return;
     }
     const gain = trialGain(from, blocks, bytes);
     const name = kind === STORE_KIND ? "the store" : `.${kind || "(none)"}`;
     if (gain < 2 * bytes.length) {
-      log2(`no dictionary for ${name}: it would save about ${gain} bytes, for ${bytes.length} of its own`);
+      note(`no dictionary for ${name}: it would save about ${gain} bytes, for ${bytes.length} of its own`);
       return;
     }
     const d = records.write(() => blocks.dicts.add(kind, bytes));
