@@ -172,6 +172,11 @@ export class BlockStore {
     return stored.length - record.length;
   }
 
+  /** Stores a block whole if it is a delta (it is the head's again, by restore). Keeps the hash. */
+  promote(hash: BlockHash): void {
+    if (this.records.get("blocks", hash)?.[0] === 3) this.storeWhole(hash);
+  }
+
   /** Re-encodes a block whole (gc, when its base goes away). Keeps the hash. */
   storeWhole(hash: BlockHash): void {
     const data = this.get(hash);

@@ -231,6 +231,8 @@ export class Head {
     let inode: Inode;
     if (e.type === "file") {
       const blocks = Math.ceil(e.size / this.blockSize);
+      // The head reads whole records: old versions restored from deltas are stored whole again.
+      for (const [, h] of this.maps.present(e.content)) this.blocks.promote(h);
       inode = { ...common, type: "file", size: e.size, base: e.content, baseBlocks: blocks };
     } else if (e.type === "symlink") {
       inode = { ...common, type: "symlink", target: e.target };

@@ -141,6 +141,13 @@ Deno.test("deltas: a block rewritten many times keeps its chain within the bound
     assert.ok(head.type === "file");
     const h = store.head.blockHash(head, 0)!;
     assert.equal(store.blocks.chains.below(h)!.hops, 0);
+    // Restoring an old version makes it the head's again: stored whole, no chain.
+    const oldRev = [...history.keys()][1];
+    const restored = store.head.materialize(ROOT_INO, "old.bin", store.revisionView(oldRev).entry("f.bin"));
+    assert.ok(restored.type === "file");
+    const rh = store.head.blockHash(restored, 0)!;
+    assert.equal(store.blocks.chains.below(rh)!.hops, 0, "a restored block is still a delta");
+    assert.deepEqual(store.head.read(restored.ino, 0, 1 << 20), history.get(oldRev)!.get("f.bin"));
     // Drop the newest revision and change the head: the base of the revision
     // before goes away, and that revision's delta is stored whole.
     const revs = [...history.keys()];
