@@ -15,6 +15,7 @@ export { exportTree, importDir, restorePath } from "./store/local_dir.ts";
 export { fileChunks, infoOfEntry, infoOfInode, type NodeInfo, type TreeView } from "./store/tree_view.ts";
 export type { Inode } from "./store/inode.ts";
 export { readRange } from "./store/read_range.ts";
+export { hashKey } from "./store/hash.ts";
 export type { Change, ChangeKind } from "./store/diff.ts";
 export type { GcResult } from "./store/gc.ts";
 export type { OptimizeResult } from "./store/optimize.ts";

@@ -13,7 +13,16 @@
  * Clean plus dirty bytes stay within the budget, except that dirty pages are only
  * ever freed by writeout.
  */
-import { type BlockHash, type FileEntry, type Ino, type Inode, readRange, RevfsError, type Store } from "../mod.ts";
+import {
+  type BlockHash,
+  type FileEntry,
+  hashKey,
+  type Ino,
+  type Inode,
+  readRange,
+  RevfsError,
+  type Store,
+} from "../mod.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -38,11 +47,6 @@ export interface PageCacheStats {
   blocksWrittenOut: number;
 }
 
-/** A block hash as a map key. */
-function keyOf(h: BlockHash): string {
-  return String.fromCharCode(...h);
-}
-
 export class PageCache {
   private readonly clean = new Map<string, Uint8Array>();
   private cleanBytes = 0;
@@ -65,7 +69,7 @@ export class PageCache {
 
   /** A stored block's bytes, from the cache or loaded into it. The caller must not change them. */
   private block(h: BlockHash): Uint8Array {
-    const k = keyOf(h);
+    const k = hashKey(h);
     const hit = this.clean.get(k);
     if (hit) {
       this.hits++;
@@ -147,10 +151,12 @@ export class PageCache {
 
   write(ino: Ino, offset: number, data: Uint8Array): void {
     const bs = this.blockSize;
-    const f = this.fileInode(ino);
+    // The stored inode is read only when a block must be copied or the file is new here.
+    let stored: (Inode & { type: "file" }) | undefined;
+    const inode = () => stored ??= this.fileInode(ino);
     let d = this.dirty.get(ino);
     if (!d) {
-      d = { size: f.size, mtimeNs: f.mtimeNs, pages: new Map() };
+      d = { size: inode().size, mtimeNs: inode().mtimeNs, pages: new Map() };
       this.dirty.set(ino, d);
     }
     const end = offset + data.length;
@@ -164,7 +170,7 @@ export class PageCache {
         // Copy before the first write, unless the write covers all the block holds.
         const covered = from === blockStart && to >= Math.min(blockStart + bs, d.size);
         if (!covered) {
-          const old = this.headBlock(f, idx);
+          const old = this.headBlock(inode(), idx);
           if (old) page.set(old.subarray(0, bs));
         }
         d.pages.set(idx, page);
@@ -215,13 +221,9 @@ export class PageCache {
       // Written pages are stored blocks now: keep them as clean blocks.
       for (let n = 0; n < pages.length; n++) {
         const h = hashes[n][1];
-        if (h !== null) this.addClean(keyOf(h), pages[n][1]);
+        if (h !== null) this.addClean(hashKey(h), pages[n][1]);
       }
     } else this.drop(ino);
-  }
-
-  get hasDirty(): boolean {
-    return this.dirty.size > 0;
   }
 
   stats(): PageCacheStats {

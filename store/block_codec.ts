@@ -24,6 +24,20 @@ export const MIN_COMPRESS_BYTES = 64;
 /** Compress when it saves at least this fraction; else raw is cheaper to read. */
 const MIN_SAVING = 1 / 32;
 
+/** The base a stored record is a delta on; undefined for any other kind. No decoding. */
+export function deltaBaseOf(stored: Uint8Array): BlockHash | undefined {
+  return stored[0] === KIND_BYTE.delta ? stored.subarray(1, 1 + HASH_BYTES) as BlockHash : undefined;
+}
+
+export function isDelta(stored: Uint8Array): boolean {
+  return stored[0] === KIND_BYTE.delta;
+}
+
+/** The dictionary a stored record was compressed with; undefined when none. */
+export function dictIdOf(stored: Uint8Array): number | undefined {
+  return stored[0] === KIND_BYTE["zstd-dict"] ? new Reader(stored.subarray(1), "block record").uint() : undefined;
+}
+
 export function encodeBlockRecord(r: BlockRecord): Uint8Array {
   const w = new Writer().u8(KIND_BYTE[r.kind]);
   switch (r.kind) {

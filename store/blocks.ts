@@ -7,7 +7,14 @@
  * version of a block stays whole and history costs about what changed. Re-encoding
  * keeps the hash, so nothing that refers to the block changes.
  */
-import { type BlockRecord, decodeBlockRecord, encodeBlock, encodeBlockRecord } from "./block_codec.ts";
+import {
+  type BlockRecord,
+  decodeBlockRecord,
+  dictIdOf,
+  encodeBlock,
+  encodeBlockRecord,
+  isDelta,
+} from "./block_codec.ts";
 import { Chains } from "./chains.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
@@ -25,8 +32,6 @@ const DELTA_HEADER = 33;
 export class BlockStore {
   /** Blocks this process has added to the store. */
   written = 0;
-  /** Older records this process re-encoded as deltas. */
-  deltasWritten = 0;
   /** Whether `supersede` makes deltas (off only to measure what they save). */
   deltasEnabled = true;
   readonly chains: Chains;
@@ -49,7 +54,7 @@ export class BlockStore {
     if (canonical.length === 0) return null;
     const hash = sha256(canonical) as BlockHash;
     const existing = this.records.get("blocks", hash);
-    if (existing === undefined || existing[0] === 3) {
+    if (existing === undefined || isDelta(existing)) {
       this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical, this.dicts.forKind(kind))));
       if (existing === undefined) this.written++;
     }
@@ -139,42 +144,43 @@ export class BlockStore {
     if (!this.deltasEnabled || bytesEqual(older, newer)) return 0;
     const stored = this.records.get("blocks", older);
     // Only whole records: a delta already is history, and raw tiny blocks cost nothing.
-    if (stored === undefined || stored[0] === 3 || stored.length <= DELTA_HEADER * 2) return 0;
+    if (stored === undefined || isDelta(stored) || stored.length <= DELTA_HEADER * 2) return 0;
     const content = this.get(older);
-    let best: { base: BlockHash; frame: Uint8Array } | undefined;
+    let best: { base: BlockHash; baseData: Uint8Array; frame: Uint8Array } | undefined;
     for (const base of [newer, ...neighbours]) {
       if (bytesEqual(base, older) || (best && bytesEqual(base, best.base))) continue;
-      let frame: Uint8Array;
+      let baseData: Uint8Array, frame: Uint8Array;
       try {
-        frame = compressWithDict(content, this.get(base));
+        baseData = this.get(base);
+        frame = compressWithDict(content, baseData);
       } catch {
         continue;
       }
-      if (!best || frame.length < best.frame.length) best = { base, frame };
+      if (!best || frame.length < best.frame.length) best = { base, baseData, frame };
       if (best.frame.length <= this.blockSize * GOOD_DELTA) break;
     }
     if (!best) return 0;
     const size = DELTA_HEADER + best.frame.length;
     if (size > stored.length * DELTA_GAIN) return 0;
-    if (!this.chains.allows(older, size, best.base, this.blockSize)) return 0;
-    const record = encodeBlockRecord({ kind: "delta", base: best.base, frame: best.frame });
-    this.records.put("blocks", older, record);
-    // Read it back through the chain before the transaction commits: a record that
-    // cannot be read must never be left in place of one that could.
+    const chain = this.chains.allows(older, size, best.base, this.blockSize);
+    if (!chain) return 0;
+    // Decode the frame before it replaces a record that reads: the base was just
+    // read (and checked) through its own chain, so this is the whole read path.
     try {
-      this.get(older);
+      if (!bytesEqual(decompressWithDict(best.frame, best.baseData), content)) return 0;
     } catch {
-      this.records.put("blocks", older, stored.slice());
       return 0;
     }
-    this.chains.noteDelta(older, record.length, best.base);
-    this.deltasWritten++;
+    const record = encodeBlockRecord({ kind: "delta", base: best.base, frame: best.frame });
+    this.records.put("blocks", older, record);
+    this.chains.noteDelta(older, record.length, chain);
     return stored.length - record.length;
   }
 
   /** Stores a block whole if it is a delta (it is the head's again, by restore). Keeps the hash. */
   promote(hash: BlockHash): void {
-    if (this.records.get("blocks", hash)?.[0] === 3) this.storeWhole(hash);
+    const v = this.records.get("blocks", hash);
+    if (v && isDelta(v)) this.storeWhole(hash);
   }
 
   /** Re-encodes a block whole (gc, when its base goes away). Keeps the hash. */
@@ -189,7 +195,7 @@ export class BlockStore {
    */
   recompress(hash: BlockHash, dict: { id: number; bytes: Uint8Array }): number {
     const stored = this.records.get("blocks", hash);
-    if (stored === undefined || stored[0] === 3) return 0;
+    if (stored === undefined || isDelta(stored)) return 0;
     const data = this.get(hash);
     const record = encodeBlockRecord(encodeBlock(data, dict));
     if (record.length >= stored.length) return 0;
@@ -200,8 +206,6 @@ export class BlockStore {
   /** The dictionary id of a record, or undefined when it has none. */
   dictOf(hash: BlockHash): number | undefined {
     const v = this.records.get("blocks", hash);
-    if (v === undefined || v[0] !== 2) return undefined;
-    const r = decodeBlockRecord(v, "block");
-    return r.kind === "zstd-dict" ? r.dictId : undefined;
+    return v === undefined ? undefined : dictIdOf(v);
   }
 }

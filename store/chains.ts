@@ -14,7 +14,8 @@
  */
 import { Reader, Writer } from "./codec.ts";
 import type { RecordStore } from "./records.ts";
-import { HASH_BYTES } from "./hash.ts";
+import { deltaBaseOf } from "./block_codec.ts";
+import { bytesEqual } from "./hash.ts";
 import type { BlockHash } from "./types.ts";
 
 /** Delta records a read decodes at most on top of one whole record. */
@@ -40,8 +41,6 @@ export interface Below {
   hashes: BlockHash[];
 }
 
-const DELTA_KIND = 3;
-
 export class Chains {
   constructor(private readonly records: RecordStore) {}
 
@@ -65,30 +64,31 @@ export class Chains {
       if (v === undefined || hashes.length > MAX_DELTA_DEPTH + 1) return undefined;
       hashes.push(cur);
       bytes += v.length;
-      if (v[0] !== DELTA_KIND) return { hops: hashes.length - 1, bytes, hashes };
-      cur = v.subarray(1, 1 + HASH_BYTES).slice() as BlockHash;
+      const base = deltaBaseOf(v);
+      if (!base) return { hops: hashes.length - 1, bytes, hashes };
+      cur = base.slice() as BlockHash;
     }
   }
 
   /**
    * Whether whole record `r` may become a delta of `size` bytes on `base` without
-   * any chain through it breaking the bounds or closing a cycle.
+   * any chain through it breaking the bounds or closing a cycle: `base`'s chain when
+   * it may (for `noteDelta`), else undefined.
    */
-  allows(r: BlockHash, size: number, base: BlockHash, blockSize: number): boolean {
+  allows(r: BlockHash, size: number, base: BlockHash, blockSize: number): Below | undefined {
     const down = this.below(base);
-    if (!down) return false;
-    if (down.hashes.some((h) => sameHash(h, r))) return false;
+    if (!down || down.hashes.some((h) => bytesEqual(h, r))) return undefined;
     const up = this.above(r);
-    return up.hops + 1 + down.hops <= MAX_DELTA_DEPTH &&
+    const fits = up.hops + 1 + down.hops <= MAX_DELTA_DEPTH &&
       up.bytes + size + down.bytes <= maxChainBytes(blockSize);
+    return fits ? down : undefined;
   }
 
-  /** Records that `r` (a delta of `size` bytes) now sits on `base`: its chain gains what lies above `r`. */
-  noteDelta(r: BlockHash, size: number, base: BlockHash): void {
+  /** Records that `r` (a delta of `size` bytes) now sits on the chain `down`: it gains what lies above `r`. */
+  noteDelta(r: BlockHash, size: number, down: Below): void {
     const up = this.above(r);
     let hops = up.hops + 1;
     let bytes = up.bytes + size;
-    const down = this.below(base)!;
     for (const h of down.hashes) {
       const cur = this.above(h);
       if (cur.hops >= hops && cur.bytes >= bytes) break;
@@ -97,19 +97,8 @@ export class Chains {
         h,
         new Writer().uint(Math.max(cur.hops, hops)).uint(Math.max(cur.bytes, bytes)).finish(),
       );
-      const v = this.records.get("blocks", h)!;
       hops++;
-      bytes += v.length;
+      bytes += this.records.get("blocks", h)!.length;
     }
   }
-
-  forget(h: BlockHash): void {
-    this.records.del("chains", h);
-  }
-}
-
-function sameHash(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -1,11 +1,12 @@
 /** Garbage collection: delete every page and block no live revision or the head reaches. */
 import type { BlockStore } from "./blocks.ts";
-import { HASH_BYTES } from "./hash.ts";
+import { deltaBaseOf } from "./block_codec.ts";
+import { hashKey } from "./hash.ts";
 import type { Head } from "./head.ts";
 import type { BlockHash } from "./types.ts";
 import type { PageStore } from "./pages.ts";
 import type { RecordStore, Table } from "./records.ts";
-import { hashKey, Reachable } from "./reachability.ts";
+import { Reachable } from "./reachability.ts";
 import type { RevisionLog } from "./revisions.ts";
 
 export interface GcResult {
@@ -35,7 +36,8 @@ export function collectGarbage(
   if (live.baseOnly.size > 0) {
     const orphaned: BlockHash[] = [];
     for (const [k, v] of records.range("blocks")) {
-      if (v[0] === 3 && live.blocks.has(hashKey(k)) && live.baseOnly.has(hashKey(v.subarray(1, 1 + HASH_BYTES)))) {
+      const base = deltaBaseOf(v);
+      if (base && live.blocks.has(hashKey(k)) && live.baseOnly.has(hashKey(base))) {
         orphaned.push(k.slice() as BlockHash);
       }
     }

@@ -23,6 +23,11 @@ export function shortHex(bytes: Uint8Array): string {
   return toHex(bytes.subarray(0, 6));
 }
 
+/** A hash as a Map/Set key (one char per byte: cheaper than hex). */
+export function hashKey(h: Uint8Array): string {
+  return String.fromCharCode(...h);
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -8,12 +8,13 @@
  * small transactions keeping their hash, so an interrupted run leaves a valid store;
  * running again reuses the dictionaries already there and carries on.
  */
+import { isDelta } from "./block_codec.ts";
 import type { BlockStore } from "./blocks.ts";
 import type { BlockMaps } from "./block_map.ts";
 import { type Dictionary, kindOf, STORE_KIND } from "./dicts.ts";
 import type { DirTrees } from "./dir_tree.ts";
 import type { RecordStore } from "./records.ts";
-import { hashKey } from "./reachability.ts";
+import { hashKey } from "./hash.ts";
 import type { RevisionLog } from "./revisions.ts";
 import type { BlockHash, PageHash } from "./types.ts";
 import { compressWithDict, zstd } from "./zstd.ts";
@@ -64,7 +65,7 @@ function liveBlocks(records: RecordStore, log: RevisionLog, dirs: DirTrees, maps
           if (blocks.has(k)) continue;
           const v = records.get("blocks", h);
           // Deltas are left alone: their frames already use their base as dictionary.
-          if (v !== undefined && v[0] !== 3) blocks.set(k, { hash: h, kind, bytes: v.length });
+          if (v !== undefined && !isDelta(v)) blocks.set(k, { hash: h, kind, bytes: v.length });
         }
       }
     }

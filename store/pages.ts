@@ -5,7 +5,7 @@
  * zstd-compress the body (FORMAT.md, "Page records").
  */
 import { Reader, Writer } from "./codec.ts";
-import { bytesEqual, HASH_BYTES, sha256, shortHex } from "./hash.ts";
+import { bytesEqual, HASH_BYTES, hashKey, sha256, shortHex } from "./hash.ts";
 import type { RecordStore } from "./records.ts";
 import { type BlockHash, type Entry, type PageHash, RevfsError } from "./types.ts";
 import { compress, decompress } from "./zstd.ts";
@@ -165,13 +165,13 @@ export class PageStore {
       this.records.put("pages", hash, record);
       this.written++;
     }
-    this.remember(keyOf(hash), page);
+    this.remember(hashKey(hash), page);
     return hash;
   }
 
   /** The page with this id, verified against it. */
   get(hash: PageHash): Page {
-    const key = keyOf(hash);
+    const key = hashKey(hash);
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
@@ -208,8 +208,4 @@ export class PageStore {
       this.cache.delete(oldest);
     }
   }
-}
-
-function keyOf(hash: Uint8Array): string {
-  return String.fromCharCode(...hash);
 }

@@ -2,16 +2,13 @@
  * Walks everything live revisions and the head can reach: the mark phase of gc,
  * shared by stats. Shared pages are visited once, so the cost is O(unique pages).
  */
-import { decodeBlockRecord } from "./block_codec.ts";
+import { deltaBaseOf } from "./block_codec.ts";
+import { hashKey } from "./hash.ts";
 import type { Head } from "./head.ts";
 import type { PageStore } from "./pages.ts";
 import type { RecordStore } from "./records.ts";
 import type { RevisionLog } from "./revisions.ts";
 import { type BlockHash, type PageHash, RevfsError } from "./types.ts";
-
-export function hashKey(h: Uint8Array): string {
-  return String.fromCharCode(...h);
-}
 
 export class Reachable {
   readonly pages = new Set<string>();
@@ -69,10 +66,8 @@ export class Reachable {
     }
     // A delta record needs its base: keep the base alive with it.
     const v = this.records.get("blocks", hash);
-    if (v && v[0] === 3) {
-      const r = decodeBlockRecord(v, "block");
-      if (r.kind === "delta") this.block(r.base, true);
-    }
+    const base = v && deltaBaseOf(v);
+    if (base) this.block(base.slice() as BlockHash, true);
   }
 
   private mark(hash: PageHash): boolean {

@@ -1,7 +1,6 @@
 /** `stats`: what the store holds and what it costs on disk. */
-import { Reader } from "./codec.ts";
-import { HASH_BYTES } from "./hash.ts";
-import { hashKey } from "./reachability.ts";
+import { deltaBaseOf, dictIdOf } from "./block_codec.ts";
+import { hashKey } from "./hash.ts";
 import type { Store } from "./store.ts";
 import { type Ino, ROOT_INO } from "./types.ts";
 
@@ -38,13 +37,23 @@ export function computeStats(store: Store): StoreStats {
   }
   let headBytes = 0;
   for (const ref of headFileSizes(store)) headBytes += ref;
-  const deltas = deltaStats(store);
+  // One pass over the block records: sizes, delta bases, dictionary users.
+  let storedBytes = 0;
+  let deltaBytes = 0;
+  const baseOf = new Map<string, string>();
   const users = new Map<number, number>();
-  for (const [, v] of r.range("blocks")) {
-    if (v[0] === 2) {
-      const id = new Reader(v.subarray(1), "block record").uint();
-      users.set(id, (users.get(id) ?? 0) + 1);
+  for (const [k, v] of r.range("blocks")) {
+    storedBytes += k.length + v.length;
+    const base = deltaBaseOf(v);
+    if (base) {
+      baseOf.set(hashKey(k), hashKey(base));
+      deltaBytes += k.length + v.length;
     }
+    const id = dictIdOf(v);
+    if (id !== undefined) users.set(id, (users.get(id) ?? 0) + 1);
+  }
+  for (const table of ["pages", "dicts"] as const) {
+    for (const [k, v] of r.range(table)) storedBytes += k.length + v.length;
   }
   const dictionaries = store.blocks.dicts.all().map((d) => ({
     id: d.id,
@@ -53,10 +62,6 @@ export function computeStats(store: Store): StoreStats {
     blocks: users.get(d.id) ?? 0,
     bytesSaved: d.savedAtOptimize,
   }));
-  let storedBytes = 0;
-  for (const table of ["blocks", "pages", "dicts"] as const) {
-    for (const [k, v] of r.range(table)) storedBytes += k.length + v.length;
-  }
   return {
     blockSize: store.blockSize,
     revisions,
@@ -64,7 +69,9 @@ export function computeStats(store: Store): StoreStats {
     logicalBytes,
     headBytes,
     uniqueBlocks: r.count("blocks"),
-    ...deltas,
+    deltaRecords: baseOf.size,
+    deltaBytes,
+    maxChainDepth: longestChain(baseOf),
     dictionaries,
     pages: r.count("pages"),
     storedBytes,
@@ -84,14 +91,8 @@ function* headFileSizes(store: Store): Iterable<number> {
   }
 }
 
-function deltaStats(store: Store): { deltaRecords: number; deltaBytes: number; maxChainDepth: number } {
-  const baseOf = new Map<string, string>();
-  let deltaBytes = 0;
-  for (const [k, v] of store.records.range("blocks")) {
-    if (v[0] !== 3) continue;
-    baseOf.set(hashKey(k), hashKey(v.subarray(1, 1 + HASH_BYTES)));
-    deltaBytes += k.length + v.length;
-  }
+/** Deltas on the longest chain, from each delta record's base. */
+function longestChain(baseOf: Map<string, string>): number {
   const depth = new Map<string, number>();
   const depthOf = (k: string): number => {
     const known = depth.get(k);
@@ -103,9 +104,9 @@ function deltaStats(store: Store): { deltaRecords: number; deltaBytes: number; m
     depth.set(k, d);
     return d;
   };
-  let maxChainDepth = 0;
-  for (const k of baseOf.keys()) maxChainDepth = Math.max(maxChainDepth, depthOf(k));
-  return { deltaRecords: baseOf.size, deltaBytes, maxChainDepth };
+  let longest = 0;
+  for (const k of baseOf.keys()) longest = Math.max(longest, depthOf(k));
+  return longest;
 }
 
 function diskUsage(dir: string): number {
