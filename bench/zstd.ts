@@ -19,7 +19,7 @@ const blocks = { "text-like": rng.bytes(BLOCK, "text"), random: rng.bytes(BLOCK)
 
 function speed(z: Zstd, data: Uint8Array, level: number): { c: number; d: number } {
   let t = performance.now();
-  let frame = new Uint8Array();
+  let frame: Uint8Array = new Uint8Array();
   for (let i = 0; i < ROUNDS; i++) frame = z.compress(data, level);
   const c = ROUNDS * BLOCK / ((performance.now() - t) / 1000) / 1e6;
   t = performance.now();
