@@ -19,6 +19,8 @@ export interface MountStatus {
   /** FUSE requests received and not yet answered. */
   pendingRequests: number;
   cache: PageCacheStats;
+  /** Wall time of the last snapshot taken through this socket (flush + commit), if any. */
+  lastSnapshotMs?: number;
   /** Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable). */
   memory: { rssAnonBytes: number; rssFileBytes: number; heapBytes: number; externalBytes: number };
 }
@@ -47,7 +49,8 @@ export function serveControl(t: ControlTarget): { close(): void } {
   const listener = Deno.listen({ transport: "unix", path });
   Deno.chmodSync(path, 0o600);
   (async () => {
-    for await (const conn of listener) handle(conn, t).catch(() => conn.close());
+    const state: ControlState = {};
+    for await (const conn of listener) handle(conn, t, state).catch(() => conn.close());
   })().catch(() => {});
   return {
     close() {
@@ -61,7 +64,11 @@ export function serveControl(t: ControlTarget): { close(): void } {
   };
 }
 
-async function handle(conn: Deno.UnixConn, t: ControlTarget): Promise<void> {
+interface ControlState {
+  lastSnapshotMs?: number;
+}
+
+async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState): Promise<void> {
   const reader = conn.readable.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -73,9 +80,11 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget): Promise<void> {
   try {
     const req = JSON.parse(text.split("\n")[0]) as ControlRequest;
     if (req.op === "snapshot") {
+      const t0 = performance.now();
       await t.flush();
       const rev = t.store.snapshot(String(req.message ?? ""));
       await t.store.flush();
+      state.lastSnapshotMs = performance.now() - t0;
       reply = { ok: true, rev: rev.rev };
     } else if (req.op === "status") {
       const m = Deno.memoryUsage();
@@ -87,6 +96,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget): Promise<void> {
           pid: Deno.pid,
           pendingRequests: t.pendingRequests(),
           cache: t.cacheStats(),
+          lastSnapshotMs: state.lastSnapshotMs,
           memory: { ...residentMemory(), heapBytes: m.heapUsed, externalBytes: m.external },
         },
       };

@@ -1,0 +1,214 @@
+/**
+ * File I/O through the mount, side by side with a local directory and bindfs (a C
+ * libfuse filesystem) over a local directory: the same files, the same programs, the
+ * three targets interleaved within each repetition so machine noise hits them alike.
+ * "Cold" means a fresh mount (no user-space cache) after dropping the kernel's caches.
+ */
+import { SourceText } from "./lib/workloads.ts";
+import { bindfsTarget, localTarget, type MountMemory, RevfsTarget, type Target } from "./lib/mounts.ts";
+import { dropCaches, MiB, run, sh } from "./lib/run.ts";
+import { type Sample, sample } from "./lib/stats.ts";
+import { Rng } from "../tests/helpers.ts";
+
+export type TargetName = Target["name"];
+
+export interface IoRow {
+  workload: string;
+  unit: string;
+  /** What one run does, for the table. */
+  detail: string;
+  results: Partial<Record<TargetName, Sample>>;
+  /** revfs median / bindfs median (higher is better for every unit here); NaN without bindfs. */
+  ratioToBindfs: number;
+  ratioToLocal: number;
+  revfsMemory?: MountMemory;
+}
+
+export interface IoConfig {
+  reps: number;
+  seqBytes: number;
+  randReads: number;
+  smallFiles: number;
+  treeFiles: number;
+  sqliteTx: number;
+}
+
+export const IO_FULL: IoConfig = {
+  reps: 5,
+  seqBytes: 1024 * MiB,
+  randReads: 10_000,
+  smallFiles: 10_000,
+  treeFiles: 3000,
+  sqliteTx: 1000,
+};
+export const IO_QUICK: IoConfig = {
+  reps: 3,
+  seqBytes: 128 * MiB,
+  randReads: 2000,
+  smallFiles: 10_000,
+  treeFiles: 400,
+  sqliteTx: 100,
+};
+
+const FILEOPS = new URL("./lib/fileops.ts", import.meta.url).pathname;
+
+async function fileops(args: string[]): Promise<{ ops: number; ms: number }> {
+  const r = await run(Deno.execPath(), ["run", "-A", FILEOPS, ...args]);
+  return JSON.parse(r.stdout);
+}
+
+/** Half incompressible, half source-like text: neither all-zero nor all-random. */
+async function writeSeqSource(path: string, bytes: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const pool = new SourceText(rng).bytes(4 * MiB);
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  const chunk = new Uint8Array(MiB);
+  for (let off = 0; off < bytes; off += MiB) {
+    for (let o = 0; o < MiB / 2; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536));
+    const at = rng.int(pool.length - MiB / 2);
+    chunk.set(pool.subarray(at, at + MiB / 2), MiB / 2);
+    await f.write(chunk);
+  }
+  f.close();
+}
+
+async function writeTree(root: string, files: number, seed: number): Promise<number> {
+  const rng = new Rng(seed);
+  const text = new SourceText(rng);
+  let bytes = 0;
+  for (let i = 0; i < files; i++) {
+    const dir = `${root}/m${i % 40}/s${i % 7}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const data = text.bytes(1000 + rng.int(30_000));
+    await Deno.writeFile(`${dir}/f${i}.ts`, data);
+    bytes += data.length;
+  }
+  return bytes;
+}
+
+function sqliteScript(tx: number, seed: number): string {
+  const lines = ["PRAGMA journal_mode=DELETE;", "CREATE TABLE t(id INTEGER PRIMARY KEY, k TEXT, v BLOB);"];
+  for (let i = 0; i < tx; i++) {
+    lines.push(`BEGIN; INSERT INTO t(k, v) VALUES ('key-${seed}-${i}', randomblob(200)); COMMIT;`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+export async function fileIo(
+  work: string,
+  cfg: IoConfig,
+  withBindfs: boolean,
+  log: (s: string) => void,
+): Promise<IoRow[]> {
+  const targets: Target[] = [localTarget(`${work}/local`)];
+  if (withBindfs) targets.push(await bindfsTarget(`${work}/bindfs-backing`, `${work}/bindfs`));
+  targets.push(await RevfsTarget.start(`${work}/revfs-store`, `${work}/revfs`));
+  const runs = new Map<string, Map<TargetName, number[]>>();
+  const memory = new Map<string, MountMemory>();
+  const record = (workload: string, t: Target, value: number) => {
+    if (!runs.has(workload)) runs.set(workload, new Map());
+    const m = runs.get(workload)!;
+    if (!m.has(t.name)) m.set(t.name, []);
+    m.get(t.name)!.push(value);
+  };
+  /** Runs one step; on revfs also records the mount's memory over it (largest over reps). */
+  const step = async <T>(workload: string, t: Target, fn: () => Promise<T>): Promise<T> => {
+    if (!(t instanceof RevfsTarget)) return await fn();
+    const { result, memory: m } = await t.measured(fn);
+    const prev = memory.get(workload);
+    if (!prev || m.peakRssBytes > prev.peakRssBytes) memory.set(workload, m);
+    return result;
+  };
+  const cold = async (t: Target) => {
+    await t.remount();
+    await dropCaches();
+  };
+
+  const seqSources: string[] = [];
+  for (let r = 0; r < cfg.reps; r++) {
+    const p = `${work}/seq-source-${r}.bin`;
+    await writeSeqSource(p, cfg.seqBytes, 100 + r);
+    seqSources.push(p);
+  }
+  const tree = `${work}/tree-source`;
+  const treeBytes = await writeTree(tree, cfg.treeFiles, 7);
+  const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+  for (let r = 0; r < cfg.reps; r++) {
+    // Rotate the order so no target always runs first (or last) in a repetition.
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+    for (const t of order) {
+      log(`  file I/O rep ${r + 1}/${cfg.reps}: ${t.name}`);
+      const big = `${t.dir}/seq-${r}.bin`;
+      await sh(`cat ${seqSources[r]} > /dev/null`); // source in the page cache: time the target, not the source
+      const w = await step(
+        "seq write + fsync",
+        t,
+        () => run("dd", [`if=${seqSources[r]}`, `of=${big}`, "bs=1M", "conv=fsync"]),
+      );
+      record("seq write + fsync", t, mb(cfg.seqBytes, w.ms));
+
+      await cold(t);
+      const rc = await step("seq read cold", t, () => run("dd", [`if=${big}`, "of=/dev/null", "bs=1M"]));
+      record("seq read cold", t, mb(cfg.seqBytes, rc.ms));
+      const rw = await step("seq read warm", t, () => run("dd", [`if=${big}`, "of=/dev/null", "bs=1M"]));
+      record("seq read warm", t, mb(cfg.seqBytes, rw.ms));
+
+      await cold(t);
+      const rr = await step("random 4K read", t, () => fileops(["randread", big, String(cfg.randReads), String(r)]));
+      record("random 4K read", t, rr.ops / (rr.ms / 1000));
+      await Deno.remove(big);
+
+      const small = `${t.dir}/small-${r}`;
+      const cr = await step("create 10k", t, () => fileops(["create", small, String(cfg.smallFiles), String(r)]));
+      record("create 10k", t, cr.ops / (cr.ms / 1000));
+      await cold(t);
+      const st = await step("stat 10k", t, () => fileops(["stat", small, String(cfg.smallFiles)]));
+      record("stat 10k", t, st.ops / (st.ms / 1000));
+      await Deno.remove(small, { recursive: true });
+
+      const copy = `${t.dir}/tree-${r}`;
+      const ci = await step("cp -r in", t, () => run("cp", ["-r", tree, copy]));
+      record("cp -r in", t, mb(treeBytes, ci.ms));
+      await cold(t);
+      const out = `${work}/tree-out`;
+      const co = await step("cp -r out", t, () => run("cp", ["-r", copy, out]));
+      record("cp -r out", t, mb(treeBytes, co.ms));
+      await Deno.remove(out, { recursive: true });
+      await Deno.remove(copy, { recursive: true });
+
+      const db = `${t.dir}/db-${r}.sqlite`;
+      const sq = await step("sqlite inserts", t, () => run("sqlite3", [db], { stdin: sqliteScript(cfg.sqliteTx, r) }));
+      record("sqlite inserts", t, cfg.sqliteTx / (sq.ms / 1000));
+      await Deno.remove(db);
+    }
+  }
+  for (const t of targets) await t.stop();
+  for (const p of seqSources) await Deno.remove(p);
+  await Deno.remove(tree, { recursive: true });
+
+  const details: Record<string, [string, string]> = {
+    "seq write + fsync": ["MB/s", `dd bs=1M conv=fsync, ${cfg.seqBytes / MiB} MiB`],
+    "seq read cold": ["MB/s", `dd bs=1M after remount + drop_caches`],
+    "seq read warm": ["MB/s", `dd bs=1M again`],
+    "random 4K read": ["ops/s", `${cfg.randReads} preads, cold`],
+    "create 10k": ["files/s", `create+write+close, ${cfg.smallFiles} files of 1-4 KiB in 100 dirs`],
+    "stat 10k": ["ops/s", `stat of ${cfg.smallFiles} files, cold`],
+    "cp -r in": ["MB/s", `${cfg.treeFiles} files, ${(treeBytes / MiB).toFixed(0)} MiB`],
+    "cp -r out": ["MB/s", `same tree, cold`],
+    "sqlite inserts": ["tx/s", `sqlite3, ${cfg.sqliteTx} single-insert transactions`],
+  };
+  return [...runs].map(([workload, m]) => {
+    const results: Partial<Record<TargetName, Sample>> = {};
+    for (const [name, values] of m) results[name] = sample(values);
+    return {
+      workload,
+      unit: details[workload][0],
+      detail: details[workload][1],
+      results,
+      ratioToBindfs: results.bindfs ? results.revfs!.median / results.bindfs.median : NaN,
+      ratioToLocal: results.revfs!.median / results.local!.median,
+      revfsMemory: memory.get(workload),
+    };
+  });
+}

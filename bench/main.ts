@@ -1,0 +1,81 @@
+/**
+ * `deno task bench [--quick] [--only fileio,versioning,scaling]`: revfs beside a local
+ * directory, bindfs, git, restic and borg, on the same work in one run. Prints the
+ * Markdown report and writes bench/results/latest.{json,md} and the SVG charts.
+ * Installs nothing: the peers come from README's setup; a missing one is skipped and
+ * named in the report. Needs root (drop_caches, FUSE).
+ */
+import { fileIo, IO_FULL, IO_QUICK } from "./fileio.ts";
+import { machine, revfsCommit, toolVersions } from "./lib/machine.ts";
+import { unmountAll } from "./lib/mounts.ts";
+import { peersPresent } from "./lib/peers.ts";
+import { type BenchResults, charts, markdown } from "./report.ts";
+import { scaling, SCALING_FULL, SCALING_QUICK } from "./scaling.ts";
+import { binaryHistory, HISTORY_FULL, HISTORY_QUICK, sourceHistory } from "./versioning.ts";
+
+const quick = Deno.args.includes("--quick");
+const onlyAt = Deno.args.indexOf("--only");
+const only = new Set((onlyAt >= 0 ? Deno.args[onlyAt + 1] : "fileio,versioning,scaling").split(","));
+const resultsDir = new URL("./results/", import.meta.url).pathname;
+
+const t0 = performance.now();
+const log = (s: string) => console.error(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+
+const work = await Deno.makeTempDir({ prefix: "revfs-bench-" });
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await unmountAll();
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, async () => {
+    console.error(`\n${sig}: unmounting and removing ${work}`);
+    await cleanup();
+    Deno.exit(130);
+  });
+}
+
+const present = await peersPresent();
+const skipped = Object.entries(present).filter(([, ok]) => !ok).map(([p]) => p);
+const results: BenchResults = {
+  mode: quick ? "quick" : "full",
+  startedAt: new Date().toISOString(),
+  durationS: 0,
+  command: `deno task bench${quick ? " --quick" : ""}`,
+  machine: await machine(work),
+  tools: await toolVersions(),
+  revfsCommit: await revfsCommit(),
+  skipped,
+};
+
+try {
+  if (only.has("fileio")) {
+    if (!present.sqlite3) throw new Error("file I/O needs sqlite3 (bash .ci/setup installs it)");
+    log("file I/O: local, bindfs, revfs");
+    results.fileIo = await fileIo(`${work}/io`, quick ? IO_QUICK : IO_FULL, present.bindfs, log);
+  }
+  if (only.has("versioning")) {
+    log("versioning: source tree");
+    const h = quick ? HISTORY_QUICK : HISTORY_FULL;
+    results.histories = [await sourceHistory(`${work}/source`, h, present, log)];
+    log("versioning: binary file");
+    results.histories.push(await binaryHistory(`${work}/binary`, h, present, log));
+  }
+  if (only.has("scaling")) {
+    log("scaling");
+    results.scaling = await scaling(`${work}/scaling`, quick ? SCALING_QUICK : SCALING_FULL, present, log);
+  }
+} finally {
+  await cleanup();
+}
+
+results.durationS = (performance.now() - t0) / 1000;
+await Deno.mkdir(resultsDir, { recursive: true });
+const md = markdown(results);
+await Deno.writeTextFile(`${resultsDir}/latest.json`, JSON.stringify(results, null, 1) + "\n");
+await Deno.writeTextFile(`${resultsDir}/latest.md`, md);
+for (const [name, svg] of Object.entries(charts(results))) await Deno.writeTextFile(`${resultsDir}/${name}`, svg);
+console.log(md);
+log(`done; results in ${resultsDir}`);

@@ -1,0 +1,228 @@
+/** The benchmark's Markdown report and SVG charts, from the results JSON alone. */
+import type { IoRow } from "./fileio.ts";
+import type { Machine } from "./lib/machine.ts";
+import type { MountMemory } from "./lib/mounts.ts";
+import { MiB } from "./lib/run.ts";
+import { spreadPct } from "./lib/stats.ts";
+import { barPanels, lineChart, type Series } from "./lib/svg.ts";
+import type { HistoryResult } from "./versioning.ts";
+import type { ScalePoint, ScalingResult } from "./scaling.ts";
+
+export interface BenchResults {
+  mode: "full" | "quick";
+  startedAt: string;
+  durationS: number;
+  command: string;
+  machine: Machine;
+  tools: Record<string, string>;
+  revfsCommit: string;
+  /** Peers not installed, skipped. */
+  skipped: string[];
+  fileIo?: IoRow[];
+  histories?: HistoryResult[];
+  scaling?: ScalingResult;
+}
+
+const num = (v: number, digits = 0) =>
+  v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mib = (b: number) => `${num(b / MiB, b < 10 * MiB ? 1 : 0)} MiB`;
+const ms = (v: number) => v >= 10_000 ? `${num(v / 1000, 1)} s` : `${num(v, v < 10 ? 1 : 0)} ms`;
+const ratio = (v: number) => `${v.toFixed(2)}x`;
+const sizeLabel = (b: number) => b >= 1024 * MiB ? `${b / 1024 / MiB} GiB` : `${b / MiB} MiB`;
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)]
+    .join("\n");
+}
+
+function memoryCell(m?: MountMemory): string {
+  if (!m) return "";
+  return `peak ${mib(m.peakRssBytes)}, anon ${mib(m.maxRssAnonBytes)} (cache ${mib(m.maxCachedBytes)}, dirty ${
+    mib(m.maxDirtyBytes)
+  })`;
+}
+
+export function markdown(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`Benchmark: \`${r.command}\`, ${r.mode} run, ${r.startedAt.slice(0, 10)}, ${num(r.durationS / 60, 1)} min.`);
+  out.push(
+    `Machine: ${m.cores} cores (${m.cpu}), ${
+      num(m.memoryBytes / 2 ** 30, 0)
+    } GiB memory, Linux ${m.kernel}, local = ${m.workFs}. ` +
+      `revfs ${r.revfsCommit}, Deno ${r.tools.deno}; ${
+        Object.entries(r.tools).filter(([k]) => k !== "deno").map(([k, v]) => `${k}: ${v}`).join("; ")
+      }.`,
+  );
+  if (r.skipped.length) out.push(`Not installed, skipped: ${r.skipped.join(", ")}.`);
+
+  if (r.fileIo) {
+    const reps = r.fileIo[0]?.results.revfs?.runs.length ?? 0;
+    out.push(
+      `\n### File I/O through the mount\n\nMedian of ${reps} runs (± half the min-max spread), targets interleaved in each run; higher is better. bindfs is a C libfuse filesystem over a local directory. Memory: the revfs mount's peak resident set over the workload (VmHWM, LMDB's file map included), and the largest anonymous memory, page cache and dirty amounts sampled.\n`,
+    );
+    const cell = (row: IoRow, t: "local" | "bindfs" | "revfs") => {
+      const s = row.results[t];
+      return s ? `${num(s.median, s.median < 100 ? 1 : 0)} ±${spreadPct(s).toFixed(0)}%` : "-";
+    };
+    out.push(table(
+      [
+        "workload",
+        "unit",
+        "local",
+        "bindfs",
+        "revfs",
+        "revfs / bindfs",
+        "revfs / local",
+        "revfs memory",
+        "what one run does",
+      ],
+      r.fileIo.map((
+        row,
+      ) => [
+        row.workload,
+        row.unit,
+        cell(row, "local"),
+        cell(row, "bindfs"),
+        cell(row, "revfs"),
+        `**${ratio(row.ratioToBindfs)}**`,
+        ratio(row.ratioToLocal),
+        memoryCell(row.revfsMemory),
+        row.detail,
+      ]),
+    ));
+  }
+
+  for (const h of r.histories ?? []) {
+    out.push(
+      `\n### Versioning: ${h.workload}\n\n${h.detail}: ${h.snapshots} snapshots, ${
+        mib(h.logicalBytes)
+      } logical (the sum of every state's size). Times are whole commands (process start included); revfs reads the oldest state through its mount (\`.snapshots/N\`).\n`,
+    );
+    out.push(table(
+      [
+        "tool",
+        "first snapshot",
+        "later snapshots: total",
+        "p50",
+        "p95",
+        "repository",
+        "logical / stored",
+        "read a file (oldest)",
+        "list tree (oldest)",
+      ],
+      h.tools.map((t) => [
+        t.tool,
+        ms(t.initialMs),
+        ms(t.totalMs),
+        ms(t.p50Ms),
+        ms(t.p95Ms),
+        t.sizeAfterGcBytes !== undefined
+          ? `${mib(t.sizeBytes)} (${mib(t.sizeAfterGcBytes)} after gc)`
+          : mib(t.sizeBytes),
+        num(t.logicalPerStored, 1),
+        ms(t.readFirstMs),
+        ms(t.listFirstMs),
+      ]),
+    ));
+    const revfs = h.tools.find((t) => t.tool === "revfs");
+    if (revfs) {
+      out.push(
+        `\nrevfs: the mount's own time per snapshot (flush + commit, without the CLI's process start) p50 ${
+          ms(revfs.inMountP50Ms ?? NaN)
+        }; records ${mib(revfs.recordBytes ?? NaN)} of the ${mib(revfs.sizeBytes)} LMDB file; mount memory ${
+          memoryCell(revfs.revfsMemory)
+        }.`,
+      );
+    }
+  }
+
+  if (r.scaling) {
+    const s = r.scaling;
+    const grid = (points: ScalePoint[], label: (x: number) => string, head: string) => {
+      const tools = [...new Set(points.map((p) => p.tool))];
+      const xs = [...new Set(points.map((p) => p.x))];
+      return table(
+        [head, ...tools.map((t) => `${t} (first)`), ...tools],
+        xs.map((x) => {
+          const at = (t: string) => points.find((p) => p.x === x && p.tool === t);
+          return [
+            label(x),
+            ...tools.map((t) => at(t) ? ms(at(t)!.initialMs) : "-"),
+            ...tools.map((t) => at(t) ? `**${ms(at(t)!.changeMs)}**` : "skipped"),
+          ];
+        }),
+      );
+    };
+    out.push(
+      `\n### Scaling: snapshot after a small change\n\nMedian time of a snapshot after changing one file (one 4 KiB block for the sparse file), against the size of what did not change; "first" is the first snapshot of everything (revfs: \`import\`). git is skipped above ${
+        sizeLabel(s.gitMaxFileBytes)
+      } (it reads a whole file into memory to add it).\n`,
+    );
+    out.push(grid(s.treeFiles, (x) => `${num(x)} files`, "tree"));
+    out.push("");
+    out.push(grid(s.fileBytes, sizeLabel, "sparse file"));
+    const peak = Math.max(...s.revfsMemory.map((m) => m.peakRssBytes));
+    out.push(`\nrevfs mount peak resident set over the scaling runs: ${mib(peak)}.`);
+  }
+  out.push(
+    "\nCharts: [store growth, source](growth-source.svg), [store growth, binary](growth-binary.svg), [snapshot time vs tree size](snapshot-vs-tree.svg), [snapshot time vs file size](snapshot-vs-file.svg), [file I/O by tool](io.svg).",
+  );
+  return out.join("\n") + "\n";
+}
+
+export function charts(r: BenchResults): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of r.histories ?? []) {
+    const key = h.workload.startsWith("source") ? "growth-source.svg" : "growth-binary.svg";
+    out[key] = lineChart(
+      h.tools.map((t) => ({ name: t.tool, points: t.growth.map((b, i) => [i + 1, b / MiB] as [number, number]) })),
+      {
+        title: `Repository size after each snapshot: ${h.workload} (git before gc)`,
+        xLabel: "snapshot",
+        yLabel: "repository size on disk (MiB)",
+      },
+    );
+  }
+  if (r.scaling) {
+    const series = (points: ScalePoint[]): Series[] =>
+      [...new Set(points.map((p) => p.tool))].map((tool) => ({
+        name: tool,
+        points: points.filter((p) => p.tool === tool).map((p) => [p.x, p.changeMs] as [number, number]),
+      }));
+    out["snapshot-vs-tree.svg"] = lineChart(series(r.scaling.treeFiles), {
+      title: "Snapshot after a one-file change, by tree size",
+      xLabel: "files in the tree",
+      yLabel: "snapshot time (ms)",
+      logX: true,
+      logY: true,
+      xTicks: [...new Set(r.scaling.treeFiles.map((p) => p.x))],
+      formatX: (v) => num(v),
+      formatY: (v) => num(v),
+    });
+    out["snapshot-vs-file.svg"] = lineChart(series(r.scaling.fileBytes), {
+      title: "Snapshot after a one-block change, by file size (sparse)",
+      xLabel: "file size",
+      yLabel: "snapshot time (ms)",
+      logX: true,
+      logY: true,
+      xTicks: [...new Set(r.scaling.fileBytes.map((p) => p.x))],
+      formatX: (v) => sizeLabel(v).replace(" ", ""),
+      formatY: (v) => num(v),
+    });
+  }
+  if (r.fileIo) {
+    out["io.svg"] = barPanels(
+      "File I/O: local directory, bindfs, revfs (median, higher is better)",
+      r.fileIo.map((row) => ({
+        title: row.workload,
+        unit: row.unit,
+        bars: (["local", "bindfs", "revfs"] as const).filter((t) => row.results[t]).map((t) => ({
+          name: t,
+          value: row.results[t]!.median,
+        })),
+      })),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,163 @@
+/**
+ * Versioning workloads: the same history snapshotted by revfs (through its mount), git,
+ * restic and borg (default lz4, and zstd,3), tool by tool after each state, in a
+ * rotating order. Reports snapshot times, repository size after every snapshot (the
+ * growth chart), logical/stored, and reading one file and listing the tree of the
+ * oldest state.
+ */
+import { applyToDir, BinaryHistory, type EditOp, SourceHistory } from "./lib/workloads.ts";
+import { BorgTool, GitTool, ResticTool, RevfsTool, type VersionTool } from "./lib/peers.ts";
+import { CLI, type MountMemory } from "./lib/mounts.ts";
+import { MiB, run } from "./lib/run.ts";
+import { median, percentile, sum } from "./lib/stats.ts";
+
+export interface ToolHistory {
+  tool: string;
+  /** The first snapshot (the whole tree) alone. */
+  initialMs: number;
+  /** Every later snapshot: total, median, 95th percentile. */
+  totalMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  sizeBytes: number;
+  /** git only: after `git gc`. */
+  sizeAfterGcBytes?: number;
+  logicalPerStored: number;
+  readFirstMs: number;
+  listFirstMs: number;
+  /** Repository bytes after each snapshot, the first included. */
+  growth: number[];
+  revfsMemory?: MountMemory;
+  /** revfs only: the mount's own snapshot time (no process start), median of the later ones. */
+  inMountP50Ms?: number;
+  /** revfs only: bytes of all records (stats storedBytes); the repository size is LMDB's file. */
+  recordBytes?: number;
+}
+
+export interface HistoryResult {
+  workload: string;
+  detail: string;
+  snapshots: number;
+  logicalBytes: number;
+  tools: ToolHistory[];
+}
+
+export interface HistoryConfig {
+  commits: number;
+  binaryBytes: number;
+  binaryVersions: number;
+}
+export const HISTORY_FULL: HistoryConfig = { commits: 500, binaryBytes: 64 * MiB, binaryVersions: 50 };
+export const HISTORY_QUICK: HistoryConfig = { commits: 30, binaryBytes: 16 * MiB, binaryVersions: 10 };
+
+/** Tools for one workload, each with its own repository under `work`. */
+export function versionTools(work: string, present: Record<string, boolean>): VersionTool[] {
+  const plain = `${work}/plain`;
+  Deno.mkdirSync(plain, { recursive: true });
+  const tools: VersionTool[] = [new RevfsTool(`${work}/revfs-store`, `${work}/revfs`)];
+  if (present.git) tools.push(new GitTool(plain, `${work}/git`));
+  if (present.restic) tools.push(new ResticTool(plain, `${work}/restic`));
+  if (present.borg) tools.push(new BorgTool(plain, `${work}/borg`), new BorgTool(plain, `${work}/borg-zstd`, "zstd,3"));
+  return tools;
+}
+
+async function replay(
+  name: string,
+  detail: string,
+  tools: VersionTool[],
+  states: number,
+  nextState: (i: number) => EditOp[],
+  treeBytes: () => number,
+  firstPath: () => string,
+  log: (s: string) => void,
+): Promise<HistoryResult> {
+  const times = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  const growth = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  const trees = [...new Set(tools.map((t) => t.tree))];
+  let logical = 0;
+  for (const t of tools) await t.init();
+  const revfs = tools.find((t): t is RevfsTool => t instanceof RevfsTool)!;
+  const { memory } = await revfs.mount.measured(async () => {
+    for (let i = 0; i < states; i++) {
+      const ops = nextState(i);
+      for (const tree of trees) applyToDir(tree, ops);
+      logical += treeBytes();
+      const order = tools.map((_, k) => tools[(k + i) % tools.length]);
+      for (const t of order) {
+        times.get(t.name)!.push(await t.snapshot(`state ${i}`));
+        growth.get(t.name)!.push(await t.size());
+      }
+      if (i % 10 === 0 || i === states - 1) log(`  ${name}: state ${i + 1}/${states}`);
+    }
+  }, 500);
+  const out: ToolHistory[] = [];
+  for (const t of tools) {
+    const all = times.get(t.name)!;
+    const later = all.slice(1);
+    const size = await t.size();
+    const row: ToolHistory = {
+      tool: t.name,
+      initialMs: all[0],
+      totalMs: sum(later),
+      p50Ms: median(later),
+      p95Ms: percentile(later, 0.95),
+      sizeBytes: size,
+      logicalPerStored: logical / size,
+      readFirstMs: await t.readFirst(firstPath()),
+      listFirstMs: await t.listFirst(),
+      growth: growth.get(t.name)!,
+    };
+    if (t instanceof GitTool) {
+      await t.gc();
+      row.sizeAfterGcBytes = await t.size();
+      row.logicalPerStored = logical / row.sizeAfterGcBytes;
+    }
+    if (t === revfs) {
+      row.revfsMemory = memory;
+      row.inMountP50Ms = median(revfs.inMountMs.slice(1));
+      const stats = await run(Deno.execPath(), ["run", "-A", CLI, "stats", revfs.store, "--json"]);
+      row.recordBytes = JSON.parse(stats.stdout).storedBytes;
+    }
+    out.push(row);
+    await t.stop();
+  }
+  return { workload: name, detail, snapshots: states, logicalBytes: logical, tools: out };
+}
+
+export async function sourceHistory(
+  work: string,
+  cfg: HistoryConfig,
+  present: Record<string, boolean>,
+  log: (s: string) => void,
+): Promise<HistoryResult> {
+  const h = new SourceHistory(2026);
+  return await replay(
+    "source tree",
+    `300 source-like files in 20 dirs, then ${cfg.commits} commits of 1-4 edited files`,
+    versionTools(work, present),
+    cfg.commits + 1,
+    (i) => i === 0 ? h.initial() : h.commit(),
+    () => h.treeBytes,
+    () => h.firstPath,
+    log,
+  );
+}
+
+export async function binaryHistory(
+  work: string,
+  cfg: HistoryConfig,
+  present: Record<string, boolean>,
+  log: (s: string) => void,
+): Promise<HistoryResult> {
+  const h = new BinaryHistory(64, cfg.binaryBytes);
+  return await replay(
+    "binary file",
+    `${cfg.binaryBytes / MiB} MiB file, ${cfg.binaryVersions} versions, each rewriting 1% at random 4 KiB offsets`,
+    versionTools(work, present),
+    cfg.binaryVersions,
+    (i) => i === 0 ? h.initial() : h.version(),
+    () => h.bytes,
+    () => h.path,
+    log,
+  );
+}
