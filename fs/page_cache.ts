@@ -19,7 +19,7 @@ import {
   hashKey,
   type Ino,
   type Inode,
-  readRange,
+  rangeSegments,
   RevfsError,
   type Store,
 } from "../mod.ts";
@@ -58,8 +58,12 @@ export class PageCache {
   private blocksWrittenOut = 0;
   private readonly blockSize: number;
 
+  /** Holes and zero tails in reads; never written. */
+  private readonly zeros: Uint8Array;
+
   constructor(private readonly store: Store, readonly budgetBytes = DEFAULT_CACHE_BYTES) {
     this.blockSize = store.blockSize;
+    this.zeros = new Uint8Array(this.blockSize);
     if (budgetBytes < 4 * this.blockSize) {
       throw new RevfsError("INVALID", `cache budget must be at least ${4 * this.blockSize} bytes`);
     }
@@ -105,21 +109,34 @@ export class PageCache {
 
   // --- reads --------------------------------------------------------------
 
-  /** Bytes of a revision's file. */
-  readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
-    return readRange(e.size, offset, length, this.blockSize, (idx) => {
+  /**
+   * Bytes of a revision's file, as views of cached blocks (see rangeSegments): valid
+   * until the next call into the cache, which is long enough to hand them to the kernel.
+   */
+  entrySegments(e: FileEntry, offset: number, length: number): Uint8Array[] {
+    return rangeSegments(e.size, offset, length, this.blockSize, (idx) => {
       const h = this.store.entryBlock(e, idx);
       return h === null ? null : this.block(h);
-    });
+    }, this.zeros);
   }
 
-  /** Bytes of a head file as the mount's writes left it. */
-  readHead(ino: Ino, offset: number, length: number): Uint8Array {
+  /** Bytes of a head file as the mount's writes left it, as views (see entrySegments). */
+  headSegments(ino: Ino, offset: number, length: number): Uint8Array[] {
     const f = this.fileInode(ino);
     const d = this.dirty.get(ino);
-    return readRange(d?.size ?? f.size, offset, length, this.blockSize, (idx) => {
+    return rangeSegments(d?.size ?? f.size, offset, length, this.blockSize, (idx) => {
       return d?.pages.get(idx) ?? this.headBlock(f, idx);
-    });
+    }, this.zeros);
+  }
+
+  /** entrySegments copied into one buffer. */
+  readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
+    return concat(this.entrySegments(e, offset, length));
+  }
+
+  /** headSegments copied into one buffer. */
+  readHead(ino: Ino, offset: number, length: number): Uint8Array {
+    return concat(this.headSegments(ino, offset, length));
   }
 
   private headBlock(f: Inode & { type: "file" }, idx: number): Uint8Array | null {
@@ -242,4 +259,14 @@ export class PageCache {
       blocksWrittenOut: this.blocksWrittenOut,
     };
   }
+}
+
+function concat(segments: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(segments.reduce((n, s) => n + s.length, 0));
+  let at = 0;
+  for (const s of segments) {
+    out.set(s, at);
+    at += s.length;
+  }
+  return out;
 }

@@ -255,15 +255,15 @@ export class RevfsFilesystem implements FuseHandler {
     return [e, this.openHead(e.attr.ino)];
   }
 
-  read(ino: number, size: number, offset: number): Uint8Array {
+  read(ino: number, size: number, offset: number): Uint8Array[] {
     if (SnapshotsDir.owns(ino)) return this.readSnapshot(ino, size, offset);
-    return this.cache.readHead(ino as Ino, offset, size);
+    return this.cache.headSegments(ino as Ino, offset, size);
   }
 
-  private readSnapshot(ino: number, size: number, offset: number): Uint8Array {
+  private readSnapshot(ino: number, size: number, offset: number): Uint8Array[] {
     const { entry } = this.snapshots.node(ino);
     if (entry.type !== "file") throw new FuseError(Errno.EISDIR);
-    return this.cache.readEntry(entry, offset, size);
+    return this.cache.entrySegments(entry, offset, size);
   }
 
   write(ino: number, data: Uint8Array, offset: number): number {

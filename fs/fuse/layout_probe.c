@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 
 #define OFF(t, f) printf("%s.%s %zu\n", #t, #f, offsetof(struct t, f))
 #define SIZE(t) printf("%s %zu\n", #t, sizeof(struct t))
@@ -44,6 +45,8 @@ int main(void) {
   printf("fuse_file_info.nonseekable_bit %d\n", bit_of(set_nonseekable));
   SIZE(fuse_buf);
   OFF(fuse_buf, size); OFF(fuse_buf, flags); OFF(fuse_buf, mem); OFF(fuse_buf, fd); OFF(fuse_buf, pos);
+  SIZE(iovec);
+  OFF(iovec, iov_base); OFF(iovec, iov_len);
   SIZE(fuse_args);
   OFF(fuse_args, argc); OFF(fuse_args, argv); OFF(fuse_args, allocated);
   OFF(fuse_ctx, uid); OFF(fuse_ctx, gid); OFF(fuse_ctx, pid); OFF(fuse_ctx, umask);

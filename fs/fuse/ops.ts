@@ -112,7 +112,8 @@ export interface FuseHandler {
   rename(parent: number, name: string, newParent: number, newName: string, flags: number): Maybe<void>;
   open(ino: number, flags: number): Maybe<OpenOut>;
   create(parent: number, name: string, mode: number, flags: number, caller: Caller): Maybe<[EntryOut, OpenOut]>;
-  read(ino: number, size: number, offset: number, fh: number): Maybe<Uint8Array>;
+  /** The bytes read, as views in order (a reply gathers them without copying). */
+  read(ino: number, size: number, offset: number, fh: number): Maybe<Uint8Array[]>;
   write(ino: number, data: Uint8Array, offset: number, fh: number): Maybe<number>;
   flush(ino: number, fh: number): Maybe<void>;
   release(ino: number, fh: number): Maybe<void>;

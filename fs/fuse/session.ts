@@ -391,7 +391,7 @@ export class FuseSession {
         req,
         "read",
         () => h.read(num(ino), num(size), num(off), fh),
-        (data) => void f.fuse_reply_buf(req, data, BigInt(data.length)),
+        (segments) => this.replyData(req, segments),
       );
     });
     def("fuse_lowlevel_ops.write", [P, U64, P, USZ, I64, P], (req, ino, buf, size, off, fi) => {
@@ -480,5 +480,25 @@ export class FuseSession {
       used += need;
     }
     this.fuse.fuse_reply_buf(req, buf, BigInt(used));
+  }
+
+  /**
+   * Replies with the segments gathered by libfuse's writev: no copy into one buffer.
+   * The views must stay unchanged until the call returns, which it does before any other
+   * request runs.
+   */
+  private replyData(req: Deno.PointerValue, segments: Uint8Array[]): void {
+    if (segments.length <= 1) {
+      const data = segments[0] ?? new Uint8Array(0);
+      this.fuse.fuse_reply_buf(req, data, BigInt(data.length));
+      return;
+    }
+    const iov = new BigUint64Array((segments.length * L.iovec) / 8);
+    const base = L["iovec.iov_base"] / 8, len = L["iovec.iov_len"] / 8, stride = L.iovec / 8;
+    segments.forEach((s, i) => {
+      iov[i * stride + base] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)));
+      iov[i * stride + len] = BigInt(s.length);
+    });
+    this.fuse.fuse_reply_iov(req, iov, segments.length);
   }
 }
