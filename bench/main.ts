@@ -3,7 +3,8 @@
  * directory, bindfs, git, restic and borg, on the same work in one run. Prints the
  * Markdown report and writes bench/results/latest.{json,md} and the SVG charts.
  * Installs nothing: the peers come from README's setup; a missing one is skipped and
- * named in the report. Needs root (drop_caches, FUSE).
+ * named in the report. Needs root (drop_caches, FUSE). A full run also replaces the
+ * README's results block; `--render` rebuilds everything from latest.json.
  */
 import { fileIo, IO_FULL, IO_QUICK } from "./fileio.ts";
 import { machine, revfsCommit, toolVersions } from "./lib/machine.ts";
@@ -14,10 +15,17 @@ import { scaling, SCALING_FULL, SCALING_QUICK } from "./scaling.ts";
 import { binaryHistory, HISTORY_FULL, HISTORY_QUICK, sourceHistory } from "./versioning.ts";
 
 const quick = Deno.args.includes("--quick");
-const onlyAt = Deno.args.indexOf("--only");
-const only = new Set((onlyAt >= 0 ? Deno.args[onlyAt + 1] : "fileio,versioning,scaling").split(","));
 const resultsDir = new URL("./results/", import.meta.url).pathname;
 
+// --render: rebuild the report, charts and README block from latest.json, measuring nothing.
+if (Deno.args.includes("--render")) {
+  const saved = JSON.parse(await Deno.readTextFile(`${resultsDir}/latest.json`)) as BenchResults;
+  await writeResults(saved);
+  Deno.exit(0);
+}
+
+const onlyAt = Deno.args.indexOf("--only");
+const only = new Set((onlyAt >= 0 ? Deno.args[onlyAt + 1] : "fileio,versioning,scaling").split(","));
 const t0 = performance.now();
 const log = (s: string) => console.error(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 
@@ -72,10 +80,27 @@ try {
 }
 
 results.durationS = (performance.now() - t0) / 1000;
-await Deno.mkdir(resultsDir, { recursive: true });
-const md = markdown(results);
-await Deno.writeTextFile(`${resultsDir}/latest.json`, JSON.stringify(results, null, 1) + "\n");
-await Deno.writeTextFile(`${resultsDir}/latest.md`, md);
-for (const [name, svg] of Object.entries(charts(results))) await Deno.writeTextFile(`${resultsDir}/${name}`, svg);
-console.log(md);
+console.log(await writeResults(results));
 log(`done; results in ${resultsDir}`);
+
+async function writeResults(r: BenchResults): Promise<string> {
+  await Deno.mkdir(resultsDir, { recursive: true });
+  const md = markdown(r);
+  await Deno.writeTextFile(`${resultsDir}/latest.json`, JSON.stringify(r, null, 1) + "\n");
+  await Deno.writeTextFile(`${resultsDir}/latest.md`, md);
+  for (const [name, svg] of Object.entries(charts(r))) await Deno.writeTextFile(`${resultsDir}/${name}`, svg);
+  if (r.mode === "full" && r.fileIo && r.histories && r.scaling) await updateReadme(md);
+  return md;
+}
+
+/** A full run replaces the README's results block, so the README shows the latest full table. */
+async function updateReadme(md: string): Promise<void> {
+  const path = new URL("../README.md", import.meta.url).pathname;
+  const readme = await Deno.readTextFile(path);
+  const start = "<!-- bench:start -->", end = "<!-- bench:end -->";
+  const a = readme.indexOf(start), b = readme.indexOf(end);
+  if (a < 0 || b < a) return console.error("README has no bench block; not updated");
+  const block = md.replaceAll("](", "](bench/results/").replaceAll("](bench/results/http", "](http");
+  await Deno.writeTextFile(path, `${readme.slice(0, a + start.length)}\n${block}${readme.slice(b)}`);
+  console.error("README results block updated");
+}

@@ -165,9 +165,14 @@ export function markdown(r: BenchResults): string {
     const peak = Math.max(...s.revfsMemory.map((m) => m.peakRssBytes));
     out.push(`\nrevfs mount peak resident set over the scaling runs: ${mib(peak)}.`);
   }
-  out.push(
-    "\nCharts: [store growth, source](growth-source.svg), [store growth, binary](growth-binary.svg), [snapshot time vs tree size](snapshot-vs-tree.svg), [snapshot time vs file size](snapshot-vs-file.svg), [file I/O by tool](io.svg).",
-  );
+  const shown = [
+    ["io.svg", "file I/O by tool"],
+    ["growth-source.svg", "repository size per snapshot, source tree"],
+    ["growth-binary.svg", "repository size per snapshot, binary file"],
+    ["snapshot-vs-tree.svg", "snapshot time against tree size"],
+    ["snapshot-vs-file.svg", "snapshot time against file size"],
+  ].filter(([file]) => file in charts(r));
+  if (shown.length) out.push("\n" + shown.map(([file, alt]) => `![${alt}](${file})`).join("\n"));
   return out.join("\n") + "\n";
 }
 
