@@ -14,7 +14,7 @@ export type { AttrChange, Head, NewNode } from "./store/head.ts";
 export { exportTree, importDir, restorePath } from "./store/local_dir.ts";
 export { fileChunks, infoOfEntry, infoOfInode, type NodeInfo, type TreeView } from "./store/tree_view.ts";
 export type { Inode } from "./store/inode.ts";
-export { rangeSegments, readRange } from "./store/read_range.ts";
+export { gather, rangeSegments, readRange, zeroBlock } from "./store/read_range.ts";
 export { hashKey } from "./store/hash.ts";
 export type { Change, ChangeKind } from "./store/diff.ts";
 export type { GcResult } from "./store/gc.ts";

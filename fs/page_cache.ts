@@ -16,12 +16,14 @@
 import {
   type BlockHash,
   type FileEntry,
+  gather,
   hashKey,
   type Ino,
   type Inode,
   rangeSegments,
   RevfsError,
   type Store,
+  zeroBlock,
 } from "../mod.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
@@ -58,12 +60,12 @@ export class PageCache {
   private blocksWrittenOut = 0;
   private readonly blockSize: number;
 
-  /** Holes and zero tails in reads; never written. */
+  /** Holes and zero tails in reads; shared, never written. */
   private readonly zeros: Uint8Array;
 
   constructor(private readonly store: Store, readonly budgetBytes = DEFAULT_CACHE_BYTES) {
     this.blockSize = store.blockSize;
-    this.zeros = new Uint8Array(this.blockSize);
+    this.zeros = zeroBlock(this.blockSize);
     if (budgetBytes < 4 * this.blockSize) {
       throw new RevfsError("INVALID", `cache budget must be at least ${4 * this.blockSize} bytes`);
     }
@@ -131,12 +133,12 @@ export class PageCache {
 
   /** entrySegments copied into one buffer. */
   readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
-    return concat(this.entrySegments(e, offset, length));
+    return gather(this.entrySegments(e, offset, length));
   }
 
   /** headSegments copied into one buffer. */
   readHead(ino: Ino, offset: number, length: number): Uint8Array {
-    return concat(this.headSegments(ino, offset, length));
+    return gather(this.headSegments(ino, offset, length));
   }
 
   private headBlock(f: Inode & { type: "file" }, idx: number): Uint8Array | null {
@@ -259,14 +261,4 @@ export class PageCache {
       blocksWrittenOut: this.blocksWrittenOut,
     };
   }
-}
-
-function concat(segments: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(segments.reduce((n, s) => n + s.length, 0));
-  let at = 0;
-  for (const s of segments) {
-    out.set(s, at);
-    at += s.length;
-  }
-  return out;
 }

@@ -2,8 +2,8 @@
 
 /**
  * Bytes [offset, offset+length) of a file of `size` bytes, clipped at its end, as views
- * in order: the blocks' own bytes where they have them and `zeros` (at least a block
- * long, never written) for holes and the zero tails of trimmed blocks. `blockData(i)`
+ * in order: the blocks' own bytes where they have them and `zeros` (zeroBlock) for
+ * holes and the zero tails of trimmed blocks. `blockData(i)`
  * gives block i's bytes (null for a hole; shorter than a block means the rest is zeros).
  * The mount hands these views to the kernel without copying them into one buffer.
  */
@@ -30,6 +30,24 @@ export function rangeSegments(
   return out;
 }
 
+/** A block of zeros at least `blockSize` long, shared and never written. */
+let sharedZeros = new Uint8Array(0);
+export function zeroBlock(blockSize: number): Uint8Array {
+  if (sharedZeros.length < blockSize) sharedZeros = new Uint8Array(blockSize);
+  return sharedZeros;
+}
+
+/** Segments copied into one buffer; zero segments are skipped (the buffer starts zeroed). */
+export function gather(segments: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(segments.reduce((n, s) => n + s.length, 0));
+  let at = 0;
+  for (const s of segments) {
+    if (s.buffer !== sharedZeros.buffer) out.set(s, at);
+    at += s.length;
+  }
+  return out;
+}
+
 /** The same range as one buffer. */
 export function readRange(
   size: number,
@@ -38,14 +56,5 @@ export function readRange(
   blockSize: number,
   blockData: (index: number) => Uint8Array | null,
 ): Uint8Array {
-  const zeros = new Uint8Array(blockSize);
-  const segments = rangeSegments(size, offset, length, blockSize, blockData, zeros);
-  const out = new Uint8Array(segments.reduce((n, s) => n + s.length, 0));
-  let at = 0;
-  for (const s of segments) {
-    // The output starts zeroed; zero segments only advance.
-    if (s.buffer !== zeros.buffer) out.set(s, at);
-    at += s.length;
-  }
-  return out;
+  return gather(rangeSegments(size, offset, length, blockSize, blockData, zeroBlock(blockSize)));
 }
