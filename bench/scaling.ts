@@ -4,7 +4,7 @@
  * tool whose snapshot cost follows what changed draws a flat line; one that rescans or
  * rehashes draws a rising one.
  */
-import { BorgTool, GitTool, ResticTool, RevfsTool, type VersionTool } from "./lib/peers.ts";
+import { RevfsTool, type VersionTool, versionTools } from "./lib/peers.ts";
 import type { MountMemory } from "./lib/mounts.ts";
 import { CLI } from "./lib/mounts.ts";
 import { MiB, run } from "./lib/run.ts";
@@ -47,16 +47,6 @@ export const SCALING_QUICK: ScalingConfig = {
   changes: 3,
 };
 const GIT_MAX_FILE = 1024 * MiB;
-
-function tools(work: string, present: Record<string, boolean>, withGit: boolean): VersionTool[] {
-  const plain = `${work}/plain`;
-  Deno.mkdirSync(plain, { recursive: true });
-  const out: VersionTool[] = [new RevfsTool(`${work}/revfs-store`, `${work}/revfs`)];
-  if (present.git && withGit) out.push(new GitTool(plain, `${work}/git`));
-  if (present.restic) out.push(new ResticTool(plain, `${work}/restic`));
-  if (present.borg) out.push(new BorgTool(plain, `${work}/borg`));
-  return out;
-}
 
 /**
  * Sets up `tree` in every tool, takes the initial snapshot, then `changes` times applies
@@ -132,7 +122,7 @@ export async function scaling(
       await Deno.writeFile(p, data);
     };
     result.treeFiles.push(
-      ...await measure(n, tools(dir, present, true), populate, change, cfg.changes, result.revfsMemory),
+      ...await measure(n, versionTools(dir, present), populate, change, cfg.changes, result.revfsMemory),
     );
     await Deno.remove(dir, { recursive: true });
   }
@@ -154,7 +144,7 @@ export async function scaling(
     result.fileBytes.push(
       ...await measure(
         size,
-        tools(dir, present, size <= GIT_MAX_FILE),
+        versionTools(dir, present, { git: size <= GIT_MAX_FILE }),
         populate,
         change,
         cfg.changes,

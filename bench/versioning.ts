@@ -6,7 +6,7 @@
  * oldest state.
  */
 import { applyToDir, BinaryHistory, type EditOp, SourceHistory } from "./lib/workloads.ts";
-import { BorgTool, GitTool, ResticTool, RevfsTool, type VersionTool } from "./lib/peers.ts";
+import { GitTool, RevfsTool, type VersionTool, versionTools } from "./lib/peers.ts";
 import { CLI, type MountMemory } from "./lib/mounts.ts";
 import { MiB, run } from "./lib/run.ts";
 import { median, percentile, sum } from "./lib/stats.ts";
@@ -49,17 +49,6 @@ export interface HistoryConfig {
 }
 export const HISTORY_FULL: HistoryConfig = { commits: 500, binaryBytes: 64 * MiB, binaryVersions: 50 };
 export const HISTORY_QUICK: HistoryConfig = { commits: 30, binaryBytes: 16 * MiB, binaryVersions: 10 };
-
-/** Tools for one workload, each with its own repository under `work`. */
-export function versionTools(work: string, present: Record<string, boolean>): VersionTool[] {
-  const plain = `${work}/plain`;
-  Deno.mkdirSync(plain, { recursive: true });
-  const tools: VersionTool[] = [new RevfsTool(`${work}/revfs-store`, `${work}/revfs`)];
-  if (present.git) tools.push(new GitTool(plain, `${work}/git`));
-  if (present.restic) tools.push(new ResticTool(plain, `${work}/restic`));
-  if (present.borg) tools.push(new BorgTool(plain, `${work}/borg`), new BorgTool(plain, `${work}/borg-zstd`, "zstd,3"));
-  return tools;
-}
 
 async function replay(
   name: string,
@@ -134,7 +123,7 @@ export async function sourceHistory(
   return await replay(
     "source tree",
     `300 source-like files in 20 dirs, then ${cfg.commits} commits of 1-4 edited files`,
-    versionTools(work, present),
+    versionTools(work, present, { borgZstd: true }),
     cfg.commits + 1,
     (i) => i === 0 ? h.initial() : h.commit(),
     () => h.treeBytes,
@@ -153,7 +142,7 @@ export async function binaryHistory(
   return await replay(
     "binary file",
     `${cfg.binaryBytes / MiB} MiB file, ${cfg.binaryVersions} versions, each rewriting 1% at random 4 KiB offsets`,
-    versionTools(work, present),
+    versionTools(work, present, { borgZstd: true }),
     cfg.binaryVersions,
     (i) => i === 0 ? h.initial() : h.version(),
     () => h.bytes,

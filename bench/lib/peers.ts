@@ -161,6 +161,26 @@ export class RevfsTool implements VersionTool {
   }
 }
 
+/**
+ * revfs and every installed peer, each with its own repository under `work`; the peers
+ * share one plain directory. git can be left out (files too big for it), and the borg
+ * zstd,3 variant added.
+ */
+export function versionTools(
+  work: string,
+  present: Record<string, boolean>,
+  opts: { git?: boolean; borgZstd?: boolean } = {},
+): VersionTool[] {
+  const plain = `${work}/plain`;
+  Deno.mkdirSync(plain, { recursive: true });
+  const tools: VersionTool[] = [new RevfsTool(`${work}/revfs-store`, `${work}/revfs`)];
+  if (present.git && opts.git !== false) tools.push(new GitTool(plain, `${work}/git`));
+  if (present.restic) tools.push(new ResticTool(plain, `${work}/restic`));
+  if (present.borg) tools.push(new BorgTool(plain, `${work}/borg`));
+  if (present.borg && opts.borgZstd) tools.push(new BorgTool(plain, `${work}/borg-zstd`, "zstd,3"));
+  return tools;
+}
+
 /** Which peers are installed; the benchmark skips (and says so) the ones that are not. */
 export async function peersPresent(): Promise<Record<string, boolean>> {
   const out: Record<string, boolean> = {};
