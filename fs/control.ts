@@ -123,11 +123,15 @@ export async function askMount(storeDir: string, req: ControlRequest): Promise<C
   } catch {
     return undefined;
   }
-  const w = conn.writable.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(req) + "\n"));
-  w.releaseLock();
-  const text = await new Response(conn.readable).text();
-  return JSON.parse(text) as ControlReply;
+  try {
+    const w = conn.writable.getWriter();
+    await w.write(new TextEncoder().encode(JSON.stringify(req) + "\n"));
+    w.releaseLock();
+    return JSON.parse(await new Response(conn.readable).text()) as ControlReply;
+  } catch (e) {
+    // Not the CLI's own stdout closing: the mount went away mid-request.
+    throw new RevfsError("INVALID", `the mount serving ${storeDir} stopped before answering (${(e as Error).message})`);
+  }
 }
 
 /** Running revfs mounts, from /proc/mounts: mountpoint and store directory. */

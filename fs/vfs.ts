@@ -38,6 +38,12 @@ export class RevfsFilesystem implements FuseHandler {
   private readonly dirHandles = new Map<number, DirEntryOut[]>();
   /** Handle -> head inode of every open head file. */
   private readonly openFiles = new Map<number, number>();
+  /**
+   * Head inode -> the kernel's lookup count. An inode the kernel still holds stays
+   * alive after its last name goes, as an open one does: the kernel may still write
+   * back its cached pages and times, until it sends forget.
+   */
+  private readonly kernelRefs = new Map<number, number>();
   private nextFh = 1;
   private readonly mountedAt = BigInt(Date.now()) * 1_000_000n;
 
@@ -105,6 +111,15 @@ export class RevfsFilesystem implements FuseHandler {
     return { attr, attrTimeout: timeout, entryTimeout: timeout };
   }
 
+  /** An entry handed to the kernel for a head inode: one more lookup reference. */
+  private headEntry(ino: number): EntryOut {
+    const e = this.entry(ino);
+    const n = this.kernelRefs.get(ino) ?? 0;
+    if (n === 0) this.store.head.pin(ino as Ino);
+    this.kernelRefs.set(ino, n + 1);
+    return e;
+  }
+
   private readOnly(ino: number): void {
     if (SnapshotsDir.owns(ino)) throw new FuseError(Errno.EROFS);
   }
@@ -124,12 +139,16 @@ export class RevfsFilesystem implements FuseHandler {
     }
     const ino = this.store.head.lookup(parent as Ino, name);
     if (ino === undefined) throw new FuseError(Errno.ENOENT);
-    return this.entry(ino);
+    return this.headEntry(ino);
   }
 
   forget(ino: number, nlookup: number): void {
-    // Head inode numbers are the store's own and outlive the kernel's references.
-    if (SnapshotsDir.owns(ino)) this.snapshots.forget(ino, nlookup);
+    if (SnapshotsDir.owns(ino)) return this.snapshots.forget(ino, nlookup);
+    const n = (this.kernelRefs.get(ino) ?? 0) - nlookup;
+    if (n > 0) return void this.kernelRefs.set(ino, n);
+    if (!this.kernelRefs.delete(ino)) return;
+    this.store.head.unpin(ino as Ino);
+    this.dropIfGone(ino as Ino);
   }
 
   getattr(ino: number): { attr: Attr; timeout: number } {
@@ -187,7 +206,7 @@ export class RevfsFilesystem implements FuseHandler {
       mtimeNs: BigInt(Date.now()) * 1_000_000n,
       target,
     });
-    return this.entry(i.ino);
+    return this.headEntry(i.ino);
   }
 
   mknod(parent: number, name: string, mode: number, c: Caller): EntryOut {
