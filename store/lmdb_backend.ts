@@ -4,6 +4,14 @@ import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.t
 
 export const LMDB_DATA_FILE = "data.mdb";
 
+/**
+ * Fault injection for the crash tests: REVFS_TEST_KILL_BEFORE_TXN=N makes the process
+ * SIGKILL itself as its N-th write transaction begins, so a test can stop a command
+ * between any two of its commits and check what the store holds.
+ */
+const killBeforeTxn = Number(Deno.env.get("REVFS_TEST_KILL_BEFORE_TXN") ?? 0);
+let txnsBegun = 0;
+
 export class LmdbRecordStore implements RecordStore {
   private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
   private inWrite = false;
@@ -70,6 +78,7 @@ export class LmdbRecordStore implements RecordStore {
 
   write<T>(fn: () => T): T {
     if (this.inWrite) return fn();
+    if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
     this.inWrite = true;
     try {
       return this.env.transactionSync(fn);

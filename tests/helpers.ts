@@ -74,15 +74,30 @@ export interface CliResult {
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
-export async function runCli(...args: string[]): Promise<CliResult> {
+export function runCli(...args: string[]): Promise<CliResult> {
+  return runCliWith({}, ...args);
+}
+
+/** The CLI with extra environment variables (fault injection); `signal` is set when it was killed. */
+export async function runCliWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<CliResult & { signal: Deno.Signal | null }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
+    env,
   }).output();
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), stdoutBytes: out.stdout };
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    stdoutBytes: out.stdout,
+  };
 }
 
 /** Every test store must pass verify at the end of its test. */

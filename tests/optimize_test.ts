@@ -6,26 +6,9 @@
 import assert from "node:assert/strict";
 import { type FileEntry, type RevNumber, ROOT_INO, Store } from "../mod.ts";
 import { checkStoreInvariants, Rng, runCli, sha256Hex } from "./helpers.ts";
+import { writeRecordTree } from "./tree_model.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-/** Small files of two kinds (JSON-like records, prose), as a source tree has. */
-function writeTree(rng: Rng, dir: string, files: number): void {
-  Deno.mkdirSync(`${dir}/data`, { recursive: true });
-  Deno.mkdirSync(`${dir}/docs`, { recursive: true });
-  const words = ["alpha", "beta", "gamma", "revfs", "block", "store", "delta", "chain", "mount", "page", "tree"];
-  for (let i = 0; i < files; i++) {
-    const rows = Array.from(
-      { length: 20 + rng.int(150) },
-      () =>
-        `{"id": ${rng.int(100000)}, "name": "${rng.pick(words)}", "tags": ["${rng.pick(words)}", "${
-          rng.pick(words)
-        }"], "ok": ${rng.chance(0.5)}}`,
-    );
-    Deno.writeTextFileSync(`${dir}/data/r${i}.json`, rows.join("\n"));
-    Deno.writeFileSync(`${dir}/docs/n${i}.txt`, rng.bytes(2000 + rng.int(20000), "text"));
-  }
-}
 
 /** sha256 of every file of every revision. */
 function contents(store: Store): Map<string, string> {
@@ -45,7 +28,7 @@ function contents(store: Store): Map<string, string> {
 async function buildStore(dir: string, seed: number, files: number): Promise<string> {
   const rng = new Rng(seed);
   const src = `${dir}/src`;
-  writeTree(rng, src, files);
+  writeRecordTree(rng, src, files);
   const store = `${dir}/store`;
   assert.equal((await runCli("import", store, src)).code, 0);
   // A second revision with some files edited.

@@ -279,3 +279,21 @@ function drawEdit(rng: Rng, root: string): Edit {
   }
   throw new Error(`unknown edit ${kind}`);
 }
+
+/** Small files of two kinds (JSON-like records, prose), as a source tree has. */
+export function writeRecordTree(rng: Rng, dir: string, files: number): void {
+  Deno.mkdirSync(`${dir}/data`, { recursive: true });
+  Deno.mkdirSync(`${dir}/docs`, { recursive: true });
+  const words = ["alpha", "beta", "gamma", "revfs", "block", "store", "delta", "chain", "mount", "page", "tree"];
+  for (let i = 0; i < files; i++) {
+    const rows = Array.from(
+      { length: 20 + rng.int(150) },
+      () =>
+        `{"id": ${rng.int(100000)}, "name": "${rng.pick(words)}", "tags": ["${rng.pick(words)}", "${
+          rng.pick(words)
+        }"], "ok": ${rng.chance(0.5)}}`,
+    );
+    Deno.writeTextFileSync(`${dir}/data/r${i}.json`, rows.join("\n"));
+    Deno.writeFileSync(`${dir}/docs/n${i}.txt`, rng.bytes(2000 + rng.int(20000), "text"));
+  }
+}
