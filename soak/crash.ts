@@ -15,6 +15,14 @@ const seed = Number(option("seed") ?? Date.now() % 1e9);
 const keep = Deno.args.includes("--keep");
 const dir = await Deno.makeTempDir({ prefix: "revfs-soak-" });
 console.log(`crash soak: ${rounds} kill points, seed ${seed}, in ${dir}`);
+// Stopped early: unmounting ends the round's mount process; then clean up.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, () => {
+    new Deno.Command("fusermount3", { args: ["-u", "-z", `${dir}/mnt`], stderr: "null" }).outputSync();
+    if (!keep) Deno.removeSync(dir, { recursive: true });
+    Deno.exit(130);
+  });
+}
 const t0 = performance.now();
 try {
   const report = await runCrashRounds({

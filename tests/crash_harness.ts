@@ -433,9 +433,15 @@ function checkAfterCrash(
     history.set(unknown[0], w.pendingSnapshot!);
     report.snapshotsUnreported++;
   }
-  const fresh = new Set([...w.reported.keys(), ...unknown]);
   const all = [...history.keys()];
-  const toCheck = o.checkAllRevisions ? all : [...fresh, ...(all.length ? [o.rng.pick(all)] : [])];
+  // The soak samples: the last reported, the one whose reply was lost, two more new ones and an old one.
+  const made = [...w.reported.keys()];
+  const toCheck = o.checkAllRevisions ? all : [
+    ...made.slice(-1),
+    ...unknown,
+    ...(made.length ? [o.rng.pick(made), o.rng.pick(made)] : []),
+    ...(all.length ? [o.rng.pick(all)] : []),
+  ];
   for (const rev of new Set(toCheck)) {
     if (!revs.has(rev)) continue;
     const diff = treeDiff(history.get(rev)!, readTree(join(mnt, ".snapshots", String(rev))));
