@@ -33,7 +33,10 @@ export type ControlReply =
 export interface ControlTarget {
   store: Store;
   mountpoint: string;
-  /** Called before a snapshot so the snapshot holds every write answered so far. */
+  /**
+   * Called before a snapshot so the snapshot holds every write answered so far
+   * (askMount has already made the kernel send what its writeback cache held).
+   */
   flush(): Promise<void>;
   pendingRequests(): number;
   cacheStats(): PageCacheStats;
@@ -115,8 +118,40 @@ function residentMemory(): { rssAnonBytes: number; rssFileBytes: number } {
   return { rssAnonBytes: kb("RssAnon"), rssFileBytes: kb("RssFile") };
 }
 
+const libcSymbols = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  syncfs: { parameters: ["i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+let libc: Deno.DynamicLibrary<typeof libcSymbols> | undefined;
+
+/**
+ * Makes the kernel hand the mount every write() it holds in its writeback cache, so a
+ * snapshot holds every write that returned before it was asked for. The client does
+ * this, not the mount: a mount thread blocked on its own mountpoint keeps a killed
+ * mount from ever exiting (seen: a zombie holding the mount until its connection was
+ * aborted by hand). Best effort: a dead mount fails here and again at the socket.
+ */
+function syncMountOf(storeDir: string): void {
+  let real: string;
+  try {
+    real = Deno.realPathSync(storeDir);
+  } catch {
+    return;
+  }
+  const m = runningMounts().find((m) => m.store === real);
+  if (!m) return;
+  const O_RDONLY = 0, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
+  libc ??= Deno.dlopen("libc.so.6", libcSymbols);
+  const fd = libc.symbols.open(new TextEncoder().encode(m.mountpoint + "\0"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  libc.symbols.syncfs(fd);
+  libc.symbols.close(fd);
+}
+
 /** Sends one request to the mount serving `storeDir`; undefined when none listens. */
 export async function askMount(storeDir: string, req: ControlRequest): Promise<ControlReply | undefined> {
+  if (req.op === "snapshot") syncMountOf(storeDir);
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path: `${storeDir}/${CONTROL_SOCKET}` });

@@ -22,23 +22,6 @@ function tuneMalloc(blockSize: number): void {
   libc.mallopt(M_ARENA_MAX, 2);
 }
 
-/**
- * Makes the kernel send every write it holds in its page cache (writeback cache mode)
- * for this mount, so a snapshot holds every write() that returned before it began.
- * The calls run off the JS thread, which keeps serving the writes they cause.
- */
-async function syncKernelCache(mountpoint: string): Promise<void> {
-  const O_RDONLY = 0, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
-  const { libc } = loadFuse();
-  const fd = await libc.open(new TextEncoder().encode(mountpoint + "\0"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw new Error(`cannot open ${mountpoint} to sync it`);
-  try {
-    if (await libc.syncfs(fd) !== 0) throw new Error(`syncfs on ${mountpoint} failed`);
-  } finally {
-    await libc.close(fd);
-  }
-}
-
 /** Unwritten data is written out at least this often (the kernel's dirty writeback is 30 s). */
 const WRITEBACK_MS = 5000;
 
@@ -100,10 +83,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   const control = serveControl({
     store,
     mountpoint: real,
-    flush: async () => {
-      await syncKernelCache(real);
-      cache.writeOutAll();
-    },
+    flush: () => Promise.resolve(cache.writeOutAll()),
     pendingRequests: () => session.pending,
     cacheStats: () => cache.stats(),
   });

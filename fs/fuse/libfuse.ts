@@ -35,10 +35,6 @@ const libcSymbols = {
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["u64"], result: "i32" },
-  // Off the JS thread: on the mount itself these wait for requests this thread serves.
-  open: { parameters: ["buffer", "i32"], result: "i32", nonblocking: true },
-  syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
-  close: { parameters: ["i32"], result: "i32", nonblocking: true },
 } as const;
 
 export type Fuse = Deno.DynamicLibrary<typeof fuseSymbols>["symbols"];
