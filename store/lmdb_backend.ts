@@ -1,6 +1,8 @@
 /** RecordStore on one LMDB environment with one named database per table. */
 import { type Database, open, type RootDatabase } from "lmdb";
+import { checkDataFile } from "./lmdb_file.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
+import { RevfsError } from "./types.ts";
 
 export const LMDB_DATA_FILE = "data.mdb";
 
@@ -28,7 +30,9 @@ export class LmdbRecordStore implements RecordStore {
     this.dbs = dbs;
   }
 
-  static open(dir: string, opts: { readOnly?: boolean } = {}): LmdbRecordStore {
+  /** Opens the environment in `dir`; `create` for a new store, else its file is checked first. */
+  static open(dir: string, opts: { readOnly?: boolean; create?: boolean } = {}): LmdbRecordStore {
+    if (!opts.create) checkDataFile(`${dir}/${LMDB_DATA_FILE}`, dir);
     const env = open<Uint8Array, Uint8Array>({
       path: dir,
       maxDbs: TABLES.length + 4,
@@ -44,12 +48,20 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
-    const v = this.dbs[table].getBinary(key);
-    return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    try {
+      const v = this.dbs[table].getBinary(key);
+      return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    } catch (e) {
+      throw damaged(e, table);
+    }
   }
 
   has(table: Table, key: Uint8Array): boolean {
-    return this.dbs[table].doesExist(key);
+    try {
+      return this.dbs[table].doesExist(key);
+    } catch (e) {
+      throw damaged(e, table);
+    }
   }
 
   put(table: Table, key: Uint8Array, value: Uint8Array): void {
@@ -63,13 +75,21 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   *range(table: Table, range: KeyRange = {}): Iterable<[Uint8Array, Uint8Array]> {
-    for (const { key, value } of this.dbs[table].getRange(range)) {
-      yield [toU8(key as Uint8Array), toU8(value)];
+    try {
+      for (const { key, value } of this.dbs[table].getRange(range)) {
+        yield [toU8(key as Uint8Array), toU8(value)];
+      }
+    } catch (e) {
+      throw damaged(e, table);
     }
   }
 
   *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
-    for (const key of this.dbs[table].getKeys(range)) yield toU8(key as Uint8Array);
+    try {
+      for (const key of this.dbs[table].getKeys(range)) yield toU8(key as Uint8Array);
+    } catch (e) {
+      throw damaged(e, table);
+    }
   }
 
   count(table: Table): number {
@@ -94,6 +114,13 @@ export class LmdbRecordStore implements RecordStore {
   async close(): Promise<void> {
     await this.env.close();
   }
+}
+
+/** LMDB's own errors about its pages (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ...) are damage to report, not bugs. */
+function damaged(e: unknown, table: Table): unknown {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (!/^MDB_(CORRUPTED|PAGE_NOTFOUND|BAD_TXN|INVALID|VERSION_MISMATCH)/.test(msg)) return e;
+  return new RevfsError("CORRUPT", `the store's LMDB file is damaged (reading ${table}): ${msg}`);
 }
 
 function toU8(b: Uint8Array): Uint8Array {

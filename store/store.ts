@@ -113,7 +113,7 @@ export class Store {
     await initZstd();
     const lock = WriterLock.tryAcquire(dir);
     if (!lock) throw new RevfsError("STORE_LOCKED", `${dir} is being initialised by another process`);
-    const records = LmdbRecordStore.open(dir);
+    const records = LmdbRecordStore.open(dir, { create: true });
     const id = crypto.getRandomValues(new Uint8Array(16));
     records.write(() => {
       records.put("meta", META.format, u64Key(FORMAT_VERSION));
@@ -160,6 +160,7 @@ export class Store {
       records = LmdbRecordStore.open(dir);
     } catch (e) {
       lock?.release();
+      if (e instanceof RevfsError) throw e;
       throw new RevfsError("NOT_A_STORE", `${dir} is not a readable revfs store: ${(e as Error).message}`);
     }
     try {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { fileChunks, importDir, type RevNumber, type Store } from "../mod.ts";
 import { newTestStore, Rng, runCli } from "./helpers.ts";
+import { sh, withMount } from "./mount_helpers.ts";
 
 async function storeWithTwoFiles(): Promise<{ store: Store; dir: string; cleanup(): Promise<void> }> {
   const ts = await newTestStore();
@@ -62,6 +63,74 @@ Deno.test("verify: a flipped byte in a directory page is found", async () => {
     flipByte(store, "pages", docs.content, 5);
     const report = store.verify();
     assert.ok(report.problems.some((p) => p.includes("revision 1") && p.includes("docs")), report.problems.join("\n"));
+  } finally {
+    await ts.cleanup();
+  }
+});
+
+Deno.test("corruption through the mount: EIO for the damaged file, the others read, the mount stays up", async () => {
+  const ts = await storeWithTwoFiles();
+  try {
+    const { store } = ts;
+    const report1 = store.revisionView(1 as RevNumber).entry("docs/report.txt");
+    const [, block] = [...store.maps.present(report1.type === "file" ? report1.content : null)][1];
+    flipByte(store, "blocks", block, 1000);
+    await store.close();
+    const mnt = `${ts.dir}/mnt`;
+    await withMount(`${ts.dir}/store`, mnt, async () => {
+      for (const path of [`${mnt}/docs/report.txt`, `${mnt}/.snapshots/1/docs/report.txt`]) {
+        const r = await sh(`cat '${path}' > /dev/null`);
+        assert.notEqual(r.code, 0, `${path} read despite a damaged block`);
+        assert.match(r.stderr, /Input\/output error/);
+      }
+      // The first block is intact and reads; other files read; writes still work.
+      assert.equal((await sh(`head -c 65536 '${mnt}/docs/report.txt' | wc -c`)).stdout.trim(), "65536");
+      assert.equal((await sh(`cat '${mnt}/other.bin' | wc -c`)).stdout.trim(), "100000");
+      assert.equal((await sh(`echo fine > '${mnt}/new.txt' && cat '${mnt}/new.txt'`)).stdout, "fine\n");
+    });
+  } finally {
+    await ts.cleanup();
+  }
+});
+
+Deno.test("a truncated or damaged LMDB file is refused at open with one line, never a crash", async () => {
+  const ts = await storeWithTwoFiles();
+  try {
+    await ts.store.close();
+    const good = `${ts.dir}/store`;
+    const file = `${good}/data.mdb`;
+    const size = (await Deno.stat(file)).size;
+    const damage: [string, (f: Deno.FsFile) => Promise<void>][] = [
+      ["empty", (f) => f.truncate(0)],
+      ["cut inside the first meta page", (f) => f.truncate(100)],
+      ["only one meta page", (f) => f.truncate(4096)],
+      ["cut after the meta pages", (f) => f.truncate(8192)],
+      ["cut in half", (f) => f.truncate(Math.floor(size / 8192) * 4096)],
+      ["last page missing", (f) => f.truncate(size - 4096)],
+      ["first meta page zeroed", async (f) => void await f.write(new Uint8Array(4096))],
+      ["second meta page garbage", async (f) => {
+        await f.seek(4096 + 24, Deno.SeekMode.Start);
+        await f.write(new Rng(3).bytes(200));
+      }],
+    ];
+    for (const [what, harm] of damage) {
+      const copy = `${ts.dir}/damaged`;
+      await Deno.remove(copy, { recursive: true }).catch(() => {});
+      assert.equal((await new Deno.Command("cp", { args: ["-a", good, copy] }).output()).code, 0);
+      const f = await Deno.open(`${copy}/data.mdb`, { write: true });
+      await harm(f);
+      f.close();
+      for (const args of [["log", copy], ["verify", copy], ["cat", copy, "other.bin"], ["snapshot", copy]]) {
+        const r = await runCli(...args);
+        assert.equal(r.code, 1, `${what}: ${args[0]} exited ${r.code}: ${r.stderr}`);
+        assert.match(
+          r.stderr,
+          /^revfs: store .* is damaged: its data\.mdb .*; not opening it\n$/,
+          `${what}: ${args[0]}`,
+        );
+      }
+    }
+    assert.equal((await runCli("verify", good)).code, 0, "the original was changed");
   } finally {
     await ts.cleanup();
   }
