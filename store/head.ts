@@ -443,8 +443,9 @@ export class Head {
   }
 
   /**
-   * Sets whole blocks of a file to already-stored hashes (import) and its size.
-   * Blocks equal to what the head holds are not touched.
+   * Sets the blocks of a file to already-stored hashes (import) and its size. `hashes`
+   * is complete: a block it does not list is a hole. Blocks equal to what the head
+   * holds are not touched.
    */
   setBlocks(ino: Ino, size: number, hashes: Iterable<[number, BlockHash | null]>): FileInode {
     return this.records.write(() => {
@@ -452,12 +453,18 @@ export class Head {
       if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${i.name} is not a file`);
       let f = i.size === size ? i : this.resize(i, size);
       let changed = f !== i;
-      for (const [idx, h] of hashes) {
+      const listed = new Set<number>();
+      const set = (idx: number, h: BlockHash | null) => {
         const cur = this.blockHash(f, idx);
-        if (cur === h || (cur !== null && h !== null && bytesEqual(cur, h))) continue;
+        if (cur === h || (cur !== null && h !== null && bytesEqual(cur, h))) return;
         this.setOverlay(ino, idx, h);
         changed = true;
+      };
+      for (const [idx, h] of hashes) {
+        listed.add(idx);
+        set(idx, h);
       }
+      for (const idx of this.presentBlocks(i)) if (!listed.has(idx) && idx * this.blockSize < size) set(idx, null);
       if (changed) {
         f = { ...f, ctimeNs: nowNs() };
         this.save(f);
@@ -465,6 +472,20 @@ export class Head {
       }
       return f;
     });
+  }
+
+  /** Indices of the blocks of a file that are not holes, from its base map and overlay. */
+  private presentBlocks(f: FileInode): number[] {
+    const out = new Set<number>();
+    for (const [idx] of this.maps.present(f.base as PageHash | null)) {
+      if (idx >= f.baseBlocks) break;
+      out.add(idx);
+    }
+    for (const [idx, h] of this.overlay(f.ino)) {
+      if (h === null) out.delete(idx);
+      else out.add(idx);
+    }
+    return [...out];
   }
 
   /** Writes bytes at an offset, extending the file as needed; unchanged blocks are not stored. */

@@ -10,6 +10,7 @@
 import { kindOf } from "./dicts.ts";
 import { lchownSync, lstatSync as nodeLstat, utimesSync } from "node:fs";
 import { join } from "node:path";
+import { dataExtents } from "./sparse.ts";
 import { BlockStore } from "./blocks.ts";
 import { type Head, splitPath } from "./head.ts";
 import type { Progress, Store } from "./store.ts";
@@ -78,7 +79,15 @@ export async function importDir(store: Store, src: string, message: string, prog
       const names = [...Deno.readDirSync(path)].map((e) => e.name).sort();
       for (const name of names) {
         const p = join(path, name);
-        const cst = Deno.lstatSync(p);
+        let cst: Deno.FileInfo;
+        try {
+          cst = Deno.lstatSync(p);
+        } catch (e) {
+          // Deno lists a name that is not UTF-8 with U+FFFD in it; that path then does not exist.
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+          const why = name.includes("\uFFFD") ? "a name that is not valid UTF-8" : "a file that vanished";
+          throw new RevfsError("INVALID", `cannot import ${p}: ${why} (nothing was imported)`);
+        }
         if (!cst.isFile && !cst.isDirectory && !cst.isSymlink) {
           console.error(`revfs: skipping ${p}: not a file, directory or symlink`);
           continue;
@@ -87,32 +96,35 @@ export async function importDir(store: Store, src: string, message: string, prog
       }
       return { ...meta, type: "dir", children };
     }
+    // Only blocks that overlap data are read and listed; the rest are holes.
     const blocks: [number, BlockHash | null][] = [];
     const file = await Deno.open(path, { read: true });
     try {
       const bs = store.blockSize;
-      let size = 0;
-      for (let idx = 0;; idx++) {
-        const buf = new Uint8Array(bs);
-        let n = 0;
-        while (n < bs) {
-          const got = await file.read(buf.subarray(n));
-          if (got === null) break;
-          n += got;
+      const size = st.size;
+      let idx = 0;
+      for (const [start, end] of dataExtents(path, size)) {
+        for (idx = Math.max(idx, Math.floor(start / bs)); idx * bs < end; idx++) {
+          const want = Math.min(bs, size - idx * bs);
+          const buf = new Uint8Array(want);
+          await file.seek(idx * bs, Deno.SeekMode.Start);
+          let n = 0;
+          while (n < want) {
+            const got = await file.read(buf.subarray(n));
+            if (got === null) break;
+            n += got;
+          }
+          if (n < want) throw new RevfsError("INVALID", `cannot import ${path}: it shrank while being read`);
+          const h = BlockStore.hashOf(buf);
+          blocks.push([idx, h]);
+          if (h !== null && !store.blocks.has(h)) {
+            pending.push([buf, kindOf(path)]);
+            pendingBytes += n;
+            if (pendingBytes >= BATCH_BYTES) flush();
+          }
+          doneBytes += n;
+          progress?.(doneBytes, totalBytes);
         }
-        if (n === 0) break;
-        size += n;
-        const data = buf.subarray(0, n);
-        const h = BlockStore.hashOf(data);
-        blocks.push([idx, h]);
-        if (h !== null && !store.blocks.has(h)) {
-          pending.push([data, kindOf(path)]);
-          pendingBytes += n;
-          if (pendingBytes >= BATCH_BYTES) flush();
-        }
-        doneBytes += n;
-        progress?.(doneBytes, totalBytes);
-        if (n < bs) break;
       }
       return { ...meta, type: "file", size, blocks };
     } finally {

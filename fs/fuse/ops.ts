@@ -93,6 +93,7 @@ export const Errno = {
   ENAMETOOLONG: 36,
   ENOSYS: 38,
   ENOTEMPTY: 39,
+  EILSEQ: 84,
   ENOTSUP: 95,
 } as const;
 

@@ -97,8 +97,23 @@ function fileInfo(fi: Ptr): { fh: number; flags: number } {
   return { fh: num(v.getBigUint64(L["fuse_file_info.fh"])), flags: v.getInt32(L["fuse_file_info.flags"]) };
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A name or link target from the kernel. Names are UTF-8 in the store: a name that is
+ * not is refused (EILSEQ) rather than decoded lossily, where two names would collide.
+ * Called inside a request's handler, so the error is its reply.
+ */
 function cString(p: Ptr): string {
-  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+  if (p === null) return "";
+  const view = new Deno.UnsafePointerView(p);
+  let len = 0;
+  while (view.getUint8(len) !== 0) len++;
+  try {
+    return strictUtf8.decode(new Uint8Array(view.getArrayBuffer(len)));
+  } catch {
+    throw new FuseError(Errno.EILSEQ);
+  }
 }
 
 export interface MountOptions {
@@ -291,8 +306,7 @@ export class FuseSession {
       );
     });
     def("fuse_lowlevel_ops.lookup", [P, U64, P], (req, parent, name) => {
-      const n = cString(name);
-      this.serveRequest(req, "lookup", () => h.lookup(num(parent), n), this.replyEntry(req));
+      this.serveRequest(req, "lookup", () => h.lookup(num(parent), cString(name)), this.replyEntry(req));
     });
     def("fuse_lowlevel_ops.forget", [P, U64, U64], (req, ino, nlookup) => {
       try {
@@ -338,31 +352,35 @@ export class FuseSession {
       this.serveRequest(req, "readlink", () => h.readlink(num(ino)), (t) => void f.fuse_reply_readlink(req, cstr(t)));
     });
     def("fuse_lowlevel_ops.mknod", [P, U64, P, U32, U64], (req, parent, name, mode) => {
-      const n = cString(name);
       const c = this.caller(req);
-      this.serveRequest(req, "mknod", () => h.mknod(num(parent), n, mode, c), this.replyEntry(req));
+      this.serveRequest(req, "mknod", () => h.mknod(num(parent), cString(name), mode, c), this.replyEntry(req));
     });
     def("fuse_lowlevel_ops.mkdir", [P, U64, P, U32], (req, parent, name, mode) => {
-      const n = cString(name);
       const c = this.caller(req);
-      this.serveRequest(req, "mkdir", () => h.mkdir(num(parent), n, mode, c), this.replyEntry(req));
+      this.serveRequest(req, "mkdir", () => h.mkdir(num(parent), cString(name), mode, c), this.replyEntry(req));
     });
     def("fuse_lowlevel_ops.unlink", [P, U64, P], (req, parent, name) => {
-      const n = cString(name);
-      this.serveRequest(req, "unlink", () => h.unlink(num(parent), n), this.replyOk(req));
+      this.serveRequest(req, "unlink", () => h.unlink(num(parent), cString(name)), this.replyOk(req));
     });
     def("fuse_lowlevel_ops.rmdir", [P, U64, P], (req, parent, name) => {
-      const n = cString(name);
-      this.serveRequest(req, "rmdir", () => h.rmdir(num(parent), n), this.replyOk(req));
+      this.serveRequest(req, "rmdir", () => h.rmdir(num(parent), cString(name)), this.replyOk(req));
     });
     def("fuse_lowlevel_ops.symlink", [P, P, U64, P], (req, link, parent, name) => {
-      const t = cString(link), n = cString(name);
       const c = this.caller(req);
-      this.serveRequest(req, "symlink", () => h.symlink(t, num(parent), n, c), this.replyEntry(req));
+      this.serveRequest(
+        req,
+        "symlink",
+        () => h.symlink(cString(link), num(parent), cString(name), c),
+        this.replyEntry(req),
+      );
     });
     def("fuse_lowlevel_ops.rename", [P, U64, P, U64, P, U32], (req, parent, name, np, nn, flags) => {
-      const a = cString(name), b = cString(nn);
-      this.serveRequest(req, "rename", () => h.rename(num(parent), a, num(np), b, flags), this.replyOk(req));
+      this.serveRequest(
+        req,
+        "rename",
+        () => h.rename(num(parent), cString(name), num(np), cString(nn), flags),
+        this.replyOk(req),
+      );
     });
     def("fuse_lowlevel_ops.link", [P, U64, U64, P], (req) => void f.fuse_reply_err(req, Errno.EPERM));
     def("fuse_lowlevel_ops.open", [P, U64, P], (req, ino, fi) => {
@@ -375,13 +393,12 @@ export class FuseSession {
       );
     });
     def("fuse_lowlevel_ops.create", [P, U64, P, U32, P], (req, parent, name, mode, fi) => {
-      const n = cString(name);
       const { flags } = fileInfo(fi);
       const c = this.caller(req);
       this.serveRequest(
         req,
         "create",
-        () => h.create(num(parent), n, mode, flags, c),
+        () => h.create(num(parent), cString(name), mode, flags, c),
         ([e, o]) => void f.fuse_reply_create(req, entryBuffer(e), fileInfoBuffer(o, flags)),
       );
     });
