@@ -21,6 +21,7 @@ const USAGE = `usage: revfs COMMAND ...
 
   mount STORE MOUNTPOINT              mount the store (created if missing); stays in the foreground
         [--cache-mb N]                block cache memory in MiB, clean and dirty (default 256)
+        [--allow-other]               let other users in (permission bits still apply); default: only you
   unmount MOUNTPOINT                  unmount a running revfs mount
   init STORE [--block-size BYTES]     create an empty store
   import STORE DIR [-m MSG]           make the head equal to DIR and snapshot it
@@ -89,7 +90,7 @@ function isoTime(ns: bigint): string {
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   async mount(argv) {
-    const a = parseArgs(argv, ["--cache-mb"]);
+    const a = parseArgs(argv, ["--cache-mb", "--allow-other"]);
     need(a, 2, "STORE MOUNTPOINT");
     atMost(a, 2);
     const mb = flag(a, "--cache-mb");
@@ -99,6 +100,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const { mountStore } = await import("./fs/mount.ts");
     const m = await mountStore(a.positional[0], a.positional[1], {
       cacheBytes: mb === undefined ? undefined : Number(mb) * 1024 * 1024,
+      allowOther: a.flags.has("--allow-other"),
     });
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => m.unmount());
     console.error(`revfs: ${a.positional[0]} mounted on ${a.positional[1]} (Ctrl-C or revfs unmount to stop)`);

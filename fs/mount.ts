@@ -28,6 +28,11 @@ const WRITEBACK_MS = 5000;
 export interface MountOptions {
   /** Memory for the block page cache, clean and dirty, in bytes. */
   cacheBytes?: number;
+  /**
+   * Let users other than the one mounting in (FUSE's allow_other). Permission bits are
+   * enforced by the kernel either way (default_permissions).
+   */
+  allowOther?: boolean;
 }
 
 function mountedPaths(): string[] {
@@ -72,7 +77,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   if (orphans > 0) console.error(`revfs: freed ${orphans} files left open by a previous mount`);
   const session = new FuseSession(new RevfsFilesystem(store, cache), {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
-    options: ["auto_unmount"],
+    options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
   });
   try {
     session.mount(real);
