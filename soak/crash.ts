@@ -1,10 +1,10 @@
 /**
  * The long crash soak: `deno task soak [--rounds N] [--seed S]` runs the crash test
- * of tests/crash_harness.ts for N kill points (default 200) on one growing store and
- * prints what was checked and every loss. Exits non-zero on any loss.
+ * of tests/crash_harness.ts for N kill points (default 200), on a fresh store every 25
+ * rounds, and prints what was checked and every loss. Exits non-zero on any loss.
  */
 import { Rng } from "../tests/helpers.ts";
-import { runCrashRounds } from "../tests/crash_harness.ts";
+import { type CrashReport, runCrashRounds } from "../tests/crash_harness.ts";
 
 function option(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
@@ -15,24 +15,59 @@ const seed = Number(option("seed") ?? Date.now() % 1e9);
 const keep = Deno.args.includes("--keep");
 const dir = await Deno.makeTempDir({ prefix: "revfs-soak-" });
 console.log(`crash soak: ${rounds} kill points, seed ${seed}, in ${dir}`);
+let current = dir;
 // Stopped early: unmounting ends the round's mount process; then clean up.
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(sig, () => {
-    new Deno.Command("fusermount3", { args: ["-u", "-z", `${dir}/mnt`], stderr: "null" }).outputSync();
+    new Deno.Command("fusermount3", { args: ["-u", "-z", `${current}/mnt`], stderr: "null" }).outputSync();
     if (!keep) Deno.removeSync(dir, { recursive: true });
     Deno.exit(130);
   });
 }
 const t0 = performance.now();
+/** A fresh store every this many rounds: verify reads the whole store after every kill. */
+const ROUNDS_PER_STORE = 25;
 try {
-  const report = await runCrashRounds({
-    rounds,
-    rng: new Rng(seed),
-    dir,
-    maxRoundMs: 2500,
-    checkAllRevisions: false,
-    log: (line) => console.log(`  ${line}`),
-  });
+  const rng = new Rng(seed);
+  const total: CrashReport = {
+    kills: 0,
+    opsCompleted: 0,
+    snapshotsMade: 0,
+    snapshotsUnreported: 0,
+    revisionChecks: 0,
+    fsyncedFilesChecked: 0,
+    interrupted: {},
+    losses: [],
+  };
+  for (let done = 0, n = 0; done < rounds; done += ROUNDS_PER_STORE, n++) {
+    const sub = `${dir}/${n}`;
+    await Deno.mkdir(sub);
+    current = sub;
+    const r = await runCrashRounds({
+      rounds: Math.min(ROUNDS_PER_STORE, rounds - done),
+      rng,
+      dir: sub,
+      maxRoundMs: 2500,
+      checkAllRevisions: false,
+      log: (line) => console.log(`  store ${n} ${line}`),
+    });
+    for (
+      const k of [
+        "kills",
+        "opsCompleted",
+        "snapshotsMade",
+        "snapshotsUnreported",
+        "revisionChecks",
+        "fsyncedFilesChecked",
+      ] as const
+    ) {
+      total[k] += r[k];
+    }
+    for (const [k, v] of Object.entries(r.interrupted)) total.interrupted[k] = (total.interrupted[k] ?? 0) + v;
+    total.losses.push(...r.losses.map((l) => `store ${n} ${l}`));
+    if (!keep) await Deno.remove(sub, { recursive: true });
+  }
+  const report = total;
   const minutes = ((performance.now() - t0) / 60_000).toFixed(1);
   console.log(JSON.stringify({ seed, minutes: Number(minutes), ...report }, null, 2));
   console.log(
