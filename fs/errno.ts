@@ -10,6 +10,7 @@ const BY_CODE: Record<string, number> = {
   IS_A_DIR: Errno.EISDIR,
   INVALID: Errno.EINVAL,
   NAME_TOO_LONG: Errno.ENAMETOOLONG,
+  NO_SPACE: Errno.ENOSPC,
   CORRUPT: Errno.EIO,
   UNKNOWN_REV: Errno.ENOENT,
 };

@@ -169,6 +169,9 @@ export class PageCache {
   }
 
   write(ino: Ino, offset: number, data: Uint8Array): void {
+    // Over budget: write out first, so a failed writeout (disk full) fails this write
+    // before it changes anything.
+    if (this.dirtyBytes > this.budgetBytes / 2) this.writeOutAll();
     const bs = this.blockSize;
     // The stored inode is read only when a block must be copied or the file is new here.
     let stored: (Inode & { type: "file" }) | undefined;
@@ -199,8 +202,7 @@ export class PageCache {
     }
     d.size = Math.max(d.size, end);
     d.mtimeNs = BigInt(Date.now()) * 1_000_000n;
-    if (this.dirtyBytes > this.budgetBytes / 2) this.writeOutAll();
-    else this.evict();
+    this.evict();
   }
 
   /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
@@ -213,28 +215,34 @@ export class PageCache {
 
   /** Writes out one file's dirty pages, in block order. */
   writeOut(ino: Ino): void {
-    if (!this.dirty.has(ino)) return;
-    this.store.transaction(() => this.writeOutFile(ino));
-    this.writeouts++;
+    if (this.dirty.has(ino)) this.writeOutFiles([ino]);
   }
 
   /** Writes out every dirty page: files in inode order, blocks in block order, one transaction. */
   writeOutAll(): void {
     if (this.dirty.size === 0) return;
-    const inos = [...this.dirty.keys()].sort((a, b) => a - b);
-    this.store.transaction(() => {
-      for (const ino of inos) this.writeOutFile(ino);
-    });
-    this.writeouts++;
+    this.writeOutFiles([...this.dirty.keys()].sort((a, b) => a - b));
     this.evict();
   }
 
-  private writeOutFile(ino: Ino): void {
+  /**
+   * One transaction for the files' pages. Pages stay dirty until it commits: if it
+   * fails (disk full), nothing is lost and a later writeout tries again.
+   */
+  private writeOutFiles(inos: Ino[]): void {
+    const done = this.store.transaction(() => inos.map((ino) => this.writeOutFile(ino)));
+    this.writeouts++;
+    for (const after of done) after();
+  }
+
+  /** Stores one file's pages; returns what to do once that is committed. */
+  private writeOutFile(ino: Ino): () => void {
     const d = this.dirty.get(ino)!;
     const i = this.store.head.inode(ino);
-    if (i?.type === "file") {
-      const pages = [...d.pages].sort((a, b) => a[0] - b[0]);
-      const hashes = this.store.head.writeBlocks(ino, d.size, d.mtimeNs, pages);
+    if (i?.type !== "file") return () => this.drop(ino);
+    const pages = [...d.pages].sort((a, b) => a[0] - b[0]);
+    const hashes = this.store.head.writeBlocks(ino, d.size, d.mtimeNs, pages);
+    return () => {
       this.blocksWrittenOut += pages.length;
       this.drop(ino);
       // Written pages are stored blocks now: keep them as clean blocks.
@@ -242,7 +250,7 @@ export class PageCache {
         const h = hashes[n][1];
         if (h !== null) this.addClean(hashKey(h), pages[n][1]);
       }
-    } else this.drop(ino);
+    };
   }
 
   stats(): PageCacheStats {

@@ -1,5 +1,6 @@
 /** RecordStore on one LMDB environment with one named database per table. */
 import { type Database, open, type RootDatabase } from "lmdb";
+import { statfsSync } from "node:fs";
 import { checkDataFile } from "./lmdb_file.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "./types.ts";
@@ -18,7 +19,7 @@ export class LmdbRecordStore implements RecordStore {
   private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
   private inWrite = false;
 
-  private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>) {
+  private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>, private readonly dir: string) {
     const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
     for (const t of TABLES) {
       dbs[t] = env.openDB<Uint8Array, Uint8Array>({
@@ -44,7 +45,7 @@ export class LmdbRecordStore implements RecordStore {
       overlappingSync: false,
       cache: false,
     });
-    return new LmdbRecordStore(env);
+    return new LmdbRecordStore(env, dir);
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
@@ -102,9 +103,28 @@ export class LmdbRecordStore implements RecordStore {
     this.inWrite = true;
     try {
       return this.env.transactionSync(fn);
+    } catch (e) {
+      throw this.diskFull(e) ?? e;
     } finally {
       this.inWrite = false;
     }
+  }
+
+  /**
+   * A commit that failed because the filesystem is full, as one clear error. LMDB
+   * reports a short write as EIO, so the free space tells: under a megabyte left.
+   * The transaction was aborted: the store is as before it.
+   */
+  private diskFull(e: unknown): RevfsError | undefined {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!/Input\/output error|No space left|ENOSPC|EIO/.test(msg)) return undefined;
+    try {
+      const fs = statfsSync(this.dir);
+      if (fs.bavail * fs.bsize >= 1 << 20) return undefined;
+    } catch {
+      return undefined;
+    }
+    return new RevfsError("NO_SPACE", `no space left on the filesystem of store ${this.dir}; nothing was written`);
   }
 
   async flush(): Promise<void> {

@@ -73,6 +73,7 @@ export type ErrorCode =
   | "NOT_EMPTY"
   | "CORRUPT"
   | "NAME_TOO_LONG"
+  | "NO_SPACE"
   | "INVALID";
 
 /**

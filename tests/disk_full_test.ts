@@ -1,0 +1,53 @@
+/**
+ * Disk full: the store on a 24 MiB tmpfs. Writes past the space get ENOSPC, a
+ * snapshot fails with one clear line and makes no revision, the mount keeps serving;
+ * once the filesystem grows the same mount snapshots again and the store verifies.
+ * Needs root (it mounts a tmpfs), as the mount tests do.
+ */
+import assert from "node:assert/strict";
+import { runCli } from "./helpers.ts";
+import { sh, withMount } from "./mount_helpers.ts";
+
+Deno.test("disk full: ENOSPC for writes, a failed snapshot changes nothing, and all is well after space is freed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "revfs-disk-full-" });
+  const fs = `${dir}/fs`;
+  await Deno.mkdir(fs);
+  assert.equal((await sh(`mount -t tmpfs -o size=24m tmpfs '${fs}'`)).code, 0, "cannot mount a tmpfs");
+  try {
+    const store = `${fs}/store`, mnt = `${dir}/mnt`;
+    await withMount(store, mnt, async () => {
+      await Deno.writeTextFile(`${mnt}/a.txt`, "kept\n");
+      assert.equal((await runCli("snapshot", store)).stdout, "1\n");
+
+      const dd = await sh(`dd if=/dev/urandom of='${mnt}/big' bs=1M count=48 conv=fsync status=none`);
+      assert.notEqual(dd.code, 0, "48 MiB fit in 24");
+      assert.match(dd.stderr, /No space left on device/);
+
+      const snap = await runCli("snapshot", store);
+      assert.equal(snap.code, 1);
+      assert.match(snap.stderr, /^revfs: no space left on the filesystem of store .*; nothing was written\n$/);
+      assert.deepEqual([...Deno.readDirSync(`${mnt}/.snapshots`)].map((e) => e.name), ["1"]);
+      assert.equal(await Deno.readTextFile(`${mnt}/a.txt`), "kept\n", "the mount stopped serving");
+      // A small file still fits in the space the failed commit did not keep.
+      const small = await sh(`echo small > '${mnt}/small' && sync '${mnt}/small' && cat '${mnt}/small'`);
+      assert.equal(small.stdout, "small\n", small.stderr);
+
+      // Space comes back: the same mount writes out what it held and snapshots.
+      assert.equal((await sh(`mount -o remount,size=256m '${fs}'`)).code, 0);
+      const again = await runCli("snapshot", store);
+      assert.equal(again.code, 0, again.stderr);
+      const ok = await sh(
+        `dd if=/dev/urandom of='${mnt}/after' bs=1M count=8 conv=fsync status=none && sha256sum < '${mnt}/after'`,
+      );
+      assert.equal(ok.code, 0, ok.stderr);
+      const rev = (await runCli("snapshot", store)).stdout.trim();
+      assert.equal((await sh(`sha256sum < '${mnt}/.snapshots/${rev}/after'`)).stdout, ok.stdout);
+      assert.equal(await Deno.readTextFile(`${mnt}/.snapshots/${rev}/a.txt`), "kept\n");
+    });
+    const v = await runCli("verify", store);
+    assert.equal(v.code, 0, v.stderr);
+  } finally {
+    await sh(`umount -l '${fs}'`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
