@@ -149,3 +149,18 @@ Deno.test("mount: snapshot while mounted, by store, by mountpoint and from insid
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mount: a shorter rewrite through O_TRUNC leaves no old tail, in the head, snapshots and store", async () => {
+  const dir = await tempDir();
+  try {
+    const store = `${dir}/store`, mnt = `${dir}/mnt`;
+    await withMount(store, mnt, async () => {
+      assert.equal((await sh(`printf 0123456789 > ${mnt}/f && printf ab > ${mnt}/f`)).code, 0);
+      assert.equal((await runCli("snapshot", store)).stdout, "1\n");
+      assert.equal(await Deno.readTextFile(`${mnt}/.snapshots/1/f`), "ab");
+    });
+    assert.equal((await runCli("cat", store, "f")).stdout, "ab");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
