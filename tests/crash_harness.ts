@@ -268,7 +268,7 @@ class Workload {
     const from = this.rng.pick(candidates);
     let to = this.fresh(this.model.get(from)!.type === "dir" ? "d" : "f");
     // Not into its own subtree: fresh() may pick a directory below `from`.
-    if (to.startsWith(from + "/")) to = `r${this.counter++}`;
+    if (to.startsWith(from + "/")) to = `r${this.counter++}_${this.rng.int(1e6)}`;
     this.inFlight = "rename";
     this.trace(`rename ${from} ${to}`);
     this.touch(from);
