@@ -106,6 +106,9 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
  */
 function cString(p: Ptr): string {
   if (p === null) return "";
+  const s = Deno.UnsafePointerView.getCString(p);
+  // The native decoder is lossy; only a name showing U+FFFD needs the strict look.
+  if (!s.includes("\uFFFD")) return s;
   const view = new Deno.UnsafePointerView(p);
   let len = 0;
   while (view.getUint8(len) !== 0) len++;
