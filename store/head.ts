@@ -464,7 +464,7 @@ export class Head {
         listed.add(idx);
         set(idx, h);
       }
-      for (const idx of this.presentBlocks(i)) if (!listed.has(idx) && idx * this.blockSize < size) set(idx, null);
+      for (const [idx] of this.presentBlocks(i)) if (!listed.has(idx) && idx * this.blockSize < size) set(idx, null);
       if (changed) {
         f = { ...f, ctimeNs: nowNs() };
         this.save(f);
@@ -474,18 +474,19 @@ export class Head {
     });
   }
 
-  /** Indices of the blocks of a file that are not holes, from its base map and overlay. */
-  private presentBlocks(f: FileInode): number[] {
-    const out = new Set<number>();
-    for (const [idx] of this.maps.present(f.base as PageHash | null)) {
-      if (idx >= f.baseBlocks) break;
-      out.add(idx);
+  /** The blocks of a file that are not holes, in index order: its base map under its overlay. */
+  presentBlocks(f: FileInode): [number, BlockHash][] {
+    const blocks = Math.ceil(f.size / this.blockSize);
+    const out = new Map<number, BlockHash>();
+    for (const [idx, h] of this.maps.present(f.base as PageHash | null)) {
+      if (idx >= f.baseBlocks || idx >= blocks) break;
+      out.set(idx, h);
     }
     for (const [idx, h] of this.overlay(f.ino)) {
-      if (h === null) out.delete(idx);
-      else out.add(idx);
+      if (h === null || idx >= blocks) out.delete(idx);
+      else out.set(idx, h);
     }
-    return [...out];
+    return [...out].sort((a, b) => a[0] - b[0]);
   }
 
   /** Writes bytes at an offset, extending the file as needed; unchanged blocks are not stored. */

@@ -209,7 +209,7 @@ export class Store {
   }
 
   view(spec: RevNumber | "head"): TreeView {
-    if (spec === "head") return new HeadView(this.head, this.maps, this.blocks);
+    if (spec === "head") return new HeadView(this.head, this.blocks);
     return this.revisionView(spec);
   }
 

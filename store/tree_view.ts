@@ -7,15 +7,7 @@ import type { BlockStore } from "./blocks.ts";
 import type { DirTrees } from "./dir_tree.ts";
 import { type Head, splitPath } from "./head.ts";
 import type { Inode } from "./inode.ts";
-import {
-  type BlockHash,
-  type Entry,
-  type EntryType,
-  type Ino,
-  type PageHash,
-  RevfsError,
-  type Revision,
-} from "./types.ts";
+import { type Entry, type EntryType, type Ino, RevfsError, type Revision } from "./types.ts";
 
 export interface NodeInfo {
   type: EntryType;
@@ -99,7 +91,7 @@ export class RevisionView implements TreeView {
 export class HeadView implements TreeView {
   readonly label = "head";
 
-  constructor(private readonly head: Head, private readonly maps: BlockMaps, private readonly store: BlockStore) {}
+  constructor(private readonly head: Head, private readonly store: BlockStore) {}
 
   private inode(path: string): Inode {
     let ino = 1 as Ino;
@@ -129,16 +121,7 @@ export class HeadView implements TreeView {
   *blocks(path: string): Iterable<[number, Uint8Array]> {
     const i = this.inode(path);
     if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${path} is not a file in head`);
-    const overlay = new Map(this.head.overlay(i.ino));
-    const blocks = Math.ceil(i.size / this.head.blockSize);
-    const merged: [number, BlockHash][] = [];
-    for (const [idx, h] of this.maps.present(i.base as PageHash | null)) {
-      if (idx >= i.baseBlocks || idx >= blocks) break;
-      if (!overlay.has(idx)) merged.push([idx, h]);
-    }
-    for (const [idx, h] of overlay) if (h !== null && idx < blocks) merged.push([idx, h]);
-    merged.sort((a, b) => a[0] - b[0]);
-    for (const [idx, h] of merged) yield [idx, this.store.get(h)];
+    for (const [idx, h] of this.head.presentBlocks(i)) yield [idx, this.store.get(h)];
   }
 }
 
