@@ -4,6 +4,7 @@
  * writer lock. One JSON request line, one JSON reply line.
  */
 import { RevfsError, type Store } from "../mod.ts";
+import { loadLibc } from "./fuse/libfuse.ts";
 import type { PageCacheStats } from "./page_cache.ts";
 
 export const CONTROL_SOCKET = "control.sock";
@@ -118,13 +119,6 @@ function residentMemory(): { rssAnonBytes: number; rssFileBytes: number } {
   return { rssAnonBytes: kb("RssAnon"), rssFileBytes: kb("RssFile") };
 }
 
-const libcSymbols = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  syncfs: { parameters: ["i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-let libc: Deno.DynamicLibrary<typeof libcSymbols> | undefined;
-
 /**
  * Makes the kernel hand the mount every write() it holds in its writeback cache, so a
  * snapshot holds every write that returned before it was asked for. The client does
@@ -142,11 +136,11 @@ function syncMountOf(storeDir: string): void {
   const m = runningMounts().find((m) => m.store === real);
   if (!m) return;
   const O_RDONLY = 0, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
-  libc ??= Deno.dlopen("libc.so.6", libcSymbols);
-  const fd = libc.symbols.open(new TextEncoder().encode(m.mountpoint + "\0"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const libc = loadLibc();
+  const fd = libc.open(new TextEncoder().encode(m.mountpoint + "\0"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
-  libc.symbols.syncfs(fd);
-  libc.symbols.close(fd);
+  libc.syncfs(fd);
+  libc.close(fd);
 }
 
 /** Sends one request to the mount serving `storeDir`; undefined when none listens. */

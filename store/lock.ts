@@ -5,16 +5,9 @@
  *
  * The file is opened through libc so we own its descriptor (Deno.FsFile hides it).
  */
-const O_RDWR = 0o2, O_CREAT = 0o100, O_CLOEXEC = 0o2000000;
+import { cPath, libc, O_CLOEXEC, O_CREAT, O_RDWR } from "./libc.ts";
+
 const LOCK_EX = 2, LOCK_NB = 4;
-
-const symbols = {
-  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
-  flock: { parameters: ["i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-
-let libc: Deno.DynamicLibrary<typeof symbols> | undefined;
 
 export const LOCK_FILE = "writer.lock";
 
@@ -23,19 +16,17 @@ export class WriterLock {
 
   /** Returns null when another holder (this process included) has the lock. */
   static tryAcquire(dir: string): WriterLock | null {
-    libc ??= Deno.dlopen("libc.so.6", symbols);
-    const path = new TextEncoder().encode(`${dir}/${LOCK_FILE}\0`);
-    const fd = libc.symbols.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600);
+    const fd = libc().open(cPath(`${dir}/${LOCK_FILE}`), O_RDWR | O_CREAT | O_CLOEXEC, 0o600);
     if (fd < 0) throw new Error(`cannot open ${dir}/${LOCK_FILE}`);
-    if (libc.symbols.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-      libc.symbols.close(fd);
+    if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+      libc().close(fd);
       return null;
     }
     return new WriterLock(fd);
   }
 
   release(): void {
-    if (this.fd >= 0) libc!.symbols.close(this.fd);
+    if (this.fd >= 0) libc().close(this.fd);
     this.fd = -1;
   }
 }

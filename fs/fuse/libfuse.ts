@@ -1,6 +1,6 @@
 /**
- * libfuse3's low-level API and the few libc calls the request loop needs, through
- * Deno FFI. Symbols only; fs/fuse/session.ts gives them meaning.
+ * libfuse3's low-level API and the few libc calls the mount (and a client syncing it)
+ * needs, through Deno FFI. Symbols only; fs/fuse/session.ts gives them meaning.
  */
 const fuseSymbols = {
   fuse_session_new: { parameters: ["buffer", "buffer", "usize", "pointer"], result: "pointer" },
@@ -35,6 +35,9 @@ const libcSymbols = {
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["u64"], result: "i32" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  syncfs: { parameters: ["i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
 } as const;
 
 export type Fuse = Deno.DynamicLibrary<typeof fuseSymbols>["symbols"];
@@ -52,6 +55,11 @@ export function loadFuse(): { fuse: Fuse; libc: Libc } {
       throw new Error(`cannot load libfuse3.so.3 (install the fuse3 package): ${(e as Error).message}`);
     }
   }
+  return { fuse: fuse.symbols, libc: loadLibc() };
+}
+
+/** The libc calls alone, for a process that talks to a mount without serving one. */
+export function loadLibc(): Libc {
   libc ??= Deno.dlopen("libc.so.6", libcSymbols);
-  return { fuse: fuse.symbols, libc: libc.symbols };
+  return libc.symbols;
 }
