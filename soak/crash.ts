@@ -4,7 +4,7 @@
  * rounds, and prints what was checked and every loss. Exits non-zero on any loss.
  */
 import { Rng } from "../tests/helpers.ts";
-import { type CrashReport, runCrashRounds } from "../tests/crash_harness.ts";
+import { addReport, emptyReport, runCrashRounds } from "../tests/crash_harness.ts";
 
 function option(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
@@ -29,16 +29,7 @@ const t0 = performance.now();
 const ROUNDS_PER_STORE = 25;
 try {
   const rng = new Rng(seed);
-  const total: CrashReport = {
-    kills: 0,
-    opsCompleted: 0,
-    snapshotsMade: 0,
-    snapshotsUnreported: 0,
-    revisionChecks: 0,
-    fsyncedFilesChecked: 0,
-    interrupted: {},
-    losses: [],
-  };
+  const total = emptyReport();
   for (let done = 0, n = 0; done < rounds; done += ROUNDS_PER_STORE, n++) {
     const sub = `${dir}/${n}`;
     await Deno.mkdir(sub);
@@ -51,32 +42,18 @@ try {
       checkAllRevisions: false,
       log: (line) => console.log(`  store ${n} ${line}`),
     });
-    for (
-      const k of [
-        "kills",
-        "opsCompleted",
-        "snapshotsMade",
-        "snapshotsUnreported",
-        "revisionChecks",
-        "fsyncedFilesChecked",
-      ] as const
-    ) {
-      total[k] += r[k];
-    }
-    for (const [k, v] of Object.entries(r.interrupted)) total.interrupted[k] = (total.interrupted[k] ?? 0) + v;
-    total.losses.push(...r.losses.map((l) => `store ${n} ${l}`));
+    addReport(total, { ...r, losses: r.losses.map((l) => `store ${n} ${l}`) });
     if (!keep) await Deno.remove(sub, { recursive: true });
   }
-  const report = total;
   const minutes = ((performance.now() - t0) / 60_000).toFixed(1);
-  console.log(JSON.stringify({ seed, minutes: Number(minutes), ...report }, null, 2));
+  console.log(JSON.stringify({ seed, minutes: Number(minutes), ...total }, null, 2));
   console.log(
-    `${report.kills} kill points, ${report.opsCompleted} operations, ${report.snapshotsMade} snapshots ` +
-      `(${report.snapshotsUnreported} more committed but unreported), ${report.revisionChecks} revision checks, ` +
-      `${report.fsyncedFilesChecked} fsync'd files checked: ${report.losses.length} losses (${minutes} min)`,
+    `${total.kills} kill points, ${total.opsCompleted} operations, ${total.snapshotsMade} snapshots ` +
+      `(${total.snapshotsUnreported} more committed but unreported), ${total.revisionChecks} revision checks, ` +
+      `${total.fsyncedFilesChecked} fsync'd files checked: ${total.losses.length} losses (${minutes} min)`,
   );
-  for (const l of report.losses) console.log(`LOSS ${l}`);
-  if (report.losses.length > 0) Deno.exitCode = 1;
+  for (const l of total.losses) console.log(`LOSS ${l}`);
+  if (total.losses.length > 0) Deno.exitCode = 1;
 } finally {
   if (!keep) await Deno.remove(dir, { recursive: true });
 }

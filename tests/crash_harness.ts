@@ -44,6 +44,34 @@ export interface CrashReport {
   losses: string[];
 }
 
+export function emptyReport(): CrashReport {
+  return {
+    kills: 0,
+    opsCompleted: 0,
+    snapshotsMade: 0,
+    snapshotsUnreported: 0,
+    revisionChecks: 0,
+    fsyncedFilesChecked: 0,
+    interrupted: {},
+    losses: [],
+  };
+}
+
+/** Adds `r` into `total`. */
+export function addReport(total: CrashReport, r: CrashReport): void {
+  const counts = [
+    "kills",
+    "opsCompleted",
+    "snapshotsMade",
+    "snapshotsUnreported",
+    "revisionChecks",
+    "fsyncedFilesChecked",
+  ] as const;
+  for (const k of counts) total[k] += r[k];
+  for (const [k, v] of Object.entries(r.interrupted)) total.interrupted[k] = (total.interrupted[k] ?? 0) + v;
+  total.losses.push(...r.losses);
+}
+
 function digestNode(n: Node): string {
   return n.type === "dir" ? "d" : `f:${n.data.length}:${sha256Hex(n.data)}`;
 }
@@ -342,16 +370,7 @@ async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 export async function runCrashRounds(o: CrashOptions): Promise<CrashReport> {
   const store = join(o.dir, "store");
   const mnt = join(o.dir, "mnt");
-  const report: CrashReport = {
-    kills: 0,
-    opsCompleted: 0,
-    snapshotsMade: 0,
-    snapshotsUnreported: 0,
-    revisionChecks: 0,
-    fsyncedFilesChecked: 0,
-    interrupted: {},
-    losses: [],
-  };
+  const report = emptyReport();
   /** Every snapshot ever reported, across rounds. */
   const history = new Map<number, Tree>();
   const unverified = new Set<number>();
