@@ -535,7 +535,10 @@ export class Head {
       const f: FileInode = size > i.size ? { ...i, size } : i;
       const out: [number, BlockHash | null][] = [];
       for (const [idx, data] of blocks) {
-        const h = this.blocks.put(data, kindOf(i.name));
+        // Bytes past the end of the file are not the file's (and, in a small file's
+        // block, are most of what put would scan for trailing zeros).
+        const inFile = data.subarray(0, Math.max(0, Math.min(data.length, f.size - idx * this.blockSize)));
+        const h = this.blocks.put(inFile, kindOf(i.name));
         out.push([idx, h]);
         const cur = this.blockHash(i, idx);
         if (cur === h || (cur !== null && h !== null && bytesEqual(cur, h))) continue;
