@@ -131,6 +131,12 @@ export class LmdbRecordStore implements RecordStore {
     await this.env.flushed;
   }
 
+  refresh(): void {
+    // lmdb-js renews its read transaction on a timer; a worker serving messages back to
+    // back may not reach it, and would miss blocks committed since.
+    this.env.resetReadTxn();
+  }
+
   async close(): Promise<void> {
     await this.env.close();
   }

@@ -55,6 +55,8 @@ export interface RecordStore {
   write<T>(fn: () => T): T;
   /** Forces committed transactions to disk. */
   flush(): Promise<void>;
+  /** Reads from here on see every transaction committed so far (a reader's view may lag otherwise). */
+  refresh(): void;
   close(): Promise<void>;
 }
 

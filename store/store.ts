@@ -231,6 +231,15 @@ export class Store {
     );
   }
 
+  /**
+   * A block's bytes, verified, as committed by now: for a reader that lives beside a
+   * writer in the same process (the mount's block loaders).
+   */
+  loadBlock(hash: BlockHash): Uint8Array {
+    this.records.refresh();
+    return this.blocks.get(hash);
+  }
+
   /** Hash of block `index` of a revision's file (null: a hole): for a block cache. */
   entryBlock(e: FileEntry, index: number): BlockHash | null {
     return index * this.blockSize < e.size ? this.maps.lookup(e.content, index) : null;
