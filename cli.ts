@@ -373,7 +373,10 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
           humanBytes(c.budgetBytes)
         } (${c.dirtyFiles} files unwritten)`,
       );
-      out(`  in flight    ${mount.pendingRequests} requests`);
+      out(`  in flight    ${mount.pendingRequests} requests, ${c.loadsInFlight} block loads`);
+      out(
+        `  loads        ${c.loads} on loader threads (${c.readaheadLoads} ahead of reads, ${c.sharedLoads} shared), ${c.misses} on the request thread`,
+      );
       const mem = mount.memory;
       out(
         `  memory       ${humanBytes(mem.rssAnonBytes)} resident (+ ${humanBytes(mem.rssFileBytes)} of mapped store)`,

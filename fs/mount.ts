@@ -3,6 +3,7 @@
  * unmounted or signalled, and always leave no mount behind.
  */
 import { RevfsError, Store } from "../mod.ts";
+import { BlockLoader } from "./block_loader.ts";
 import { serveControl } from "./control.ts";
 import { FuseSession } from "./fuse/session.ts";
 import { loadFuse } from "./fuse/libfuse.ts";
@@ -33,6 +34,8 @@ export interface MountOptions {
    * enforced by the kernel either way (default_permissions).
    */
   allowOther?: boolean;
+  /** Threads that load blocks off the request path (default: see defaultLoaderThreads). */
+  loaderThreads?: number;
 }
 
 function mountedPaths(): string[] {
@@ -66,8 +69,15 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   const real = checkMountpoint(mountpoint);
   const store = await Store.openOrCreate(storePath);
   let cache: PageCache;
+  let loader: BlockLoader;
   try {
-    cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    loader = await BlockLoader.start(store.dir, opts.loaderThreads);
+    try {
+      cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES, loader);
+    } catch (e) {
+      await loader.close();
+      throw e;
+    }
   } catch (e) {
     await store.close();
     throw e;
@@ -82,6 +92,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   try {
     session.mount(real);
   } catch (e) {
+    await loader.close();
     await store.close();
     throw new RevfsError("INVALID", `cannot mount on ${mountpoint}: ${(e as Error).message}`);
   }
@@ -106,6 +117,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     try {
       cache.writeOutAll();
     } finally {
+      await loader.close();
       await store.flush();
       await store.close();
     }

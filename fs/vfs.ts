@@ -13,6 +13,7 @@ import {
   Errno,
   FuseError,
   type FuseHandler,
+  type Maybe,
   type OpenOut,
   S_IFDIR,
   S_IFLNK,
@@ -280,15 +281,15 @@ export class RevfsFilesystem implements FuseHandler {
     return [e, this.openHead(e.attr.ino)];
   }
 
-  read(ino: number, size: number, offset: number): Uint8Array[] {
+  read(ino: number, size: number, offset: number): Maybe<Uint8Array[]> {
     if (SnapshotsDir.owns(ino)) return this.readSnapshot(ino, size, offset);
     return this.cache.headSegments(ino as Ino, offset, size);
   }
 
-  private readSnapshot(ino: number, size: number, offset: number): Uint8Array[] {
+  private readSnapshot(ino: number, size: number, offset: number): Maybe<Uint8Array[]> {
     const { entry } = this.snapshots.node(ino);
     if (entry.type !== "file") throw new FuseError(Errno.EISDIR);
-    return this.cache.entrySegments(entry, offset, size);
+    return this.cache.entrySegments(entry, offset, size, `s${ino}`);
   }
 
   write(ino: number, data: Uint8Array, offset: number): number {

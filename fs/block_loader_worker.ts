@@ -1,0 +1,48 @@
+/// <reference lib="deno.worker" />
+/**
+ * One block loader thread (see fs/block_loader.ts): opens the store for reading and
+ * answers each load with the block's verified bytes, transferred, or with the error.
+ */
+import { RevfsError, Store } from "../mod.ts";
+import type { LoaderReply, LoaderRequest } from "./block_loader.ts";
+
+/** Test hook: every load waits this long first, so a test can see what a slow load holds up. */
+const delayMs = Number(Deno.env.get("REVFS_TEST_LOAD_DELAY_MS") ?? 0);
+
+let store: Store | undefined;
+
+function send(m: LoaderReply, transfer: Transferable[] = []): void {
+  self.postMessage(m, transfer);
+}
+
+self.onmessage = async (ev: MessageEvent<LoaderRequest>) => {
+  const m = ev.data;
+  switch (m.kind) {
+    case "open":
+      try {
+        store = await Store.open(m.storeDir);
+        send({ kind: "ready" });
+      } catch (e) {
+        send({ kind: "open-failed", message: (e as Error).message });
+      }
+      return;
+    case "load":
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      try {
+        const data = store!.loadBlock(m.hash);
+        // Transfer a buffer of exactly the block: a view into a larger one would copy it all.
+        const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+        const buffer = own.buffer as ArrayBuffer;
+        send({ kind: "loaded", id: m.id, data: buffer }, [buffer]);
+      } catch (e) {
+        const code = e instanceof RevfsError ? e.code : undefined;
+        send({ kind: "failed", id: m.id, code, message: e instanceof Error ? e.message : String(e) });
+      }
+      return;
+    case "close":
+      await store?.close();
+      store = undefined;
+      send({ kind: "closed" });
+      return;
+  }
+};
