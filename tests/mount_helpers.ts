@@ -27,10 +27,12 @@ export async function withMount<T>(
   mnt: string,
   fn: (m: Mounted) => Promise<T>,
   mountArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<T> {
   await Deno.mkdir(mnt, { recursive: true });
   const process = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, "mount", store, mnt, ...mountArgs],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

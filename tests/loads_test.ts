@@ -1,0 +1,172 @@
+/**
+ * Block loads off the request path (fs/block_loader.ts): the page cache with real
+ * loader threads, and a real mount whose loads are slowed down on purpose to show what
+ * they hold up.
+ */
+import assert from "node:assert/strict";
+import { type FileEntry, gather, type Ino, ROOT_INO, type Store } from "../mod.ts";
+import { BlockLoader } from "../fs/block_loader.ts";
+import { PageCache } from "../fs/page_cache.ts";
+import { type PageCacheStats } from "../fs/page_cache.ts";
+import { newTestStore, Rng, runCli } from "./helpers.ts";
+import { sh, withMount } from "./mount_helpers.ts";
+
+const BS = 4096;
+
+function writeFile(store: Store, name: string, data: Uint8Array): Ino {
+  const ino = store.head.create(ROOT_INO, name, { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+  store.head.write(ino, 0, data);
+  return ino;
+}
+
+Deno.test("loads: concurrent reads of revisions go through loader threads, each block loaded once", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  const loader = await BlockLoader.start(store.dir, 2);
+  try {
+    const rng = new Rng(5);
+    const a = rng.bytes(40 * BS + 123);
+    // b shares its first 20 blocks with a: the same hashes, so the same loads.
+    const b = new Uint8Array(30 * BS);
+    b.set(a.subarray(0, 20 * BS));
+    b.set(rng.bytes(10 * BS), 20 * BS);
+    const inoA = writeFile(store, "a", a);
+    writeFile(store, "b", b);
+    const rev = store.snapshot().rev;
+    const entryOf = (name: string) => store.revisionView(rev).entry(name) as FileEntry;
+    const cache = new PageCache(store, 256 * BS, loader);
+
+    // Both files read in 32 KiB pieces, every request in flight at once, as the kernel
+    // sends them.
+    const piece = 8 * BS;
+    const reads: Promise<void>[] = [];
+    for (let off = 0; off < a.length; off += piece) {
+      for (const [name, want] of [["a", a], ["b", b]] as const) {
+        const at = off;
+        reads.push(
+          Promise.resolve(cache.entrySegments(entryOf(name), at, piece, name)).then((segs) => {
+            assert.deepEqual(gather(segs), want.slice(at, at + piece), `${name} at ${at}`);
+          }),
+        );
+      }
+    }
+    await Promise.all(reads);
+    const st: PageCacheStats = cache.stats();
+    assert.equal(st.loads, 41 + 10, `a block was loaded twice or not at all: ${JSON.stringify(st)}`);
+    assert.equal(st.misses, 0, "a read of a revision loaded on the request thread");
+    assert.ok(st.sharedLoads >= 20, `reads of shared blocks did not share loads: ${JSON.stringify(st)}`);
+    assert.equal(st.loadsInFlight, 0);
+
+    // The head has the same blocks: served from the cache at once, without a promise.
+    const again = cache.headSegments(inoA, 0, a.length);
+    assert.ok(Array.isArray(again), "a cached read waited");
+    assert.deepEqual(gather(again), a);
+
+    // A head block nobody is loading is loaded on the request thread: it is stored whole.
+    const c = rng.bytes(16 * BS);
+    const inoC = writeFile(store, "c", c);
+    const direct = cache.headSegments(inoC, 0, c.length);
+    assert.ok(Array.isArray(direct), "a read of the head waited for a loader thread");
+    assert.deepEqual(gather(direct), c);
+    assert.equal(cache.stats().misses, 16);
+
+    // A revision's file read in order in small pieces gets the blocks after it loaded ahead.
+    const d = rng.bytes(64 * BS);
+    writeFile(store, "d", d);
+    const entryD = store.revisionView(store.snapshot().rev).entry("d") as FileEntry;
+    const before = cache.stats();
+    for (let off = 0; off < d.length; off += 2 * BS) {
+      assert.deepEqual(gather(await cache.entrySegments(entryD, off, 2 * BS, "d")), d.slice(off, off + 2 * BS));
+    }
+    const after = cache.stats();
+    assert.ok(after.readaheadLoads - before.readaheadLoads > 32, `no readahead: ${JSON.stringify(after)}`);
+    assert.equal(after.loads - before.loads, 64, "readahead loaded a block twice");
+  } finally {
+    await loader.close();
+    await ts.cleanup();
+  }
+});
+
+Deno.test("loads: a damaged block fails its reads through the loader, and other blocks still load", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  const loader = await BlockLoader.start(store.dir, 1);
+  try {
+    const data = new Rng(6).bytes(4 * BS);
+    const ino = writeFile(store, "f", data);
+    const f = store.head.inode(ino);
+    assert.ok(f?.type === "file");
+    // Block 2's record gets block 1's bytes: it no longer matches its hash.
+    const damaged = store.head.blockHash(f, 2)!;
+    const other = store.records.get("blocks", store.head.blockHash(f, 1)!)!.slice();
+    store.transaction(() => store.records.put("blocks", damaged, other));
+    const e = store.revisionView(store.snapshot().rev).entry("f") as FileEntry;
+    const cache = new PageCache(store, 64 * BS, loader);
+    await assert.rejects(Promise.resolve(cache.entrySegments(e, 2 * BS, BS)), (err: Error) => {
+      assert.match(err.message, /corrupt/);
+      assert.equal((err as { code?: string }).code, "CORRUPT");
+      return true;
+    });
+    assert.deepEqual(gather(await cache.entrySegments(e, 0, 2 * BS)), data.slice(0, 2 * BS));
+  } finally {
+    await loader.close();
+    await ts.cleanup();
+  }
+});
+
+Deno.test("loads: a slow load through the mount holds up only the reads of its blocks", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "revfs-loads-" });
+  try {
+    const src = `${dir}/src`;
+    await Deno.mkdir(src);
+    const slow = new Rng(7).bytes(4 * 65536);
+    await Deno.writeFile(`${src}/slow.bin`, slow);
+    await Deno.writeFile(`${src}/quick.txt`, new TextEncoder().encode("quick\n"));
+    const store = `${dir}/store`;
+    assert.equal((await runCli("import", store, src)).code, 0);
+    // Revision 2 has the same slow.bin: the same blocks under another inode.
+    await Deno.writeFile(`${src}/more.txt`, new TextEncoder().encode("more\n"));
+    assert.equal((await runCli("import", store, src)).code, 0);
+    const mnt = `${dir}/mnt`;
+    // Every block load takes 4 s.
+    await withMount(
+      store,
+      mnt,
+      async () => {
+        const mountStats = async () => {
+          const r = await runCli("stats", store, "--json");
+          assert.equal(r.code, 0, r.stderr);
+          return JSON.parse(r.stdout).mount.cache as PageCacheStats;
+        };
+        // The same blocks through two inodes: the kernel sends both reads.
+        const readers = [`${mnt}/.snapshots/1/slow.bin`, `${mnt}/.snapshots/2/slow.bin`].map((p) =>
+          new Deno.Command("cat", { args: [p], stdout: "piped" }).output()
+        );
+        for (let i = 0; (await mountStats()).loadsInFlight === 0; i++) {
+          assert.ok(i < 100, "the reads never started a load");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // Meanwhile other requests are answered, loads or no loads.
+        const quick = await sh(
+          `stat ${mnt}/quick.txt >/dev/null && ls ${mnt}/.snapshots/1 && cat ${mnt}/quick.txt && printf new > ${mnt}/new.txt && cat ${mnt}/new.txt`,
+        );
+        assert.equal(quick.code, 0, quick.stderr);
+        assert.match(quick.stdout, /quick\.txt[\s\S]*slow\.bin\nquick\nnew$/);
+        assert.ok((await mountStats()).loadsInFlight > 0, "the other requests waited for the slow load");
+
+        for (const r of await Promise.all(readers)) {
+          assert.equal(r.code, 0);
+          assert.deepEqual(r.stdout, slow);
+        }
+        const st = await mountStats();
+        assert.equal(st.loads, 4, `each of the 4 blocks loaded once: ${JSON.stringify(st)}`);
+        assert.ok(st.sharedLoads >= 1, `the two reads did not share a load: ${JSON.stringify(st)}`);
+        assert.equal(st.misses, 1, "only quick.txt, read from the head, loads on the request thread");
+      },
+      [],
+      { REVFS_TEST_LOAD_DELAY_MS: "4000" },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
