@@ -1,8 +1,8 @@
 /**
  * Block loads off the request path. Worker threads, each with its own read view of the
  * store (lmdb-js shares one LMDB environment per process), read a block's record, decode
- * it (a delta chain too) and verify it against its hash, then hand the bytes back
- * without a copy. The JS thread that owns the FUSE session meanwhile answers other
+ * it (a delta chain too) and verify it against its hash, then hand the buffer back
+ * (transferred, not copied). The JS thread that owns the FUSE session meanwhile answers other
  * requests: a long history decode, or a page fault into a cold store file, holds up only
  * the reads that need that block.
  *
@@ -26,8 +26,9 @@ export type LoaderReply =
   | { kind: "closed" };
 
 /**
- * A core is left for the JS thread, which sends every reply. Measured on 2 cores, a
- * cold read of a revision's 1 GiB file: 599 MB/s with one thread, 515 with two.
+ * A core is left for the JS thread, which sends every reply. Measured by hand on 2
+ * cores, a cold read of a revision's 1 GiB file: 597-599 MB/s with one thread, 504-525
+ * with two.
  */
 export function defaultLoaderThreads(): number {
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency - 1));
@@ -44,17 +45,8 @@ class LoaderThread {
   constructor(readonly worker: Worker) {}
 }
 
-export interface LoaderStats {
-  threads: number;
-  /** Loads sent to a thread since the mount started. */
-  loads: number;
-  /** Loads sent and not answered yet. */
-  inFlight: number;
-}
-
 export class BlockLoader {
   private nextId = 1;
-  private loads = 0;
   private closed = false;
 
   private constructor(private readonly threads: LoaderThread[]) {
@@ -91,7 +83,6 @@ export class BlockLoader {
     let t = this.threads[0];
     for (const c of this.threads) if (c.pending.size < t.pending.size) t = c;
     const id = this.nextId++;
-    this.loads++;
     return new Promise((resolve, reject) => {
       t.pending.set(id, { resolve, reject });
       const req: LoaderRequest = { kind: "load", id, hash };
@@ -102,12 +93,6 @@ export class BlockLoader {
   /** False once every thread has failed: the cache then loads on its own thread. */
   get available(): boolean {
     return !this.closed && this.threads.length > 0;
-  }
-
-  stats(): LoaderStats {
-    let inFlight = 0;
-    for (const t of this.threads) inFlight += t.pending.size;
-    return { threads: this.threads.length, loads: this.loads, inFlight };
   }
 
   /** Lets each thread close its store, then stops it. Loads still pending fail. */

@@ -34,8 +34,6 @@ export interface MountOptions {
    * enforced by the kernel either way (default_permissions).
    */
   allowOther?: boolean;
-  /** Threads that load blocks off the request path (default: see defaultLoaderThreads). */
-  loaderThreads?: number;
 }
 
 function mountedPaths(): string[] {
@@ -71,7 +69,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   let cache: PageCache;
   let loader: BlockLoader;
   try {
-    loader = await BlockLoader.start(store.dir, opts.loaderThreads);
+    loader = await BlockLoader.start(store.dir);
     try {
       cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES, loader);
     } catch (e) {
