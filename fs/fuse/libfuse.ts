@@ -31,6 +31,8 @@ const fuseSymbols = {
 
 const libcSymbols = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  /** poll() on the calling thread: a short wait that wakes this thread directly. */
+  poll_here: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },

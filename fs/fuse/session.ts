@@ -33,12 +33,14 @@ const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
 const POLLIN = 1;
 const WATCHDOG_MS = 30_000;
 /**
- * After the last request, keep asking for the next one this long before sleeping in
- * poll(): a program making one call after another sends its next request within
- * microseconds, and waking from poll() is a handoff between threads. Measured (3,000
- * files, medians of 3): stat 18% and create 8% faster than without.
+ * After the last request, wait this long for the next one in a poll() on this thread
+ * before awaiting poll() on a helper thread: a program making one call after another
+ * sends its next request within microseconds, and waking from the helper's poll() is a
+ * handoff between threads. Only when no request is waiting on the event loop, which this
+ * wait blocks. Measured (3,000 cold stats, medians of 3, by hand): 16% faster than
+ * spinning 0.1 ms on the non-blocking fd, which also burned a core the caller needed.
  */
-const SPIN_MS = 0.1;
+const WAIT_HERE_MS = 1;
 /** Requests served between real event-loop turns, so timers and I/O are not starved. */
 const YIELD_EVERY = 64;
 
@@ -197,19 +199,20 @@ export class FuseSession {
     new DataView(pollfd.buffer).setInt16(4, POLLIN, true);
     const watchdog = setInterval(() => this.checkWatchdog(), WATCHDOG_MS / 3);
     let served = 0;
-    let spinUntil = 0;
+    let waitedHere = false;
     try {
       while (!this.stopping && this.fuse.fuse_session_exited(se) === 0) {
         const rc = this.fuse.fuse_session_receive_buf(se, buf);
         if (rc === -EAGAIN) {
-          const now = performance.now();
-          if (spinUntil === 0) spinUntil = now + SPIN_MS;
-          if (now < spinUntil) continue;
-          spinUntil = 0;
+          if (!waitedHere && this.inFlight.size === 0) {
+            waitedHere = true;
+            if (this.libc.poll_here(pollfd, 1n, WAIT_HERE_MS) > 0) continue;
+          }
+          waitedHere = false;
           await this.libc.poll(pollfd, 1n, 250);
           continue;
         }
-        spinUntil = 0;
+        waitedHere = false;
         if (rc === -EINTR) continue;
         if (rc <= 0) break; // 0: the filesystem was unmounted
         this.fuse.fuse_session_process_buf(se, buf);
