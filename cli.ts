@@ -374,6 +374,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
         } (${c.dirtyFiles} files unwritten)`,
       );
       out(`  in flight    ${mount.pendingRequests} requests, ${c.loadsInFlight} block loads`);
+      const u = mount.uncommitted;
+      out(`  uncommitted  ${u.count} namespace records (${humanBytes(u.bytes)}), committed within 5 s or at fsync`);
       out(
         `  loads        ${c.loads} on loader threads (${c.readaheadLoads} ahead of reads, ${c.sharedLoads} shared), ${c.misses} on the request thread`,
       );

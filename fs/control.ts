@@ -20,6 +20,8 @@ export interface MountStatus {
   /** FUSE requests received and not yet answered. */
   pendingRequests: number;
   cache: PageCacheStats;
+  /** Namespace changes made and not committed yet (group commit; see Store.changeLater). */
+  uncommitted: { count: number; bytes: number };
   /** Wall time of the last snapshot taken through this socket (flush + commit), if any. */
   lastSnapshotMs?: number;
   /** Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable). */
@@ -100,6 +102,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
           pid: Deno.pid,
           pendingRequests: t.pendingRequests(),
           cache: t.cacheStats(),
+          uncommitted: { ...t.store.pendingChanges },
           lastSnapshotMs: state.lastSnapshotMs,
           memory: { ...residentMemory(), heapBytes: m.heapUsed, externalBytes: m.external },
         },

@@ -23,7 +23,10 @@ function tuneMalloc(blockSize: number): void {
   libc.mallopt(M_ARENA_MAX, 2);
 }
 
-/** Unwritten data is written out at least this often (the kernel's dirty writeback is 30 s). */
+/**
+ * Unwritten data and pending namespace changes are committed at least this often (the
+ * kernel's dirty writeback is 30 s).
+ */
 const WRITEBACK_MS = 5000;
 
 export interface MountOptions {
@@ -104,6 +107,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   const writeback = setInterval(() => {
     try {
       cache.writeOutAll();
+      store.commit();
     } catch (e) {
       console.error(`revfs: writeback failed, will retry: ${(e as Error).message}`);
     }

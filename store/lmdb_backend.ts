@@ -2,6 +2,7 @@
 import { type Database, open, type RootDatabase } from "lmdb";
 import { statfsSync } from "node:fs";
 import { checkDataFile } from "./lmdb_file.ts";
+import { mergeRange, PendingWrites } from "./pending_writes.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "./types.ts";
 
@@ -17,7 +18,10 @@ let txnsBegun = 0;
 
 export class LmdbRecordStore implements RecordStore {
   private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
-  private inWrite = false;
+  /** "now": inside an LMDB write transaction; "later": inside a `writeLater`. */
+  private inWrite: false | "now" | "later" = false;
+  /** `writeLater` changes not committed yet; empty while a transaction applies them. */
+  private readonly pending = new PendingWrites();
 
   private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>, private readonly dir: string) {
     const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
@@ -49,6 +53,8 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
+    const p = this.pending.get(table, key);
+    if (p !== undefined) return p ?? undefined;
     try {
       const v = this.dbs[table].getBinary(key);
       return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -58,6 +64,8 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   has(table: Table, key: Uint8Array): boolean {
+    const p = this.pending.get(table, key);
+    if (p !== undefined) return p !== null;
     try {
       return this.dbs[table].doesExist(key);
     } catch (e) {
@@ -67,15 +75,24 @@ export class LmdbRecordStore implements RecordStore {
 
   put(table: Table, key: Uint8Array, value: Uint8Array): void {
     if (!this.inWrite) throw new Error(`put to ${table} outside a write transaction`);
-    this.dbs[table].putSync(key, value);
+    // A later read must not see the caller's buffer change under it.
+    if (this.inWrite === "later") this.pending.set(table, key.slice(), value.slice());
+    else this.dbs[table].putSync(key, value);
   }
 
   del(table: Table, key: Uint8Array): void {
     if (!this.inWrite) throw new Error(`delete in ${table} outside a write transaction`);
-    this.dbs[table].removeSync(key);
+    if (this.inWrite === "later") this.pending.set(table, key.slice(), null);
+    else this.dbs[table].removeSync(key);
   }
 
-  *range(table: Table, range: KeyRange = {}): Iterable<[Uint8Array, Uint8Array]> {
+  range(table: Table, range: KeyRange = {}): Iterable<[Uint8Array, Uint8Array]> {
+    const pending = this.pending.entries(table, range);
+    const committed = this.committedRange(table, range);
+    return pending.length === 0 ? committed : mergeRange(committed, pending);
+  }
+
+  private *committedRange(table: Table, range: KeyRange): Iterable<[Uint8Array, Uint8Array]> {
     try {
       for (const { key, value } of this.dbs[table].getRange(range)) {
         yield [toU8(key as Uint8Array), toU8(value)];
@@ -86,6 +103,10 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
+    if (this.pending.entries(table, range).length > 0) {
+      for (const [k] of this.range(table, range)) yield k;
+      return;
+    }
     try {
       for (const key of this.dbs[table].getKeys(range)) yield toU8(key as Uint8Array);
     } catch (e) {
@@ -94,20 +115,59 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   count(table: Table): number {
-    return this.dbs[table].getCount();
+    let n = this.dbs[table].getCount();
+    for (const [k, v] of this.pending.entries(table)) {
+      const committed = this.dbs[table].doesExist(k);
+      if (v === null && committed) n--;
+      if (v !== null && !committed) n++;
+    }
+    return n;
   }
 
   write<T>(fn: () => T): T {
     if (this.inWrite) return fn();
     if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
-    this.inWrite = true;
+    // Pending changes commit first, in the same transaction; they stay pending if it fails.
+    const taken = this.pending.size > 0 ? this.pending.take() : undefined;
+    this.inWrite = "now";
     try {
-      return this.env.transactionSync(fn);
+      return this.env.transactionSync(() => {
+        if (taken) this.applyPending(taken);
+        return fn();
+      });
     } catch (e) {
+      if (taken) this.pending.restore(taken);
       throw this.diskFull(e) ?? e;
     } finally {
       this.inWrite = false;
     }
+  }
+
+  private applyPending(taken: PendingWrites): void {
+    for (const [table, key, value] of taken.all()) {
+      if (value === null) this.dbs[table].removeSync(key);
+      else this.dbs[table].putSync(key, value);
+    }
+  }
+
+  writeLater<T>(fn: () => T): T {
+    if (this.inWrite) return fn();
+    this.inWrite = "later";
+    this.pending.begin();
+    try {
+      const out = fn();
+      this.pending.end();
+      return out;
+    } catch (e) {
+      this.pending.rollback();
+      throw e;
+    } finally {
+      this.inWrite = false;
+    }
+  }
+
+  get pendingChanges(): { count: number; bytes: number } {
+    return { count: this.pending.size, bytes: this.pending.bytes };
   }
 
   /**

@@ -51,8 +51,19 @@ export interface RecordStore {
   range(table: Table, range?: KeyRange): Iterable<[Uint8Array, Uint8Array]>;
   keys(table: Table, range?: KeyRange): Iterable<Uint8Array>;
   count(table: Table): number;
-  /** Runs `fn` in one write transaction: all of its puts and deletes land, or none. */
+  /**
+   * Runs `fn` in one write transaction, with every change `writeLater` left pending:
+   * all of its puts and deletes land, or none (and the pending ones stay pending).
+   */
   write<T>(fn: () => T): T;
+  /**
+   * Runs `fn` atomically without committing: its changes are seen by every read at once
+   * and committed by the next `write` (group commit, for changes that need not be
+   * durable on their own). Inside a `write`, the same as `write`.
+   */
+  writeLater<T>(fn: () => T): T;
+  /** Changes `writeLater` made that no transaction has committed yet. */
+  readonly pendingChanges: { count: number; bytes: number };
   /** Forces committed transactions to disk. */
   flush(): Promise<void>;
   /** Reads from here on see every transaction committed so far (a reader's view may lag otherwise). */

@@ -27,6 +27,8 @@ import { initZstd } from "./zstd.ts";
 /** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
 export const FORMAT_VERSION = 2;
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+/** Pending head changes (`changeLater`) are committed once they hold this much. */
+const COMMIT_PENDING_BYTES = 4 << 20;
 const MAGIC = "revfs store";
 
 const META = {
@@ -188,9 +190,14 @@ export class Store {
     }
   }
 
+  /** Closes the store; pending changes are committed first (and lost only if that fails). */
   async close(): Promise<void> {
-    await this.records.close();
-    this.lock?.release();
+    try {
+      if (this.writable) this.commit();
+    } finally {
+      await this.records.close();
+      this.lock?.release();
+    }
   }
 
   private requireWrite(what: string): void {
@@ -262,8 +269,43 @@ export class Store {
     });
   }
 
-  /** Waits until every committed transaction is on disk. */
+  /**
+   * Runs `fn`'s head changes atomically and at once for every reader, but commits them
+   * with the next transaction (`transaction`, `snapshot`, `commit`, `flush`): a writer
+   * that makes many small changes (a mount's creates and renames) pays one commit for
+   * a group of them. Changes pile up to COMMIT_PENDING_BYTES before one is forced.
+   */
+  changeLater<T>(fn: () => T): T {
+    this.requireWrite("change");
+    const out = this.records.writeLater(fn);
+    const { bytes } = this.records.pendingChanges;
+    if (bytes >= this.forceCommitAt) {
+      try {
+        this.commit();
+        this.forceCommitAt = COMMIT_PENDING_BYTES;
+      } catch {
+        // The change is made; a commit that fails here (disk full) is reported by the
+        // next flush, snapshot or transaction, which try again. Not on every change.
+        this.forceCommitAt = bytes + COMMIT_PENDING_BYTES;
+      }
+    }
+    return out;
+  }
+  private forceCommitAt = COMMIT_PENDING_BYTES;
+
+  /** Commits the changes `changeLater` left pending, if any. */
+  commit(): void {
+    if (this.records.pendingChanges.count > 0) this.records.write(() => {});
+  }
+
+  /** Changes made with `changeLater` and not committed yet. */
+  get pendingChanges(): { count: number; bytes: number } {
+    return this.records.pendingChanges;
+  }
+
+  /** Commits what is pending and waits until every committed transaction is on disk. */
   flush(): Promise<void> {
+    if (this.writable) this.commit();
     return this.records.flush();
   }
 

@@ -123,5 +123,7 @@ export interface FuseHandler {
   /** Entries from index `offset` on; the binding packs as many as fit. */
   readdir(ino: number, offset: number, fh: number): Maybe<DirEntryOut[]>;
   releasedir(ino: number, fh: number): Maybe<void>;
+  /** Makes the directory's entries durable (a create or rename before it). */
+  fsyncdir(ino: number, datasync: boolean, fh: number): Maybe<void>;
   statfs(ino: number): Maybe<StatfsOut>;
 }

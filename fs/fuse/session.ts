@@ -479,7 +479,10 @@ export class FuseSession {
       const { fh } = fileInfo(fi);
       this.serveRequest(req, "releasedir", () => h.releasedir(num(ino), fh), this.replyOk(req));
     });
-    def("fuse_lowlevel_ops.fsyncdir", [P, U64, I32, P], (req) => void f.fuse_reply_err(req, 0));
+    def("fuse_lowlevel_ops.fsyncdir", [P, U64, I32, P], (req, ino, datasync, fi) => {
+      const { fh } = fileInfo(fi);
+      this.serveRequest(req, "fsyncdir", () => h.fsyncdir(num(ino), datasync !== 0, fh), this.replyOk(req));
+    });
     def("fuse_lowlevel_ops.statfs", [P, U64], (req, ino) => {
       this.serveRequest(req, "statfs", () => h.statfs(num(ino)), (s) => {
         const b = new Uint8Array(L.statvfs);
