@@ -165,8 +165,10 @@ export class RevfsFilesystem implements FuseHandler {
     if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingMtime(ino as Ino, set.mtimeNs)) {
       return this.attrOf(ino);
     }
-    // A resize works on the stored file, so what is cached goes first.
-    if (set.size !== undefined) this.cache.writeOut(ino as Ino);
+    // A resize works on the stored file, so what is cached goes first; a truncate to
+    // nothing (open with O_TRUNC) has nothing to keep.
+    if (set.size === 0) this.cache.drop(ino as Ino);
+    else if (set.size !== undefined) this.cache.writeOut(ino as Ino);
     this.change(() =>
       this.store.head.setattr(ino as Ino, {
         mode: set.mode,
@@ -263,8 +265,9 @@ export class RevfsFilesystem implements FuseHandler {
     // Head data changes only through this mount, and so through the kernel's cache:
     // what the kernel holds of a file stays valid across opens.
     if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
-    // libfuse asks for atomic O_TRUNC: the kernel then truncates only its own cache and
-    // leaves the file to us (missing this kept old tails behind shorter rewrites).
+    // The session turns atomic O_TRUNC off, so the kernel truncates with a setattr
+    // first; should a kernel pass O_TRUNC anyway, the file is truncated here (missing
+    // that once kept old tails behind shorter rewrites).
     if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== O_RDONLY) {
       this.cache.drop(ino as Ino);
       this.change(() => this.store.head.setattr(ino as Ino, { size: 0, mtimeNs: BigInt(Date.now()) * 1_000_000n }));

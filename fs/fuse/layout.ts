@@ -97,6 +97,7 @@ export const LAYOUT = {
   "fuse_lowlevel_ops.lseek": 344,
   "FUSE_CAP_WRITEBACK_CACHE": 65536,
   "FUSE_CAP_ASYNC_READ": 1,
+  "FUSE_CAP_ATOMIC_O_TRUNC": 8,
   "FUSE_SET_ATTR_MODE": 1,
   "FUSE_SET_ATTR_UID": 2,
   "FUSE_SET_ATTR_GID": 4,
