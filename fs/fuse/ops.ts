@@ -115,6 +115,10 @@ export interface FuseHandler {
   create(parent: number, name: string, mode: number, flags: number, caller: Caller): Maybe<[EntryOut, OpenOut]>;
   /** The bytes read, as views in order (a reply gathers them without copying). */
   read(ino: number, size: number, offset: number, fh: number): Maybe<Uint8Array[]>;
+  /**
+   * `data` views the request's buffer and is valid only until this returns: a handler
+   * that keeps it, or answers later, must copy it first.
+   */
   write(ino: number, data: Uint8Array, offset: number, fh: number): Maybe<number>;
   flush(ino: number, fh: number): Maybe<void>;
   release(ino: number, fh: number): Maybe<void>;

@@ -8,7 +8,8 @@
  * callbacks (see README).
  *
  * Buffer lifetime: every pointer a callback receives (names, write data, file info,
- * setattr's stat) dies when the callback returns; we copy what we need first. Every
+ * setattr's stat) dies when the callback returns; we copy what we need first, except
+ * write data, which the handler copies (into its page cache) before it returns. Every
  * request gets exactly one reply: a handler that throws gets EIO (or its errno), and
  * a request unanswered for WATCHDOG_MS is logged.
  */
@@ -437,9 +438,9 @@ export class FuseSession {
     def("fuse_lowlevel_ops.write", [P, U64, P, USZ, I64, P], (req, ino, buf, size, off, fi) => {
       const { fh } = fileInfo(fi);
       const n = num(size);
-      const data = n === 0
-        ? new Uint8Array(0)
-        : new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf!, n).slice(0));
+      // A view of libfuse's buffer, not a copy (see FuseHandler.write): a 1 MiB copy per
+      // write was garbage the size of everything written, freed only at V8's next GC.
+      const data = n === 0 ? new Uint8Array(0) : new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf!, n));
       this.serveRequest(
         req,
         "write",
