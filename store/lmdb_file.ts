@@ -13,6 +13,14 @@
  * Each db: pad u32, flags u16, depth u16, branch, leaf, overflow pages, entries,
  * root page number (u64 each; the root is all ones for an empty db).
  * LMDB uses the meta page with the higher transaction id.
+ *
+ * The file may legitimately end before the last page: a page a transaction dirtied
+ * and freed again ("loose") is put on the free list without being written. So pages
+ * past the end are allowed when the free list holds every one of them. Other pages:
+ * header pgno u64, txnid u64, pad u16, flags u16, lower u16, upper u16 (an overflow
+ * page: a u32 page count instead), then u16 node offsets (from byte 24). A node: size
+ * or child pgno (lo u16, hi u16, flags u16 as bits 32-47 of a child), key size u16,
+ * key, data. A free list value is a count u64 and that many page numbers.
  */
 import { RevfsError } from "./types.ts";
 
@@ -75,7 +83,16 @@ export function checkDataFile(path: string, storeDir: string): void {
     const meta = second.txnid > first.txnid ? second : first;
     const pages = BigInt(size) / BigInt(ps);
     if (meta.lastPage >= pages) {
-      throw damaged(`is truncated: ${size} bytes, but its last commit uses ${(meta.lastPage + 1n) * BigInt(ps)}`);
+      const free = freePages(file, ps, meta.roots[0], pages);
+      let missing = typeof free === "string" ? free : undefined;
+      for (let p = pages; missing === undefined && p <= meta.lastPage; p++) {
+        if (!(free as Set<bigint>).has(p)) missing = `page ${p} is in use`;
+      }
+      if (missing !== undefined) {
+        throw damaged(
+          `is truncated: ${size} bytes, but its last commit uses ${(meta.lastPage + 1n) * BigInt(ps)} (${missing})`,
+        );
+      }
     }
     for (const root of meta.roots) {
       if (root !== EMPTY_ROOT && (root < 2n || root > meta.lastPage)) {
@@ -85,4 +102,57 @@ export function checkDataFile(path: string, storeDir: string): void {
   } finally {
     file.close();
   }
+}
+
+const P_BRANCH = 0x01, P_LEAF = 0x02, F_BIGDATA = 0x01, PAGE_HEADER = 24;
+
+/** The page numbers on LMDB's free list, or why they cannot be read. */
+function freePages(file: Deno.FsFile, ps: number, root: bigint, pages: bigint): Set<bigint> | string {
+  const free = new Set<bigint>();
+  if (root === EMPTY_ROOT) return free;
+  const read = (pgno: bigint, count = 1): DataView | string => {
+    if (pgno < 2n || pgno + BigInt(count) > pages) return `free list page ${pgno} is past the end`;
+    const buf = new Uint8Array(ps * count);
+    file.seekSync(Number(pgno) * ps, Deno.SeekMode.Start);
+    for (let got = 0; got < buf.length;) {
+      const n = file.readSync(buf.subarray(got));
+      if (n === null) return `free list page ${pgno} cannot be read`;
+      got += n;
+    }
+    return new DataView(buf.buffer);
+  };
+  const todo = [root];
+  for (let visited = 0; todo.length > 0; visited++) {
+    if (visited > Number(pages)) return "its free list does not end";
+    const page = read(todo.pop()!);
+    if (typeof page === "string") return page;
+    const flags = page.getUint16(18, true);
+    const keys = page.getUint16(20, true) >> 1;
+    if (!(flags & (P_BRANCH | P_LEAF)) || PAGE_HEADER + 2 * keys > ps) return "its free list is damaged";
+    for (let i = 0; i < keys; i++) {
+      const at = PAGE_HEADER + page.getUint16(PAGE_HEADER + 2 * i, true);
+      if (at + 8 > ps) return "its free list is damaged";
+      const lo = page.getUint16(at, true), hi = page.getUint16(at + 2, true), nodeFlags = page.getUint16(at + 4, true);
+      const dataAt = at + 8 + page.getUint16(at + 6, true);
+      if (flags & P_BRANCH) {
+        todo.push(BigInt(lo) | BigInt(hi) << 16n | BigInt(nodeFlags) << 32n);
+        continue;
+      }
+      const size = lo | hi << 16;
+      let data: DataView;
+      if (nodeFlags & F_BIGDATA) {
+        if (dataAt + 8 > ps) return "its free list is damaged";
+        const ov = read(page.getBigUint64(dataAt, true), Math.ceil((PAGE_HEADER + size) / ps));
+        if (typeof ov === "string") return ov;
+        data = new DataView(ov.buffer, PAGE_HEADER, size);
+      } else {
+        if (dataAt + size > ps) return "its free list is damaged";
+        data = new DataView(page.buffer, dataAt, size);
+      }
+      const n = size >= 8 ? Number(data.getBigUint64(0, true)) : -1;
+      if (n < 0 || 8 * (n + 1) > size) return "its free list is damaged";
+      for (let k = 1; k <= n; k++) free.add(data.getBigUint64(8 * k, true));
+    }
+  }
+  return free;
 }
