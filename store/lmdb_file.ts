@@ -20,7 +20,9 @@
  * header pgno u64, txnid u64, pad u16, flags u16, lower u16, upper u16 (an overflow
  * page: a u32 page count instead), then u16 node offsets (from byte 24). A node: size
  * or child pgno (lo u16, hi u16, flags u16 as bits 32-47 of a child), key size u16,
- * key, data. A free list value is a count u64 and that many page numbers.
+ * key, data. A free list value is a count u64 and that many i64 entries: a page number,
+ * 0 (unused), or minus the length of a run of pages whose first page number follows
+ * (lmdb-js's LMDB writes runs; found in a store the benchmark left).
  */
 import { RevfsError } from "./types.ts";
 
@@ -151,7 +153,17 @@ function freePages(file: Deno.FsFile, ps: number, root: bigint, pages: bigint): 
       }
       const n = size >= 8 ? Number(data.getBigUint64(0, true)) : -1;
       if (n < 0 || 8 * (n + 1) > size) return "its free list is damaged";
-      for (let k = 1; k <= n; k++) free.add(data.getBigUint64(8 * k, true));
+      for (let k = 1; k <= n; k++) {
+        const id = data.getBigInt64(8 * k, true);
+        if (id >= 0n) {
+          if (id > 0n) free.add(id);
+          continue;
+        }
+        // A run: minus its length, then its first page.
+        if (++k > n) return "its free list is damaged";
+        const first = data.getBigUint64(8 * k, true);
+        for (let p = 0n; p < -id && p <= pages; p++) free.add(first + p);
+      }
     }
   }
   return free;
