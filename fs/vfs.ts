@@ -30,7 +30,7 @@ import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotsDir } from "./snapshots_di
 const HEAD_TIMEOUT = 1;
 /** Revisions never change. */
 const SNAPSHOT_TIMEOUT = 3600;
-const O_ACCMODE = 3, O_RDONLY = 0, O_TRUNC = 0o1000;
+const O_ACCMODE = 3, O_RDONLY = 0;
 
 const TYPE_BITS = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK } as const;
 
@@ -265,13 +265,8 @@ export class RevfsFilesystem implements FuseHandler {
     // Head data changes only through this mount, and so through the kernel's cache:
     // what the kernel holds of a file stays valid across opens.
     if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
-    // The session turns atomic O_TRUNC off, so the kernel truncates with a setattr
-    // first; should a kernel pass O_TRUNC anyway, the file is truncated here (missing
-    // that once kept old tails behind shorter rewrites).
-    if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== O_RDONLY) {
-      this.cache.drop(ino as Ino);
-      this.change(() => this.store.head.setattr(ino as Ino, { size: 0, mtimeNs: BigInt(Date.now()) * 1_000_000n }));
-    }
+    // The session turns atomic O_TRUNC off: the kernel strips O_TRUNC from open and
+    // truncates an existing file with a setattr to size 0 first.
     return this.openHead(ino);
   }
 

@@ -103,8 +103,9 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
-    if (this.pending.entries(table, range).length > 0) {
-      for (const [k] of this.range(table, range)) yield k;
+    const pending = this.pending.entries(table, range);
+    if (pending.length > 0) {
+      for (const [k] of mergeRange(this.committedRange(table, range), pending)) yield k;
       return;
     }
     try {

@@ -148,7 +148,7 @@ Deno.test("group commit: fsyncdir makes names durable, and a SIGKILL keeps a pre
       m.process.kill("SIGKILL");
       await m.process.status;
     });
-    let names: string[] = [];
+    const names: string[] = [];
     await withMount(store, mnt, async () => {
       for await (const e of Deno.readDir(`${mnt}/d`)) names.push(e.name);
     });
