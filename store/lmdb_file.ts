@@ -87,8 +87,10 @@ export function checkDataFile(path: string, storeDir: string): void {
     if (meta.lastPage >= pages) {
       const free = freePages(file, ps, meta.roots[0], pages);
       let missing = typeof free === "string" ? free : undefined;
-      for (let p = pages; missing === undefined && p <= meta.lastPage; p++) {
-        if (!(free as Set<bigint>).has(p)) missing = `page ${p} is in use`;
+      for (let p = pages; missing === undefined && p <= meta.lastPage;) {
+        const next = (free as FreeList).pastFree(p);
+        if (next === p) missing = `page ${p} is in use`;
+        p = next;
       }
       if (missing !== undefined) {
         throw damaged(
@@ -108,9 +110,22 @@ export function checkDataFile(path: string, storeDir: string): void {
 
 const P_BRANCH = 0x01, P_LEAF = 0x02, F_BIGDATA = 0x01, PAGE_HEADER = 24;
 
-/** The page numbers on LMDB's free list, or why they cannot be read. */
-function freePages(file: Deno.FsFile, ps: number, root: bigint, pages: bigint): Set<bigint> | string {
-  const free = new Set<bigint>();
+/** Pages on LMDB's free list: single pages, and runs kept whole (a run may be long). */
+class FreeList {
+  readonly pages = new Set<bigint>();
+  readonly runs: { first: bigint; length: bigint }[] = [];
+
+  /** The first page after `p` when `p` is free (past its whole run), else `p`. */
+  pastFree(p: bigint): bigint {
+    if (this.pages.has(p)) return p + 1n;
+    const run = this.runs.find((r) => p >= r.first && p < r.first + r.length);
+    return run ? run.first + run.length : p;
+  }
+}
+
+/** The pages on LMDB's free list, or why they cannot be read. */
+function freePages(file: Deno.FsFile, ps: number, root: bigint, pages: bigint): FreeList | string {
+  const free = new FreeList();
   if (root === EMPTY_ROOT) return free;
   const read = (pgno: bigint, count = 1): DataView | string => {
     if (pgno < 2n || pgno + BigInt(count) > pages) return `free list page ${pgno} is past the end`;
@@ -156,13 +171,12 @@ function freePages(file: Deno.FsFile, ps: number, root: bigint, pages: bigint): 
       for (let k = 1; k <= n; k++) {
         const id = data.getBigInt64(8 * k, true);
         if (id >= 0n) {
-          if (id > 0n) free.add(id);
+          if (id > 0n) free.pages.add(id);
           continue;
         }
         // A run: minus its length, then its first page.
         if (++k > n) return "its free list is damaged";
-        const first = data.getBigUint64(8 * k, true);
-        for (let p = 0n; p < -id && p <= pages; p++) free.add(first + p);
+        free.runs.push({ first: data.getBigUint64(8 * k, true), length: -id });
       }
     }
   }
