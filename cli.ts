@@ -351,7 +351,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       out(JSON.stringify(mount ? { ...st, mount } : st));
       return 0;
     }
-    const ratio = st.storedBytes > 0 ? (st.logicalBytes / st.storedBytes).toFixed(2) : "-";
+    // Logical bytes count revisions only: with none yet, a ratio would read 0.00 beside a full head.
+    const ratio = st.storedBytes > 0 && st.logicalBytes > 0 ? (st.logicalBytes / st.storedBytes).toFixed(2) : "-";
     out(`revisions      ${st.revisions} (${st.tags} tags)`);
     out(`block size     ${humanBytes(st.blockSize)}`);
     out(`logical bytes  ${humanBytes(st.logicalBytes)} over all revisions`);

@@ -3,7 +3,7 @@
  * one line on stderr with a non-zero exit, and a failed command writes nothing.
  */
 import assert from "node:assert/strict";
-import { FORMAT_VERSION, Store } from "../mod.ts";
+import { FORMAT_VERSION, ROOT_INO, Store } from "../mod.ts";
 import { Rng, runCli, sha256Hex } from "./helpers.ts";
 
 async function tempDir(): Promise<string> {
@@ -67,6 +67,17 @@ Deno.test("cli: import, log, ls, cat, diff, tag, export, stats, verify on one st
     assert.equal(stats.revisions, 2);
     assert.equal(stats.logicalBytes, 2 * 300_000 + 6 + 7 + 4);
     assert.equal(stats.headBytes, 300_000 + 7 + 4);
+    // A head written but never snapshotted: nothing logical to compare the stored bytes with.
+    const headOnly = await Store.openOrCreate(`${dir}/head-only`);
+    const f = headOnly.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    headOnly.head.write(f, 0, big);
+    await headOnly.close();
+    assert.match((await runCli("stats", `${dir}/head-only`)).stdout, /\(logical\/stored -\)/, "no revisions: no ratio");
+    const ratio = (stats.logicalBytes / stats.storedBytes).toFixed(2);
+    assert.match(
+      (await runCli("stats", store)).stdout,
+      new RegExp(`\\(logical/stored ${ratio.replace(".", "\\.")}\\)`),
+    );
     const v = await runCli("verify", store);
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /^ok: 2 revisions/);
