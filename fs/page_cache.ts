@@ -410,13 +410,18 @@ export class PageCache {
     if (i?.type !== "file") return () => this.drop(ino);
     const pages = [...d.pages].sort((a, b) => a[0] - b[0]);
     const hashes = this.store.head.writeBlocks(ino, d.size, d.mtimeNs, pages);
+    const bs = this.blockSize;
     return () => {
       this.blocksWrittenOut += pages.length;
       this.drop(ino);
-      // Written pages are stored blocks now: keep them as clean blocks.
+      // Written pages are stored blocks now: keep them as clean blocks. A small file's
+      // page is mostly past its end: keep only its bytes, not a whole block per file.
       for (let n = 0; n < pages.length; n++) {
         const h = hashes[n][1];
-        if (h !== null) this.addClean(hashKey(h), pages[n][1]);
+        if (h === null) continue;
+        const [idx, page] = pages[n];
+        const inFile = d.size - idx * bs;
+        this.addClean(hashKey(h), inFile <= bs / 2 ? page.slice(0, Math.max(0, inFile)) : page);
       }
     };
   }

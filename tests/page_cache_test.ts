@@ -154,3 +154,34 @@ Deno.test("page cache: writeout goes in block order and stores nothing for uncha
     await ts.cleanup();
   }
 });
+
+Deno.test("page cache: a small file's written-out block is cached at its size, and reads zero-fill past it", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  try {
+    const cache = new PageCache(store, 64 * BS);
+    const rng = new Rng(3);
+    const contents: Uint8Array[] = [];
+    for (let i = 0; i < 40; i++) {
+      const data = rng.bytes(200 + rng.int(800));
+      cache.write(newFile(store, `small${i}`), 0, data);
+      contents.push(data);
+    }
+    cache.writeOutAll();
+    const bytes = contents.reduce((n, c) => n + c.length, 0);
+    assert.equal(cache.stats().cachedBytes, bytes, "each small file should cost its size, not a block");
+    // Another file whose first block holds the same bytes then zeros: the same stored
+    // block, read from the short cached copy.
+    const g = newFile(store, "g");
+    cache.write(g, 0, contents[0]);
+    cache.write(g, 2 * BS - 1, new Uint8Array([7]));
+    cache.writeOutAll();
+    const expected = new Uint8Array(2 * BS);
+    expected.set(contents[0]);
+    expected[2 * BS - 1] = 7;
+    assert.deepEqual(cache.readHead(g, 0, 2 * BS), expected);
+    assert.deepEqual(store.head.read(g, 0, 2 * BS), expected);
+  } finally {
+    await ts.cleanup();
+  }
+});
