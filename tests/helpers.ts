@@ -120,3 +120,18 @@ export function concatBytes(chunks: Iterable<Uint8Array>): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Byte arrays equal, or one short message naming the first difference (node:assert's
+ * deepEqual renders a diff of every byte, which for blocks takes minutes).
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  const n = Math.min(actual.length, expected.length);
+  let i = 0;
+  while (i < n && actual[i] === expected[i]) i++;
+  if (i === n && actual.length === expected.length) return;
+  throw new Error(
+    `${what}: ${actual.length} bytes, expected ${expected.length}; first difference at offset ${i}` +
+      (i < n ? ` (${actual[i]}, expected ${expected[i]})` : ""),
+  );
+}

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { PageCache } from "../fs/page_cache.ts";
-import { checkStoreInvariants, newTestStore, Rng } from "./helpers.ts";
+import { assertBytes, checkStoreInvariants, newTestStore, Rng } from "./helpers.ts";
 
 const BS = 4096;
 
@@ -55,7 +55,7 @@ Deno.test("page cache: random writes, truncates and snapshots match a byte model
       } else if (op < 17) {
         const at = rng.int(m.length + BS);
         const len = rng.int(3 * BS);
-        assert.deepEqual(cache.readHead(ino, at, len), m.slice(at, at + len), `step ${step}: read ${name}`);
+        assertBytes(cache.readHead(ino, at, len), m.slice(at, at + len), `step ${step}: read ${name}`);
       } else if (op < 18) {
         cache.writeOutAll();
       } else {
@@ -76,7 +76,7 @@ Deno.test("page cache: random writes, truncates and snapshots match a byte model
     // Every revision reads back through the cache exactly as the model held it.
     for (const [rev, files] of snaps) {
       for (const [name, want] of files) {
-        assert.deepEqual(cache.readEntry(entryOf(store, rev, name), 0, want.length + 1), want, `rev ${rev} ${name}`);
+        assertBytes(cache.readEntry(entryOf(store, rev, name), 0, want.length + 1), want, `rev ${rev} ${name}`);
       }
     }
     const st = cache.stats();
@@ -99,22 +99,22 @@ Deno.test("page cache: a block shared with a snapshot is copied before its first
     const rev = store.snapshot().rev;
     const e = entryOf(store, rev, "f");
     // Both the revision and the head now read the same cached clean blocks.
-    assert.deepEqual(cache.readEntry(e, 0, 3 * BS), original);
-    assert.deepEqual(cache.readHead(ino, 0, 3 * BS), original);
+    assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision, from the shared clean blocks");
+    assertBytes(cache.readHead(ino, 0, 3 * BS), original, "the head, from the shared clean blocks");
     cache.write(ino, BS + 10, new Uint8Array([1, 2, 3]));
-    assert.deepEqual(cache.readEntry(e, 0, 3 * BS), original, "the revision changed with the head");
+    assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision changed with the head");
     const changed = original.slice();
     changed.set([1, 2, 3], BS + 10);
-    assert.deepEqual(cache.readHead(ino, 0, 3 * BS), changed);
+    assertBytes(cache.readHead(ino, 0, 3 * BS), changed, "the head after its first write");
     cache.writeOutAll();
     // Written out, the page becomes a clean block; writing again copies again.
     cache.write(ino, BS + 10, new Uint8Array([9]));
     const again = changed.slice();
     again[BS + 10] = 9;
-    assert.deepEqual(cache.readHead(ino, 0, 3 * BS), again);
-    assert.deepEqual(cache.readEntry(e, 0, 3 * BS), original);
+    assertBytes(cache.readHead(ino, 0, 3 * BS), again, "the head after a write to a written-out page");
+    assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision after the head was written twice");
     cache.writeOutAll();
-    assert.deepEqual(store.head.read(ino, 0, 3 * BS), again);
+    assertBytes(store.head.read(ino, 0, 3 * BS), again, "the store after writeout");
   } finally {
     await ts.cleanup();
   }
@@ -179,8 +179,8 @@ Deno.test("page cache: a small file's written-out block is cached at its size, a
     const expected = new Uint8Array(2 * BS);
     expected.set(contents[0]);
     expected[2 * BS - 1] = 7;
-    assert.deepEqual(cache.readHead(g, 0, 2 * BS), expected);
-    assert.deepEqual(store.head.read(g, 0, 2 * BS), expected);
+    assertBytes(cache.readHead(g, 0, 2 * BS), expected, "g through the cache");
+    assertBytes(store.head.read(g, 0, 2 * BS), expected, "g from the store");
   } finally {
     await ts.cleanup();
   }
