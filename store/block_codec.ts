@@ -33,6 +33,11 @@ export function isDelta(stored: Uint8Array): boolean {
   return stored[0] === KIND_BYTE.delta;
 }
 
+/** Raw or plain zstd: decoding the record reads no other record (no dictionary, no base). */
+export function decodesAlone(stored: Uint8Array): boolean {
+  return stored[0] === KIND_BYTE.raw || stored[0] === KIND_BYTE.zstd;
+}
+
 /** The dictionary a stored record was compressed with; undefined when none. */
 export function dictIdOf(stored: Uint8Array): number | undefined {
   return stored[0] === KIND_BYTE["zstd-dict"] ? new Reader(stored.subarray(1), "block record").uint() : undefined;

@@ -10,6 +10,7 @@
 import {
   type BlockRecord,
   decodeBlockRecord,
+  decodesAlone,
   dictIdOf,
   encodeBlock,
   encodeBlockRecord,
@@ -28,6 +29,7 @@ const DELTA_GAIN = 3 / 4;
 const GOOD_DELTA = 1 / 8;
 /** Delta record header: kind byte and base hash. */
 const DELTA_HEADER = 33;
+const EMPTY = new Uint8Array(0);
 
 export class BlockStore {
   /** Blocks this process has added to the store. */
@@ -78,8 +80,20 @@ export class BlockStore {
     return decodeBlockRecord(stored, what);
   }
 
-  /** Canonical bytes of a block, checked against its hash (and every base on its chain). */
-  get(hash: BlockHash): Uint8Array {
+  /**
+   * Canonical bytes of a block, checked against its hash (and every base on its chain).
+   * With `into` (a buffer of a block's size), a whole record is decoded straight from
+   * the store's map into it and the result is a view of it: no copy of the record, no
+   * new buffer.
+   */
+  get(hash: BlockHash, into?: Uint8Array): Uint8Array {
+    if (into) {
+      const stored = this.records.peek("blocks", hash);
+      // Another read (a dictionary, a base) would end the view: those records take the copying path.
+      if (stored !== undefined && decodesAlone(stored)) {
+        return this.decodeOne(hash, decodeBlockRecord(stored, `block ${shortHex(hash)}`), EMPTY, into);
+      }
+    }
     const chain: [BlockHash, BlockRecord][] = [];
     for (let h = hash;;) {
       const r = this.record(h);
@@ -99,16 +113,19 @@ export class BlockStore {
     return data;
   }
 
-  private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array): Uint8Array {
+  /** One record's bytes, verified. With `into`, the record is a transient view: copy out of it. */
+  private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array, into?: Uint8Array): Uint8Array {
     const what = `block ${shortHex(h)}`;
     let data: Uint8Array;
     try {
       switch (r.kind) {
         case "raw":
-          data = r.data;
+          if (!into) data = r.data;
+          else if (into.length >= r.data.length) (data = into.subarray(0, r.data.length)).set(r.data);
+          else data = r.data.slice();
           break;
         case "zstd":
-          data = decompress(r.frame);
+          data = decompress(r.frame, into);
           break;
         case "zstd-dict":
           data = decompressWithDict(r.frame, this.dicts.get(r.dictId).bytes);

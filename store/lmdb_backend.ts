@@ -63,6 +63,19 @@ export class LmdbRecordStore implements RecordStore {
     }
   }
 
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined {
+    const p = this.pending.get(table, key);
+    if (p !== undefined) return p ?? undefined;
+    try {
+      // A view of LMDB's map (a large value) or of lmdb-js's reused buffer (a small one),
+      // whose `length` lmdb-js sets to the value's size.
+      const v = this.dbs[table].getBinaryFast(key);
+      return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.length);
+    } catch (e) {
+      throw damaged(e, table);
+    }
+  }
+
   has(table: Table, key: Uint8Array): boolean {
     const p = this.pending.get(table, key);
     if (p !== undefined) return p !== null;

@@ -42,6 +42,11 @@ export interface KeyRange {
 
 export interface RecordStore {
   get(table: Table, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * `get` without a copy: the view is valid only until the next call into the record
+   * store (read it, copy what must stay, let it go). For hot paths that decode at once.
+   */
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined;
   has(table: Table, key: Uint8Array): boolean;
   /** Only inside `write`. */
   put(table: Table, key: Uint8Array, value: Uint8Array): void;

@@ -242,9 +242,9 @@ export class Store {
    * A block's bytes, verified, as committed by now: for a reader that lives beside a
    * writer in the same process (the mount's block loaders).
    */
-  loadBlock(hash: BlockHash): Uint8Array {
+  loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
     this.records.refresh();
-    return this.blocks.get(hash);
+    return this.blocks.get(hash, into);
   }
 
   /** Hash of block `index` of a revision's file (null: a hole): for a block cache. */

@@ -22,7 +22,8 @@ export const ZSTD_LEVEL = 3;
 export interface Zstd {
   readonly name: "libzstd" | "zstd-wasm";
   compress(data: Uint8Array, level?: number): Uint8Array;
-  decompress(frame: Uint8Array): Uint8Array;
+  /** May decode into `into` when it is large enough (the result is then a view of it). */
+  decompress(frame: Uint8Array, into?: Uint8Array): Uint8Array;
   /** `dict` is a trained dictionary or any bytes used as raw content (a delta's base). */
   compressWithDict(data: Uint8Array, dict: Uint8Array, level?: number): Uint8Array;
   decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array;
@@ -111,6 +112,12 @@ class NativeZstd implements Zstd {
     return this.out;
   }
 
+  /** Where a frame's content goes: `into` when it fits, else a new array. */
+  private target(frame: Uint8Array, into?: Uint8Array): Uint8Array {
+    const n = this.contentSize(frame);
+    return into && into.length >= n ? into.subarray(0, n) : new Uint8Array(n);
+  }
+
   private contentSize(frame: Uint8Array): number {
     const n = this.lib.ZSTD_getFrameContentSize(frame, frame.length);
     // Unknown (-1) and error (-2) are the two largest u64 values.
@@ -126,8 +133,8 @@ class NativeZstd implements Zstd {
     return out.slice(0, n);
   }
 
-  decompress(frame: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.contentSize(frame));
+  decompress(frame: Uint8Array, into?: Uint8Array): Uint8Array {
+    const out = this.target(frame, into);
     const n = this.check(
       this.lib.ZSTD_decompressDCtx(this.dctx, out, out.length, frame, frame.length),
       "decompress",
@@ -146,7 +153,7 @@ class NativeZstd implements Zstd {
   }
 
   decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.contentSize(frame));
+    const out = this.target(frame);
     const n = this.check(
       this.lib.ZSTD_decompress_usingDict(this.dctx, out, out.length, frame, frame.length, dict, dict.length),
       "decompress",
@@ -232,8 +239,8 @@ export function compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
   return zstd().compress(data, level);
 }
 
-export function decompress(frame: Uint8Array): Uint8Array {
-  return zstd().decompress(frame);
+export function decompress(frame: Uint8Array, into?: Uint8Array): Uint8Array {
+  return zstd().decompress(frame, into);
 }
 
 export function compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
