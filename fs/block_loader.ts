@@ -14,13 +14,15 @@ import { type BlockHash, type ErrorCode, RevfsError } from "../mod.ts";
 /** What the main thread sends a loader thread. */
 export type LoaderRequest =
   | { kind: "open"; storeDir: string }
-  | { kind: "load"; id: number; hash: BlockHash }
+  /** `into`: a block-sized buffer to decode into (transferred; it comes back with the block). */
+  | { kind: "load"; id: number; hash: BlockHash; into?: ArrayBuffer }
   | { kind: "close" };
 
 /** What a loader thread answers. */
 export type LoaderReply =
   | { kind: "ready" }
-  | { kind: "loaded"; id: number; data: ArrayBuffer }
+  /** The block is the first `length` bytes of `data`. */
+  | { kind: "loaded"; id: number; data: ArrayBuffer; length: number }
   | { kind: "failed"; id: number; code?: ErrorCode; message: string }
   | { kind: "open-failed"; message: string }
   | { kind: "closed" };
@@ -75,8 +77,11 @@ export class BlockLoader {
     return new BlockLoader(started.map((w) => new LoaderThread(w)));
   }
 
-  /** A block's verified bytes, loaded on the least busy thread. */
-  load(hash: BlockHash): Promise<Uint8Array> {
+  /**
+   * A block's verified bytes, loaded on the least busy thread; into `into` (handed over:
+   * the caller must not touch it again) when the block is decoded there.
+   */
+  load(hash: BlockHash, into?: ArrayBuffer): Promise<Uint8Array> {
     if (this.closed || this.threads.length === 0) {
       return Promise.reject(new RevfsError("INVALID", "the block loader is closed"));
     }
@@ -85,8 +90,8 @@ export class BlockLoader {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       t.pending.set(id, { resolve, reject });
-      const req: LoaderRequest = { kind: "load", id, hash };
-      t.worker.postMessage(req);
+      const req: LoaderRequest = { kind: "load", id, hash, into };
+      t.worker.postMessage(req, into ? [into] : []);
     });
   }
 
@@ -108,7 +113,7 @@ export class BlockLoader {
     const p = t.pending.get(m.id);
     if (!p) return;
     t.pending.delete(m.id);
-    if (m.kind === "loaded") p.resolve(new Uint8Array(m.data));
+    if (m.kind === "loaded") p.resolve(new Uint8Array(m.data, 0, m.length));
     else p.reject(m.code ? new RevfsError(m.code, m.message) : new Error(m.message));
   }
 

@@ -29,11 +29,14 @@ self.onmessage = async (ev: MessageEvent<LoaderRequest>) => {
     case "load":
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       try {
-        const data = store!.loadBlock(m.hash);
-        // Transfer a buffer of exactly the block: a view into a larger one would copy it all.
-        const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+        const data = store!.loadBlock(m.hash, m.into && new Uint8Array(m.into));
+        // Transfer a buffer that starts with the block (`into`, or one of its own): a view
+        // into a larger buffer would transfer all of it.
+        const own = data.byteOffset === 0 && (data.buffer === m.into || data.byteLength === data.buffer.byteLength)
+          ? data
+          : data.slice();
         const buffer = own.buffer as ArrayBuffer;
-        send({ kind: "loaded", id: m.id, data: buffer }, [buffer]);
+        send({ kind: "loaded", id: m.id, data: buffer, length: own.length }, [buffer]);
       } catch (e) {
         const code = e instanceof RevfsError ? e.code : undefined;
         send({ kind: "failed", id: m.id, code, message: e instanceof Error ? e.message : String(e) });

@@ -20,6 +20,14 @@
  *
  * Clean plus dirty bytes stay within the budget, except that dirty pages are only
  * ever freed by writeout.
+ *
+ * Block buffers are reused: a block-sized buffer the cache lets go (an evicted block, a
+ * written-out page) is loaded into again instead of being left to V8's garbage collector,
+ * which frees it late (memory over the budget) and whose fresh buffers cost page faults.
+ * A buffer let go during one call becomes reusable only at the next call that reads or
+ * writes: a view handed out by a call is answered (sent to the kernel) before the next
+ * request is served. Views handed out after a wait for a load are answered later, so
+ * their buffers are never reused.
  */
 import {
   type BlockHash,
@@ -36,6 +44,9 @@ import {
 import type { BlockLoader } from "./block_loader.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** Block buffers kept for reuse: at most this many, and at most a quarter of the budget. */
+const MAX_SPARE_BUFFERS = 256;
 
 /** Readahead starts at this many blocks past a read in order and doubles up to the most. */
 const READAHEAD_FIRST_BLOCKS = 4;
@@ -112,6 +123,12 @@ export class PageCache {
   private writeouts = 0;
   private blocksWrittenOut = 0;
   private readonly blockSize: number;
+  /** Block buffers let go during this call (reusable from the next), and those reusable now. */
+  private retired: ArrayBuffer[] = [];
+  private readonly spare: ArrayBuffer[] = [];
+  private readonly maxSpare: number;
+  /** Buffers of views handed out after a wait: the reply is still to come, so never reused. */
+  private readonly escaped = new WeakSet<ArrayBuffer>();
 
   /** Holes and zero tails in reads; shared, never written. */
   private readonly zeros: Uint8Array;
@@ -123,6 +140,7 @@ export class PageCache {
   ) {
     this.blockSize = store.blockSize;
     this.zeros = zeroBlock(this.blockSize);
+    this.maxSpare = Math.min(MAX_SPARE_BUFFERS, Math.floor(budgetBytes / 4 / this.blockSize));
     if (budgetBytes < 4 * this.blockSize) {
       throw new RevfsError("INVALID", `cache budget must be at least ${4 * this.blockSize} bytes`);
     }
@@ -142,19 +160,73 @@ export class PageCache {
       return hit;
     }
     this.misses++;
-    const data = this.store.blocks.get(h);
+    const into = this.spareBuffer();
+    const loaded = this.store.blocks.get(h, into);
+    // Not decoded into it (a delta chain, say): the buffer was never handed out.
+    if (loaded.buffer !== into.buffer) this.spare.push(into.buffer as ArrayBuffer);
+    const data = this.fitted(loaded);
     this.addClean(k, data);
     return data;
+  }
+
+  /**
+   * A loaded block as it is kept: a small one in a block buffer is copied out and the
+   * buffer, never handed out, is spare again at once.
+   */
+  private fitted(data: Uint8Array): Uint8Array {
+    if (!this.isBlockBuffer(data) || data.length > this.blockSize / 2) return data;
+    this.spare.push(data.buffer as ArrayBuffer);
+    return data.slice();
+  }
+
+  /** Memory a cached block holds: its whole buffer when that is one of the cache's block buffers. */
+  private footprint(v: Uint8Array): number {
+    return this.isBlockBuffer(v) ? this.blockSize : v.byteLength;
+  }
+
+  private isBlockBuffer(v: Uint8Array): boolean {
+    return v.byteOffset === 0 && v.buffer.byteLength === this.blockSize;
+  }
+
+  /** A block-sized buffer, reused when one is spare (its old bytes still in it unless `zeroed`). */
+  private spareBuffer(zeroed = false): Uint8Array {
+    const b = this.spare.pop();
+    if (!b) return new Uint8Array(this.blockSize);
+    const buf = new Uint8Array(b);
+    if (zeroed) buf.fill(0);
+    return buf;
+  }
+
+  /** Lets go of a buffer the cache no longer refers to; see the class comment for when it is reused. */
+  private retire(v: Uint8Array): void {
+    if (this.isBlockBuffer(v) && !this.escaped.has(v.buffer as ArrayBuffer)) this.retired.push(v.buffer as ArrayBuffer);
+  }
+
+  /** Start of a call that reads or writes: buffers let go before it may be reused now. */
+  private nextCall(): void {
+    for (const b of this.retired) {
+      if (this.spare.length >= this.maxSpare) break;
+      // Let go, then handed out after a wait within the same call: its reply is still to come.
+      if (!this.escaped.has(b)) this.spare.push(b);
+    }
+    this.retired = [];
+  }
+
+  /** Views handed out after a wait: their buffers must never be reused. */
+  private escape(views: Uint8Array[]): Uint8Array[] {
+    for (const v of views) if (v !== this.zeros) this.escaped.add(v.buffer as ArrayBuffer);
+    return views;
   }
 
   private addClean(k: string, data: Uint8Array): void {
     const old = this.clean.get(k);
     if (old) {
       this.clean.delete(k);
-      this.cleanBytes -= old.byteLength;
+      this.cleanBytes -= this.footprint(old);
+      if (old.buffer !== data.buffer) this.retire(old);
     }
     this.clean.set(k, data);
-    this.cleanBytes += data.byteLength;
+    this.cleanBytes += this.footprint(data);
     this.evict();
   }
 
@@ -162,7 +234,8 @@ export class PageCache {
     for (const [k, v] of this.clean) {
       if (this.cleanBytes + this.dirtyBytes <= this.budgetBytes) break;
       this.clean.delete(k);
-      this.cleanBytes -= v.byteLength;
+      this.cleanBytes -= this.footprint(v);
+      this.retire(v);
     }
   }
 
@@ -175,6 +248,7 @@ export class PageCache {
    * `stream` names the reader for readahead (the inode).
    */
   entrySegments(e: FileEntry, offset: number, length: number, stream = ""): Uint8Array[] | Promise<Uint8Array[]> {
+    this.nextCall();
     // A revision never changes: its block hashes stay good across a wait.
     const hashOf = memo((idx) => this.store.entryBlock(e, idx));
     const now = () => this.segments(e.size, offset, length, hashOf);
@@ -183,6 +257,7 @@ export class PageCache {
 
   /** Bytes of a head file as the mount's writes left it, as views (see entrySegments). */
   headSegments(ino: Ino, offset: number, length: number): Uint8Array[] | Promise<Uint8Array[]> {
+    this.nextCall();
     const f = this.fileInode(ino);
     const d = this.dirty.get(ino);
     const size = d?.size ?? f.size;
@@ -198,11 +273,13 @@ export class PageCache {
 
   /** entrySegments copied into one buffer, loading on this thread. */
   readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
+    this.nextCall();
     return gather(this.segments(e.size, offset, length, (idx) => this.store.entryBlock(e, idx)));
   }
 
   /** headSegments copied into one buffer, loading on this thread. */
   readHead(ino: Ino, offset: number, length: number): Uint8Array {
+    this.nextCall();
     return gather(this.headSegmentsNow(ino, offset, length));
   }
 
@@ -262,13 +339,14 @@ export class PageCache {
       }
     }
     if (stream !== "") this.readahead(stream, offset, end, size, hashOf);
-    return waits.length === 0 ? now() : Promise.all(waits).then(later);
+    return waits.length === 0 ? now() : Promise.all(waits).then(() => this.escape(later()));
   }
 
   /** Loads a block on a loader thread into the clean blocks; reads of it wait for this. */
   private startLoad(h: BlockHash, k: string): Promise<void> {
     this.loads++;
-    const p = this.loader!.load(h).then((data) => this.addClean(k, data)).finally(() => this.loading.delete(k));
+    const p = this.loader!.load(h, this.spare.pop()).then((data) => this.addClean(k, this.fitted(data)))
+      .finally(() => this.loading.delete(k));
     // Readahead may start a load nobody waits for: its failure is only a failed guess.
     p.catch(() => {});
     this.loading.set(k, p);
@@ -337,6 +415,7 @@ export class PageCache {
   }
 
   write(ino: Ino, offset: number, data: Uint8Array): void {
+    this.nextCall();
     // Over budget: write out first, so a failed writeout (disk full) fails this write
     // before it changes anything.
     if (this.dirtyBytes > this.budgetBytes / 2) this.writeOutAll();
@@ -356,7 +435,7 @@ export class PageCache {
       const to = Math.min(end, blockStart + bs);
       let page = d.pages.get(idx);
       if (!page) {
-        page = new Uint8Array(bs);
+        page = this.spareBuffer(true);
         // Copy before the first write, unless the write covers all the block holds.
         const covered = from === blockStart && to >= Math.min(blockStart + bs, d.size);
         if (!covered) {
@@ -375,10 +454,16 @@ export class PageCache {
 
   /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
   drop(ino: Ino): void {
+    for (const page of this.forget(ino)?.pages.values() ?? []) this.retire(page);
+  }
+
+  /** Takes a file's unwritten changes out of the cache; its pages are the caller's. */
+  private forget(ino: Ino): DirtyFile | undefined {
     const d = this.dirty.get(ino);
-    if (!d) return;
+    if (!d) return undefined;
     this.dirtyBytes -= d.pages.size * this.blockSize;
     this.dirty.delete(ino);
+    return d;
   }
 
   /** Writes out one file's dirty pages, in block order. */
@@ -413,15 +498,19 @@ export class PageCache {
     const bs = this.blockSize;
     return () => {
       this.blocksWrittenOut += pages.length;
-      this.drop(ino);
+      this.forget(ino);
       // Written pages are stored blocks now: keep them as clean blocks. A small file's
       // page is mostly past its end: keep only its bytes, not a whole block per file.
       for (let n = 0; n < pages.length; n++) {
         const h = hashes[n][1];
-        if (h === null) continue;
         const [idx, page] = pages[n];
         const inFile = d.size - idx * bs;
-        this.addClean(hashKey(h), inFile <= bs / 2 ? page.slice(0, Math.max(0, inFile)) : page);
+        if (h !== null && inFile > bs / 2) {
+          this.addClean(hashKey(h), page);
+          continue;
+        }
+        if (h !== null) this.addClean(hashKey(h), page.slice(0, Math.max(0, inFile)));
+        this.retire(page);
       }
     };
   }

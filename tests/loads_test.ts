@@ -8,7 +8,7 @@ import { type FileEntry, gather, type Ino, ROOT_INO, type Store } from "../mod.t
 import { BlockLoader } from "../fs/block_loader.ts";
 import { PageCache } from "../fs/page_cache.ts";
 import { type PageCacheStats } from "../fs/page_cache.ts";
-import { newTestStore, Rng, runCli } from "./helpers.ts";
+import { assertBytes, newTestStore, Rng, runCli } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 const BS = 4096;
@@ -168,5 +168,37 @@ Deno.test("loads: a slow load through the mount holds up only the reads of its b
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loads: views handed out after a wait stay intact while later reads reuse the cache's buffers", async () => {
+  const ts = await newTestStore({ blockSize: BS });
+  const { store } = ts;
+  const loader = await BlockLoader.start(store.dir, 1);
+  try {
+    const rng = new Rng(8);
+    const a = rng.bytes(2 * BS);
+    const other = rng.bytes(32 * BS);
+    writeFile(store, "a", a);
+    const otherIno = writeFile(store, "other", other);
+    const rev = store.snapshot().rev;
+    // A budget of 8 blocks: the reads below evict a's blocks, and the cache reuses
+    // evicted buffers for what it loads next.
+    const cache = new PageCache(store, 8 * BS, loader);
+    const waited = cache.entrySegments(store.revisionView(rev).entry("a") as FileEntry, 0, 2 * BS);
+    assert.ok(waited instanceof Promise, "a cold read of a revision did not wait for the loader");
+    // The session replies to a read that waited a little later, after other requests may
+    // have run: these views must still hold a's bytes then.
+    const views = await waited;
+    for (let round = 0; round < 3; round++) {
+      for (let off = 0; off < other.length; off += 4 * BS) {
+        assertBytes(cache.readHead(otherIno, off, 4 * BS), other.slice(off, off + 4 * BS), `other at ${off}`);
+      }
+    }
+    assertBytes(gather(views), a, "views handed out after a wait");
+    assert.ok(cache.stats().misses >= 32, "the later reads did not load (and so reuse buffers)");
+  } finally {
+    await loader.close();
+    await ts.cleanup();
   }
 });
