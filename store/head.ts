@@ -592,7 +592,10 @@ export class Head {
       return idx < f.baseBlocks ? this.maps.lookup(f.base, idx) : null;
     };
     for (const [idx, newer] of edits) {
-      if (newer === null || idx >= f.baseBlocks) continue;
+      if (newer === null) continue;
+      // The base map is the last snapshot's, whole: a truncate shortens baseBlocks, not
+      // the map. Look past baseBlocks too, or a file saved the usual way (truncated to
+      // 0, then written) would never get deltas.
       const older = this.maps.lookup(f.base, idx);
       if (older === null) continue;
       const near = [newAt(idx + 1), newAt(idx - 1)].filter((h): h is BlockHash => h !== null);

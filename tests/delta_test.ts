@@ -163,3 +163,29 @@ Deno.test("deltas: a block rewritten many times keeps its chain within the bound
     await ts.cleanup();
   }
 });
+
+Deno.test("deltas: a file saved the usual way (truncated to 0, then written) still gets deltas", async () => {
+  const ts = await newTestStore();
+  const { store } = ts;
+  try {
+    const rng = new Rng(12);
+    let text = rng.bytes(200_000, "text");
+    const ino = newFile(store, "notes.txt", text);
+    const first = store.snapshot().rev;
+    const history = new Map<RevNumber, Files>([[first, new Map([["notes.txt", text]])]]);
+    for (let v = 0; v < 5; v++) {
+      text = text.slice();
+      text.set(new TextEncoder().encode(`edit ${v}`), rng.int(text.length - 10));
+      // What `open(O_TRUNC)` then `write` does through the mount.
+      store.head.setattr(ino, { size: 0 });
+      store.head.write(ino, 0, text);
+      history.set(store.snapshot().rev, new Map([["notes.txt", text]]));
+    }
+    const deltas = store.stats().deltaRecords;
+    assert.ok(deltas >= 5, `only ${deltas} delta records after 5 saved edits`);
+    checkAll(store, history, "after the edits");
+    checkStoreInvariants(store);
+  } finally {
+    await ts.cleanup();
+  }
+});
