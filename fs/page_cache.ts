@@ -45,6 +45,9 @@ import type { BlockLoader } from "./block_loader.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
+/** The smallest dirty page: a small file's page grows from this by doubling. */
+const MIN_PAGE_BYTES = 4096;
+
 /** Block buffers kept for reuse: at most this many, and at most a quarter of the budget. */
 const MAX_SPARE_BUFFERS = 256;
 
@@ -195,6 +198,18 @@ export class PageCache {
     const buf = new Uint8Array(b);
     if (zeroed) buf.fill(0);
     return buf;
+  }
+
+  /**
+   * A zeroed dirty page for the first `bytes` of a block: a whole block buffer, or for a
+   * block that holds little so far (a small file), a small page that grows as it is
+   * written. Past its end a page reads as zeros, like a stored block.
+   */
+  private newPage(bytes: number): Uint8Array {
+    if (bytes > this.blockSize / 2) return this.spareBuffer(true);
+    let n = Math.min(MIN_PAGE_BYTES, this.blockSize);
+    while (n < bytes) n *= 2;
+    return new Uint8Array(n);
   }
 
   /** Lets go of a buffer the cache no longer refers to; see the class comment for when it is reused. */
@@ -435,15 +450,19 @@ export class PageCache {
       const to = Math.min(end, blockStart + bs);
       let page = d.pages.get(idx);
       if (!page) {
-        page = this.spareBuffer(true);
         // Copy before the first write, unless the write covers all the block holds.
         const covered = from === blockStart && to >= Math.min(blockStart + bs, d.size);
-        if (!covered) {
-          const old = this.headBlock(inode(), idx);
-          if (old) page.set(old.subarray(0, bs));
-        }
+        const old = covered ? null : this.headBlock(inode(), idx);
+        page = this.newPage(Math.max(to - blockStart, old?.length ?? 0));
+        if (old) page.set(old);
         d.pages.set(idx, page);
-        this.dirtyBytes += bs;
+        this.dirtyBytes += page.length;
+      } else if (page.length < to - blockStart) {
+        const grown = this.newPage(to - blockStart);
+        grown.set(page);
+        this.dirtyBytes += grown.length - page.length;
+        this.retire(page);
+        d.pages.set(idx, page = grown);
       }
       page.set(data.subarray(from - offset, to - offset), from - blockStart);
     }
@@ -461,7 +480,7 @@ export class PageCache {
   private forget(ino: Ino): DirtyFile | undefined {
     const d = this.dirty.get(ino);
     if (!d) return undefined;
-    this.dirtyBytes -= d.pages.size * this.blockSize;
+    for (const page of d.pages.values()) this.dirtyBytes -= page.length;
     this.dirty.delete(ino);
     return d;
   }

@@ -20,72 +20,75 @@ function entryOf(store: import("../mod.ts").Store, rev: RevNumber, name: string)
   return e as FileEntry;
 }
 
-Deno.test("page cache: random writes, truncates and snapshots match a byte model within the budget", async () => {
-  const ts = await newTestStore({ blockSize: BS });
-  const { store } = ts;
-  const budget = 12 * BS;
-  const cache = new PageCache(store, budget);
-  const rng = new Rng(77);
-  const names = ["a", "b", "c"];
-  const inos = new Map(names.map((n) => [n, newFile(store, n)]));
-  const model = new Map(names.map((n) => [n, new Uint8Array(0)]));
-  const snaps: [RevNumber, Map<string, Uint8Array>][] = [];
-  try {
-    for (let step = 0; step < 1500; step++) {
-      const name = rng.pick(names);
-      const ino = inos.get(name)!;
-      let m = model.get(name)!;
-      const op = rng.int(20);
-      if (op < 11) {
-        const at = rng.chance(0.1) ? m.length + rng.int(4 * BS) : rng.int(m.length + 1);
-        const data = rng.chance(0.15) ? new Uint8Array(1 + rng.int(3 * BS)) : rng.bytes(1 + rng.int(3 * BS));
-        cache.write(ino, at, data);
-        const grown = new Uint8Array(Math.max(m.length, at + data.length));
-        grown.set(m);
-        grown.set(data, at);
-        m = grown;
-      } else if (op < 13) {
-        // As the mount does it: write the file out, then resize the stored file.
-        const size = rng.chance(0.5) ? rng.int(m.length + 1) : m.length + rng.int(3 * BS);
-        cache.writeOut(ino);
-        store.head.setattr(ino, { size });
-        const next = new Uint8Array(size);
-        next.set(m.subarray(0, Math.min(size, m.length)));
-        m = next;
-      } else if (op < 17) {
-        const at = rng.int(m.length + BS);
-        const len = rng.int(3 * BS);
-        assertBytes(cache.readHead(ino, at, len), m.slice(at, at + len), `step ${step}: read ${name}`);
-      } else if (op < 18) {
-        cache.writeOutAll();
-      } else {
-        cache.writeOutAll();
-        const rev = store.snapshot().rev;
-        const copy = new Map<string, Uint8Array>();
-        for (const [k, v] of model) copy.set(k, (k === name ? m : v).slice());
-        snaps.push([rev, copy]);
+// 64 KiB blocks too: there a small write makes a small dirty page that grows.
+for (const BS of [4096, 65536]) {
+  Deno.test(`page cache: random writes, truncates and snapshots match a byte model within the budget (${BS}-byte blocks)`, async () => {
+    const ts = await newTestStore({ blockSize: BS });
+    const { store } = ts;
+    const budget = 12 * BS;
+    const cache = new PageCache(store, budget);
+    const rng = new Rng(77);
+    const names = ["a", "b", "c"];
+    const inos = new Map(names.map((n) => [n, newFile(store, n)]));
+    const model = new Map(names.map((n) => [n, new Uint8Array(0)]));
+    const snaps: [RevNumber, Map<string, Uint8Array>][] = [];
+    try {
+      for (let step = 0; step < 1500; step++) {
+        const name = rng.pick(names);
+        const ino = inos.get(name)!;
+        let m = model.get(name)!;
+        const op = rng.int(20);
+        if (op < 11) {
+          const at = rng.chance(0.1) ? m.length + rng.int(4 * BS) : rng.int(m.length + 1);
+          const data = rng.chance(0.15) ? new Uint8Array(1 + rng.int(3 * BS)) : rng.bytes(1 + rng.int(3 * BS));
+          cache.write(ino, at, data);
+          const grown = new Uint8Array(Math.max(m.length, at + data.length));
+          grown.set(m);
+          grown.set(data, at);
+          m = grown;
+        } else if (op < 13) {
+          // As the mount does it: write the file out, then resize the stored file.
+          const size = rng.chance(0.5) ? rng.int(m.length + 1) : m.length + rng.int(3 * BS);
+          cache.writeOut(ino);
+          store.head.setattr(ino, { size });
+          const next = new Uint8Array(size);
+          next.set(m.subarray(0, Math.min(size, m.length)));
+          m = next;
+        } else if (op < 17) {
+          const at = rng.int(m.length + BS);
+          const len = rng.int(3 * BS);
+          assertBytes(cache.readHead(ino, at, len), m.slice(at, at + len), `step ${step}: read ${name}`);
+        } else if (op < 18) {
+          cache.writeOutAll();
+        } else {
+          cache.writeOutAll();
+          const rev = store.snapshot().rev;
+          const copy = new Map<string, Uint8Array>();
+          for (const [k, v] of model) copy.set(k, (k === name ? m : v).slice());
+          snaps.push([rev, copy]);
+        }
+        model.set(name, m);
+        const st = cache.stats();
+        assert.ok(st.cachedBytes + st.dirtyBytes <= budget, `step ${step}: over budget ${JSON.stringify(st)}`);
+        const stored = store.head.inode(ino);
+        assert.ok(stored?.type === "file");
+        assert.equal(cache.pending(ino)?.size ?? stored.size, m.length, `step ${step}: size of ${name}`);
       }
-      model.set(name, m);
+      assert.ok(snaps.length > 20, `only ${snaps.length} snapshots`);
+      // Every revision reads back through the cache exactly as the model held it.
+      for (const [rev, files] of snaps) {
+        for (const [name, want] of files) {
+          assertBytes(cache.readEntry(entryOf(store, rev, name), 0, want.length + 1), want, `rev ${rev} ${name}`);
+        }
+      }
       const st = cache.stats();
-      assert.ok(st.cachedBytes + st.dirtyBytes <= budget, `step ${step}: over budget ${JSON.stringify(st)}`);
-      const stored = store.head.inode(ino);
-      assert.ok(stored?.type === "file");
-      assert.equal(cache.pending(ino)?.size ?? stored.size, m.length, `step ${step}: size of ${name}`);
+      assert.ok(st.writeouts > 50 && st.hits > 0 && st.misses > 0, JSON.stringify(st));
+      checkStoreInvariants(store);
+    } finally {
+      await ts.cleanup();
     }
-    assert.ok(snaps.length > 20, `only ${snaps.length} snapshots`);
-    // Every revision reads back through the cache exactly as the model held it.
-    for (const [rev, files] of snaps) {
-      for (const [name, want] of files) {
-        assertBytes(cache.readEntry(entryOf(store, rev, name), 0, want.length + 1), want, `rev ${rev} ${name}`);
-      }
-    }
-    const st = cache.stats();
-    assert.ok(st.writeouts > 50 && st.hits > 0 && st.misses > 0, JSON.stringify(st));
-    checkStoreInvariants(store);
-  } finally {
-    await ts.cleanup();
-  }
-});
+  });
+}
 
 Deno.test("page cache: a block shared with a snapshot is copied before its first write", async () => {
   const ts = await newTestStore({ blockSize: BS });
