@@ -53,23 +53,21 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
-    const p = this.pending.get(table, key);
-    if (p !== undefined) return p ?? undefined;
-    try {
-      const v = this.dbs[table].getBinary(key);
-      return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    } catch (e) {
-      throw damaged(e, table);
-    }
+    return this.read(table, key, false);
   }
 
   peek(table: Table, key: Uint8Array): Uint8Array | undefined {
+    return this.read(table, key, true);
+  }
+
+  /** A value, pending or committed; `view`: LMDB's bytes in place instead of a copy. */
+  private read(table: Table, key: Uint8Array, view: boolean): Uint8Array | undefined {
     const p = this.pending.get(table, key);
     if (p !== undefined) return p ?? undefined;
     try {
-      // A view of LMDB's map (a large value) or of lmdb-js's reused buffer (a small one),
-      // whose `length` lmdb-js sets to the value's size.
-      const v = this.dbs[table].getBinaryFast(key);
+      // getBinaryFast gives a view of LMDB's map (a large value) or of lmdb-js's reused
+      // buffer (a small one), whose `length` lmdb-js sets to the value's size.
+      const v = view ? this.dbs[table].getBinaryFast(key) : this.dbs[table].getBinary(key);
       return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.length);
     } catch (e) {
       throw damaged(e, table);
