@@ -528,7 +528,8 @@ export class PageCache {
           this.addClean(hashKey(h), page);
           continue;
         }
-        if (h !== null) this.addClean(hashKey(h), page.slice(0, Math.max(0, inFile)));
+        // An all-zero page stored nothing; a stored block (h) has bytes, so inFile > 0.
+        if (h !== null) this.addClean(hashKey(h), page.slice(0, inFile));
         this.retire(page);
       }
     };

@@ -120,9 +120,7 @@ export class BlockStore {
     try {
       switch (r.kind) {
         case "raw":
-          if (!into) data = r.data;
-          else if (into.length >= r.data.length) (data = into.subarray(0, r.data.length)).set(r.data);
-          else data = r.data.slice();
+          data = into ? copyInto(r.data, into) : r.data;
           break;
         case "zstd":
           data = decompress(r.frame, into);
@@ -225,4 +223,12 @@ export class BlockStore {
     const v = this.records.get("blocks", hash);
     return v === undefined ? undefined : dictIdOf(v);
   }
+}
+
+/** `src` copied to the start of `into` (a view of it), or to a new array when it does not fit. */
+function copyInto(src: Uint8Array, into: Uint8Array): Uint8Array {
+  if (into.length < src.length) return src.slice();
+  const out = into.subarray(0, src.length);
+  out.set(src);
+  return out;
 }
