@@ -52,8 +52,18 @@ export function serveControl(t: ControlTarget): { close(): void } {
   } catch {
     // no stale socket
   }
-  const listener = Deno.listen({ transport: "unix", path });
-  Deno.chmodSync(path, 0o600);
+  // Bound under another name, made 0600, then renamed into place: the socket never
+  // appears with the umask's mode, not even for a moment (a test once saw 0755).
+  const bound = `${path}.${Deno.pid}`;
+  const listener = Deno.listen({ transport: "unix", path: bound });
+  try {
+    Deno.chmodSync(bound, 0o600);
+    Deno.renameSync(bound, path);
+  } catch (e) {
+    listener.close();
+    Deno.removeSync(bound);
+    throw e;
+  }
   (async () => {
     const state: ControlState = {};
     for await (const conn of listener) handle(conn, t, state).catch(() => conn.close());

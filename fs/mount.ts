@@ -90,20 +90,29 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
   });
+  // The control socket is up before the mount appears: whoever sees the mount can snapshot it.
+  let control: { close(): void };
+  try {
+    control = serveControl({
+      store,
+      mountpoint: real,
+      flush: () => Promise.resolve(cache.writeOutAll()),
+      pendingRequests: () => session.pending,
+      cacheStats: () => cache.stats(),
+    });
+  } catch (e) {
+    await loader.close();
+    await store.close();
+    throw e;
+  }
   try {
     session.mount(real);
   } catch (e) {
+    control.close();
     await loader.close();
     await store.close();
     throw new RevfsError("INVALID", `cannot mount on ${mountpoint}: ${(e as Error).message}`);
   }
-  const control = serveControl({
-    store,
-    mountpoint: real,
-    flush: () => Promise.resolve(cache.writeOutAll()),
-    pendingRequests: () => session.pending,
-    cacheStats: () => cache.stats(),
-  });
   const writeback = setInterval(() => {
     try {
       cache.writeOutAll();
