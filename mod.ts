@@ -1,32 +1,57 @@
 /**
- * revfs library API: open or create a store, write the head, snapshot, and read any
- * revision by path. The CLI (cli.ts) and the mount (fs/) use only what is exported here.
+ * revfs library API: open or create a store, change its head, snapshot, and read any
+ * revision by path. The command line (cli/) and the mount (fs/) use only what is
+ * exported here: the VersionedStore interface (store/api.ts) and the types it speaks.
  */
-export {
-  DEFAULT_BLOCK_SIZE,
-  FORMAT_VERSION,
-  type InitOptions,
-  type OpenOptions,
-  type Progress,
-  Store,
-} from "./store/store.ts";
-export type { AttrChange, Head, NewNode } from "./store/head.ts";
-export { exportTree, importDir, restorePath } from "./store/local_dir.ts";
-export { fileChunks, infoOfEntry, infoOfInode, type NodeInfo, type TreeView } from "./store/tree_view.ts";
-export type { Inode } from "./store/inode.ts";
-export { gather, rangeSegments, readRange, zeroBlock } from "./store/read_range.ts";
-export { hashKey } from "./store/hash.ts";
-export type { Change, ChangeKind } from "./store/diff.ts";
-export type { GcResult } from "./store/gc.ts";
-export type { OptimizeResult } from "./store/optimize.ts";
-export type { StoreStats } from "./store/stats.ts";
-export type { VerifyReport } from "./store/verify.ts";
+import type { VersionedStore } from "./store/api.ts";
+import { type InitOptions, type OpenOptions, Store } from "./store/store.ts";
+
+export type {
+  AttrChange,
+  Change,
+  FileInode,
+  FileWriteout,
+  HeadApi,
+  Inode,
+  NewNode,
+  NodeInfo,
+  Progress,
+  RevisionTree,
+  TreeView,
+  VersionedStore,
+} from "./store/api.ts";
+export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./store/store.ts";
+
+/** Opens the store in `dir`; `{ write: true }` takes the writer lock. */
+export function openStore(dir: string, opts: OpenOptions = {}): Promise<VersionedStore> {
+  return Store.open(dir, opts);
+}
+
+/** Creates a store in `dir`, which must be missing or empty; returns it open for writing. */
+export function initStore(dir: string, opts: InitOptions = {}): Promise<VersionedStore> {
+  return Store.init(dir, opts);
+}
+
+/** Opens `dir` for writing, creating a store there when nothing exists at that path. */
+export function openOrCreateStore(dir: string): Promise<VersionedStore> {
+  return Store.openOrCreate(dir);
+}
+
+export { fileChunks, infoOfEntry, infoOfInode } from "./store/tree/tree_view.ts";
+export { gather, rangeSegments, zeroBlock } from "./store/tree/read_range.ts";
+export { hashKey } from "./store/blocks/hash.ts";
+export type { ChangeKind } from "./store/tree/diff.ts";
+export type { GcResult } from "./store/maintenance/gc.ts";
+export type { OptimizeResult } from "./store/maintenance/optimize.ts";
+export type { StoreStats } from "./store/maintenance/stats.ts";
+export type { VerifyReport } from "./store/maintenance/verify.ts";
 export {
   type BlockHash,
   type DirEntry,
   type Entry,
   type EntryType,
   type ErrorCode,
+  type ErrorContext,
   type FileEntry,
   type Ino,
   type PageHash,

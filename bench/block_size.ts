@@ -3,7 +3,8 @@
  * one run. Reports import and read throughput, stored growth per version, and tree
  * page overhead. Run: deno task bench-block-size
  */
-import { fileChunks, importDir, Store } from "../mod.ts";
+import { fileChunks } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { Rng } from "../tests/helpers.ts";
 
 const SIZES_KIB = [16, 32, 64, 128, 256];
@@ -49,13 +50,13 @@ try {
     // Binary history.
     await Deno.writeFile(`${h.bin}/model.ckpt`, h.binVersions[0]);
     let t = performance.now();
-    await importDir(store, h.bin, "v0");
+    await store.importDir(h.bin, "v0");
     const importMBs = BIN_BYTES / 1e6 / ((performance.now() - t) / 1000);
     let stored = store.stats().storedBytes;
     let growth = 0;
     for (let v = 1; v < BIN_VERSIONS; v++) {
       await Deno.writeFile(`${h.bin}/model.ckpt`, h.binVersions[v]);
-      await importDir(store, h.bin, `v${v}`);
+      await store.importDir(h.bin, `v${v}`);
       const now = store.stats().storedBytes;
       growth += now - stored;
       stored = now;
@@ -71,7 +72,7 @@ try {
     const bin2 = `${root}/only-src-${kib}`;
     await Deno.mkdir(bin2);
     await Deno.rename(h.src, `${bin2}/src`);
-    await importDir(store, bin2, "src 0");
+    await store.importDir(bin2, "src 0");
     let srcStored = store.stats().storedBytes;
     let srcGrowth = 0;
     for (let c = 0; c < SRC_COMMITS; c++) {
@@ -81,7 +82,7 @@ try {
         f.set(rng.bytes(Math.min(200, f.length), "text"), rng.int(Math.max(1, f.length - 200)));
         Deno.writeFileSync(`${bin2}/src/f${i}.txt`, f);
       }
-      await importDir(store, bin2, `src ${c + 1}`);
+      await store.importDir(bin2, `src ${c + 1}`);
       const now = store.stats().storedBytes;
       srcGrowth += now - srcStored;
       srcStored = now;

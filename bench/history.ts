@@ -10,8 +10,9 @@
  *
  * Run: deno task bench-history [--quick]   (quick: 100 commits, 16 MiB, 20 versions)
  */
-import { type Ino, ROOT_INO, Store } from "../mod.ts";
-import { Rng } from "../tests/helpers.ts";
+import { type Ino, ROOT_INO } from "../mod.ts";
+import { Store } from "../store/store.ts";
+import { readHead, Rng } from "../tests/helpers.ts";
 
 const quick = Deno.args.includes("--quick");
 const COMMITS = quick ? 100 : 500;
@@ -32,7 +33,7 @@ function setContent(store: Store, ino: Ino, data: Uint8Array): void {
 
 async function sourceHistory(mode: Mode, dir: string) {
   const store = await Store.init(`${dir}/src-${mode}`);
-  store.blocks.deltasEnabled = mode !== "plain";
+  store.parts.blocks.deltasEnabled = mode !== "plain";
   const rng = new Rng(2026);
   const dirs: Ino[] = [];
   for (let d = 0; d < 20; d++) {
@@ -101,7 +102,7 @@ async function sourceHistory(mode: Mode, dir: string) {
 
 async function binaryHistory(mode: Mode, dir: string) {
   const store = await Store.init(`${dir}/bin-${mode}`);
-  store.blocks.deltasEnabled = mode !== "plain";
+  store.parts.blocks.deltasEnabled = mode !== "plain";
   const rng = new Rng(64);
   const ino = file(store, ROOT_INO, "model.bin");
   for (let off = 0; off < BIN_BYTES; off += 1 << 20) store.head.write(ino, off, rng.bytes(1 << 20));
@@ -117,7 +118,7 @@ async function binaryHistory(mode: Mode, dir: string) {
     for (let k = 0; k < BIN_BYTES / 4096 / 100; k++) {
       const off = rng.int(BIN_BYTES / 4096) * 4096;
       const block = Math.floor(off / store.blockSize);
-      if (!touched.has(block)) touched.set(block, store.head.read(ino, block * store.blockSize, store.blockSize));
+      if (!touched.has(block)) touched.set(block, readHead(store, ino, block * store.blockSize, store.blockSize));
       touched.get(block)!.set(rng.bytes(4096), off - block * store.blockSize);
       rewritten += 4096;
     }

@@ -15,7 +15,7 @@ import { scaling, SCALING_FULL, SCALING_QUICK } from "./scaling.ts";
 import { binaryHistory, HISTORY_FULL, HISTORY_QUICK, sourceHistory } from "./versioning.ts";
 
 const quick = Deno.args.includes("--quick");
-const resultsDir = new URL("./results/", import.meta.url).pathname;
+const resultsDir = new URL("./results", import.meta.url).pathname;
 
 // --render: rebuild the report, charts and README block from latest.json, measuring nothing.
 if (Deno.args.includes("--render")) {

@@ -4,7 +4,7 @@
  * of a random block costs as a delta on its previous version.
  * Run: deno task bench-zstd
  */
-import { bothZstd, type Zstd } from "../store/zstd.ts";
+import { bothZstd, type Zstd } from "../store/blocks/zstd.ts";
 import { Rng } from "../tests/helpers.ts";
 
 const BLOCK = 64 * 1024;

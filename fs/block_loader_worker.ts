@@ -3,13 +3,13 @@
  * One block loader thread (see fs/block_loader.ts): opens the store for reading and
  * answers each load with the block's verified bytes, transferred, or with the error.
  */
-import { RevfsError, Store } from "../mod.ts";
+import { openStore, RevfsError, type VersionedStore } from "../mod.ts";
 import type { LoaderReply, LoaderRequest } from "./block_loader.ts";
 
 /** Test hook: every load waits this long first, so a test can see what a slow load holds up. */
 const delayMs = Number(Deno.env.get("REVFS_TEST_LOAD_DELAY_MS") ?? 0);
 
-let store: Store | undefined;
+let store: VersionedStore | undefined;
 
 function send(m: LoaderReply, transfer: Transferable[] = []): void {
   self.postMessage(m, transfer);
@@ -20,7 +20,7 @@ self.onmessage = async (ev: MessageEvent<LoaderRequest>) => {
   switch (m.kind) {
     case "open":
       try {
-        store = await Store.open(m.storeDir);
+        store = await openStore(m.storeDir);
         send({ kind: "ready" });
       } catch (e) {
         send({ kind: "open-failed", message: (e as Error).message });

@@ -2,11 +2,11 @@
  * Mounting a store: check the mountpoint, take the store's writer lock, serve until
  * unmounted or signalled, and always leave no mount behind.
  */
-import { RevfsError, Store } from "../mod.ts";
+import { openOrCreateStore, RevfsError, type VersionedStore } from "../mod.ts";
 import { BlockLoader } from "./block_loader.ts";
 import { serveControl } from "./control.ts";
 import { FuseSession } from "./fuse/session.ts";
-import { loadFuse } from "./fuse/libfuse.ts";
+import { libc } from "../sys/libc.ts";
 import { DEFAULT_CACHE_BYTES, PageCache } from "./page_cache.ts";
 import { RevfsFilesystem } from "./vfs.ts";
 
@@ -18,9 +18,9 @@ import { RevfsFilesystem } from "./vfs.ts";
  */
 function tuneMalloc(blockSize: number): void {
   const M_MMAP_THRESHOLD = -3, M_ARENA_MAX = -8;
-  const { libc } = loadFuse();
-  libc.mallopt(M_MMAP_THRESHOLD, blockSize);
-  libc.mallopt(M_ARENA_MAX, 2);
+  const c = libc();
+  c.mallopt(M_MMAP_THRESHOLD, blockSize);
+  c.mallopt(M_ARENA_MAX, 2);
 }
 
 /**
@@ -59,7 +59,7 @@ function checkMountpoint(mountpoint: string): string {
 }
 
 export interface MountHandle {
-  store: Store;
+  store: VersionedStore;
   /** Resolves when the filesystem is unmounted and the store closed. */
   done: Promise<void>;
   unmount(): void;
@@ -68,7 +68,7 @@ export interface MountHandle {
 /** Mounts `storePath` (created if missing) on `mountpoint` and starts serving. */
 export async function mountStore(storePath: string, mountpoint: string, opts: MountOptions = {}): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
-  const store = await Store.openOrCreate(storePath);
+  const store = await openOrCreateStore(storePath);
   let cache: PageCache;
   let loader: BlockLoader;
   try {
@@ -120,7 +120,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     } catch (e) {
       console.error(`revfs: writeback failed, will retry: ${(e as Error).message}`);
     }
-    loadFuse().libc.malloc_trim(0n);
+    libc().malloc_trim(0n);
   }, WRITEBACK_MS);
   const done = session.serve().finally(async () => {
     clearInterval(writeback);

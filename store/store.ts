@@ -1,33 +1,42 @@
 /**
- * A store: one LMDB environment in one directory. Opening checks that it is a revfs
- * store of a format this code reads; opening for writing takes the writer lock.
+ * A store: one LMDB environment in one directory, and the one implementation of the
+ * VersionedStore interface (store/api.ts). Opening checks that it is a revfs store of
+ * a format this code reads; opening for writing takes the writer lock.
+ *
+ * `parts` holds the layers below (records, blocks, trees, head) for the store's own
+ * modules and for tests; users of the store see only the interface.
  */
-import { BlockMaps } from "./block_map.ts";
-import { BlockStore } from "./blocks.ts";
+import type { HeadApi, Progress, VersionedStore } from "./api.ts";
+import { BlockStore } from "./blocks/block_store.ts";
+import { initZstd } from "./blocks/zstd.ts";
+import { toHex } from "./blocks/hash.ts";
 import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
-import { type Change, diffTrees } from "./diff.ts";
-import { DirTrees } from "./dir_tree.ts";
-import { collectGarbage, type GcResult } from "./gc.ts";
-import { toHex } from "./hash.ts";
-import { Head } from "./head.ts";
-import { LMDB_DATA_FILE, LmdbRecordStore } from "./lmdb_backend.ts";
-import { WriterLock } from "./lock.ts";
-import { optimize, type OptimizeResult } from "./optimize.ts";
-import { PageStore } from "./pages.ts";
-import type { RecordStore } from "./records.ts";
-import { RevisionLog } from "./revisions.ts";
-import { commitHead } from "./snapshot.ts";
-import { computeStats, type StoreStats } from "./stats.ts";
-import { HeadView, RevisionView, type TreeView } from "./tree_view.ts";
+import { Head } from "./head/head.ts";
+import type { FileWriteout } from "./head/file_blocks.ts";
+import { restorePath } from "./head/restore.ts";
+import { HEAD_PARENT_KEY, takeSnapshot } from "./head/snapshot.ts";
+import { exportTree } from "./local/export.ts";
+import { importDir } from "./local/import.ts";
+import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
+import { optimize, type OptimizeResult } from "./maintenance/optimize.ts";
+import { computeStats, type StoreStats } from "./maintenance/stats.ts";
+import { Verifier, type VerifyReport } from "./maintenance/verify.ts";
+import { LMDB_DATA_FILE, LmdbRecordStore } from "./records/lmdb_backend.ts";
+import { WriterLock } from "./records/lock.ts";
+import type { RecordStore } from "./records/records.ts";
+import type { StoreParts } from "./parts.ts";
+import { BlockMaps } from "./tree/block_map.ts";
+import { type Change, diffTrees } from "./tree/diff.ts";
+import { DirTrees } from "./tree/dir_tree.ts";
+import { PageStore } from "./tree/pages.ts";
+import { RevisionLog } from "./tree/revisions.ts";
+import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
 import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
-import { readRange } from "./read_range.ts";
-import { Verifier, type VerifyReport } from "./verify.ts";
-import { initZstd } from "./zstd.ts";
 
 /** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
 export const FORMAT_VERSION = 2;
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
-/** Pending head changes (`changeLater`) are committed once they hold this much. */
+/** Pending head changes are committed once they hold this much. */
 const COMMIT_PENDING_BYTES = 4 << 20;
 const MAGIC = "revfs store";
 
@@ -36,7 +45,6 @@ const META = {
   format: utf8.encode("format"),
   storeId: utf8.encode("storeId"),
   blockSize: utf8.encode("blockSize"),
-  headParent: utf8.encode("headParent"),
 } as const;
 
 export interface OpenOptions {
@@ -47,8 +55,6 @@ export interface OpenOptions {
 export interface InitOptions {
   blockSize?: number;
 }
-
-export type Progress = (done: number, total: number) => void;
 
 function isDir(path: string): boolean | undefined {
   try {
@@ -68,29 +74,35 @@ function exists(path: string): boolean {
   }
 }
 
-export class Store {
+export class Store implements VersionedStore {
   readonly blockSize: number;
   readonly storeId: string;
-  readonly head: Head;
-  readonly log: RevisionLog;
-  readonly blocks: BlockStore;
-  readonly pages: PageStore;
-  readonly maps: BlockMaps;
-  readonly dirs: DirTrees;
+  readonly parts: StoreParts;
+  readonly head: HeadApi;
+  private forceCommitAt = COMMIT_PENDING_BYTES;
 
   private constructor(
     readonly dir: string,
-    readonly records: RecordStore,
+    records: RecordStore,
     private readonly lock: WriterLock | null,
   ) {
     this.blockSize = readU64(records.get("meta", META.blockSize)!);
     this.storeId = toHex(records.get("meta", META.storeId)!);
-    this.blocks = new BlockStore(records, this.blockSize);
-    this.pages = new PageStore(records);
-    this.maps = new BlockMaps(this.pages);
-    this.dirs = new DirTrees(this.pages);
-    this.log = new RevisionLog(records);
-    this.head = new Head(records, this.blocks, this.maps, this.dirs, this.blockSize);
+    const blocks = new BlockStore(records, this.blockSize);
+    const pages = new PageStore(records);
+    const maps = new BlockMaps(pages);
+    this.parts = {
+      dir,
+      blockSize: this.blockSize,
+      records,
+      blocks,
+      pages,
+      maps,
+      dirs: new DirTrees(pages),
+      log: new RevisionLog(records),
+      head: new Head(records, blocks, maps, this.blockSize),
+    };
+    this.head = this.headApi();
   }
 
   get writable(): boolean {
@@ -121,12 +133,12 @@ export class Store {
       records.put("meta", META.format, u64Key(FORMAT_VERSION));
       records.put("meta", META.storeId, id);
       records.put("meta", META.blockSize, u64Key(blockSize));
-      records.put("meta", META.headParent, u64Key(0));
+      records.put("meta", HEAD_PARENT_KEY, u64Key(0));
       // Magic last: a store interrupted during init is refused, never half-read.
       records.put("meta", META.magic, utf8.encode(MAGIC));
     });
     const store = new Store(dir, records, lock);
-    store.head.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0);
+    records.write(() => store.parts.head.inodes.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0));
     await records.flush();
     return store;
   }
@@ -195,7 +207,7 @@ export class Store {
     try {
       if (this.writable) this.commit();
     } finally {
-      await this.records.close();
+      await this.parts.records.close();
       this.lock?.release();
     }
   }
@@ -204,81 +216,23 @@ export class Store {
     if (!this.lock) throw new Error(`${what} needs a store opened for writing`);
   }
 
-  /** A number, a tag, or `head`. */
-  resolve(spec: string): RevNumber | "head" {
-    return this.log.resolve(spec);
-  }
-
-  revision(rev: RevNumber): Revision {
-    const r = this.log.get(rev);
-    if (!r) throw new RevfsError("UNKNOWN_REV", `unknown revision ${rev}`);
-    return r;
-  }
-
-  view(spec: RevNumber | "head"): TreeView {
-    if (spec === "head") return new HeadView(this.head, this.blocks);
-    return this.revisionView(spec);
-  }
-
-  revisionView(rev: RevNumber): RevisionView {
-    return new RevisionView(this.revision(rev), this.dirs, this.maps, this.blocks);
-  }
-
-  /** Bytes of a file of a revision, by its entry (no path walk: the mount's read path). */
-  readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
-    return readRange(
-      e.size,
-      offset,
-      length,
-      this.blockSize,
-      (idx) => {
-        const h = this.maps.lookup(e.content, idx);
-        return h === null ? null : this.blocks.get(h);
-      },
-    );
-  }
-
-  /**
-   * A block's bytes, verified, as committed by now: for a reader that lives beside a
-   * writer in the same process (the mount's block loaders).
-   */
-  loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
-    this.records.refresh();
-    return this.blocks.get(hash, into);
-  }
-
-  /** Hash of block `index` of a revision's file (null: a hole): for a block cache. */
-  entryBlock(e: FileEntry, index: number): BlockHash | null {
-    return index * this.blockSize < e.size ? this.maps.lookup(e.content, index) : null;
-  }
-
-  /** Runs `fn` in one write transaction: the head changes it makes commit together. */
-  transaction<T>(fn: () => T): T {
-    this.requireWrite("transaction");
-    return this.records.write(fn);
-  }
-
-  /** Turns the head into a new immutable revision, atomically. */
-  snapshot(message = ""): Revision {
-    this.requireWrite("snapshot");
-    return this.records.write(() => {
-      const parent = readU64(this.records.get("meta", META.headParent)!);
-      const rev = commitHead(this.records, this.head, this.dirs, this.log, parent, message);
-      this.records.put("meta", META.headParent, u64Key(rev.rev));
-      return rev;
-    });
+  /** Runs `fn` in one write transaction, committed when it returns. */
+  private transaction<T>(what: string, fn: () => T): T {
+    this.requireWrite(what);
+    return this.parts.records.write(fn);
   }
 
   /**
    * Runs `fn`'s head changes atomically and at once for every reader, but commits them
-   * with the next transaction (`transaction`, `snapshot`, `commit`, `flush`): a writer
-   * that makes many small changes (a mount's creates and renames) pays one commit for
-   * a group of them. Changes pile up to COMMIT_PENDING_BYTES before one is forced.
+   * with the next transaction: a writer that makes many small changes (a mount's
+   * creates and renames) pays one commit for a group of them. Changes pile up to
+   * COMMIT_PENDING_BYTES before one is forced.
    */
-  changeLater<T>(fn: () => T): T {
+  private changeLater<T>(fn: () => T): T {
     this.requireWrite("change");
-    const out = this.records.writeLater(fn);
-    const { bytes } = this.records.pendingChanges;
+    const records = this.parts.records;
+    const out = records.writeLater(fn);
+    const { bytes } = records.pendingChanges;
     if (bytes >= this.forceCommitAt) {
       try {
         this.commit();
@@ -291,63 +245,154 @@ export class Store {
     }
     return out;
   }
-  private forceCommitAt = COMMIT_PENDING_BYTES;
 
-  /** Commits the changes `changeLater` left pending, if any. */
-  commit(): void {
-    if (this.records.pendingChanges.count > 0) this.records.write(() => {});
+  private headApi(): HeadApi {
+    const { inodes, files, names, pins } = this.parts.head;
+    const later = <T>(fn: () => T) => this.changeLater(fn);
+    return {
+      inode: (ino) => inodes.get(ino),
+      lookup: (parent, name) => inodes.lookup(parent, name),
+      readdir: (dir) => inodes.readdir(dir),
+      blockHash: (f, index) => files.blockHash(f, index),
+      create: (parent, name, node) => later(() => names.create(parent, name, node)),
+      remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
+      rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
+      setattr: (ino, change) => later(() => names.setattr(ino, change)),
+      pin: (ino) => pins.pin(ino),
+      unpin: (ino) => later(() => names.unpin(ino)),
+      sweepOrphans: () => this.transaction("sweep", () => names.sweepOrphans()),
+      write: (ino, offset, data) => this.transaction("write", () => files.write(ino, offset, data)),
+      writeBlocks: (w: FileWriteout[]) => this.transaction("writeout", () => w.map((f) => files.writeBlocks(f))),
+    };
   }
 
-  /** Changes made with `changeLater` and not committed yet. */
-  get pendingChanges(): { count: number; bytes: number } {
-    return this.records.pendingChanges;
+  // --- revisions and tags ---------------------------------------------------
+
+  resolve(spec: string): RevNumber | "head" {
+    return this.parts.log.resolve(spec);
   }
 
-  /** Commits what is pending and waits until every committed transaction is on disk. */
-  flush(): Promise<void> {
-    if (this.writable) this.commit();
-    return this.records.flush();
+  revision(rev: RevNumber): Revision {
+    const r = this.parts.log.get(rev);
+    if (!r) throw new RevfsError("UNKNOWN_REV", `unknown revision ${rev}`);
+    return r;
   }
 
-  diff(a: RevNumber, b: RevNumber): Change[] {
-    return diffTrees(this.dirs, this.revision(a).root, this.revision(b).root);
+  revisions(): Revision[] {
+    return [...this.parts.log.all()];
+  }
+
+  latest(): Revision | undefined {
+    return this.parts.log.latest();
+  }
+
+  tags(): [string, RevNumber][] {
+    return this.parts.log.tags();
+  }
+
+  tagsOf(rev: RevNumber): string[] {
+    return this.parts.log.tagsOf(rev);
   }
 
   tag(name: string, rev: RevNumber): void {
-    this.requireWrite("tag");
     this.revision(rev);
-    this.records.write(() => this.log.setTag(name, rev));
+    this.transaction("tag", () => this.parts.log.setTag(name, rev));
   }
 
   untag(name: string): void {
-    this.requireWrite("untag");
-    const ok = this.records.write(() => this.log.deleteTag(name));
+    const ok = this.transaction("untag", () => this.parts.log.deleteTag(name));
     if (!ok) throw new RevfsError("UNKNOWN_REV", `no tag ${JSON.stringify(name)}`);
   }
 
-  /** Removes a revision from the log; `gc` then frees what only it used. */
   drop(rev: RevNumber): void {
-    this.requireWrite("drop");
     this.revision(rev);
-    this.records.write(() => this.log.remove(rev));
+    this.transaction("drop", () => this.parts.log.remove(rev));
   }
+
+  snapshot(message = ""): Revision {
+    return this.transaction("snapshot", () => takeSnapshot(this.parts, message));
+  }
+
+  // --- reading trees ----------------------------------------------------------
+
+  view(spec: RevNumber | "head"): TreeView {
+    if (spec === "head") return new HeadView(this.parts.head, this.parts.blocks);
+    return this.revisionTree(spec);
+  }
+
+  revisionTree(rev: RevNumber): RevisionView {
+    const { dirs, maps, blocks } = this.parts;
+    return new RevisionView(this.revision(rev), dirs, maps, blocks);
+  }
+
+  entryBlock(e: FileEntry, index: number): BlockHash | null {
+    return index * this.blockSize < e.size ? this.parts.maps.lookup(e.content, index) : null;
+  }
+
+  readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
+    return this.parts.blocks.get(hash, into);
+  }
+
+  loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
+    this.parts.records.refresh();
+    return this.parts.blocks.get(hash, into);
+  }
+
+  diff(a: RevNumber, b: RevNumber): Change[] {
+    return diffTrees(this.parts.dirs, this.revision(a).root, this.revision(b).root);
+  }
+
+  // --- committing -----------------------------------------------------------------
+
+  get pendingChanges(): { count: number; bytes: number } {
+    return this.parts.records.pendingChanges;
+  }
+
+  commit(): void {
+    if (this.parts.records.pendingChanges.count > 0) this.parts.records.write(() => {});
+  }
+
+  flush(): Promise<void> {
+    if (this.writable) this.commit();
+    return this.parts.records.flush();
+  }
+
+  // --- the local disk -------------------------------------------------------------
+
+  importDir(src: string, message: string, progress?: Progress): Promise<Revision> {
+    this.requireWrite("import");
+    return importDir(this.parts, src, message, progress);
+  }
+
+  exportTree(spec: RevNumber | "head", dst: string, progress?: Progress): Promise<void> {
+    return exportTree(this.view(spec), this.blockSize, dst, progress);
+  }
+
+  restore(path: string, rev: RevNumber): void {
+    const r = this.revision(rev);
+    this.transaction("restore", () => restorePath(this.parts, r, path));
+  }
+
+  // --- maintenance ----------------------------------------------------------------
 
   gc(progress?: Progress): GcResult {
     this.requireWrite("gc");
-    return collectGarbage(this.records, this.pages, this.blocks, this.log, this.head, progress);
+    return collectGarbage(this.parts, progress);
   }
 
-  /** Trains dictionaries and re-encodes blocks with them (store/optimize.ts). */
+  /** Trains dictionaries and re-encodes blocks with them (store/maintenance/optimize.ts). */
   optimize(progress?: Progress, note?: (line: string) => void): OptimizeResult {
     this.requireWrite("optimize");
-    return optimize(this.records, this.blocks, this.log, this.dirs, this.maps, progress, note);
+    const { records, blocks, log, dirs, maps } = this.parts;
+    return optimize(records, blocks, log, dirs, maps, progress, note);
   }
 
   verify(progress?: Progress): VerifyReport {
-    return new Verifier(this.records, this.pages, this.blocks, this.blockSize, progress).run(this.log, this.head);
+    const { records, pages, blocks, blockSize, log, head } = this.parts;
+    return new Verifier(records, pages, blocks, blockSize, progress).run(log, head);
   }
 
   stats(): StoreStats {
-    return computeStats(this);
+    return computeStats(this.parts);
   }
 }

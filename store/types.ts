@@ -76,13 +76,52 @@ export type ErrorCode =
   | "NO_SPACE"
   | "INVALID";
 
+/** What an error is about: each field, when set, is named in the message. */
+export interface ErrorContext {
+  /** The operation that failed, as the user would name it: "snapshot", "open store". */
+  op?: string;
+  /** A path inside a tree ("" is its root), or a path on the local disk. */
+  path?: string;
+  rev?: number;
+  /** A block or page, by its short hex name. */
+  block?: string;
+  /** What the user can do about it. */
+  hint?: string;
+}
+
 /**
  * An error meant for the user: its message is one complete line that names the
- * object that failed (revision, path, block), never the function that noticed.
+ * object that failed (revision, path, block), never the function that noticed. The
+ * message is built from `what` and the context, which callers may also read.
  */
 export class RevfsError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
-    super(message);
+  readonly op?: string;
+  readonly path?: string;
+  readonly rev?: number;
+  readonly block?: string;
+  readonly hint?: string;
+
+  constructor(readonly code: ErrorCode, readonly what: string, context: ErrorContext = {}) {
+    super(describe(what, context));
     this.name = "RevfsError";
+    Object.assign(this, context);
   }
+
+  /** The same error with more context (an outer layer knows the op or the path). */
+  with(context: ErrorContext): RevfsError {
+    const { op, path, rev, block, hint } = this;
+    return new RevfsError(this.code, this.what, { op, path, rev, block, hint, ...context });
+  }
+}
+
+/** "op: path, revision N, block X: what (hint)", leaving out what is not known. */
+function describe(what: string, c: ErrorContext): string {
+  const where: string[] = [];
+  if (c.path !== undefined) where.push(c.path === "" ? "/" : c.path);
+  if (c.rev !== undefined) where.push(`revision ${c.rev}`);
+  if (c.block !== undefined) where.push(`block ${c.block}`);
+  let s = where.length > 0 ? `${where.join(", ")}: ${what}` : what;
+  if (c.op !== undefined) s = `${c.op}: ${s}`;
+  if (c.hint !== undefined) s += ` (${c.hint})`;
+  return s;
 }

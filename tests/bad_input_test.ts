@@ -5,7 +5,8 @@
  * and nothing else changes.
  */
 import assert from "node:assert/strict";
-import { type RevNumber, Store } from "../mod.ts";
+import { type RevNumber } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { runCli } from "./helpers.ts";
 import { isMounted, sh, withMount } from "./mount_helpers.ts";
 
@@ -81,11 +82,11 @@ Deno.test("import: a 1 TiB sparse file reads only its data; a name that is not U
     const s = await Store.open(store);
     try {
       const dataOf = (rev: number) =>
-        [...s.revisionView(rev as RevNumber).blocks("huge")].map(([idx, b]) => [idx, new TextDecoder().decode(b)]);
+        [...s.revisionTree(rev as RevNumber).blocks("huge")].map(([idx, b]) => [idx, new TextDecoder().decode(b)]);
       const last = (TIB - 1) / s.blockSize;
       assert.deepEqual(dataOf(1), [[Math.floor(last), "\0".repeat(s.blockSize - 3) + "end"]]);
       assert.deepEqual(dataOf(2), [[0, "new"]]);
-      assert.equal(s.revisionView(2 as RevNumber).stat("huge").size, TIB);
+      assert.equal(s.revisionTree(2 as RevNumber).stat("huge").size, TIB);
     } finally {
       await s.close();
     }

@@ -3,7 +3,8 @@
  * one line on stderr with a non-zero exit, and a failed command writes nothing.
  */
 import assert from "node:assert/strict";
-import { FORMAT_VERSION, ROOT_INO, Store } from "../mod.ts";
+import { FORMAT_VERSION, ROOT_INO } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { Rng, runCli, sha256Hex } from "./helpers.ts";
 
 async function tempDir(): Promise<string> {
@@ -107,7 +108,7 @@ Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", 
 
     oneErrorLine(await runCli("cat", store, "a.txt", "--rev", "7"), /^revfs: unknown revision 7$/);
     oneErrorLine(await runCli("cat", store, "a.txt", "--rev", "nosuchtag"), /unknown revision "nosuchtag"/);
-    oneErrorLine(await runCli("cat", store, "missing.txt", "--rev", "1"), /missing\.txt does not exist in revision 1/);
+    oneErrorLine(await runCli("cat", store, "missing.txt", "--rev", "1"), /missing\.txt, revision 1: does not exist$/);
     oneErrorLine(await runCli("ls", store, "a.txt/x", "--rev", "1"), /not a directory/);
     oneErrorLine(await runCli("cat", store, "../etc/passwd", "--rev", "1"), /may not contain "\.\."/);
     oneErrorLine(await runCli("log", src), /is not a revfs store/);
@@ -144,10 +145,10 @@ Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", 
     // A store of a newer format is refused.
     const newer = await Store.open(store, { write: true });
     const key = new TextEncoder().encode("format");
-    const saved = newer.records.get("meta", key)!.slice();
+    const saved = newer.parts.records.get("meta", key)!.slice();
     const bumped = new Uint8Array(8);
     bumped[7] = 99;
-    newer.records.write(() => newer.records.put("meta", key, bumped));
+    newer.parts.records.write(() => newer.parts.records.put("meta", key, bumped));
     await newer.close();
     oneErrorLine(
       await runCli("log", store),
@@ -156,7 +157,7 @@ Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", 
     const restore = await Store.open(`${dir}/store-unused-${crypto.randomUUID()}`).catch((e) => e);
     assert.match(String(restore), /no store at/);
     // Put the format back directly through LMDB, as a newer revfs would not.
-    const { LmdbRecordStore } = await import("../store/lmdb_backend.ts");
+    const { LmdbRecordStore } = await import("../store/records/lmdb_backend.ts");
     const raw = LmdbRecordStore.open(store);
     raw.write(() => raw.put("meta", key, saved));
     await raw.close();
@@ -168,7 +169,7 @@ Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", 
     await old.close();
     assert.equal((await runCli("log", store)).code, 0);
     const upgraded = await Store.open(store, { write: true });
-    assert.deepEqual(upgraded.records.get("meta", key), saved);
+    assert.deepEqual(upgraded.parts.records.get("meta", key), saved);
     await upgraded.close();
 
     const after = JSON.parse((await runCli("stats", store, "--json")).stdout);

@@ -5,7 +5,8 @@
  * the command or exactly as after it: every revision, tag and the head.
  */
 import assert from "node:assert/strict";
-import { type RevNumber, Store, type TreeView } from "../mod.ts";
+import { type RevNumber, type TreeView } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { Rng, runCli, runCliWith, sha256Hex } from "./helpers.ts";
 import { seedTree, writeRecordTree } from "./tree_model.ts";
 
@@ -31,9 +32,9 @@ async function readable(path: string): Promise<string> {
         if (info.type === "dir") walk(view, p);
       }
     };
-    for (const r of store.log.all()) {
-      lines.push(`revision ${r.rev} parent ${r.parent} "${r.message}" tags ${store.log.tagsOf(r.rev).join(",")}`);
-      walk(store.revisionView(r.rev as RevNumber), "");
+    for (const r of store.revisions()) {
+      lines.push(`revision ${r.rev} parent ${r.parent} "${r.message}" tags ${store.tagsOf(r.rev).join(",")}`);
+      walk(store.revisionTree(r.rev as RevNumber), "");
     }
     walk(store.view("head"), "");
     return lines.join("\n");

@@ -11,7 +11,7 @@
  * Used by tests/crash_test.ts (a few rounds) and `deno task soak` (hundreds).
  */
 import { join } from "node:path";
-import { askMount } from "../fs/control.ts";
+import { askMount } from "../fs/control_client.ts";
 import { type Rng, runCli, sha256Hex } from "./helpers.ts";
 import { isMounted, withMount } from "./mount_helpers.ts";
 

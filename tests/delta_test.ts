@@ -3,10 +3,12 @@
  * after every snapshot and after drop + gc; chain bounds hold as invariants; the
  * head's blocks stay whole.
  */
+import { materialize } from "../store/head/restore.ts";
 import assert from "node:assert/strict";
-import { type FileEntry, type Ino, type RevNumber, ROOT_INO, type Store } from "../mod.ts";
-import { MAX_DELTA_DEPTH, maxChainBytes } from "../store/chains.ts";
-import { checkStoreInvariants, newTestStore, Rng } from "./helpers.ts";
+import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
+import { Store } from "../store/store.ts";
+import { MAX_DELTA_DEPTH, maxChainBytes } from "../store/blocks/chains.ts";
+import { checkStoreInvariants, newTestStore, readEntry, readHead, Rng } from "./helpers.ts";
 
 type Files = Map<string, Uint8Array>;
 
@@ -17,9 +19,9 @@ function newFile(store: Store, name: string, data: Uint8Array): Ino {
 }
 
 function readRev(store: Store, rev: RevNumber, name: string): Uint8Array {
-  const e = store.revisionView(rev).entry(name) as FileEntry;
+  const e = store.revisionTree(rev).entry(name) as FileEntry;
   assert.equal(e.type, "file");
-  return store.readEntry(e, 0, e.size + 1);
+  return readEntry(store, e, 0, e.size + 1);
 }
 
 /** Every block record of every live revision: chain within the bounds, content as the model. */
@@ -29,8 +31,8 @@ function checkAll(store: Store, history: Map<RevNumber, Files>, what: string): v
       assert.deepEqual(readRev(store, rev, name), want, `${what}: revision ${rev} ${name}`);
     }
   }
-  for (const [k] of store.records.range("blocks")) {
-    const chain = store.blocks.chains.below(k as never);
+  for (const [k] of store.parts.records.range("blocks")) {
+    const chain = store.parts.blocks.chains.below(k as never);
     assert.ok(chain, `${what}: a block's chain is broken`);
     assert.ok(chain.hops <= MAX_DELTA_DEPTH, `${what}: chain of ${chain.hops} deltas`);
     assert.ok(chain.bytes <= maxChainBytes(store.blockSize), `${what}: chain of ${chain.bytes} bytes`);
@@ -140,14 +142,15 @@ Deno.test("deltas: a block rewritten many times keeps its chain within the bound
     const head = store.head.inode(ino)!;
     assert.ok(head.type === "file");
     const h = store.head.blockHash(head, 0)!;
-    assert.equal(store.blocks.chains.below(h)!.hops, 0);
+    assert.equal(store.parts.blocks.chains.below(h)!.hops, 0);
     // Restoring an old version makes it the head's again: stored whole, no chain.
     const oldRev = [...history.keys()][1];
-    const restored = store.head.materialize(ROOT_INO, "old.bin", store.revisionView(oldRev).entry("f.bin"));
+    const old = store.revisionTree(oldRev).entry("f.bin");
+    const restored = store.parts.records.write(() => materialize(store.parts, ROOT_INO, "old.bin", old));
     assert.ok(restored.type === "file");
     const rh = store.head.blockHash(restored, 0)!;
-    assert.equal(store.blocks.chains.below(rh)!.hops, 0, "a restored block is still a delta");
-    assert.deepEqual(store.head.read(restored.ino, 0, 1 << 20), history.get(oldRev)!.get("f.bin"));
+    assert.equal(store.parts.blocks.chains.below(rh)!.hops, 0, "a restored block is still a delta");
+    assert.deepEqual(readHead(store, restored.ino, 0, 1 << 20), history.get(oldRev)!.get("f.bin"));
     // Drop the newest revision and change the head: the base of the revision
     // before goes away, and that revision's delta is stored whole.
     const revs = [...history.keys()];

@@ -5,8 +5,8 @@
  * commits namespace changes, and what survives a SIGKILL is a prefix of them.
  */
 import assert from "node:assert/strict";
-import { LmdbRecordStore } from "../store/lmdb_backend.ts";
-import type { Table } from "../store/records.ts";
+import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
+import type { Table } from "../store/records/records.ts";
 import { Rng, runCli } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 

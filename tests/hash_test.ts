@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { trimmedLength } from "../store/hash.ts";
+import { trimmedLength } from "../store/blocks/hash.ts";
 import { Rng } from "./helpers.ts";
 
 function naiveTrimmed(data: Uint8Array): number {

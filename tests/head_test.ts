@@ -4,8 +4,9 @@
  * random points; every snapshot is read back after the run.
  */
 import assert from "node:assert/strict";
-import { fileChunks, type Ino, type RevNumber, ROOT_INO, Store } from "../mod.ts";
-import { checkStoreInvariants, concatBytes, newTestStore, Rng, sha256Hex } from "./helpers.ts";
+import { fileChunks, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
+import { Store } from "../store/store.ts";
+import { checkStoreInvariants, concatBytes, newTestStore, readHead, Rng, sha256Hex } from "./helpers.ts";
 
 for (const blockSize of [4096, 65536]) {
   Deno.test(`head: random writes, truncates and snapshots match a byte model (block size ${blockSize})`, async () => {
@@ -46,7 +47,7 @@ for (const blockSize of [4096, 65536]) {
         } else {
           const at = rng.int(m.length + 1);
           const len = rng.int(3 * blockSize);
-          assert.deepEqual(store.head.read(ino, at, len), m.slice(at, at + len), `read ${name} at ${at}+${len}`);
+          assert.deepEqual(readHead(store, ino, at, len), m.slice(at, at + len), `read ${name} at ${at}+${len}`);
         }
         model.set(name, m);
         if (rng.chance(0.08)) {
@@ -96,8 +97,7 @@ Deno.test("head: rename, remove and restore keep every revision intact", async (
       /exists/,
     );
 
-    const { restorePath } = await import("../mod.ts");
-    restorePath(store, "dir/f.txt", r1.rev);
+    store.restore("dir/f.txt", r1.rev);
     const r3 = store.snapshot("restored");
     const text = (rev: RevNumber, p: string) =>
       new TextDecoder().decode(concatBytes(fileChunks(store.view(rev), p, store.blockSize)));
@@ -121,7 +121,7 @@ Deno.test("head: an open file outlives its last name; orphans left by a crash ar
     h.write(f, 0, new TextEncoder().encode("still here"));
     h.remove(ROOT_INO, "journal", false);
     assert.equal(h.lookup(ROOT_INO, "journal"), undefined);
-    assert.equal(new TextDecoder().decode(h.read(f, 0, 100)), "still here");
+    assert.equal(new TextDecoder().decode(readHead(store, f, 0, 100)), "still here");
     const rev = store.snapshot("without the orphan");
     assert.deepEqual(store.view(rev.rev).list(""), []);
     h.unpin(f);

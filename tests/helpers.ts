@@ -1,6 +1,8 @@
 /** Test factories: temporary stores, a seeded random source, the CLI as a subprocess. */
 import { createHash } from "node:crypto";
-import { Store } from "../mod.ts";
+import type { FileEntry, Ino } from "../mod.ts";
+import { Store } from "../store/store.ts";
+import { readRange } from "../store/tree/read_range.ts";
 
 export interface TestStore {
   store: Store;
@@ -134,4 +136,21 @@ export function assertBytes(actual: Uint8Array, expected: Uint8Array, what: stri
     `${what}: ${actual.length} bytes, expected ${expected.length}; first difference at offset ${i}` +
       (i < n ? ` (${actual[i]}, expected ${expected[i]})` : ""),
   );
+}
+
+/** Bytes of a head file as stored (no page cache): the test's view of what the head holds. */
+export function readHead(store: Store, ino: Ino, offset: number, length: number): Uint8Array {
+  const f = store.parts.head.inodes.file(ino);
+  return readRange(f.size, offset, length, store.blockSize, (idx) => {
+    const h = store.parts.head.files.blockHash(f, idx);
+    return h === null ? null : store.readBlock(h);
+  });
+}
+
+/** Bytes of a revision's file by its entry, read from the store. */
+export function readEntry(store: Store, e: FileEntry, offset: number, length: number): Uint8Array {
+  return readRange(e.size, offset, length, store.blockSize, (idx) => {
+    const h = store.entryBlock(e, idx);
+    return h === null ? null : store.readBlock(h);
+  });
 }

@@ -7,7 +7,7 @@
  * it passed through, never a mix of two. Then the store verifies.
  */
 import assert from "node:assert/strict";
-import { askMount } from "../fs/control.ts";
+import { askMount } from "../fs/control_client.ts";
 import { contentOf, type LoadOp } from "./load_content.ts";
 import { Rng, runCli } from "./helpers.ts";
 import { withMount } from "./mount_helpers.ts";

@@ -4,7 +4,8 @@
  * they hold up.
  */
 import assert from "node:assert/strict";
-import { type FileEntry, gather, type Ino, ROOT_INO, type Store } from "../mod.ts";
+import { type FileEntry, gather, type Ino, ROOT_INO } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { BlockLoader } from "../fs/block_loader.ts";
 import { PageCache } from "../fs/page_cache.ts";
 import { type PageCacheStats } from "../fs/page_cache.ts";
@@ -33,7 +34,7 @@ Deno.test("loads: concurrent reads of revisions go through loader threads, each 
     const inoA = writeFile(store, "a", a);
     writeFile(store, "b", b);
     const rev = store.snapshot().rev;
-    const entryOf = (name: string) => store.revisionView(rev).entry(name) as FileEntry;
+    const entryOf = (name: string) => store.revisionTree(rev).entry(name) as FileEntry;
     const cache = new PageCache(store, 256 * BS, loader);
 
     // Both files read in 32 KiB pieces, every request in flight at once, as the kernel
@@ -73,7 +74,7 @@ Deno.test("loads: concurrent reads of revisions go through loader threads, each 
     // A revision's file read in order in small pieces gets the blocks after it loaded ahead.
     const d = rng.bytes(64 * BS);
     writeFile(store, "d", d);
-    const entryD = store.revisionView(store.snapshot().rev).entry("d") as FileEntry;
+    const entryD = store.revisionTree(store.snapshot().rev).entry("d") as FileEntry;
     const before = cache.stats();
     for (let off = 0; off < d.length; off += 2 * BS) {
       assert.deepEqual(gather(await cache.entrySegments(entryD, off, 2 * BS, "d")), d.slice(off, off + 2 * BS));
@@ -98,9 +99,9 @@ Deno.test("loads: a damaged block fails its reads through the loader, and other 
     assert.ok(f?.type === "file");
     // Block 2's record gets block 1's bytes: it no longer matches its hash.
     const damaged = store.head.blockHash(f, 2)!;
-    const other = store.records.get("blocks", store.head.blockHash(f, 1)!)!.slice();
-    store.transaction(() => store.records.put("blocks", damaged, other));
-    const e = store.revisionView(store.snapshot().rev).entry("f") as FileEntry;
+    const other = store.parts.records.get("blocks", store.head.blockHash(f, 1)!)!.slice();
+    store.parts.records.write(() => store.parts.records.put("blocks", damaged, other));
+    const e = store.revisionTree(store.snapshot().rev).entry("f") as FileEntry;
     const cache = new PageCache(store, 64 * BS, loader);
     await assert.rejects(Promise.resolve(cache.entrySegments(e, 2 * BS, BS)), (err: Error) => {
       assert.match(err.message, /corrupt/);
@@ -185,7 +186,7 @@ Deno.test("loads: views handed out after a wait stay intact while later reads re
     // A budget of 8 blocks: the reads below evict a's blocks, and the cache reuses
     // evicted buffers for what it loads next.
     const cache = new PageCache(store, 8 * BS, loader);
-    const waited = cache.entrySegments(store.revisionView(rev).entry("a") as FileEntry, 0, 2 * BS);
+    const waited = cache.entrySegments(store.revisionTree(rev).entry("a") as FileEntry, 0, 2 * BS);
     assert.ok(waited instanceof Promise, "a cold read of a revision did not wait for the loader");
     // The session replies to a read that waited a little later, after other requests may
     // have run: these views must still hold a's bytes then.

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { askMount } from "../fs/control.ts";
+import { askMount } from "../fs/control_client.ts";
 import { Rng, runCli, sha256Hex } from "./helpers.ts";
 import { withMount } from "./mount_helpers.ts";
 import { captureTree, compareTrees, randomEdit, seedTree, type TreeState, withoutTimes } from "./tree_model.ts";

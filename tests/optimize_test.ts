@@ -4,8 +4,9 @@
  * before, and running it again finishes the job.
  */
 import assert from "node:assert/strict";
-import { type FileEntry, type RevNumber, ROOT_INO, Store } from "../mod.ts";
-import { checkStoreInvariants, Rng, runCli, sha256Hex } from "./helpers.ts";
+import { type FileEntry, type RevNumber, ROOT_INO } from "../mod.ts";
+import { Store } from "../store/store.ts";
+import { checkStoreInvariants, readEntry, Rng, runCli, sha256Hex } from "./helpers.ts";
 import { writeRecordTree } from "./tree_model.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -13,12 +14,12 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 /** sha256 of every file of every revision. */
 function contents(store: Store): Map<string, string> {
   const out = new Map<string, string>();
-  for (const rev of store.log.all()) {
-    const view = store.revisionView(rev.rev as RevNumber);
+  for (const rev of store.revisions()) {
+    const view = store.revisionTree(rev.rev as RevNumber);
     for (const dir of ["data", "docs"]) {
       for (const [name] of view.list(dir)) {
         const f = view.entry(`${dir}/${name}`) as FileEntry;
-        out.set(`${rev.rev}:${dir}/${name}`, sha256Hex(store.readEntry(f, 0, f.size)));
+        out.set(`${rev.rev}:${dir}/${name}`, sha256Hex(readEntry(store, f, 0, f.size)));
       }
     }
   }
@@ -69,7 +70,7 @@ Deno.test("optimize: dictionaries shrink the store, keep every byte, and new blo
       store.head.write(f.ino, 0, new Rng(9).bytes(5000, "text"));
       const written = store.head.inode(f.ino)!;
       assert.ok(written.type === "file");
-      assert.equal(store.blocks.dictOf(store.head.blockHash(written, 0)!), st.dictionaries[0].id);
+      assert.equal(store.parts.blocks.dictOf(store.head.blockHash(written, 0)!), st.dictionaries[0].id);
     } finally {
       await store.close();
     }

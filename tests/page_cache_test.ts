@@ -6,16 +6,17 @@
 import assert from "node:assert/strict";
 import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { PageCache } from "../fs/page_cache.ts";
-import { assertBytes, checkStoreInvariants, newTestStore, Rng } from "./helpers.ts";
+import type { Store } from "../store/store.ts";
+import { assertBytes, checkStoreInvariants, newTestStore, readHead, Rng } from "./helpers.ts";
 
 const BS = 4096;
 
-function newFile(store: import("../mod.ts").Store, name: string): Ino {
+function newFile(store: Store, name: string): Ino {
   return store.head.create(ROOT_INO, name, { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
 }
 
-function entryOf(store: import("../mod.ts").Store, rev: RevNumber, name: string): FileEntry {
-  const e = store.revisionView(rev).entry(name);
+function entryOf(store: Store, rev: RevNumber, name: string): FileEntry {
+  const e = store.revisionTree(rev).entry(name);
   assert.equal(e.type, "file");
   return e as FileEntry;
 }
@@ -117,7 +118,7 @@ Deno.test("page cache: a block shared with a snapshot is copied before its first
     assertBytes(cache.readHead(ino, 0, 3 * BS), again, "the head after a write to a written-out page");
     assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision after the head was written twice");
     cache.writeOutAll();
-    assertBytes(store.head.read(ino, 0, 3 * BS), again, "the store after writeout");
+    assertBytes(readHead(store, ino, 0, 3 * BS), again, "the store after writeout");
   } finally {
     await ts.cleanup();
   }
@@ -133,26 +134,25 @@ Deno.test("page cache: writeout goes in block order and stores nothing for uncha
     cache.write(ino, 0, data);
     cache.writeOutAll();
     store.snapshot();
-    const blocksBefore = store.blocks.written;
+    const blocksBefore = store.parts.blocks.written;
     // Rewrite identical bytes, out of order and in pieces: nothing new is stored.
     for (const i of [5, 1, 7, 0, 3]) cache.write(ino, i * BS + 100, data.subarray(i * BS + 100, i * BS + 900));
     assert.equal(cache.stats().dirtyBlocks, 5);
     cache.writeOutAll();
-    assert.equal(store.blocks.written, blocksBefore, "an unchanged block was stored again");
-    assert.deepEqual([...store.head.overlay(ino)], [], "an unchanged block was recorded as changed");
+    assert.equal(store.parts.blocks.written, blocksBefore, "an unchanged block was stored again");
+    assert.deepEqual([...store.parts.head.files.overlay(ino)], [], "an unchanged block was recorded as changed");
     // Changed blocks reach the head in block order, whatever order they were written in.
     const order: number[] = [];
     const head = store.head;
     const original = head.writeBlocks.bind(head);
-    head.writeBlocks = (i, size, mtime, blocks) => {
-      const list = [...blocks];
-      order.push(...list.map(([idx]) => idx));
-      return original(i, size, mtime, list);
+    head.writeBlocks = (files) => {
+      for (const f of files) order.push(...f.blocks.map(([idx]) => idx));
+      return original(files);
     };
     for (const i of [6, 2, 4]) cache.write(ino, i * BS, new Uint8Array([i + 1]));
     cache.writeOutAll();
     assert.deepEqual(order, [2, 4, 6]);
-    assert.equal(store.blocks.written, blocksBefore + 3);
+    assert.equal(store.parts.blocks.written, blocksBefore + 3);
   } finally {
     await ts.cleanup();
   }
@@ -183,7 +183,7 @@ Deno.test("page cache: a small file's written-out block is cached at its size, a
     expected.set(contents[0]);
     expected[2 * BS - 1] = 7;
     assertBytes(cache.readHead(g, 0, 2 * BS), expected, "g through the cache");
-    assertBytes(store.head.read(g, 0, 2 * BS), expected, "g from the store");
+    assertBytes(readHead(store, g, 0, 2 * BS), expected, "g from the store");
   } finally {
     await ts.cleanup();
   }

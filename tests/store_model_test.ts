@@ -4,7 +4,8 @@
  * directory held when it was imported; then drop + gc, and everything again.
  */
 import assert from "node:assert/strict";
-import { exportTree, fileChunks, importDir, type RevNumber, Store } from "../mod.ts";
+import { fileChunks, type RevNumber } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { checkStoreInvariants, concatBytes, newTestStore, Rng, sha256Hex } from "./helpers.ts";
 import { captureTree, compareTrees, randomEdit, seedTree, type TreeState } from "./tree_model.ts";
 
@@ -12,7 +13,7 @@ const REVISIONS = 55;
 
 async function checkRevision(store: Store, rev: RevNumber, want: TreeState, scratch: string): Promise<void> {
   const out = `${scratch}/export-${rev}-${crypto.randomUUID().slice(0, 6)}`;
-  await exportTree(store, rev, out);
+  await store.exportTree(rev, out);
   const problems = compareTrees(want, captureTree(out));
   await Deno.remove(out, { recursive: true });
   assert.deepEqual(problems, [], `revision ${rev} differs from the model`);
@@ -35,7 +36,7 @@ Deno.test("store: 55 random revisions export exactly as the model held them, bef
           kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
         }
       }
-      const rev = await importDir(ts.store, work, `edit ${i}`);
+      const rev = await ts.store.importDir(work, `edit ${i}`);
       history.set(rev.rev, captureTree(work));
       // The head now equals the directory; reading it back by path must agree.
       if (i % 10 === 0) {

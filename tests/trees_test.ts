@@ -4,11 +4,11 @@
  * and diff equal to the model's difference.
  */
 import assert from "node:assert/strict";
-import { BlockMaps, FANOUT } from "../store/block_map.ts";
-import { DirTrees } from "../store/dir_tree.ts";
+import { BlockMaps, FANOUT } from "../store/tree/block_map.ts";
+import { DirTrees } from "../store/tree/dir_tree.ts";
 import type { BlockHash, Entry, PageHash } from "../mod.ts";
 import { newTestStore, Rng } from "./helpers.ts";
-import { toHex } from "../store/hash.ts";
+import { toHex } from "../store/blocks/hash.ts";
 
 function fakeHash(n: number): BlockHash {
   const h = new Uint8Array(32);
@@ -23,9 +23,9 @@ function fileEntry(size: number): Entry {
 Deno.test("block map: random edits and truncations match an array model; shape is canonical", async () => {
   const ts = await newTestStore();
   try {
-    const maps = new BlockMaps(ts.store.pages);
+    const maps = new BlockMaps(ts.store.parts.pages);
     const rng = new Rng(7);
-    const records = ts.store.records;
+    const records = ts.store.parts.records;
     let root: PageHash | null = null;
     let model: (BlockHash | null)[] = [];
     records.write(() => {
@@ -63,11 +63,11 @@ Deno.test("block map: random edits and truncations match an array model; shape i
 Deno.test("directory trie: random edits match a Map model; shape is canonical; diff is exact", async () => {
   const ts = await newTestStore();
   try {
-    const dirs = new DirTrees(ts.store.pages);
+    const dirs = new DirTrees(ts.store.parts.pages);
     const rng = new Rng(11);
     let root: PageHash | null = null;
     const model = new Map<string, Entry>();
-    ts.store.records.write(() => {
+    ts.store.parts.records.write(() => {
       for (let step = 0; step < 60; step++) {
         const prevRoot = root;
         const prev = new Map(model);

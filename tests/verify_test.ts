@@ -1,7 +1,8 @@
 /** Corruption: a flipped byte in any stored record is found by verify, which names the path. */
 import assert from "node:assert/strict";
-import { LmdbRecordStore } from "../store/lmdb_backend.ts";
-import { fileChunks, importDir, type RevNumber, type Store } from "../mod.ts";
+import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
+import { fileChunks, type RevNumber } from "../mod.ts";
+import { Store } from "../store/store.ts";
 import { newTestStore, Rng, runCli } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
@@ -12,14 +13,14 @@ async function storeWithTwoFiles(): Promise<{ store: Store; dir: string; cleanup
   const rng = new Rng(9);
   await Deno.writeFile(`${src}/docs/report.txt`, rng.bytes(150_000, "text"));
   await Deno.writeFile(`${src}/other.bin`, rng.bytes(100_000));
-  await importDir(ts.store, src, "");
+  await ts.store.importDir(src, "");
   return ts;
 }
 
 function flipByte(store: Store, table: "blocks" | "pages", key: Uint8Array, at: number): void {
-  const v = store.records.get(table, key)!.slice();
+  const v = store.parts.records.get(table, key)!.slice();
   v[at % v.length] ^= 0x40;
-  store.records.write(() => store.records.put(table, key, v));
+  store.parts.records.write(() => store.parts.records.put(table, key, v));
 }
 
 Deno.test("verify: a flipped byte in a block names the revision and path; other files still read", async () => {
@@ -28,9 +29,9 @@ Deno.test("verify: a flipped byte in a block names the revision and path; other 
     const { store } = ts;
     assert.deepEqual(store.verify().problems, []);
     const view = store.view(1 as RevNumber);
-    const report1 = store.revisionView(1 as RevNumber).entry("docs/report.txt");
+    const report1 = store.revisionTree(1 as RevNumber).entry("docs/report.txt");
     assert.equal(report1.type, "file");
-    const [, block] = [...store.maps.present(report1.type === "file" ? report1.content : null)][1];
+    const [, block] = [...store.parts.maps.present(report1.type === "file" ? report1.content : null)][1];
     flipByte(store, "blocks", block, 200);
     const report = store.verify();
     assert.ok(report.problems.length >= 1);
@@ -59,7 +60,7 @@ Deno.test("verify: a flipped byte in a directory page is found", async () => {
   const ts = await storeWithTwoFiles();
   try {
     const { store } = ts;
-    const docs = store.revisionView(1 as RevNumber).entry("docs");
+    const docs = store.revisionTree(1 as RevNumber).entry("docs");
     if (docs.type !== "dir" || docs.content === null) throw new Error("docs is not a non-empty directory");
     flipByte(store, "pages", docs.content, 5);
     const report = store.verify();
@@ -73,8 +74,8 @@ Deno.test("corruption through the mount: EIO for the damaged file, the others re
   const ts = await storeWithTwoFiles();
   try {
     const { store } = ts;
-    const report1 = store.revisionView(1 as RevNumber).entry("docs/report.txt");
-    const [, block] = [...store.maps.present(report1.type === "file" ? report1.content : null)][1];
+    const report1 = store.revisionTree(1 as RevNumber).entry("docs/report.txt");
+    const [, block] = [...store.parts.maps.present(report1.type === "file" ? report1.content : null)][1];
     flipByte(store, "blocks", block, 1000);
     await store.close();
     const mnt = `${ts.dir}/mnt`;

@@ -4,7 +4,7 @@
  * `cli.ts mount` process. Every mount made here is registered and `unmountAll` takes
  * them down, also when a benchmark throws.
  */
-import { askMount } from "../../fs/control.ts";
+import { askMount } from "../../fs/control_client.ts";
 import { run } from "./run.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;

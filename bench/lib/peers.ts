@@ -4,7 +4,7 @@
  * (process start included, for revfs too). git, restic and borg snapshot a plain
  * directory; revfs snapshots its mount, where the same edits were made.
  */
-import { askMount } from "../../fs/control.ts";
+import { askMount } from "../../fs/control_client.ts";
 import { RevfsTarget } from "./mounts.ts";
 import { duBytes, has, run, sh } from "./run.ts";
 

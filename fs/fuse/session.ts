@@ -13,8 +13,10 @@
  * request gets exactly one reply: a handler that throws gets EIO (or its errno), and
  * a request unanswered for WATCHDOG_MS is logged.
  */
-import { type Fuse, type Libc, loadFuse } from "./libfuse.ts";
+import { type Libc, libc } from "../../sys/libc.ts";
+import { type Fuse, loadFuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
+import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer } from "./structs.ts";
 import {
   type Attr,
   type Caller,
@@ -23,7 +25,6 @@ import {
   Errno,
   FuseError,
   type FuseHandler,
-  type OpenOut,
   type SetAttrIn,
 } from "./ops.ts";
 
@@ -45,90 +46,6 @@ const WAIT_HERE_MS = 1;
 /** Requests served between real event-loop turns, so timers and I/O are not starved. */
 const YIELD_EVERY = 64;
 
-const enc = new TextEncoder();
-function cstr(s: string): Uint8Array {
-  return enc.encode(s + "\0");
-}
-
-function num(v: number | bigint): number {
-  return typeof v === "bigint" ? Number(v) : v;
-}
-
-function writeStat(view: DataView, at: number, a: Attr): void {
-  const set64 = (off: number, v: number | bigint) => view.setBigInt64(at + off, BigInt(v), true);
-  set64(L["stat.st_ino"], a.ino);
-  set64(L["stat.st_nlink"], a.nlink);
-  view.setUint32(at + L["stat.st_mode"], a.mode, true);
-  view.setUint32(at + L["stat.st_uid"], a.uid, true);
-  view.setUint32(at + L["stat.st_gid"], a.gid, true);
-  set64(L["stat.st_size"], a.size);
-  set64(L["stat.st_blksize"], 65536);
-  set64(L["stat.st_blocks"], Math.ceil(a.size / 512));
-  const time = (off: number, ns: bigint) => {
-    set64(off, ns / 1_000_000_000n);
-    set64(off + 8, ns % 1_000_000_000n);
-  };
-  time(L["stat.st_atim"], a.atimeNs);
-  time(L["stat.st_mtim"], a.mtimeNs);
-  time(L["stat.st_ctim"], a.ctimeNs);
-}
-
-function statBuffer(a: Attr): Uint8Array {
-  const b = new Uint8Array(L.stat);
-  writeStat(new DataView(b.buffer), 0, a);
-  return b;
-}
-
-function entryBuffer(e: EntryOut): Uint8Array {
-  const b = new Uint8Array(L.fuse_entry_param);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(L["fuse_entry_param.ino"], BigInt(e.attr.ino), true);
-  v.setBigUint64(L["fuse_entry_param.generation"], 1n, true);
-  writeStat(v, L["fuse_entry_param.attr"], e.attr);
-  v.setFloat64(L["fuse_entry_param.attr_timeout"], e.attrTimeout, true);
-  v.setFloat64(L["fuse_entry_param.entry_timeout"], e.entryTimeout, true);
-  return b;
-}
-
-function fileInfoBuffer(o: OpenOut, flags: number): Uint8Array {
-  const b = new Uint8Array(L.fuse_file_info);
-  const v = new DataView(b.buffer);
-  v.setInt32(L["fuse_file_info.flags"], flags, true);
-  v.setBigUint64(L["fuse_file_info.fh"], BigInt(o.fh), true);
-  const bit = (n: number) => (b[n >> 3] |= 1 << (n & 7));
-  if (o.directIo) bit(L["fuse_file_info.direct_io_bit"]);
-  if (o.keepCache) bit(L["fuse_file_info.keep_cache_bit"]);
-  return b;
-}
-
-function fileInfo(fi: Ptr): { fh: number; flags: number } {
-  if (fi === null) return { fh: 0, flags: 0 };
-  const v = new Deno.UnsafePointerView(fi);
-  return { fh: num(v.getBigUint64(L["fuse_file_info.fh"])), flags: v.getInt32(L["fuse_file_info.flags"]) };
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * A name or link target from the kernel. Names are UTF-8 in the store: a name that is
- * not is refused (EILSEQ) rather than decoded lossily, where two names would collide.
- * Called inside a request's handler, so the error is its reply.
- */
-function cString(p: Ptr): string {
-  if (p === null) return "";
-  const s = Deno.UnsafePointerView.getCString(p);
-  // The native decoder is lossy; only a name showing U+FFFD needs the strict look.
-  if (!s.includes("\uFFFD")) return s;
-  const view = new Deno.UnsafePointerView(p);
-  let len = 0;
-  while (view.getUint8(len) !== 0) len++;
-  try {
-    return strictUtf8.decode(new Uint8Array(view.getArrayBuffer(len)));
-  } catch {
-    throw new FuseError(Errno.EILSEQ);
-  }
-}
-
 export interface MountOptions {
   /** Extra -o options, e.g. "allow_other". */
   options?: string[];
@@ -148,7 +65,8 @@ export class FuseSession {
   private readonly log: (line: string) => void;
 
   constructor(private readonly handler: FuseHandler, opts: MountOptions = {}) {
-    ({ fuse: this.fuse, libc: this.libc } = loadFuse());
+    this.fuse = loadFuse();
+    this.libc = libc();
     this.log = opts.log ?? ((l) => console.error(l));
     this.mountOptions = [
       `fsname=${opts.fsname ?? "revfs"}`,

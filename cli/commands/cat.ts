@@ -1,0 +1,51 @@
+/** `revfs cat`: write a file to stdout (default: the head). */
+import { flag, parseArgs } from "../args.ts";
+import { atMost, need, withStore } from "../util.ts";
+import { fileChunks, RevfsError } from "../../mod.ts";
+import type { Command } from "../command.ts";
+
+/** Bytes held back before writing, so a damaged block in a file up to this size writes nothing. */
+const CAT_BUFFER = 64 << 20;
+
+export const cat: Command = {
+  name: "cat",
+  usage: [
+    ["cat STORE PATH [--rev REV]", "write a file to stdout (default: the head)"],
+  ],
+  async run(argv) {
+    const a = parseArgs(argv, ["--rev"]);
+    need(a, 2, "STORE PATH");
+    atMost(a, 2);
+    const [storePath, path] = a.positional;
+    await withStore(storePath, false, async (s) => {
+      const view = s.view(s.resolve(flag(a, "--rev") ?? "head"));
+      const info = view.stat(path);
+      if (info.type !== "file") {
+        throw new RevfsError(
+          "IS_A_DIR",
+          `${path} is a ${info.type === "dir" ? "directory" : "symlink"} in ${view.label}`,
+        );
+      }
+      // Hold back the first CAT_BUFFER bytes, so that a damaged block in a file of
+      // up to that size fails with nothing written.
+      const held: Uint8Array[] = [];
+      let heldBytes = 0;
+      const w = Deno.stdout.writable.getWriter();
+      try {
+        for (const chunk of fileChunks(view, path, s.blockSize)) {
+          if (heldBytes < CAT_BUFFER) {
+            held.push(chunk.slice());
+            heldBytes += chunk.length;
+            continue;
+          }
+          for (const c of held.splice(0)) await w.write(c);
+          await w.write(chunk);
+        }
+        for (const c of held) await w.write(c);
+      } finally {
+        w.releaseLock();
+      }
+    });
+    return 0;
+  },
+};

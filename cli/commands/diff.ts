@@ -1,0 +1,23 @@
+/** `revfs diff`: paths that differ: A added, D deleted, M modified, T type changed. */
+import { parseArgs } from "../args.ts";
+import { atMost, need, out, revNumber, withStore } from "../util.ts";
+import { type Change } from "../../mod.ts";
+import type { Command } from "../command.ts";
+
+export const diff: Command = {
+  name: "diff",
+  usage: [
+    ["diff STORE REV1 REV2", "paths that differ: A added, D deleted, M modified, T type changed"],
+  ],
+  async run(argv) {
+    const a = parseArgs(argv, []);
+    need(a, 3, "STORE REV1 REV2");
+    atMost(a, 3);
+    const [storePath, r1, r2] = a.positional;
+    await withStore(storePath, false, (s) => {
+      const letter: Record<Change["kind"], string> = { added: "A", deleted: "D", modified: "M", "type-changed": "T" };
+      for (const c of s.diff(revNumber(s, r1), revNumber(s, r2))) out(`${letter[c.kind]}  ${c.path}`);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,41 @@
+/** `revfs log`: list revisions, newest first. */
+import { parseArgs } from "../args.ts";
+import { atMost, need, out, withStore } from "../util.ts";
+import { humanBytes } from "../progress.ts";
+import type { Command } from "../command.ts";
+
+export const log: Command = {
+  name: "log",
+  usage: [
+    ["log STORE [--json]", "list revisions, newest first"],
+  ],
+  async run(argv) {
+    const a = parseArgs(argv, ["--json"]);
+    need(a, 1, "STORE");
+    atMost(a, 1);
+    await withStore(a.positional[0], false, (s) => {
+      const revs = s.revisions().reverse();
+      if (a.flags.has("--json")) {
+        out(JSON.stringify(revs.map((r) => ({
+          rev: r.rev,
+          parent: r.parent || null,
+          time: new Date(r.timeMs).toISOString(),
+          message: r.message,
+          tags: s.tagsOf(r.rev),
+          bytes: r.root.size,
+        }))));
+        return;
+      }
+      for (const r of revs) {
+        const tags = s.tagsOf(r.rev);
+        const when = new Date(r.timeMs).toISOString().replace("T", " ").slice(0, 19);
+        out(
+          `${String(r.rev).padStart(5)}  ${when}  ${humanBytes(r.root.size).padStart(10)}  ${
+            tags.length ? `(${tags.join(", ")}) ` : ""
+          }${r.message}`,
+        );
+      }
+    });
+    return 0;
+  },
+};

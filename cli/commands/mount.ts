@@ -1,0 +1,32 @@
+/** `revfs mount`: mount the store (created if missing); stays in the foreground. */
+import { flag, parseArgs } from "../args.ts";
+import { atMost, need } from "../util.ts";
+import { RevfsError } from "../../mod.ts";
+import type { Command } from "../command.ts";
+
+export const mount: Command = {
+  name: "mount",
+  usage: [
+    ["mount STORE MOUNTPOINT", "mount the store (created if missing); stays in the foreground"],
+    ["      [--cache-mb N]", "block cache memory in MiB, clean and dirty (default 256)"],
+    ["      [--allow-other]", "let other users in (permission bits still apply); default: only you"],
+  ],
+  async run(argv) {
+    const a = parseArgs(argv, ["--cache-mb", "--allow-other"]);
+    need(a, 2, "STORE MOUNTPOINT");
+    atMost(a, 2);
+    const mb = flag(a, "--cache-mb");
+    if (mb !== undefined && !/^[1-9][0-9]*$/.test(mb)) {
+      throw new RevfsError("INVALID", `--cache-mb takes a whole number of MiB, not ${JSON.stringify(mb)}`);
+    }
+    const { mountStore } = await import("../../fs/mount.ts");
+    const m = await mountStore(a.positional[0], a.positional[1], {
+      cacheBytes: mb === undefined ? undefined : Number(mb) * 1024 * 1024,
+      allowOther: a.flags.has("--allow-other"),
+    });
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => m.unmount());
+    console.error(`revfs: ${a.positional[0]} mounted on ${a.positional[1]} (Ctrl-C or revfs unmount to stop)`);
+    await m.done;
+    return 0;
+  },
+};

@@ -1,0 +1,29 @@
+/** `revfs snapshot`: checkpoint the head (asks a running mount); prints the revision number. */
+import { flag, parseArgs } from "../args.ts";
+import { atMost, findStore, out, withStore } from "../util.ts";
+import { RevfsError } from "../../mod.ts";
+import type { Command } from "../command.ts";
+
+export const snapshot: Command = {
+  name: "snapshot",
+  usage: [
+    ["snapshot [STORE] [-m MSG]", "checkpoint the head (asks a running mount); prints the revision number"],
+  ],
+  async run(argv) {
+    const a = parseArgs(argv, ["--message"]);
+    atMost(a, 1);
+    const { askMount } = await import("../../fs/control_client.ts");
+    const storeDir = findStore(a.positional[0]);
+    const message = flag(a, "--message") ?? "";
+    const reply = await askMount(storeDir, { op: "snapshot", message });
+    if (reply) {
+      if (!reply.ok) throw new RevfsError("INVALID", reply.error);
+      if (!("rev" in reply)) throw new RevfsError("INVALID", "the mount gave no revision number");
+      out(String(reply.rev));
+      return 0;
+    }
+    const rev = await withStore(storeDir, true, (s) => s.snapshot(message));
+    out(String(rev.rev));
+    return 0;
+  },
+};

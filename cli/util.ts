@@ -1,0 +1,84 @@
+/** What the commands share: argument counts, output, opening a store, finding a mount's store. */
+import { type Args } from "./args.ts";
+import { runningMounts } from "../fs/control_client.ts";
+import { type NodeInfo, openStore, RevfsError, type RevNumber, type VersionedStore } from "../mod.ts";
+
+/** Wrong use of a command: exit code 2 and a pointer to `revfs help`. */
+export class UsageError extends Error {}
+
+export function need(args: Args, n: number, what: string): void {
+  if (args.positional.length < n) throw new UsageError(`missing ${what}`);
+}
+
+export function atMost(args: Args, n: number): void {
+  if (args.positional.length > n) throw new UsageError(`unexpected argument ${args.positional[n]}`);
+}
+
+const enc = new TextEncoder();
+export function out(line: string): void {
+  Deno.stdout.writeSync(enc.encode(line + "\n"));
+}
+
+/** Runs `fn` on the store at `path`, committed and closed afterwards (also when it fails). */
+export async function withStore<T>(
+  path: string,
+  write: boolean,
+  fn: (s: VersionedStore) => T | Promise<T>,
+): Promise<T> {
+  const store = await openStore(path, { write });
+  try {
+    const result = await fn(store);
+    if (write) await store.flush();
+    return result;
+  } finally {
+    await store.close();
+  }
+}
+
+/** A revision number or tag; `head` is not a revision here. */
+export function revNumber(store: VersionedStore, spec: string): RevNumber {
+  const r = store.resolve(spec);
+  if (r === "head") throw new RevfsError("INVALID", `${spec} is not a revision here; name a number or a tag`);
+  return r;
+}
+
+export function modeString(info: NodeInfo): string {
+  const t = info.type === "dir" ? "d" : info.type === "symlink" ? "l" : "-";
+  const bits = "rwxrwxrwx";
+  let s = t;
+  for (let i = 0; i < 9; i++) s += info.mode & (1 << (8 - i)) ? bits[i] : "-";
+  return s;
+}
+
+export function isoTime(ns: bigint): string {
+  return new Date(Number(ns / 1_000_000n)).toISOString().replace("T", " ").slice(0, 19);
+}
+
+/**
+ * The store a command means: STORE as given (a store directory or a revfs
+ * mountpoint), else the mount containing the current directory, else the only
+ * running mount.
+ */
+export function findStore(given: string | undefined): string {
+  const mounts = runningMounts();
+  if (given !== undefined) {
+    let real = given;
+    try {
+      real = Deno.realPathSync(given);
+    } catch {
+      return given;
+    }
+    return mounts.find((m) => m.mountpoint === real)?.store ?? given;
+  }
+  const cwd = Deno.cwd();
+  const inside = mounts.filter((m) => cwd === m.mountpoint || cwd.startsWith(m.mountpoint + "/"));
+  if (inside.length > 0) return inside.sort((x, y) => y.mountpoint.length - x.mountpoint.length)[0].store;
+  if (mounts.length === 1) return mounts[0].store;
+  if (mounts.length === 0) throw new RevfsError("INVALID", "no STORE given and no revfs mount is running");
+  throw new RevfsError(
+    "INVALID",
+    `no STORE given and ${mounts.length} revfs mounts are running; name one: ${
+      mounts.map((m) => m.mountpoint).join(", ")
+    }`,
+  );
+}

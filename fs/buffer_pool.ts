@@ -1,0 +1,98 @@
+/**
+ * Block buffers for reuse: a block-sized buffer the cache lets go (an evicted block, a
+ * written-out page) is loaded into again instead of being left to V8's garbage
+ * collector, which frees it late (memory over the budget) and whose fresh buffers cost
+ * page faults.
+ *
+ * When a buffer may be reused: one let go during a call becomes reusable only at the
+ * next call that reads or writes (`nextCall`), since a view handed out by a call is
+ * answered (sent to the kernel) before the next request is served. Views handed out
+ * after a wait for a load are answered later, so their buffers are never reused
+ * (`escape`).
+ */
+
+/** The smallest dirty page: a small file's page grows from this by doubling. */
+const MIN_PAGE_BYTES = 4096;
+
+export class BufferPool {
+  /** Let go during this call (reusable from the next). */
+  private retired: ArrayBuffer[] = [];
+  /** Reusable now. */
+  private readonly spare: ArrayBuffer[] = [];
+  /** Buffers of views handed out after a wait: the reply is still to come, so never reused. */
+  private readonly escaped = new WeakSet<ArrayBuffer>();
+
+  constructor(readonly blockSize: number, private readonly maxSpare: number) {}
+
+  /** True for a whole block buffer of this pool's size (what may be reused). */
+  isBlockBuffer(v: Uint8Array): boolean {
+    return v.byteOffset === 0 && v.buffer.byteLength === this.blockSize;
+  }
+
+  /** Memory a block holds: its whole buffer when that is a block buffer. */
+  footprint(v: Uint8Array): number {
+    return this.isBlockBuffer(v) ? this.blockSize : v.byteLength;
+  }
+
+  /** A block-sized buffer, reused when one is spare (its old bytes still in it unless `zeroed`). */
+  take(zeroed = false): Uint8Array {
+    const b = this.spare.pop();
+    if (!b) return new Uint8Array(this.blockSize);
+    const buf = new Uint8Array(b);
+    if (zeroed) buf.fill(0);
+    return buf;
+  }
+
+  /** A spare buffer to hand to a loader thread (transferred), if one is spare. */
+  takeRaw(): ArrayBuffer | undefined {
+    return this.spare.pop();
+  }
+
+  /** A buffer that was never handed out: spare again at once. */
+  giveBack(b: ArrayBuffer): void {
+    this.spare.push(b);
+  }
+
+  /**
+   * A zeroed dirty page for the first `bytes` of a block: a whole block buffer, or for a
+   * block that holds little so far (a small file), a small page that grows as it is
+   * written. Past its end a page reads as zeros, like a stored block.
+   */
+  newPage(bytes: number): Uint8Array {
+    if (bytes > this.blockSize / 2) return this.take(true);
+    let n = Math.min(MIN_PAGE_BYTES, this.blockSize);
+    while (n < bytes) n *= 2;
+    return new Uint8Array(n);
+  }
+
+  /**
+   * A loaded block as it is kept: a small one in a block buffer is copied out and the
+   * buffer, never handed out, is spare again at once.
+   */
+  fitted(data: Uint8Array): Uint8Array {
+    if (!this.isBlockBuffer(data) || data.length > this.blockSize / 2) return data;
+    this.spare.push(data.buffer as ArrayBuffer);
+    return data.slice();
+  }
+
+  /** Lets go of a buffer the cache no longer refers to. */
+  retire(v: Uint8Array): void {
+    if (this.isBlockBuffer(v) && !this.escaped.has(v.buffer as ArrayBuffer)) this.retired.push(v.buffer as ArrayBuffer);
+  }
+
+  /** Start of a call that reads or writes: buffers let go before it may be reused now. */
+  nextCall(): void {
+    for (const b of this.retired) {
+      if (this.spare.length >= this.maxSpare) break;
+      // Let go, then handed out after a wait within the same call: its reply is still to come.
+      if (!this.escaped.has(b)) this.spare.push(b);
+    }
+    this.retired = [];
+  }
+
+  /** Views handed out after a wait: their buffers must never be reused. */
+  escape(views: Uint8Array[], except: Uint8Array): Uint8Array[] {
+    for (const v of views) if (v !== except) this.escaped.add(v.buffer as ArrayBuffer);
+    return views;
+  }
+}

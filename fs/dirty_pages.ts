@@ -1,0 +1,159 @@
+/**
+ * Writes not yet in the store, after wendelin.core's dirty pages: a head file's first
+ * write to a block copies the block into a private page (the clean block may belong
+ * to a revision too); later writes change that page.
+ *
+ * Writeout stores dirty pages file by file in block order, in one transaction of the
+ * store's (HeadApi.writeBlocks). Pages stay dirty until it commits: if it fails (disk
+ * full), nothing is lost and a later writeout tries again. A page equal to its stored
+ * block is not written (blocks are content-addressed, and the head keeps an unchanged
+ * hash). Written pages become clean blocks.
+ */
+import { type BlockHash, type FileInode, hashKey, type Ino, type VersionedStore } from "../mod.ts";
+import type { BufferPool } from "./buffer_pool.ts";
+
+/** A file's writes not yet in the store: its size, mtime and dirty blocks. */
+export interface DirtyFile {
+  size: number;
+  mtimeNs: bigint;
+  pages: Map<number, Uint8Array>;
+}
+
+export class DirtyPages {
+  private readonly files = new Map<Ino, DirtyFile>();
+  /** Memory the pages hold. */
+  bytes = 0;
+  writeouts = 0;
+  blocksWrittenOut = 0;
+
+  constructor(
+    private readonly store: VersionedStore,
+    private readonly pool: BufferPool,
+    /** Adds a written-out page to the clean blocks. */
+    private readonly keep: (key: string, data: Uint8Array) => void,
+  ) {}
+
+  get(ino: Ino): DirtyFile | undefined {
+    return this.files.get(ino);
+  }
+
+  get fileCount(): number {
+    return this.files.size;
+  }
+
+  get pageCount(): number {
+    let n = 0;
+    for (const d of this.files.values()) n += d.pages.size;
+    return n;
+  }
+
+  /**
+   * Copies `data` into the file's pages. `inode` gives the stored file (read only when
+   * a block must be copied or the file is new here); `stored` a stored block's bytes.
+   */
+  write(
+    ino: Ino,
+    offset: number,
+    data: Uint8Array,
+    inode: () => FileInode,
+    stored: (f: FileInode, idx: number) => Uint8Array | null,
+  ): void {
+    const bs = this.pool.blockSize;
+    let d = this.files.get(ino);
+    if (!d) {
+      d = { size: inode().size, mtimeNs: inode().mtimeNs, pages: new Map() };
+      this.files.set(ino, d);
+    }
+    const end = offset + data.length;
+    for (let idx = Math.floor(offset / bs); idx * bs < end; idx++) {
+      const blockStart = idx * bs;
+      const from = Math.max(offset, blockStart);
+      const to = Math.min(end, blockStart + bs);
+      let page = d.pages.get(idx);
+      if (!page) {
+        // Copy before the first write, unless the write covers all the block holds.
+        const covered = from === blockStart && to >= Math.min(blockStart + bs, d.size);
+        const old = covered ? null : stored(inode(), idx);
+        page = this.pool.newPage(Math.max(to - blockStart, old?.length ?? 0));
+        if (old) page.set(old);
+        d.pages.set(idx, page);
+        this.bytes += page.length;
+      } else if (page.length < to - blockStart) {
+        const grown = this.pool.newPage(to - blockStart);
+        grown.set(page);
+        this.bytes += grown.length - page.length;
+        this.pool.retire(page);
+        d.pages.set(idx, page = grown);
+      }
+      page.set(data.subarray(from - offset, to - offset), from - blockStart);
+    }
+    d.size = Math.max(d.size, end);
+    d.mtimeNs = BigInt(Date.now()) * 1_000_000n;
+  }
+
+  /** Sets the mtime of a file with unwritten changes (the kernel's writeback of times). */
+  setMtime(ino: Ino, mtimeNs: bigint): boolean {
+    const d = this.files.get(ino);
+    if (d) d.mtimeNs = mtimeNs;
+    return d !== undefined;
+  }
+
+  /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
+  drop(ino: Ino): void {
+    for (const page of this.take(ino)?.pages.values() ?? []) this.pool.retire(page);
+  }
+
+  /** Takes a file's unwritten changes out; its pages are the caller's. */
+  private take(ino: Ino): DirtyFile | undefined {
+    const d = this.files.get(ino);
+    if (!d) return undefined;
+    for (const page of d.pages.values()) this.bytes -= page.length;
+    this.files.delete(ino);
+    return d;
+  }
+
+  /** Every file with dirty pages, in inode order. */
+  inos(): Ino[] {
+    return [...this.files.keys()].sort((a, b) => a - b);
+  }
+
+  /** Writes out the files' pages in one transaction; then they are clean blocks. */
+  writeOut(inos: Ino[]): void {
+    const work = inos.flatMap((ino) => {
+      const d = this.files.get(ino);
+      return d ? [{ ino, d, pages: [...d.pages].sort((a, b) => a[0] - b[0]) }] : [];
+    });
+    if (work.length === 0) return;
+    const hashes = this.store.head.writeBlocks(
+      work.map(({ ino, d, pages }) => ({ ino, size: d.size, mtimeNs: d.mtimeNs, blocks: pages })),
+    );
+    this.writeouts++;
+    work.forEach((w, n) => this.written(w.ino, w.d, w.pages, hashes[n]));
+  }
+
+  /** After a file's writeout committed: its pages become clean blocks (or a gone file's are dropped). */
+  private written(
+    ino: Ino,
+    d: DirtyFile,
+    pages: [number, Uint8Array][],
+    hashes: [number, BlockHash | null][] | undefined,
+  ): void {
+    if (hashes === undefined) return this.drop(ino);
+    const bs = this.pool.blockSize;
+    this.blocksWrittenOut += pages.length;
+    this.take(ino);
+    // A small file's page is mostly past its end: keep only its bytes, not a whole block per file.
+    for (let n = 0; n < pages.length; n++) {
+      const h = hashes[n][1];
+      const [idx, page] = pages[n];
+      const inFile = d.size - idx * bs;
+      if (h !== null && inFile > bs / 2) {
+        this.keep(hashKey(h), page);
+        continue;
+      }
+      // An all-zero page stored nothing; a stored block (h) has bytes, so inFile > 0.
+      if (h !== null) this.keep(hashKey(h), page.slice(0, inFile));
+      this.pool.retire(page);
+    }
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The head as the mount serves it: read-write, file data through the page cache
+ * (fs/page_cache.ts), everything else straight to the store's head, whose namespace
+ * changes are group-committed (store/api.ts). The root also shows the read-only
+ * `.snapshots` tree, which another Tree serves under its own inode numbers.
+ */
+import { infoOfInode, type Ino, RevfsError, ROOT_INO, type VersionedStore } from "../mod.ts";
+import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
+import { attrOf, type AttrOut, type NodeType, type Tree, TYPE_BITS } from "./node.ts";
+import type { PageCache } from "./page_cache.ts";
+
+/** The head changes only through us, so the kernel may cache what we tell it for a while. */
+const HEAD_TIMEOUT = 1;
+
+/** A directory of another tree shown in the head's root under a reserved name. */
+export interface MountedDir {
+  name: string;
+  ino: number;
+}
+
+export class HeadTree implements Tree {
+  constructor(
+    private readonly store: VersionedStore,
+    private readonly cache: PageCache,
+    private readonly mounted: MountedDir,
+  ) {}
+
+  owns(ino: number): boolean {
+    return ino < this.mounted.ino;
+  }
+
+  getattr(ino: number): AttrOut {
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    const attr = attrOf(ino, infoOfInode(i), i.ctimeNs);
+    const p = this.cache.pending(ino as Ino);
+    if (p) {
+      attr.size = p.size;
+      attr.atimeNs = attr.mtimeNs = p.mtimeNs;
+    }
+    return { attr, timeout: HEAD_TIMEOUT };
+  }
+
+  lookup(parent: number, name: string): number {
+    if (this.isMounted(parent, name)) return this.mounted.ino;
+    const ino = this.store.head.lookup(parent as Ino, name);
+    if (ino === undefined) throw new FuseError(Errno.ENOENT);
+    return ino;
+  }
+
+  readlink(ino: number): string {
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    if (i.type !== "symlink") throw new FuseError(Errno.EINVAL);
+    return i.target;
+  }
+
+  list(ino: number): DirEntryOut[] {
+    const entries: DirEntryOut[] = [
+      { name: ".", ino, mode: S_IFDIR },
+      { name: "..", ino: ROOT_INO, mode: S_IFDIR },
+    ];
+    for (const [name, child] of this.store.head.readdir(ino as Ino)) {
+      const i = this.store.head.inode(child);
+      if (!i) throw new RevfsError("CORRUPT", `head inode ${child} is missing`, { path: name });
+      entries.push({ name, ino: child, mode: TYPE_BITS[i.type] });
+    }
+    if (ino === ROOT_INO) entries.push({ name: this.mounted.name, ino: this.mounted.ino, mode: S_IFDIR });
+    return entries;
+  }
+
+  // --- open files and kernel references: both keep an inode alive past its last name
+
+  open(ino: number): { keepCache: boolean } {
+    if (!this.store.head.inode(ino as Ino)) throw new FuseError(Errno.ENOENT);
+    this.store.head.pin(ino as Ino);
+    // Head data changes only through this mount, and so through the kernel's cache:
+    // what the kernel holds of a file stays valid across opens. The session turns
+    // atomic O_TRUNC off: an existing file is truncated by a setattr to size 0 first.
+    return { keepCache: true };
+  }
+
+  close(ino: number): void {
+    this.unpin(ino);
+  }
+
+  hold(ino: number): void {
+    this.store.head.pin(ino as Ino);
+  }
+
+  release(ino: number): void {
+    this.unpin(ino);
+  }
+
+  private unpin(ino: number): void {
+    this.store.head.unpin(ino as Ino);
+    this.dropIfGone(ino);
+  }
+
+  /** Unwritten data of a file freed from the head has nowhere to go. */
+  private dropIfGone(ino: number): void {
+    if (!this.store.head.inode(ino as Ino)) this.cache.drop(ino as Ino);
+  }
+
+  read(ino: number, size: number, offset: number) {
+    return this.cache.headSegments(ino as Ino, offset, size);
+  }
+
+  write(ino: number, data: Uint8Array, offset: number): number {
+    this.cache.write(ino as Ino, offset, data);
+    return data.length;
+  }
+
+  async fsync(ino: number): Promise<void> {
+    this.cache.writeOut(ino as Ino);
+    await this.store.flush();
+  }
+
+  /** Namespace changes are pending until a commit; `flush` commits them all. */
+  async fsyncdir(): Promise<void> {
+    await this.store.flush();
+  }
+
+  // --- changes ------------------------------------------------------------
+
+  setattr(ino: number, set: SetAttrIn): AttrOut {
+    const onlyTimes = set.mode === undefined && set.uid === undefined && set.gid === undefined &&
+      set.size === undefined;
+    // The kernel writes back a file's times after writes: keep them with the pending writes.
+    if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingMtime(ino as Ino, set.mtimeNs)) {
+      return this.getattr(ino);
+    }
+    // A resize works on the stored file, so what is cached goes first; a truncate to
+    // nothing (open with O_TRUNC) has nothing to keep.
+    if (set.size === 0) this.cache.drop(ino as Ino);
+    else if (set.size !== undefined) this.cache.writeOut(ino as Ino);
+    this.store.head.setattr(ino as Ino, {
+      mode: set.mode,
+      uid: set.uid,
+      gid: set.gid,
+      size: set.size,
+      mtimeNs: set.mtimeNs,
+    });
+    if (set.mtimeNs !== undefined) this.cache.setPendingMtime(ino as Ino, set.mtimeNs);
+    return this.getattr(ino);
+  }
+
+  make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string): number {
+    this.checkName(parent, name);
+    return this.store.head.create(parent as Ino, name, {
+      type,
+      mode: mode & ~c.umask & 0o7777,
+      uid: c.uid,
+      gid: c.gid,
+      mtimeNs: BigInt(Date.now()) * 1_000_000n,
+      target,
+    }).ino;
+  }
+
+  unlink(parent: number, name: string): void {
+    this.checkName(parent, name);
+    const ino = this.store.head.lookup(parent as Ino, name);
+    this.store.head.remove(parent as Ino, name, false);
+    if (ino !== undefined) this.dropIfGone(ino);
+  }
+
+  rmdir(parent: number, name: string): void {
+    this.checkName(parent, name);
+    this.store.head.remove(parent as Ino, name, true);
+  }
+
+  rename(parent: number, name: string, newParent: number, newName: string): void {
+    this.checkName(parent, name);
+    this.checkName(newParent, newName);
+    const replaced = this.store.head.lookup(newParent as Ino, newName);
+    this.store.head.rename(parent as Ino, name, newParent as Ino, newName);
+    if (replaced !== undefined) this.dropIfGone(replaced);
+  }
+
+  private isMounted(parent: number, name: string): boolean {
+    return parent === ROOT_INO && name === this.mounted.name;
+  }
+
+  /** The mounted directory's name is not the head's to change. */
+  private checkName(parent: number, name: string): void {
+    if (this.isMounted(parent, name)) throw new FuseError(Errno.EROFS);
+  }
+}

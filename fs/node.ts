@@ -1,0 +1,101 @@
+/**
+ * The node layer: what a tree the mount serves implements. The mount serves two: the
+ * head (fs/head_node.ts, read-write) and the revisions under `.snapshots`
+ * (fs/snapshot_node.ts, read-only). fs/vfs.ts picks the tree that owns an inode
+ * number and hands it the request; it counts the kernel's references itself
+ * (fs/inode_table.ts) and tells the tree when the first is taken and the last let go.
+ *
+ * Inode numbers are numbers (FUSE's root is 1). A method throws FuseError, or a
+ * RevfsError that fs/errno.ts maps, to answer with an errno.
+ */
+import type { Attr, Caller, DirEntryOut, Maybe, SetAttrIn } from "./fuse/ops.ts";
+import { Errno, FuseError, S_IFDIR, S_IFLNK, S_IFREG } from "./fuse/ops.ts";
+import type { NodeInfo } from "../mod.ts";
+
+/** Attributes and how long the kernel may cache them (and the name that led to them). */
+export interface AttrOut {
+  attr: Attr;
+  timeout: number;
+}
+
+export type NodeType = "file" | "dir" | "symlink";
+
+export interface Tree {
+  /** True for the inode numbers this tree hands out. */
+  owns(ino: number): boolean;
+
+  getattr(ino: number): AttrOut;
+  /** The inode number of `name` in directory `parent`; ENOENT when missing. */
+  lookup(parent: number, name: string): number;
+  readlink(ino: number): string;
+  /** Every entry of a directory, `.` and `..` first. */
+  list(ino: number): DirEntryOut[];
+
+  /** Checks an open; `keepCache`: the kernel's cached pages of the file stay valid. */
+  open(ino: number, flags: number): { keepCache: boolean };
+  /** The last handle of an open file was released. */
+  close(ino: number): void;
+  /** The bytes read, as views in order, valid until the next call into the tree. */
+  read(ino: number, size: number, offset: number): Maybe<Uint8Array[]>;
+
+  /** The kernel took its first reference to `ino` (a lookup answered). */
+  hold(ino: number): void;
+  /** The kernel let go of its last reference. */
+  release(ino: number): void;
+
+  setattr(ino: number, set: SetAttrIn): AttrOut;
+  make(parent: number, name: string, type: NodeType, mode: number, caller: Caller, target?: string): number;
+  unlink(parent: number, name: string): void;
+  rmdir(parent: number, name: string): void;
+  rename(parent: number, name: string, newParent: number, newName: string): void;
+  write(ino: number, data: Uint8Array, offset: number): number;
+  /** Makes a file's data durable. */
+  fsync(ino: number): Promise<void>;
+  /** Makes names durable. */
+  fsyncdir(): Promise<void>;
+}
+
+/** A tree nobody may change: every change is EROFS. */
+export abstract class ReadOnlyTree {
+  setattr(): AttrOut {
+    throw new FuseError(Errno.EROFS);
+  }
+  make(): number {
+    throw new FuseError(Errno.EROFS);
+  }
+  unlink(): void {
+    throw new FuseError(Errno.EROFS);
+  }
+  rmdir(): void {
+    throw new FuseError(Errno.EROFS);
+  }
+  rename(): void {
+    throw new FuseError(Errno.EROFS);
+  }
+  write(): number {
+    throw new FuseError(Errno.EROFS);
+  }
+  fsync(): Promise<void> {
+    return Promise.resolve();
+  }
+  fsyncdir(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export const TYPE_BITS: Record<NodeType, number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK };
+
+/** FUSE attributes of a stored node. */
+export function attrOf(ino: number, info: NodeInfo, ctimeNs = info.mtimeNs): Attr {
+  return {
+    ino,
+    mode: TYPE_BITS[info.type] | info.mode,
+    nlink: info.type === "dir" ? 2 : 1,
+    uid: info.uid,
+    gid: info.gid,
+    size: info.type === "dir" ? 4096 : info.size,
+    atimeNs: info.mtimeNs,
+    mtimeNs: info.mtimeNs,
+    ctimeNs,
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The read-only `.snapshots` tree: `.snapshots/REV/...` for every revision number and
+ * tag. Its inode numbers live at and above SNAPSHOT_INO_BASE, away from the head's. A
+ * node the kernel holds keeps its number; a node the kernel let go of, or only listed,
+ * stays for a while (so `ls -i` and `stat` agree) and is freed least-recently-used first.
+ */
+import {
+  type Entry,
+  infoOfEntry,
+  type NodeInfo,
+  RevfsError,
+  type RevNumber,
+  ROOT_INO,
+  type VersionedStore,
+} from "../mod.ts";
+import { type Attr, type DirEntryOut, Errno, FuseError, S_IFDIR } from "./fuse/ops.ts";
+import { attrOf, type AttrOut, ReadOnlyTree, type Tree, TYPE_BITS } from "./node.ts";
+import type { PageCache } from "./page_cache.ts";
+
+export const SNAPSHOTS_NAME = ".snapshots";
+export const SNAPSHOT_INO_BASE = 2 ** 40;
+export const SNAPSHOTS_ROOT_INO = SNAPSHOT_INO_BASE;
+/** Revisions never change: the kernel may cache them for long. */
+const SNAPSHOT_TIMEOUT = 3600;
+/** `.snapshots` itself gains entries with every snapshot. */
+const ROOT_TIMEOUT = 1;
+/** Nodes kept after the kernel let go of them. */
+const IDLE_MAX = 65_536;
+const O_ACCMODE = 3, O_RDONLY = 0;
+
+export interface SnapshotNode {
+  ino: number;
+  rev: RevNumber;
+  /** Path inside the revision; "" is its root. */
+  path: string;
+  entry: Entry;
+  info: NodeInfo;
+}
+
+export class SnapshotTree extends ReadOnlyTree implements Tree {
+  private readonly byKey = new Map<string, SnapshotNode>();
+  private readonly byIno = new Map<number, SnapshotNode>();
+  /** Nodes the kernel does not hold, oldest first. */
+  private readonly idle = new Map<number, SnapshotNode>();
+  private nextIno = SNAPSHOT_INO_BASE + 1;
+  private readonly rootAttr: Attr;
+
+  constructor(private readonly store: VersionedStore, private readonly cache: PageCache) {
+    super();
+    const t = BigInt(Date.now()) * 1_000_000n;
+    this.rootAttr = {
+      ino: SNAPSHOTS_ROOT_INO,
+      mode: S_IFDIR | 0o555,
+      nlink: 2,
+      uid: 0,
+      gid: 0,
+      size: 4096,
+      atimeNs: t,
+      mtimeNs: t,
+      ctimeNs: t,
+    };
+  }
+
+  owns(ino: number): boolean {
+    return ino >= SNAPSHOT_INO_BASE;
+  }
+
+  /** Nodes held by the kernel or idle: for tests and stats. */
+  get size(): number {
+    return this.byIno.size;
+  }
+
+  getattr(ino: number): AttrOut {
+    if (ino === SNAPSHOTS_ROOT_INO) return { attr: this.rootAttr, timeout: ROOT_TIMEOUT };
+    return { attr: attrOf(ino, this.node(ino).info), timeout: SNAPSHOT_TIMEOUT };
+  }
+
+  lookup(parent: number, name: string): number {
+    if (parent === SNAPSHOTS_ROOT_INO) return this.lookupRoot(name).ino;
+    const p = this.node(parent);
+    return this.intern(p.rev, p.path ? `${p.path}/${name}` : name).ino;
+  }
+
+  readlink(ino: number): string {
+    const t = this.node(ino).info.target;
+    if (t === undefined) throw new FuseError(Errno.EINVAL);
+    return t;
+  }
+
+  list(ino: number): DirEntryOut[] {
+    const entries: DirEntryOut[] = [
+      { name: ".", ino, mode: S_IFDIR },
+      { name: "..", ino: ROOT_INO, mode: S_IFDIR },
+    ];
+    if (ino === SNAPSHOTS_ROOT_INO) {
+      // Revision numbers, then tags.
+      const names = [...this.store.revisions().map((r) => String(r.rev)), ...this.store.tags().map(([t]) => t)];
+      for (const name of names) entries.push({ name, ino: this.lookupRoot(name).ino, mode: S_IFDIR });
+      return entries;
+    }
+    const dir = this.node(ino);
+    for (const [name] of this.store.view(dir.rev).list(dir.path)) {
+      const n = this.intern(dir.rev, dir.path ? `${dir.path}/${name}` : name);
+      entries.push({ name, ino: n.ino, mode: TYPE_BITS[n.info.type] });
+    }
+    return entries;
+  }
+
+  open(ino: number, flags: number): { keepCache: boolean } {
+    this.node(ino);
+    if ((flags & O_ACCMODE) !== O_RDONLY) throw new FuseError(Errno.EROFS);
+    return { keepCache: true };
+  }
+
+  close(): void {}
+
+  read(ino: number, size: number, offset: number) {
+    const { entry } = this.node(ino);
+    if (entry.type !== "file") throw new FuseError(Errno.EISDIR);
+    return this.cache.entrySegments(entry, offset, size, `s${ino}`);
+  }
+
+  hold(ino: number): void {
+    this.idle.delete(ino);
+  }
+
+  release(ino: number): void {
+    const n = this.byIno.get(ino);
+    if (n) this.makeIdle(n);
+  }
+
+  private node(ino: number): SnapshotNode {
+    const n = this.byIno.get(ino);
+    if (!n) throw new FuseError(Errno.ENOENT);
+    return n;
+  }
+
+  private makeIdle(n: SnapshotNode): void {
+    this.idle.delete(n.ino);
+    this.idle.set(n.ino, n);
+    for (const [ino, old] of this.idle) {
+      if (this.idle.size <= IDLE_MAX) break;
+      this.idle.delete(ino);
+      this.byIno.delete(ino);
+      this.byKey.delete(`${old.rev}\0${old.path}`);
+    }
+  }
+
+  private lookupRoot(name: string): SnapshotNode {
+    let rev: RevNumber | "head";
+    try {
+      rev = this.store.resolve(name);
+    } catch (e) {
+      // Any name that is not a revision or a tag is simply not there.
+      if (e instanceof RevfsError && (e.code === "UNKNOWN_REV" || e.code === "INVALID")) {
+        throw new FuseError(Errno.ENOENT);
+      }
+      throw e;
+    }
+    if (rev === "head") throw new FuseError(Errno.ENOENT);
+    return this.intern(rev, "");
+  }
+
+  /** The node of a path in a revision, made on first use. A damaged page is EIO (fs/errno.ts logs it). */
+  private intern(rev: RevNumber, path: string): SnapshotNode {
+    // A tag and its number are the same tree: key by number so they share inodes.
+    const key = `${rev}\0${path}`;
+    let n = this.byKey.get(key);
+    if (!n) {
+      const entry = this.store.revisionTree(rev).entry(path);
+      n = { ino: this.nextIno++, rev, path, entry, info: infoOfEntry(entry) };
+      this.byKey.set(key, n);
+      this.byIno.set(n.ino, n);
+      this.makeIdle(n);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The versioned store as its users see it: the mount (fs/), the command line (cli/)
+ * and library users speak only this (mod.ts exports it). The store owns its
+ * transactions: a head change is atomic and seen at once, and commits as documented
+ * on each method; nothing here hands out a record, a table or a transaction.
+ */
+import type { Change } from "./tree/diff.ts";
+import type { NodeInfo, RevisionTree, TreeView } from "./tree/tree_view.ts";
+import type { FileWriteout } from "./head/file_blocks.ts";
+import type { FileInode, Inode } from "./head/inode.ts";
+import type { AttrChange, NewNode } from "./head/namespace.ts";
+import type { GcResult } from "./maintenance/gc.ts";
+import type { OptimizeResult } from "./maintenance/optimize.ts";
+import type { StoreStats } from "./maintenance/stats.ts";
+import type { VerifyReport } from "./maintenance/verify.ts";
+import type { BlockHash, FileEntry, Ino, Revision, RevNumber } from "./types.ts";
+
+export type { AttrChange, Change, FileInode, FileWriteout, Inode, NewNode, NodeInfo, RevisionTree, TreeView };
+
+/** Called as long work goes on: `done` of `total` items or bytes. */
+export type Progress = (done: number, total: number) => void;
+
+/**
+ * The head: the read-write tree a mount serves. Namespace changes (create, remove,
+ * rename, setattr, unpin) are group-committed: made at once and visible to every
+ * reader, committed with the next writeout, `commit`, `flush` or snapshot (or when
+ * enough are pending). One fsync'd commit per create was most of a create's time.
+ */
+export interface HeadApi {
+  inode(ino: Ino): Inode | undefined;
+  lookup(parent: Ino, name: string): Ino | undefined;
+  /** Names in a directory, in byte order of their UTF-8 encoding. */
+  readdir(dir: Ino): Iterable<[string, Ino]>;
+  /** Hash of block `index` of a file as the head holds it; null for a hole. */
+  blockHash(f: FileInode, index: number): BlockHash | null;
+
+  create(parent: Ino, name: string, node: NewNode): Inode;
+  /** Removes a file or symlink name (`dir: false`) or an empty directory (`dir: true`). */
+  remove(parent: Ino, name: string, dir: boolean): void;
+  /** Moves a name, replacing a file, symlink or empty directory at the target. */
+  rename(parent: Ino, name: string, newParent: Ino, newName: string): void;
+  setattr(ino: Ino, change: AttrChange): Inode;
+
+  /** Keeps an inode alive while it is open, even after its last name is removed. */
+  pin(ino: Ino): void;
+  /** Undoes one `pin`; an unnamed inode is freed with its last pin. */
+  unpin(ino: Ino): void;
+  /** Frees inodes a previous writer left open and unnamed; returns how many. */
+  sweepOrphans(): number;
+
+  /** Writes bytes at an offset and commits them (a library writer without a page cache). */
+  write(ino: Ino, offset: number, data: Uint8Array): FileInode;
+  /**
+   * Stores whole blocks of files (a page cache's writeout) in one committed transaction.
+   * Returns each file's block hashes in the order given (null: all zeros), or undefined
+   * for a file the head no longer has. Blocks equal to the head's are not stored again.
+   */
+  writeBlocks(files: FileWriteout[]): ([number, BlockHash | null][] | undefined)[];
+}
+
+export interface VersionedStore {
+  /** The store's directory. */
+  readonly dir: string;
+  readonly blockSize: number;
+  readonly storeId: string;
+  /** Opened with the writer lock. */
+  readonly writable: boolean;
+  readonly head: HeadApi;
+
+  // --- revisions and tags ---------------------------------------------------
+  /** A number, a tag, or `head`; UNKNOWN_REV otherwise. */
+  resolve(spec: string): RevNumber | "head";
+  revision(rev: RevNumber): Revision;
+  /** Oldest first. */
+  revisions(): Revision[];
+  latest(): Revision | undefined;
+  tags(): [string, RevNumber][];
+  tagsOf(rev: RevNumber): string[];
+  tag(name: string, rev: RevNumber): void;
+  untag(name: string): void;
+  /** Removes a revision from the log; `gc` then frees what only it used. */
+  drop(rev: RevNumber): void;
+  /** Turns the head into a new immutable revision, atomically and durably. */
+  snapshot(message?: string): Revision;
+
+  // --- reading trees ----------------------------------------------------------
+  view(spec: RevNumber | "head"): TreeView;
+  revisionTree(rev: RevNumber): RevisionTree;
+  /** Hash of block `index` of a revision's file (null: a hole). */
+  entryBlock(e: FileEntry, index: number): BlockHash | null;
+  /** A block's verified bytes; decoded into `into` when it fits (raw and zstd records). */
+  readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
+  /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
+  loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
+  diff(a: RevNumber, b: RevNumber): Change[];
+
+  // --- committing -----------------------------------------------------------------
+  /** Changes not committed yet. */
+  readonly pendingChanges: { count: number; bytes: number };
+  /** Commits pending head changes. */
+  commit(): void;
+  /** Commits what is pending and waits until every committed change is on disk. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+
+  // --- the local disk -------------------------------------------------------------
+  /** Makes the head equal to a local directory and snapshots it. */
+  importDir(src: string, message: string, progress?: Progress): Promise<Revision>;
+  /** Writes a revision (or the head) into `dst`, missing or empty; never half-written. */
+  exportTree(spec: RevNumber | "head", dst: string, progress?: Progress): Promise<void>;
+  /** Copies `path` as it was in `rev` into the head. */
+  restore(path: string, rev: RevNumber): void;
+
+  // --- maintenance ----------------------------------------------------------------
+  gc(progress?: Progress): GcResult;
+  optimize(progress?: Progress, note?: (line: string) => void): OptimizeResult;
+  verify(progress?: Progress): VerifyReport;
+  stats(): StoreStats;
+}

@@ -1,0 +1,90 @@
+/**
+ * zstd dictionaries trained on the store's own blocks (`optimize`), one for the whole
+ * store and one per file kind with enough data. A block record of kind 2 names its
+ * dictionary by id; a dictionary is committed before any record uses it and is never
+ * changed, so a crash cannot leave a record without its dictionary.
+ *
+ * A file's kind is its lower-cased extension ("txt", "json"); STORE_KIND is the
+ * store-wide dictionary, used for kinds without their own.
+ */
+import { Reader, readU64, u64Key, Writer } from "../codec.ts";
+import type { RecordStore } from "../records/records.ts";
+import { RevfsError } from "../types.ts";
+
+export const STORE_KIND = "*";
+
+export interface Dictionary {
+  id: number;
+  kind: string;
+  bytes: Uint8Array;
+  /** Record bytes `optimize` saved with it when it re-encoded blocks. */
+  savedAtOptimize: number;
+}
+
+/** The kind of a file by its name. */
+export function kindOf(path: string): string {
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const dot = name.lastIndexOf(".");
+  if (dot <= 0 || dot === name.length - 1) return "";
+  const ext = name.slice(dot + 1).toLowerCase();
+  return ext.length <= 16 && /^[a-z0-9_+-]+$/.test(ext) ? ext : "";
+}
+
+function encode(d: Dictionary): Uint8Array {
+  return new Writer().str(d.kind).uint(d.savedAtOptimize).raw(d.bytes).finish();
+}
+
+function decode(id: number, v: Uint8Array): Dictionary {
+  const r = new Reader(v, `dictionary ${id}`);
+  const kind = r.str();
+  const savedAtOptimize = r.uint();
+  return { id, kind, savedAtOptimize, bytes: r.rest().slice() };
+}
+
+export class Dictionaries {
+  private readonly byId = new Map<number, Dictionary>();
+  /** Newest dictionary per kind; rebuilt when the table changes. */
+  private current: Map<string, Dictionary> | undefined;
+
+  constructor(private readonly records: RecordStore) {}
+
+  get(id: number): Dictionary {
+    let d = this.byId.get(id);
+    if (!d) {
+      const v = this.records.get("dicts", u64Key(id));
+      if (v === undefined) throw new RevfsError("CORRUPT", `dictionary ${id} is missing from the store`);
+      d = decode(id, v);
+      this.byId.set(id, d);
+    }
+    return d;
+  }
+
+  all(): Dictionary[] {
+    return [...this.records.range("dicts")].map(([k, v]) => decode(readU64(k), v));
+  }
+
+  /** The dictionary new blocks of `kind` are written with, if any. */
+  forKind(kind: string): Dictionary | undefined {
+    if (!this.current) {
+      this.current = new Map();
+      for (const d of this.all()) this.current.set(d.kind, d);
+    }
+    return this.current.get(kind) ?? this.current.get(STORE_KIND);
+  }
+
+  /** Stores a new dictionary (inside the caller's write transaction) and returns it. */
+  add(kind: string, bytes: Uint8Array): Dictionary {
+    let id = 1;
+    for (const k of this.records.keys("dicts")) id = Math.max(id, readU64(k) + 1);
+    const d: Dictionary = { id, kind, bytes, savedAtOptimize: 0 };
+    this.records.put("dicts", u64Key(id), encode(d));
+    this.current = undefined;
+    return d;
+  }
+
+  noteSaved(id: number, bytes: number): void {
+    const d = this.get(id);
+    d.savedAtOptimize += bytes;
+    this.records.put("dicts", u64Key(id), encode(d));
+  }
+}

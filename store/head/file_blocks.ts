@@ -1,0 +1,179 @@
+/**
+ * A head file's blocks: the block map of its last snapshot (`base`, its first
+ * `baseBlocks` blocks still the file's) under an `overlay` of block hashes written
+ * since (table `overlay`: ino + index -> hash, empty for a hole). A snapshot folds the
+ * overlay into a new base (store/head/snapshot.ts).
+ *
+ * Methods that change records must run inside a write transaction.
+ */
+import { readU64, u64Key, u64KeyPair } from "../codec.ts";
+import type { BlockStore } from "../blocks/block_store.ts";
+import { kindOf } from "../blocks/dicts.ts";
+import { bytesEqual } from "../blocks/hash.ts";
+import type { BlockMaps } from "../tree/block_map.ts";
+import { prefixEnd, type RecordStore } from "../records/records.ts";
+import { type BlockHash, type Ino, type PageHash, RevfsError } from "../types.ts";
+import type { FileInode } from "./inode.ts";
+import { type Inodes, nowNs } from "./inodes.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** A file's new blocks for a writeout: whole blocks by index, with the file's size and mtime. */
+export interface FileWriteout {
+  ino: Ino;
+  size: number;
+  mtimeNs: bigint;
+  blocks: [number, Uint8Array][];
+}
+
+function sameHash(a: BlockHash | null, b: BlockHash | null): boolean {
+  return a === b || (a !== null && b !== null && bytesEqual(a, b));
+}
+
+export class FileBlocks {
+  constructor(
+    private readonly records: RecordStore,
+    private readonly inodes: Inodes,
+    private readonly blocks: BlockStore,
+    private readonly maps: BlockMaps,
+    readonly blockSize: number,
+  ) {}
+
+  /** Hash of block `index` of a file as the head has it; null for a hole. */
+  blockHash(f: FileInode, index: number): BlockHash | null {
+    if (index * this.blockSize >= f.size) return null;
+    const v = this.records.get("overlay", u64KeyPair(f.ino, index));
+    if (v !== undefined) return v.length === 0 ? null : v.slice() as BlockHash;
+    if (index >= f.baseBlocks) return null;
+    return this.maps.lookup(f.base, index);
+  }
+
+  /** Overlay entries of a file, in index order. */
+  *overlay(ino: Ino): Iterable<[number, BlockHash | null]> {
+    const prefix = u64Key(ino);
+    for (const [k, v] of this.records.range("overlay", { start: prefix, end: prefixEnd(prefix) })) {
+      yield [readU64(k, 8), v.length === 0 ? null : v.slice() as BlockHash];
+    }
+  }
+
+  /** The blocks of a file that are not holes, in index order: its base map under its overlay. */
+  presentBlocks(f: FileInode): [number, BlockHash][] {
+    const blocks = Math.ceil(f.size / this.blockSize);
+    const out = new Map<number, BlockHash>();
+    for (const [idx, h] of this.maps.present(f.base as PageHash | null)) {
+      if (idx >= f.baseBlocks || idx >= blocks) break;
+      out.set(idx, h);
+    }
+    for (const [idx, h] of this.overlay(f.ino)) {
+      if (h === null || idx >= blocks) out.delete(idx);
+      else out.set(idx, h);
+    }
+    return [...out].sort((a, b) => a[0] - b[0]);
+  }
+
+  setOverlay(ino: Ino, index: number, hash: BlockHash | null): void {
+    this.records.put("overlay", u64KeyPair(ino, index), hash ?? EMPTY);
+  }
+
+  /** Drops overlay entries from `fromIndex` on. */
+  clearOverlay(ino: Ino, fromIndex: number): void {
+    const start = u64KeyPair(ino, fromIndex);
+    const end = prefixEnd(u64Key(ino));
+    for (const k of [...this.records.keys("overlay", { start, end })]) this.records.del("overlay", k);
+  }
+
+  /** Truncates or extends (not saved: the caller saves the inode); bytes past the old end read as zeros. */
+  resize(f: FileInode, size: number): FileInode {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RevfsError("INVALID", `invalid file size ${size}`);
+    const bs = this.blockSize;
+    const blocks = Math.ceil(size / bs);
+    if (size < f.size) {
+      this.clearOverlay(f.ino, blocks);
+      const tail = size % bs;
+      if (tail !== 0) {
+        const idx = blocks - 1;
+        const h = this.blockHash(f, idx);
+        if (h !== null) {
+          const data = this.blocks.get(h);
+          if (data.length > tail) this.setOverlay(f.ino, idx, this.blocks.put(data.subarray(0, tail), kindOf(f.name)));
+        }
+      }
+    }
+    return { ...f, size, baseBlocks: Math.min(f.baseBlocks, blocks), mtimeNs: nowNs() };
+  }
+
+  /**
+   * Sets the blocks of a file to already-stored hashes (import) and its size. `hashes`
+   * is complete: a block it does not list is a hole. Blocks equal to what the head
+   * holds are not touched.
+   */
+  setBlocks(ino: Ino, size: number, hashes: Iterable<[number, BlockHash | null]>): FileInode {
+    const i = this.inodes.file(ino);
+    let f = i.size === size ? i : this.resize(i, size);
+    let changed = f !== i;
+    const listed = new Set<number>();
+    const set = (idx: number, h: BlockHash | null) => {
+      if (sameHash(this.blockHash(f, idx), h)) return;
+      this.setOverlay(ino, idx, h);
+      changed = true;
+    };
+    for (const [idx, h] of hashes) {
+      listed.add(idx);
+      set(idx, h);
+    }
+    for (const [idx] of this.presentBlocks(i)) if (!listed.has(idx) && idx * this.blockSize < size) set(idx, null);
+    if (changed) {
+      f = { ...f, ctimeNs: nowNs() };
+      this.inodes.saveChanged(f);
+    }
+    return f;
+  }
+
+  /** Writes bytes at an offset, extending the file as needed; unchanged blocks are not stored. */
+  write(ino: Ino, offset: number, data: Uint8Array): FileInode {
+    const i = this.inodes.file(ino);
+    const bs = this.blockSize;
+    const end = offset + data.length;
+    let f: FileInode = end > i.size ? { ...i, size: end } : i;
+    for (let idx = Math.floor(offset / bs); idx * bs < end; idx++) {
+      const blockStart = idx * bs;
+      const old = this.blockHash(i, idx);
+      const buf = new Uint8Array(Math.min(bs, f.size - blockStart));
+      if (old !== null) buf.set(this.blocks.get(old).subarray(0, buf.length));
+      const from = Math.max(offset, blockStart);
+      const to = Math.min(end, blockStart + bs);
+      buf.set(data.subarray(from - offset, to - offset), from - blockStart);
+      const h = this.blocks.put(buf, kindOf(i.name));
+      if (sameHash(old, h)) continue;
+      this.setOverlay(ino, idx, h);
+    }
+    const t = nowNs();
+    f = { ...f, mtimeNs: t, ctimeNs: t };
+    this.inodes.saveChanged(f);
+    return f;
+  }
+
+  /**
+   * Writes whole blocks (a page cache's writeout) and sets size and mtime. A block equal
+   * to the head's is not stored or touched. Returns each block's hash (null: all zeros),
+   * in the order given; undefined when the file no longer exists.
+   */
+  writeBlocks(w: FileWriteout): [number, BlockHash | null][] | undefined {
+    const i = this.inodes.get(w.ino);
+    if (i?.type !== "file") return undefined;
+    // Only ever grows here: a cache flushes a file before it is truncated.
+    const f: FileInode = w.size > i.size ? { ...i, size: w.size } : i;
+    const out: [number, BlockHash | null][] = [];
+    for (const [idx, data] of w.blocks) {
+      // Bytes past the end of the file are not the file's (and, in a small file's
+      // block, are most of what put would scan for trailing zeros).
+      const inFile = data.subarray(0, Math.max(0, Math.min(data.length, f.size - idx * this.blockSize)));
+      const h = this.blocks.put(inFile, kindOf(i.name));
+      out.push([idx, h]);
+      if (sameHash(this.blockHash(i, idx), h)) continue;
+      this.setOverlay(w.ino, idx, h);
+    }
+    this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs: nowNs() });
+    return out;
+  }
+}

@@ -1,0 +1,85 @@
+/** Head inode records (table `inodes`): the mutable namespace a writer changes. */
+import { Reader, Writer } from "../codec.ts";
+import { HASH_BYTES } from "../blocks/hash.ts";
+import { type Ino, type PageHash, RevfsError } from "../types.ts";
+
+interface InodeCommon {
+  ino: Ino;
+  /** Directory holding this inode; 0 while it has no name (open after unlink). */
+  parent: Ino | 0;
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export type Inode =
+  | InodeCommon & {
+    type: "file";
+    size: number;
+    /** Block map this file had at the last snapshot (or restore). */
+    base: PageHash | null;
+    /** Blocks of `base` still part of the file; later ones were truncated away. */
+    baseBlocks: number;
+  }
+  | InodeCommon & {
+    type: "dir";
+    /** Directory tree this directory had at the last snapshot. */
+    base: PageHash | null;
+    /** File bytes below this directory at the last snapshot. */
+    baseBytes: number;
+  }
+  | InodeCommon & { type: "symlink"; target: string };
+
+export type FileInode = Extract<Inode, { type: "file" }>;
+export type DirInode = Extract<Inode, { type: "dir" }>;
+
+const TYPE = { file: 1, dir: 2, symlink: 3 } as const;
+
+export function encodeInode(i: Inode): Uint8Array {
+  const w = new Writer().u8(TYPE[i.type]).uint(i.parent).str(i.name)
+    .uint(i.mode).uint(i.uid).uint(i.gid).bigint(i.mtimeNs).bigint(i.ctimeNs);
+  const hash = (h: PageHash | null) => h === null ? w.u8(0) : w.u8(1).raw(h);
+  switch (i.type) {
+    case "file":
+      w.uint(i.size);
+      hash(i.base);
+      w.uint(i.baseBlocks);
+      break;
+    case "dir":
+      hash(i.base);
+      w.uint(i.baseBytes);
+      break;
+    case "symlink":
+      w.str(i.target);
+  }
+  return w.finish();
+}
+
+export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
+  const r = new Reader(bytes, `inode ${ino}`);
+  const t = r.u8();
+  const common: InodeCommon = {
+    ino,
+    parent: r.uint() as Ino,
+    name: r.str(),
+    mode: r.uint(),
+    uid: r.uint(),
+    gid: r.uint(),
+    mtimeNs: r.bigint(),
+    ctimeNs: r.bigint(),
+  };
+  const hash = () => r.u8() === 0 ? null : r.raw(HASH_BYTES).slice() as PageHash;
+  switch (t) {
+    case 1:
+      return { ...common, type: "file", size: r.uint(), base: hash(), baseBlocks: r.uint() };
+    case 2:
+      return { ...common, type: "dir", base: hash(), baseBytes: r.uint() };
+    case 3:
+      return { ...common, type: "symlink", target: r.str() };
+    default:
+      throw new RevfsError("CORRUPT", `inode ${ino} has unknown type ${t}`);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The head's namespace changes: create, remove, rename, setattr, and freeing inodes
+ * that lost their last name. Each method changes records only; the caller runs it in
+ * a write transaction (or a group-committed change) of its choosing.
+ */
+import { checkName } from "../paths.ts";
+import { type Ino, RevfsError, ROOT_INO } from "../types.ts";
+import type { FileBlocks } from "./file_blocks.ts";
+import type { Inode } from "./inode.ts";
+import { type Inodes, nowNs } from "./inodes.ts";
+import type { Pins } from "./pins.ts";
+
+/** What a new name holds. */
+export interface NewNode {
+  type: "file" | "dir" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  target?: string;
+}
+
+/** Attributes to change; a field left out is kept. */
+export interface AttrChange {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  mtimeNs?: bigint;
+  size?: number;
+}
+
+export class Namespace {
+  constructor(
+    private readonly inodes: Inodes,
+    private readonly files: FileBlocks,
+    private readonly pins: Pins,
+  ) {}
+
+  /** Creates a name in `parent`; fails with EXISTS when it is taken. */
+  create(parent: Ino, name: string, node: NewNode): Inode {
+    checkName(name);
+    const dir = this.inodes.dir(parent);
+    if (this.inodes.lookup(parent, name) !== undefined) {
+      throw new RevfsError("EXISTS", `already exists`, { path: name });
+    }
+    const common = {
+      ino: this.inodes.allocIno(),
+      parent,
+      name,
+      mode: node.mode & 0o7777,
+      uid: node.uid,
+      gid: node.gid,
+      mtimeNs: node.mtimeNs,
+      ctimeNs: nowNs(),
+    };
+    let inode: Inode;
+    if (node.type === "file") inode = { ...common, type: "file", size: 0, base: null, baseBlocks: 0 };
+    else if (node.type === "dir") inode = { ...common, type: "dir", base: null, baseBytes: 0 };
+    else inode = { ...common, type: "symlink", target: node.target ?? "" };
+    this.inodes.link(inode);
+    this.inodes.touchDir(dir);
+    return inode;
+  }
+
+  /** Removes a name and, for a directory, everything below it. */
+  removeTree(parent: Ino, name: string): void {
+    const ino = this.inodes.lookup(parent, name);
+    if (ino === undefined) throw new RevfsError("NO_SUCH_PATH", `does not exist`, { path: name });
+    const i = this.inodes.must(ino);
+    if (i.type === "dir") {
+      for (const [child] of [...this.inodes.readdir(ino)]) this.removeTree(ino, child);
+    }
+    this.unlinkName(parent, name, i);
+    this.inodes.touchDir(this.inodes.dir(parent));
+  }
+
+  /** Removes a file or symlink name (`dir: false`) or an empty directory (`dir: true`). */
+  remove(parent: Ino, name: string, dir: boolean): void {
+    const ino = this.inodes.lookup(parent, name);
+    if (ino === undefined) throw new RevfsError("NO_SUCH_PATH", `does not exist`, { path: name });
+    const i = this.inodes.must(ino);
+    if (dir && i.type !== "dir") throw new RevfsError("NOT_A_DIR", `is not a directory`, { path: name });
+    if (!dir && i.type === "dir") throw new RevfsError("IS_A_DIR", `is a directory`, { path: name });
+    if (dir && !this.inodes.isEmptyDir(ino)) throw new RevfsError("NOT_EMPTY", `is not empty`, { path: name });
+    this.unlinkName(parent, name, i);
+    this.inodes.touchDir(this.inodes.dir(parent));
+  }
+
+  /**
+   * Moves a name. An existing target is replaced when it is a file or symlink, or an
+   * empty directory replaced by a directory.
+   */
+  rename(parent: Ino, name: string, newParent: Ino, newName: string): void {
+    checkName(newName);
+    const ino = this.inodes.lookup(parent, name);
+    if (ino === undefined) throw new RevfsError("NO_SUCH_PATH", `does not exist`, { path: name });
+    const i = this.inodes.must(ino);
+    const from = this.inodes.dir(parent);
+    const to = this.inodes.dir(newParent);
+    if (parent === newParent && name === newName) return;
+    if (i.type === "dir") {
+      for (let a: Inode | undefined = to; a; a = a.parent === 0 ? undefined : this.inodes.get(a.parent)) {
+        if (a.ino === ino) throw new RevfsError("INVALID", `cannot move a directory into itself`, { path: name });
+      }
+    }
+    const existing = this.inodes.lookup(newParent, newName);
+    if (existing !== undefined) {
+      const e = this.inodes.must(existing);
+      if (i.type === "dir" && e.type !== "dir") {
+        throw new RevfsError("NOT_A_DIR", `is not a directory`, { path: newName });
+      }
+      if (i.type !== "dir" && e.type === "dir") throw new RevfsError("IS_A_DIR", `is a directory`, { path: newName });
+      if (e.type === "dir" && !this.inodes.isEmptyDir(existing)) {
+        throw new RevfsError("NOT_EMPTY", `is not empty`, { path: newName });
+      }
+      this.unlinkName(newParent, newName, e);
+    }
+    this.inodes.unlink(parent, name);
+    this.inodes.link({ ...i, parent: newParent, name: newName, ctimeNs: nowNs() });
+    this.inodes.touchDir(from);
+    if (newParent !== parent) this.inodes.touchDir(this.inodes.dir(newParent));
+  }
+
+  setattr(ino: Ino, change: AttrChange): Inode {
+    let i = this.inodes.named(ino);
+    i = {
+      ...i,
+      mode: change.mode !== undefined ? change.mode & 0o7777 : i.mode,
+      uid: change.uid ?? i.uid,
+      gid: change.gid ?? i.gid,
+      ctimeNs: nowNs(),
+    };
+    if (change.size !== undefined) {
+      if (i.type !== "file") throw new RevfsError("INVALID", `is not a file`, { path: i.name });
+      i = this.files.resize(i, change.size);
+    }
+    if (change.mtimeNs !== undefined) i.mtimeNs = change.mtimeNs;
+    this.inodes.saveChanged(i);
+    return i;
+  }
+
+  /** Undoes one pin; frees the inode when that was the last pin of an orphan. */
+  unpin(ino: Ino): void {
+    if (!this.pins.unpin(ino)) return;
+    const i = this.inodes.get(ino);
+    if (i && i.parent === 0 && ino !== ROOT_INO) this.dropInode(i);
+  }
+
+  /** Frees orphans a previous writer left when it stopped with files open. */
+  sweepOrphans(): number {
+    let n = 0;
+    for (const i of [...this.inodes.all()]) {
+      if (i.parent === 0 && i.ino !== ROOT_INO && !this.pins.has(i.ino)) {
+        this.dropInode(i);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private unlinkName(parent: Ino, name: string, i: Inode): void {
+    this.inodes.unlink(parent, name);
+    this.dropInode(i);
+  }
+
+  private dropInode(i: Inode): void {
+    if (this.pins.has(i.ino)) {
+      // Open: keep data and attributes, without a name, until the last unpin.
+      this.inodes.save({ ...i, parent: 0, name: "" });
+      return;
+    }
+    if (i.type === "file") this.files.clearOverlay(i.ino, 0);
+    if (i.type === "dir") this.inodes.clearMarks(i.ino);
+    this.inodes.delete(i.ino);
+  }
+}

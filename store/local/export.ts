@@ -1,0 +1,101 @@
+/**
+ * `export`: writes a revision (or the head) out to a local directory, beside it first
+ * and then renamed into place, so the target is never half-written.
+ */
+import { lchownSync, utimesSync } from "node:fs";
+import { join } from "node:path";
+import type { TreeView } from "../tree/tree_view.ts";
+import { RevfsError } from "../types.ts";
+
+function isEmptyOrMissing(dir: string): boolean {
+  try {
+    const st = Deno.statSync(dir);
+    if (!st.isDirectory) return false;
+    for (const _ of Deno.readDirSync(dir)) return false;
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return true;
+    throw e;
+  }
+}
+
+/**
+ * Writes a tree into `dst`, which must be missing or empty. The
+ * tree is written beside it and renamed into place, so `dst` is never half-written.
+ */
+export async function exportTree(
+  view: TreeView,
+  blockSize: number,
+  dst: string,
+  progress?: (done: number, total: number) => void,
+): Promise<void> {
+  if (!isEmptyOrMissing(dst)) {
+    throw new RevfsError("NOT_EMPTY", `${dst} is not empty; export needs an empty or missing directory`);
+  }
+  const tmp = `${dst.replace(/\/+$/, "")}.revfs-export-${crypto.randomUUID().slice(0, 8)}`;
+  const asRoot = Deno.uid() === 0;
+  let total = 0;
+  let done = 0;
+  if (progress) {
+    const count = (p: string): void => {
+      for (const [name, info] of view.list(p)) {
+        if (info.type === "file") total += info.size;
+        else if (info.type === "dir") count(p ? `${p}/${name}` : name);
+      }
+    };
+    count("");
+  }
+  const writeNode = async (path: string, out: string) => {
+    const info = view.stat(path);
+    if (info.type === "symlink") {
+      Deno.symlinkSync(info.target!, out);
+      if (asRoot) lchownSync(out, info.uid, info.gid);
+      return;
+    }
+    if (info.type === "dir") {
+      Deno.mkdirSync(out);
+      for (const [name] of view.list(path)) await writeNode(path ? `${path}/${name}` : name, join(out, name));
+    } else {
+      const f = await Deno.open(out, { write: true, create: true, truncate: true });
+      try {
+        for (const [idx, data] of view.blocks(path)) {
+          await f.seek(idx * blockSize, Deno.SeekMode.Start);
+          let off = 0;
+          while (off < data.length) off += await f.write(data.subarray(off));
+          done += data.length;
+          progress?.(done, total);
+        }
+        await f.truncate(info.size);
+      } finally {
+        f.close();
+      }
+    }
+    if (asRoot) Deno.chownSync(out, info.uid, info.gid);
+    Deno.chmodSync(out, info.mode);
+    const t = new Date(Number(info.mtimeNs / 1_000_000n));
+    Deno.utimeSync(out, t, t);
+    setNsTimes(out, info.mtimeNs);
+  };
+  try {
+    await writeNode("", tmp);
+    try {
+      Deno.removeSync(dst);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    Deno.renameSync(tmp, dst);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch {
+      // nothing to clean
+    }
+    throw e;
+  }
+}
+
+/** Sets mtime with nanosecond precision (Deno.utime takes a Date, i.e. milliseconds). */
+function setNsTimes(path: string, mtimeNs: bigint): void {
+  const secs = Number(mtimeNs / 1_000_000_000n) + Number(mtimeNs % 1_000_000_000n) / 1e9;
+  utimesSync(path, secs, secs);
+}

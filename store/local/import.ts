@@ -1,0 +1,185 @@
+/**
+ * `import`: makes the head equal to a local directory and snapshots it.
+ *
+ * New blocks are stored in batched transactions first (harmless if interrupted:
+ * unreferenced blocks are collected by gc), then the head changes and the snapshot is
+ * taken in one transaction, so a crash leaves the store as before or as after.
+ */
+import { lstatSync as nodeLstat } from "node:fs";
+import { join } from "node:path";
+import { BlockStore } from "../blocks/block_store.ts";
+import { kindOf } from "../blocks/dicts.ts";
+import type { Head } from "../head/head.ts";
+import { takeSnapshot } from "../head/snapshot.ts";
+import type { StoreParts } from "../parts.ts";
+import { type BlockHash, type Ino, RevfsError, type Revision, ROOT_INO } from "../types.ts";
+import { dataExtents } from "./sparse.ts";
+
+interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+}
+
+type PlanNode =
+  | Meta & { type: "file"; size: number; blocks: [number, BlockHash | null][] }
+  | Meta & { type: "dir"; children: Map<string, PlanNode> }
+  | Meta & { type: "symlink"; target: string };
+
+/** New block bytes per write transaction during import. */
+const BATCH_BYTES = 64 << 20;
+
+function metaOf(st: Deno.FileInfo): Meta {
+  return {
+    mode: (st.mode ?? 0o644) & 0o7777,
+    uid: st.uid ?? 0,
+    gid: st.gid ?? 0,
+    mtimeNs: st.mtime ? BigInt(st.mtime.getTime()) * 1_000_000n : 0n,
+  };
+}
+
+/** mtime with the nanoseconds Deno.FileInfo drops. */
+function mtimeNsOf(path: string): bigint {
+  return nodeLstat(path, { bigint: true }).mtimeNs;
+}
+
+export async function importDir(
+  store: StoreParts,
+  src: string,
+  message: string,
+  progress?: (done: number, total: number) => void,
+): Promise<Revision> {
+  const st = Deno.statSync(src);
+  if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${src} is not a directory`);
+  const records = store.records;
+  let pending: [Uint8Array, string][] = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    pendingBytes = 0;
+    records.write(() => {
+      for (const [data, kind] of batch) store.blocks.put(data, kind);
+    });
+  };
+  let totalBytes = 0;
+  let doneBytes = 0;
+  const countBytes = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const p = join(dir, e.name);
+      if (e.isFile) totalBytes += Deno.lstatSync(p).size;
+      else if (e.isDirectory) countBytes(p);
+    }
+  };
+  if (progress) countBytes(src);
+
+  const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
+    const meta = { ...metaOf(st), mtimeNs: mtimeNsOf(path) };
+    if (st.isSymlink) return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
+    if (st.isDirectory) {
+      const children = new Map<string, PlanNode>();
+      const names = [...Deno.readDirSync(path)].map((e) => e.name).sort();
+      for (const name of names) {
+        const p = join(path, name);
+        let cst: Deno.FileInfo;
+        try {
+          cst = Deno.lstatSync(p);
+        } catch (e) {
+          // Deno lists a name that is not UTF-8 with U+FFFD in it; that path then does not exist.
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+          const why = name.includes("\uFFFD") ? "a name that is not valid UTF-8" : "a file that vanished";
+          throw new RevfsError("INVALID", `cannot import ${p}: ${why} (nothing was imported)`);
+        }
+        if (!cst.isFile && !cst.isDirectory && !cst.isSymlink) {
+          console.error(`revfs: skipping ${p}: not a file, directory or symlink`);
+          continue;
+        }
+        children.set(name, await scan(p, cst));
+      }
+      return { ...meta, type: "dir", children };
+    }
+    // Only blocks that overlap data are read and listed; the rest are holes.
+    const blocks: [number, BlockHash | null][] = [];
+    const file = await Deno.open(path, { read: true });
+    try {
+      const bs = store.blockSize;
+      const size = st.size;
+      let idx = 0;
+      for (const [start, end] of dataExtents(path, size)) {
+        for (idx = Math.max(idx, Math.floor(start / bs)); idx * bs < end; idx++) {
+          const want = Math.min(bs, size - idx * bs);
+          const buf = new Uint8Array(want);
+          await file.seek(idx * bs, Deno.SeekMode.Start);
+          let n = 0;
+          while (n < want) {
+            const got = await file.read(buf.subarray(n));
+            if (got === null) break;
+            n += got;
+          }
+          if (n < want) throw new RevfsError("INVALID", `cannot import ${path}: it shrank while being read`);
+          const h = BlockStore.hashOf(buf);
+          blocks.push([idx, h]);
+          if (h !== null && !store.blocks.has(h)) {
+            pending.push([buf, kindOf(path)]);
+            pendingBytes += n;
+            if (pendingBytes >= BATCH_BYTES) flush();
+          }
+          doneBytes += n;
+          progress?.(doneBytes, totalBytes);
+        }
+      }
+      return { ...meta, type: "file", size, blocks };
+    } finally {
+      file.close();
+    }
+  };
+
+  const plan = await scan(src, st);
+  flush();
+  if (plan.type !== "dir") throw new Error("unreachable");
+  return records.write(() => {
+    syncDir(store.head, ROOT_INO, plan);
+    setMeta(store.head, ROOT_INO, plan);
+    return takeSnapshot(store, message);
+  });
+}
+
+function setMeta(head: Head, ino: Ino, want: Meta): void {
+  const i = head.inodes.must(ino);
+  if (i.type === "symlink") return;
+  if (i.mode !== want.mode || i.uid !== want.uid || i.gid !== want.gid || i.mtimeNs !== want.mtimeNs) {
+    head.names.setattr(ino, { mode: want.mode, uid: want.uid, gid: want.gid, mtimeNs: want.mtimeNs });
+  }
+}
+
+function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>): void {
+  for (const [name] of [...head.inodes.readdir(dir)]) if (!plan.children.has(name)) head.names.removeTree(dir, name);
+  for (const [name, want] of plan.children) {
+    let ino = head.inodes.lookup(dir, name);
+    if (ino !== undefined) {
+      const have = head.inodes.must(ino);
+      const same = have.type === want.type &&
+        (have.type !== "symlink" || (want.type === "symlink" && have.target === want.target &&
+          have.mtimeNs === want.mtimeNs && have.uid === want.uid && have.gid === want.gid));
+      if (!same) {
+        head.names.removeTree(dir, name);
+        ino = undefined;
+      }
+    }
+    if (ino === undefined) {
+      ino = head.names.create(dir, name, {
+        type: want.type,
+        mode: want.mode,
+        uid: want.uid,
+        gid: want.gid,
+        mtimeNs: want.mtimeNs,
+        target: want.type === "symlink" ? want.target : undefined,
+      }).ino;
+    }
+    if (want.type === "file") head.files.setBlocks(ino, want.size, want.blocks);
+    if (want.type === "dir") syncDir(head, ino, want);
+    setMeta(head, ino, want);
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * `optimize`: train zstd dictionaries on the store's own blocks (ZDICT, through the
+ * system libzstd) and re-encode the whole block records that get smaller with them.
+ *
+ * One dictionary for the whole store, and one per file kind with enough data (a
+ * kind's blocks compress better with a dictionary trained only on them). Each
+ * dictionary is committed before any record uses it, and records are re-encoded in
+ * small transactions keeping their hash, so an interrupted run leaves a valid store;
+ * running again reuses the dictionaries already there and carries on.
+ */
+import { isDelta } from "../blocks/block_codec.ts";
+import type { BlockStore } from "../blocks/block_store.ts";
+import type { BlockMaps } from "../tree/block_map.ts";
+import { type Dictionary, kindOf, STORE_KIND } from "../blocks/dicts.ts";
+import type { DirTrees } from "../tree/dir_tree.ts";
+import type { RecordStore } from "../records/records.ts";
+import { hashKey } from "../blocks/hash.ts";
+import type { RevisionLog } from "../tree/revisions.ts";
+import type { BlockHash, PageHash } from "../types.ts";
+import { compressWithDict, zstd } from "../blocks/zstd.ts";
+
+/** A kind gets its own dictionary with at least this many blocks and stored bytes. */
+const KIND_MIN_BLOCKS = 32;
+const KIND_MIN_BYTES = 256 << 10;
+const STORE_MIN_BYTES = 128 << 10;
+/** Dictionary size: about 1/64 of the samples (ZDICT's advice is ~1/100), within these. */
+const DICT_MIN = 8 << 10;
+const DICT_MAX = 64 << 10;
+/** Training input: samples of at most SAMPLE_BYTES, at most this much in all. */
+const SAMPLE_BYTES = 8 << 10;
+const MAX_SAMPLE_TOTAL = 16 << 20;
+const BATCH = 256;
+
+export interface OptimizeResult {
+  /** False when no trainer is available (no system libzstd): nothing was changed. */
+  trainer: boolean;
+  trained: { id: number; kind: string; bytes: number }[];
+  reused: number;
+  blocks: number;
+  recompressed: number;
+  bytesSaved: number;
+}
+
+interface Live {
+  hash: BlockHash;
+  kind: string;
+  bytes: number;
+}
+
+/** Whole block records of live revisions, each with the kind of a file that holds it. */
+function liveBlocks(records: RecordStore, log: RevisionLog, dirs: DirTrees, maps: BlockMaps): Live[] {
+  const blocks = new Map<string, Live>();
+  const seenDirs = new Set<string>();
+  const seenMaps = new Set<string>();
+  const dir = (root: PageHash | null) => {
+    if (root === null || seenDirs.has(hashKey(root))) return;
+    seenDirs.add(hashKey(root));
+    for (const [name, e] of dirs.list(root)) {
+      if (e.type === "dir") dir(e.content);
+      else if (e.type === "file" && e.content !== null && !seenMaps.has(hashKey(e.content))) {
+        seenMaps.add(hashKey(e.content));
+        const kind = kindOf(name);
+        for (const [, h] of maps.present(e.content)) {
+          const k = hashKey(h);
+          if (blocks.has(k)) continue;
+          const v = records.get("blocks", h);
+          // Deltas are left alone: their frames already use their base as dictionary.
+          if (v !== undefined && !isDelta(v)) blocks.set(k, { hash: h, kind, bytes: v.length });
+        }
+      }
+    }
+  };
+  for (const rev of log.all()) dir(rev.root.content);
+  return [...blocks.values()];
+}
+
+/** Evenly spread samples of a kind's blocks, cut to SAMPLE_BYTES. */
+function samplesOf(blocks: Live[], store: BlockStore): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let total = 0;
+  const step = Math.max(1, Math.floor(blocks.length / 2000));
+  for (let i = 0; i < blocks.length && total < MAX_SAMPLE_TOTAL; i += step) {
+    const data = store.get(blocks[i].hash);
+    for (let at = 0; at < data.length && total < MAX_SAMPLE_TOTAL; at += SAMPLE_BYTES) {
+      const s = data.subarray(at, at + SAMPLE_BYTES);
+      out.push(s);
+      total += s.length;
+    }
+  }
+  return out;
+}
+
+/** Record bytes a dictionary would save on `blocks`, estimated from up to 200 of them. */
+function trialGain(list: Live[], store: BlockStore, dict: Uint8Array): number {
+  const step = Math.max(1, Math.floor(list.length / 200));
+  let saved = 0;
+  let tried = 0;
+  for (let i = 0; i < list.length; i += step) {
+    const data = store.get(list[i].hash);
+    saved += Math.max(0, list[i].bytes - (4 + compressWithDict(data, dict).length));
+    tried++;
+  }
+  return Math.round(saved * list.length / Math.max(1, tried));
+}
+
+export function optimize(
+  records: RecordStore,
+  blocks: BlockStore,
+  log: RevisionLog,
+  dirs: DirTrees,
+  maps: BlockMaps,
+  progress: (done: number, total: number) => void = () => {},
+  note: (line: string) => void = () => {},
+): OptimizeResult {
+  const result: OptimizeResult = { trainer: false, trained: [], reused: 0, blocks: 0, recompressed: 0, bytesSaved: 0 };
+  const z = zstd();
+  if (!z.train) return result;
+  result.trainer = true;
+  const live = liveBlocks(records, log, dirs, maps);
+  result.blocks = live.length;
+  const byKind = new Map<string, Live[]>();
+  for (const b of live) {
+    if (!byKind.has(b.kind)) byKind.set(b.kind, []);
+    byKind.get(b.kind)!.push(b);
+  }
+  const existing = new Map(blocks.dicts.all().map((d) => [d.kind, d]));
+  const dictFor = new Map<string, Dictionary>();
+  const train = (kind: string, from: Live[]): void => {
+    const have = existing.get(kind);
+    if (have) {
+      dictFor.set(kind, have);
+      result.reused++;
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      const samples = samplesOf(from, blocks);
+      const total = samples.reduce((n, x) => n + x.length, 0);
+      bytes = z.train!(samples, Math.min(DICT_MAX, Math.max(DICT_MIN, Math.floor(total / 64))));
+    } catch (e) {
+      // ZDICT gives up on data with nothing to learn (random bytes): no dictionary then.
+      note(`no dictionary for ${kind === STORE_KIND ? "the store" : `.${kind || "(none)"}`}: ${(e as Error).message}`);
+      return;
+    }
+    const gain = trialGain(from, blocks, bytes);
+    const name = kind === STORE_KIND ? "the store" : `.${kind || "(none)"}`;
+    if (gain < 2 * bytes.length) {
+      note(`no dictionary for ${name}: it would save about ${gain} bytes, for ${bytes.length} of its own`);
+      return;
+    }
+    const d = records.write(() => blocks.dicts.add(kind, bytes));
+    dictFor.set(kind, d);
+    result.trained.push({ id: d.id, kind, bytes: bytes.length });
+  };
+  const bytesOf = (list: Live[]) => list.reduce((n, b) => n + b.bytes, 0);
+  for (const [kind, list] of byKind) {
+    if (list.length >= KIND_MIN_BLOCKS && bytesOf(list) >= KIND_MIN_BYTES) train(kind, list);
+  }
+  // The store-wide dictionary is for kinds too small for their own.
+  const rest = live.filter((b) => !dictFor.has(b.kind));
+  if (bytesOf(rest) >= STORE_MIN_BYTES) train(STORE_KIND, rest);
+  if (dictFor.size === 0) return result;
+
+  let done = 0;
+  for (let i = 0; i < live.length; i += BATCH) {
+    records.write(() => {
+      const saved = new Map<number, number>();
+      for (const b of live.slice(i, i + BATCH)) {
+        const d = dictFor.get(b.kind) ?? dictFor.get(STORE_KIND);
+        if (!d || blocks.dictOf(b.hash) === d.id) continue;
+        const n = blocks.recompress(b.hash, d);
+        if (n > 0) {
+          result.recompressed++;
+          result.bytesSaved += n;
+          saved.set(d.id, (saved.get(d.id) ?? 0) + n);
+        }
+      }
+      for (const [id, n] of saved) blocks.dicts.noteSaved(id, n);
+    });
+    done = Math.min(live.length, i + BATCH);
+    progress(done, live.length);
+  }
+  return result;
+}

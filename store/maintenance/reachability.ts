@@ -1,0 +1,84 @@
+/**
+ * Walks everything live revisions and the head can reach: the mark phase of gc,
+ * shared by stats. Shared pages are visited once, so the cost is O(unique pages).
+ */
+import { deltaBaseOf } from "../blocks/block_codec.ts";
+import { hashKey } from "../blocks/hash.ts";
+import type { Head } from "../head/head.ts";
+import type { PageStore } from "../tree/pages.ts";
+import type { RecordStore } from "../records/records.ts";
+import type { RevisionLog } from "../tree/revisions.ts";
+import { type BlockHash, type PageHash, RevfsError } from "../types.ts";
+
+export class Reachable {
+  readonly pages = new Set<string>();
+  /** Blocks a revision or the head refers to. */
+  readonly blocks = new Set<string>();
+  /** Blocks kept only because a delta record in `blocks` is based on them. */
+  readonly baseOnly = new Map<string, BlockHash>();
+
+  constructor(private readonly records: RecordStore, private readonly pageStore: PageStore) {}
+
+  static of(records: RecordStore, pages: PageStore, log: RevisionLog, head: Head): Reachable {
+    const r = new Reachable(records, pages);
+    for (const rev of log.all()) r.dir(rev.root.content);
+    r.head(head);
+    return r;
+  }
+
+  /** What the head needs beyond what revisions hold: its inodes' bases and its overlay blocks. */
+  head(head: Head): void {
+    for (const i of head.inodes.all()) {
+      if (i.type === "file") this.map(i.base);
+      else if (i.type === "dir") this.dir(i.base);
+    }
+    for (const [, v] of this.records.range("overlay")) if (v.length !== 0) this.block(v.slice() as BlockHash);
+  }
+
+  dir(hash: PageHash | null): void {
+    if (hash === null || !this.mark(hash)) return;
+    const p = this.pageStore.get(hash);
+    if (p.kind === "dirinner") { for (const c of p.children) this.dir(c?.page ?? null); }
+    else if (p.kind === "dirleaf") {
+      for (const [, e] of p.entries) {
+        if (e.type === "file") this.map(e.content);
+        else if (e.type === "dir") this.dir(e.content);
+      }
+    } else throw new RevfsError("CORRUPT", `directory page is a ${p.kind} page`);
+  }
+
+  map(hash: PageHash | null): void {
+    if (hash === null || !this.mark(hash)) return;
+    const p = this.pageStore.get(hash);
+    if (p.kind === "bminner") {
+      for (const c of p.slots) this.map(c);
+    } else if (p.kind === "bmleaf") {
+      for (const b of p.slots) if (b) this.block(b);
+    } else {
+      throw new RevfsError("CORRUPT", `block map page is a ${p.kind} page`);
+    }
+  }
+
+  block(hash: BlockHash, asBase = false): void {
+    const k = hashKey(hash);
+    if (this.blocks.has(k)) return;
+    if (asBase) {
+      if (this.baseOnly.has(k)) return;
+      this.baseOnly.set(k, hash);
+    } else {
+      this.blocks.add(k);
+      this.baseOnly.delete(k);
+    }
+    // A delta record needs its base: keep the base alive with it.
+    const v = this.records.get("blocks", hash);
+    const base = v && deltaBaseOf(v);
+    if (base) this.block(base.slice() as BlockHash, true);
+  }
+
+  private mark(hash: PageHash): boolean {
+    const k = hashKey(hash);
+    if (this.pages.has(k)) return false;
+    this.pages.add(k);
+    return true;
+  }
+}

@@ -1,0 +1,119 @@
+/** `stats`: what the store holds and what it costs on disk. */
+import { deltaBaseOf, dictIdOf } from "../blocks/block_codec.ts";
+import { hashKey } from "../blocks/hash.ts";
+import type { StoreParts } from "../parts.ts";
+import { type Ino, ROOT_INO } from "../types.ts";
+
+export interface StoreStats {
+  blockSize: number;
+  revisions: number;
+  tags: number;
+  /** Sum of file sizes over all live revisions. */
+  logicalBytes: number;
+  /** Sum of file sizes in the head. */
+  headBytes: number;
+  uniqueBlocks: number;
+  /** Block records stored as a delta on another block, and their bytes. */
+  deltaRecords: number;
+  deltaBytes: number;
+  /** Longest delta chain: delta records a read of one block decodes. */
+  maxChainDepth: number;
+  /** Trained zstd dictionaries: record bytes saved is what `optimize` measured when it re-encoded. */
+  dictionaries: { id: number; kind: string; size: number; blocks: number; bytesSaved: number }[];
+  pages: number;
+  /** Bytes of all stored block, page and dictionary records, keys included. */
+  storedBytes: number;
+  /** Bytes the store directory takes on disk. */
+  fileBytes: number;
+}
+
+export function computeStats(store: StoreParts): StoreStats {
+  const r = store.records;
+  let logicalBytes = 0;
+  let revisions = 0;
+  for (const rev of store.log.all()) {
+    revisions++;
+    logicalBytes += rev.root.size;
+  }
+  let headBytes = 0;
+  for (const ref of headFileSizes(store)) headBytes += ref;
+  // One pass over the block records: sizes, delta bases, dictionary users.
+  let storedBytes = 0;
+  let deltaBytes = 0;
+  const baseOf = new Map<string, string>();
+  const users = new Map<number, number>();
+  for (const [k, v] of r.range("blocks")) {
+    storedBytes += k.length + v.length;
+    const base = deltaBaseOf(v);
+    if (base) {
+      baseOf.set(hashKey(k), hashKey(base));
+      deltaBytes += k.length + v.length;
+    }
+    const id = dictIdOf(v);
+    if (id !== undefined) users.set(id, (users.get(id) ?? 0) + 1);
+  }
+  for (const table of ["pages", "dicts"] as const) {
+    for (const [k, v] of r.range(table)) storedBytes += k.length + v.length;
+  }
+  const dictionaries = store.blocks.dicts.all().map((d) => ({
+    id: d.id,
+    kind: d.kind,
+    size: d.bytes.length,
+    blocks: users.get(d.id) ?? 0,
+    bytesSaved: d.savedAtOptimize,
+  }));
+  return {
+    blockSize: store.blockSize,
+    revisions,
+    tags: store.log.tags().length,
+    logicalBytes,
+    headBytes,
+    uniqueBlocks: r.count("blocks"),
+    deltaRecords: baseOf.size,
+    deltaBytes,
+    maxChainDepth: longestChain(baseOf),
+    dictionaries,
+    pages: r.count("pages"),
+    storedBytes,
+    fileBytes: diskUsage(store.dir),
+  };
+}
+
+function* headFileSizes(store: StoreParts): Iterable<number> {
+  const stack: Ino[] = [ROOT_INO];
+  while (stack.length) {
+    const ino = stack.pop()!;
+    for (const [, child] of store.head.inodes.readdir(ino)) {
+      const i = store.head.inodes.must(child);
+      if (i.type === "file") yield i.size;
+      else if (i.type === "dir") stack.push(child);
+    }
+  }
+}
+
+/** Deltas on the longest chain, from each delta record's base. */
+function longestChain(baseOf: Map<string, string>): number {
+  const depth = new Map<string, number>();
+  const depthOf = (k: string): number => {
+    const known = depth.get(k);
+    if (known !== undefined) return known;
+    const base = baseOf.get(k);
+    // Mark first, so a (corrupt) cycle ends instead of recursing forever.
+    depth.set(k, 0);
+    const d = base === undefined ? 0 : 1 + depthOf(base);
+    depth.set(k, d);
+    return d;
+  };
+  let longest = 0;
+  for (const k of baseOf.keys()) longest = Math.max(longest, depthOf(k));
+  return longest;
+}
+
+function diskUsage(dir: string): number {
+  let total = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const st = Deno.statSync(`${dir}/${e.name}`);
+    total += st.blocks !== null ? st.blocks * 512 : st.size;
+  }
+  return total;
+}

@@ -1,0 +1,226 @@
+/** RecordStore on one LMDB environment with one named database per table. */
+import { type Database, open, type RootDatabase } from "lmdb";
+import { statfsSync } from "node:fs";
+import { checkDataFile } from "./lmdb_file.ts";
+import { mergeRange, PendingWrites } from "./pending_writes.ts";
+import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
+import { RevfsError } from "../types.ts";
+
+export const LMDB_DATA_FILE = "data.mdb";
+
+/**
+ * Fault injection for the crash tests: REVFS_TEST_KILL_BEFORE_TXN=N makes the process
+ * SIGKILL itself as its N-th write transaction begins, so a test can stop a command
+ * between any two of its commits and check what the store holds.
+ */
+const killBeforeTxn = Number(Deno.env.get("REVFS_TEST_KILL_BEFORE_TXN") ?? 0);
+let txnsBegun = 0;
+
+export class LmdbRecordStore implements RecordStore {
+  private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
+  /** "now": inside an LMDB write transaction; "later": inside a `writeLater`. */
+  private inWrite: false | "now" | "later" = false;
+  /** `writeLater` changes not committed yet; empty while a transaction applies them. */
+  private readonly pending = new PendingWrites();
+
+  private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>, private readonly dir: string) {
+    const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
+    for (const t of TABLES) {
+      dbs[t] = env.openDB<Uint8Array, Uint8Array>({
+        name: t,
+        keyEncoding: "binary",
+        encoding: "binary",
+      });
+    }
+    this.dbs = dbs;
+  }
+
+  /** Opens the environment in `dir`; `create` for a new store, else its file is checked first. */
+  static open(dir: string, opts: { readOnly?: boolean; create?: boolean } = {}): LmdbRecordStore {
+    if (!opts.create) checkDataFile(`${dir}/${LMDB_DATA_FILE}`, dir);
+    const env = open<Uint8Array, Uint8Array>({
+      path: dir,
+      maxDbs: TABLES.length + 4,
+      keyEncoding: "binary",
+      encoding: "binary",
+      readOnly: opts.readOnly ?? false,
+      // Revisions must be durable when the snapshot call returns.
+      noSync: false,
+      overlappingSync: false,
+      cache: false,
+    });
+    return new LmdbRecordStore(env, dir);
+  }
+
+  get(table: Table, key: Uint8Array): Uint8Array | undefined {
+    return this.read(table, key, false);
+  }
+
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined {
+    return this.read(table, key, true);
+  }
+
+  /** A value, pending or committed; `view`: LMDB's bytes in place instead of a copy. */
+  private read(table: Table, key: Uint8Array, view: boolean): Uint8Array | undefined {
+    const p = this.pending.get(table, key);
+    if (p !== undefined) return p ?? undefined;
+    try {
+      // getBinaryFast gives a view of LMDB's map (a large value) or of lmdb-js's reused
+      // buffer (a small one), whose `length` lmdb-js sets to the value's size.
+      const v = view ? this.dbs[table].getBinaryFast(key) : this.dbs[table].getBinary(key);
+      return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.length);
+    } catch (e) {
+      throw damaged(e, table);
+    }
+  }
+
+  has(table: Table, key: Uint8Array): boolean {
+    const p = this.pending.get(table, key);
+    if (p !== undefined) return p !== null;
+    try {
+      return this.dbs[table].doesExist(key);
+    } catch (e) {
+      throw damaged(e, table);
+    }
+  }
+
+  put(table: Table, key: Uint8Array, value: Uint8Array): void {
+    if (!this.inWrite) throw new Error(`put to ${table} outside a write transaction`);
+    // A later read must not see the caller's buffer change under it.
+    if (this.inWrite === "later") this.pending.set(table, key.slice(), value.slice());
+    else this.dbs[table].putSync(key, value);
+  }
+
+  del(table: Table, key: Uint8Array): void {
+    if (!this.inWrite) throw new Error(`delete in ${table} outside a write transaction`);
+    if (this.inWrite === "later") this.pending.set(table, key.slice(), null);
+    else this.dbs[table].removeSync(key);
+  }
+
+  range(table: Table, range: KeyRange = {}): Iterable<[Uint8Array, Uint8Array]> {
+    const pending = this.pending.entries(table, range);
+    const committed = this.committedRange(table, range);
+    return pending.length === 0 ? committed : mergeRange(committed, pending);
+  }
+
+  private *committedRange(table: Table, range: KeyRange): Iterable<[Uint8Array, Uint8Array]> {
+    try {
+      for (const { key, value } of this.dbs[table].getRange(range)) {
+        yield [toU8(key as Uint8Array), toU8(value)];
+      }
+    } catch (e) {
+      throw damaged(e, table);
+    }
+  }
+
+  *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
+    const pending = this.pending.entries(table, range);
+    if (pending.length > 0) {
+      for (const [k] of mergeRange(this.committedRange(table, range), pending)) yield k;
+      return;
+    }
+    try {
+      for (const key of this.dbs[table].getKeys(range)) yield toU8(key as Uint8Array);
+    } catch (e) {
+      throw damaged(e, table);
+    }
+  }
+
+  count(table: Table): number {
+    let n = this.dbs[table].getCount();
+    for (const [k, v] of this.pending.entries(table)) {
+      const committed = this.dbs[table].doesExist(k);
+      if (v === null && committed) n--;
+      if (v !== null && !committed) n++;
+    }
+    return n;
+  }
+
+  write<T>(fn: () => T): T {
+    if (this.inWrite) return fn();
+    if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
+    // Pending changes commit first, in the same transaction; they stay pending if it fails.
+    const taken = this.pending.size > 0 ? this.pending.take() : undefined;
+    this.inWrite = "now";
+    try {
+      return this.env.transactionSync(() => {
+        if (taken) this.applyPending(taken);
+        return fn();
+      });
+    } catch (e) {
+      if (taken) this.pending.restore(taken);
+      throw this.diskFull(e) ?? e;
+    } finally {
+      this.inWrite = false;
+    }
+  }
+
+  private applyPending(taken: PendingWrites): void {
+    for (const [table, key, value] of taken.all()) {
+      if (value === null) this.dbs[table].removeSync(key);
+      else this.dbs[table].putSync(key, value);
+    }
+  }
+
+  writeLater<T>(fn: () => T): T {
+    if (this.inWrite) return fn();
+    this.inWrite = "later";
+    this.pending.begin();
+    try {
+      const out = fn();
+      this.pending.end();
+      return out;
+    } catch (e) {
+      this.pending.rollback();
+      throw e;
+    } finally {
+      this.inWrite = false;
+    }
+  }
+
+  get pendingChanges(): { count: number; bytes: number } {
+    return { count: this.pending.size, bytes: this.pending.bytes };
+  }
+
+  /**
+   * A commit that failed because the filesystem is full, as one clear error. LMDB
+   * reports a short write as EIO, so the free space tells: under a megabyte left.
+   * The transaction was aborted: the store is as before it.
+   */
+  private diskFull(e: unknown): RevfsError | undefined {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!/Input\/output error|No space left|ENOSPC|EIO/.test(msg)) return undefined;
+    try {
+      const fs = statfsSync(this.dir);
+      if (fs.bavail * fs.bsize >= 1 << 20) return undefined;
+    } catch {
+      return undefined;
+    }
+    return new RevfsError("NO_SPACE", `no space left on the filesystem of store ${this.dir}; nothing was written`);
+  }
+
+  async flush(): Promise<void> {
+    await this.env.flushed;
+  }
+
+  refresh(): void {
+    // lmdb-js renews its read transaction on a timer; a worker serving messages back to
+    // back may not reach it, and would miss blocks committed since.
+    this.env.resetReadTxn();
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
+
+/** LMDB's own errors about its pages (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ...) are damage to report, not bugs. */
+function damaged(e: unknown, table: Table): unknown {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (!/^MDB_(CORRUPTED|PAGE_NOTFOUND|BAD_TXN|INVALID|VERSION_MISMATCH)/.test(msg)) return e;
+  return new RevfsError("CORRUPT", `the store's LMDB file is damaged (reading ${table}): ${msg}`);
+}
+
+function toU8(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

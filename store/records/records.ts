@@ -1,0 +1,89 @@
+/**
+ * The narrow record interface every store module speaks: get/put/delete records in
+ * named tables, inside one atomic write transaction. LMDB implements it here
+ * (store/records/lmdb_backend.ts); an object-store backend for immutable blocks could later
+ * implement it too, with LMDB as the local cache.
+ */
+
+/** Tables of a store; FORMAT.md documents each one's keys and values. */
+export type Table =
+  | "meta"
+  | "blocks"
+  | "pages"
+  | "revs"
+  | "tags"
+  | "inodes"
+  | "dirents"
+  | "overlay"
+  | "dirty"
+  | "dicts"
+  | "chains";
+
+export const TABLES: readonly Table[] = [
+  "meta",
+  "blocks",
+  "pages",
+  "revs",
+  "tags",
+  "inodes",
+  "dirents",
+  "overlay",
+  "dirty",
+  "dicts",
+  "chains",
+];
+
+export interface KeyRange {
+  /** Inclusive. */
+  start?: Uint8Array;
+  /** Exclusive. */
+  end?: Uint8Array;
+}
+
+export interface RecordStore {
+  get(table: Table, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * `get` without a copy: the view is valid only until the next call into the record
+   * store (read it, copy what must stay, let it go). For hot paths that decode at once.
+   */
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined;
+  has(table: Table, key: Uint8Array): boolean;
+  /** Only inside `write`. */
+  put(table: Table, key: Uint8Array, value: Uint8Array): void;
+  /** Only inside `write`. */
+  del(table: Table, key: Uint8Array): void;
+  /** Keys in byte order. */
+  range(table: Table, range?: KeyRange): Iterable<[Uint8Array, Uint8Array]>;
+  keys(table: Table, range?: KeyRange): Iterable<Uint8Array>;
+  count(table: Table): number;
+  /**
+   * Runs `fn` in one write transaction, with every change `writeLater` left pending:
+   * all of its puts and deletes land, or none (and the pending ones stay pending).
+   */
+  write<T>(fn: () => T): T;
+  /**
+   * Runs `fn` atomically without committing: its changes are seen by every read at once
+   * and committed by the next `write` (group commit, for changes that need not be
+   * durable on their own). Inside a `write`, the same as `write`.
+   */
+  writeLater<T>(fn: () => T): T;
+  /** Changes `writeLater` made that no transaction has committed yet. */
+  readonly pendingChanges: { count: number; bytes: number };
+  /** Forces committed transactions to disk. */
+  flush(): Promise<void>;
+  /** Reads from here on see every transaction committed so far (a reader's view may lag otherwise). */
+  refresh(): void;
+  close(): Promise<void>;
+}
+
+/** The smallest key strictly greater than every key that starts with `prefix`. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const end = prefix.slice();
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] !== 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+}

@@ -1,0 +1,38 @@
+/**
+ * The libc calls Deno does not offer, through FFI, for the whole project: flock(2) for
+ * the store's writer lock, lseek(2) with SEEK_DATA / SEEK_HOLE for sparse files,
+ * statvfs(3) for the mount's statfs, poll(2) and fcntl(2) for the FUSE request loop,
+ * syncfs(2) for a client flushing a mount, and malloc tuning. Symbols only, loaded on
+ * first use; callers give them meaning.
+ */
+export const O_RDONLY = 0, O_RDWR = 0o2, O_CREAT = 0o100, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
+
+const symbols = {
+  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** poll() on a thread of Deno's pool: the JS thread awaits it without blocking. */
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  /** poll() on the calling thread: a short wait that wakes this thread directly. */
+  poll_here: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
+  syncfs: { parameters: ["i32"], result: "i32" },
+  mallopt: { parameters: ["i32", "i32"], result: "i32" },
+  malloc_trim: { parameters: ["u64"], result: "i32" },
+} as const;
+
+export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+
+export function libc(): Libc {
+  lib ??= Deno.dlopen("libc.so.6", symbols);
+  return lib.symbols;
+}
+
+/** A NUL-terminated path for libc. */
+export function cPath(path: string): Uint8Array {
+  return new TextEncoder().encode(path + "\0");
+}
