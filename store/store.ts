@@ -8,23 +8,22 @@
  */
 import type { HeadApi, Progress, VersionedStore } from "./api.ts";
 import { BlockStore } from "./blocks/block_store.ts";
-import { initZstd } from "./blocks/zstd.ts";
-import { toHex } from "./blocks/hash.ts";
-import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
 import { Head } from "./head/head.ts";
 import type { FileWriteout } from "./head/file_blocks.ts";
 import { restorePath } from "./head/restore.ts";
-import { HEAD_PARENT_KEY, takeSnapshot } from "./head/snapshot.ts";
+import { takeSnapshot } from "./head/snapshot.ts";
 import { exportTree } from "./local/export.ts";
 import { importDir } from "./local/import.ts";
 import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
 import { optimize, type OptimizeResult } from "./maintenance/optimize.ts";
 import { computeStats, type StoreStats } from "./maintenance/stats.ts";
 import { Verifier, type VerifyReport } from "./maintenance/verify.ts";
-import { LMDB_DATA_FILE, LmdbRecordStore } from "./records/lmdb_backend.ts";
-import { WriterLock } from "./records/lock.ts";
+import type { WriterLock } from "./records/lock.ts";
 import type { RecordStore } from "./records/records.ts";
 import type { StoreParts } from "./parts.ts";
+import { createRecords, exists, type InitOptions, type OpenOptions, openRecords, storeMeta } from "./open.ts";
+
+export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./open.ts";
 import { BlockMaps } from "./tree/block_map.ts";
 import { type Change, diffTrees } from "./tree/diff.ts";
 import { DirTrees } from "./tree/dir_tree.ts";
@@ -33,46 +32,8 @@ import { RevisionLog } from "./tree/revisions.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
 import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
 
-/** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
-export const FORMAT_VERSION = 2;
-export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 /** Pending head changes are committed once they hold this much. */
 const COMMIT_PENDING_BYTES = 4 << 20;
-const MAGIC = "revfs store";
-
-const META = {
-  magic: utf8.encode("magic"),
-  format: utf8.encode("format"),
-  storeId: utf8.encode("storeId"),
-  blockSize: utf8.encode("blockSize"),
-} as const;
-
-export interface OpenOptions {
-  /** Take the writer lock; fails with STORE_LOCKED while another writer has it. */
-  write?: boolean;
-}
-
-export interface InitOptions {
-  blockSize?: number;
-}
-
-function isDir(path: string): boolean | undefined {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export class Store implements VersionedStore {
   readonly blockSize: number;
@@ -80,14 +41,14 @@ export class Store implements VersionedStore {
   readonly parts: StoreParts;
   readonly head: HeadApi;
   private forceCommitAt = COMMIT_PENDING_BYTES;
+  private isClosed = false;
 
   private constructor(
     readonly dir: string,
     records: RecordStore,
     private readonly lock: WriterLock | null,
   ) {
-    this.blockSize = readU64(records.get("meta", META.blockSize)!);
-    this.storeId = toHex(records.get("meta", META.storeId)!);
+    ({ blockSize: this.blockSize, storeId: this.storeId } = storeMeta(records));
     const blocks = new BlockStore(records, this.blockSize);
     const pages = new PageStore(records);
     const maps = new BlockMaps(pages);
@@ -105,38 +66,18 @@ export class Store implements VersionedStore {
     this.head = this.headApi();
   }
 
+  /** Set by `close`; a closed store is not used again. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   get writable(): boolean {
     return this.lock !== null;
   }
 
   /** Creates a store in `dir`, which must be missing or empty. Returns it open for writing. */
   static async init(dir: string, opts: InitOptions = {}): Promise<Store> {
-    const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
-    if (!Number.isInteger(Math.log2(blockSize)) || blockSize < 4096 || blockSize > 1 << 24) {
-      throw new RevfsError("INVALID", `block size must be a power of two from 4096 to 16 MiB, not ${blockSize}`);
-    }
-    const kind = isDir(dir);
-    if (kind === false) throw new RevfsError("STORE_EXISTS", `${dir} exists and is not a directory`);
-    if (kind === true && exists(`${dir}/${LMDB_DATA_FILE}`)) {
-      throw new RevfsError("STORE_EXISTS", `${dir} already holds a store`);
-    }
-    Deno.mkdirSync(dir, { recursive: true });
-    if ([...Deno.readDirSync(dir)].length > 0) {
-      throw new RevfsError("STORE_EXISTS", `${dir} is not empty; a new store needs an empty or missing directory`);
-    }
-    await initZstd();
-    const lock = WriterLock.tryAcquire(dir);
-    if (!lock) throw new RevfsError("STORE_LOCKED", `${dir} is being initialised by another process`);
-    const records = LmdbRecordStore.open(dir, { create: true });
-    const id = crypto.getRandomValues(new Uint8Array(16));
-    records.write(() => {
-      records.put("meta", META.format, u64Key(FORMAT_VERSION));
-      records.put("meta", META.storeId, id);
-      records.put("meta", META.blockSize, u64Key(blockSize));
-      records.put("meta", HEAD_PARENT_KEY, u64Key(0));
-      // Magic last: a store interrupted during init is refused, never half-read.
-      records.put("meta", META.magic, utf8.encode(MAGIC));
-    });
+    const { records, lock } = await createRecords(dir, opts);
     const store = new Store(dir, records, lock);
     records.write(() => store.parts.head.inodes.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0));
     await records.flush();
@@ -149,61 +90,16 @@ export class Store implements VersionedStore {
     return await Store.open(dir, { write: true });
   }
 
+  /** Opens the store in `dir`, refusing what is not a store or is of a newer format. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
-    const kind = isDir(dir);
-    if (kind === undefined) {
-      throw new RevfsError("NOT_A_STORE", `no store at ${dir} (create one with: revfs init ${dir})`);
-    }
-    if (kind === false) throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (it is not a directory)`);
-    if (!exists(`${dir}/${LMDB_DATA_FILE}`)) {
-      throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (no ${LMDB_DATA_FILE})`);
-    }
-    await initZstd();
-    let lock: WriterLock | null = null;
-    if (opts.write) {
-      lock = WriterLock.tryAcquire(dir);
-      if (!lock) {
-        throw new RevfsError(
-          "STORE_LOCKED",
-          `store ${dir} is in use by another writer (a running mount or another revfs command)`,
-        );
-      }
-    }
-    let records: RecordStore;
-    try {
-      records = LmdbRecordStore.open(dir);
-    } catch (e) {
-      lock?.release();
-      if (e instanceof RevfsError) throw e;
-      throw new RevfsError("NOT_A_STORE", `${dir} is not a readable revfs store: ${(e as Error).message}`);
-    }
-    try {
-      const magic = records.get("meta", META.magic);
-      if (!magic || utf8d.decode(magic) !== MAGIC) {
-        throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (an LMDB environment without revfs metadata)`);
-      }
-      const format = readU64(records.get("meta", META.format)!);
-      if (format > FORMAT_VERSION) {
-        throw new RevfsError(
-          "NEWER_FORMAT",
-          `store ${dir} has format ${format}; this revfs reads up to format ${FORMAT_VERSION}: upgrade revfs`,
-        );
-      }
-      // Format 1 is format 2 without deltas or chains: a writer just relabels it, so
-      // an older revfs (which would not keep the chains table) refuses it from then on.
-      if (lock && format < FORMAT_VERSION) {
-        records.write(() => records.put("meta", META.format, u64Key(FORMAT_VERSION)));
-      }
-      return new Store(dir, records, lock);
-    } catch (e) {
-      await records.close();
-      lock?.release();
-      throw e;
-    }
+    const { records, lock } = await openRecords(dir, opts);
+    return new Store(dir, records, lock);
   }
 
   /** Closes the store; pending changes are committed first (and lost only if that fails). */
   async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
     try {
       if (this.writable) this.commit();
     } finally {

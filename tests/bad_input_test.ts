@@ -7,17 +7,13 @@
 import assert from "node:assert/strict";
 import { type RevNumber } from "../mod.ts";
 import { Store } from "../store/store.ts";
-import { runCli } from "./helpers.ts";
+import { runCli, tempDir } from "./helpers.ts";
 import { isMounted, sh, withMount } from "./mount_helpers.ts";
 
 const TIB = 2 ** 40;
 
-async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "revfs-bad-input-" });
-}
-
 Deno.test("mount: over-long and non-UTF-8 names are refused; a 1 TiB sparse file costs nothing", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-bad-input-");
   try {
     const store = `${dir}/store`;
     const mnt = `${dir}/mnt`;
@@ -62,7 +58,7 @@ Deno.test("mount: over-long and non-UTF-8 names are refused; a 1 TiB sparse file
 });
 
 Deno.test("import: a 1 TiB sparse file reads only its data; a name that is not UTF-8 is one error", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-bad-input-");
   try {
     const src = `${dir}/src`;
     await Deno.mkdir(src);
@@ -104,7 +100,7 @@ Deno.test("import: a 1 TiB sparse file reads only its data; a name that is not U
 });
 
 Deno.test("mount: something that is not a store is refused and leaves no mount", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-bad-input-");
   try {
     const mnt = `${dir}/mnt`;
     await Deno.mkdir(mnt);

@@ -5,11 +5,7 @@
 import assert from "node:assert/strict";
 import { FORMAT_VERSION, ROOT_INO } from "../mod.ts";
 import { Store } from "../store/store.ts";
-import { Rng, runCli, sha256Hex } from "./helpers.ts";
-
-async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "revfs-cli-" });
-}
+import { Rng, runCli, sha256Hex, tempDir } from "./helpers.ts";
 
 function oneErrorLine(r: { code: number; stderr: string; stdout: string }, pattern: RegExp): void {
   assert.notEqual(r.code, 0, "exit code");
@@ -20,7 +16,7 @@ function oneErrorLine(r: { code: number; stderr: string; stdout: string }, patte
 }
 
 Deno.test("cli: import, log, ls, cat, diff, tag, export, stats, verify on one store", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-cli-");
   try {
     const src = `${dir}/src`;
     const store = `${dir}/store`;
@@ -97,7 +93,7 @@ Deno.test("cli: import, log, ls, cat, diff, tag, export, stats, verify on one st
 });
 
 Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-cli-");
   try {
     const src = `${dir}/src`;
     const store = `${dir}/store`;

@@ -12,12 +12,10 @@
  */
 import { join } from "node:path";
 import { askMount } from "../fs/control_client.ts";
-import { type Rng, runCli, sha256Hex } from "./helpers.ts";
+import { type Rng, runCli } from "./helpers.ts";
 import { isMounted, withMount } from "./mount_helpers.ts";
-
-type Node = { type: "dir" } | { type: "file"; data: Uint8Array };
-/** A tree: path -> node. Copies share the (never mutated) file contents. */
-type Tree = Map<string, Node>;
+import { type CrashReport, emptyReport } from "./crash_report.ts";
+import { digestNode, type Node, readTree, type Tree, treeDiff } from "./file_tree.ts";
 
 export interface CrashOptions {
   rounds: number;
@@ -28,93 +26,6 @@ export interface CrashOptions {
   /** Compare every revision at every round (else the new ones and one old one). */
   checkAllRevisions: boolean;
   log?: (line: string) => void;
-}
-
-export interface CrashReport {
-  kills: number;
-  opsCompleted: number;
-  snapshotsMade: number;
-  /** Snapshots whose reply the kill cut off but that were committed. */
-  snapshotsUnreported: number;
-  revisionChecks: number;
-  fsyncedFilesChecked: number;
-  /** The operation each kill interrupted, by kind. */
-  interrupted: Record<string, number>;
-  /** Every broken promise: a lost or wrong snapshot, an fsync'd file not as synced, a failed verify. */
-  losses: string[];
-}
-
-export function emptyReport(): CrashReport {
-  return {
-    kills: 0,
-    opsCompleted: 0,
-    snapshotsMade: 0,
-    snapshotsUnreported: 0,
-    revisionChecks: 0,
-    fsyncedFilesChecked: 0,
-    interrupted: {},
-    losses: [],
-  };
-}
-
-/** Adds `r` into `total`. */
-export function addReport(total: CrashReport, r: CrashReport): void {
-  const counts = [
-    "kills",
-    "opsCompleted",
-    "snapshotsMade",
-    "snapshotsUnreported",
-    "revisionChecks",
-    "fsyncedFilesChecked",
-  ] as const;
-  for (const k of counts) total[k] += r[k];
-  for (const [k, v] of Object.entries(r.interrupted)) total.interrupted[k] = (total.interrupted[k] ?? 0) + v;
-  total.losses.push(...r.losses);
-}
-
-function digestNode(n: Node): string {
-  return n.type === "dir" ? "d" : `f:${n.data.length}:${sha256Hex(n.data)}`;
-}
-
-/** Reads a tree through the mount: every file's bytes, every directory. */
-function readTree(root: string, skipTop: string[] = []): Map<string, Node> {
-  const out = new Map<string, Node>();
-  const walk = (rel: string) => {
-    for (const e of Deno.readDirSync(join(root, rel))) {
-      if (rel === "" && skipTop.includes(e.name)) continue;
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory) {
-        out.set(r, { type: "dir" });
-        walk(r);
-      } else out.set(r, { type: "file", data: Deno.readFileSync(join(root, r)) });
-    }
-  };
-  walk("");
-  return out;
-}
-
-function treeDiff(want: Tree, got: Tree): string[] {
-  const out: string[] = [];
-  for (const [p, w] of want) {
-    const g = got.get(p);
-    if (!g || digestNode(g) !== digestNode(w)) {
-      out.push(`${p}: want ${describe(w)} got ${g ? describe(g, w) : "nothing"}`);
-    }
-  }
-  for (const p of got.keys()) if (!want.has(p)) out.push(`${p}: unexpected`);
-  return out;
-}
-
-/** A node for an error message; for a file that differs from `than`, where it differs. */
-function describe(n: Node, than?: Node): string {
-  if (n.type === "dir") return "a directory";
-  if (than?.type !== "file") return `${n.data.length} bytes`;
-  const a = n.data, b = than.data;
-  let first = 0;
-  while (first < Math.min(a.length, b.length) && a[first] === b[first]) first++;
-  let last = Math.min(a.length, b.length) - 1;
-  while (last > first && a[last] === b[last]) last--;
-  return `${a.length} bytes, differing in [${first}, ${last}]`;
 }
 
 const HELD = "held.bin";
@@ -478,3 +389,5 @@ function checkAfterCrash(
     }
   }
 }
+
+export { addReport, type CrashReport, emptyReport } from "./crash_report.ts";

@@ -4,11 +4,11 @@
  * every fsync'd file must survive exactly. `deno task soak` runs hundreds of rounds.
  */
 import assert from "node:assert/strict";
-import { Rng } from "./helpers.ts";
+import { Rng, tempDir } from "./helpers.ts";
 import { runCrashRounds } from "./crash_harness.ts";
 
 Deno.test("crash: SIGKILL of the mount loses no reported snapshot and no fsync'd byte", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-crash-" });
+  const dir = await tempDir("revfs-crash-");
   try {
     const report = await runCrashRounds({
       rounds: 6,

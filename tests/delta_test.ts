@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { Store } from "../store/store.ts";
 import { MAX_DELTA_DEPTH, maxChainBytes } from "../store/blocks/chains.ts";
-import { checkStoreInvariants, newTestStore, readEntry, readHead, Rng } from "./helpers.ts";
+import { checkStoreInvariants, readEntry, readHead, Rng, storeTest } from "./helpers.ts";
 
 type Files = Map<string, Uint8Array>;
 
@@ -48,8 +48,7 @@ function insertAt(data: Uint8Array, at: number, bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-Deno.test("deltas: a random history reads back after every snapshot and after drop + gc", async () => {
-  const ts = await newTestStore();
+storeTest("deltas: a random history reads back after every snapshot and after drop + gc", (ts) => {
   const { store } = ts;
   const rng = new Rng(303);
   const files: Files = new Map([
@@ -64,71 +63,66 @@ Deno.test("deltas: a random history reads back after every snapshot and after dr
   const byName = () => new Map([...files].map(([role, d]) => [names.get(role)!, d]));
   const history = new Map<RevNumber, Files>();
   history.set(store.snapshot().rev, byName());
-  try {
-    for (let v = 0; v < 40; v++) {
-      const op = rng.int(6);
-      if (op === 0) {
-        // A small text edit in place.
-        const d = files.get("notes.txt")!.slice();
-        d.set(rng.bytes(1 + rng.int(300), "text"), rng.int(d.length - 300));
-        files.set("notes.txt", d);
-      } else if (op === 1) {
-        // An insertion: the rest of the file shifts; neighbours make good bases.
-        const d = insertAt(files.get("notes.txt")!, rng.int(350_000), rng.bytes(1 + rng.int(2000), "text"));
-        files.set("notes.txt", d);
-      } else if (op === 2 || op === 3) {
-        // Sparse binary rewrites at 4 KiB-aligned offsets.
-        const d = files.get("data.bin")!.slice();
-        for (let k = 0; k < 4; k++) d.set(rng.bytes(4096), rng.int(d.length / 4096) * 4096);
-        files.set("data.bin", d);
-      } else if (op === 4) {
-        files.set("log.txt", insertAt(files.get("log.txt")!, files.get("log.txt")!.length, rng.bytes(3000, "text")));
-      } else {
-        // Rename: the inode keeps its history.
-        const role = rng.pick([...files.keys()]);
-        const [stem, ext] = role.split(".");
-        const to = `${stem}_${v}.${ext}`;
-        store.head.rename(ROOT_INO, names.get(role)!, ROOT_INO, to);
-        names.set(role, to);
-      }
-      for (const [role, data] of files) {
-        const ino = inos.get(role)!;
-        store.head.write(ino, 0, data);
-        store.head.setattr(ino, { size: data.length });
-      }
-      history.set(store.snapshot().rev, byName());
-      checkAll(store, history, `after snapshot ${v}`);
+  for (let v = 0; v < 40; v++) {
+    const op = rng.int(6);
+    if (op === 0) {
+      // A small text edit in place.
+      const d = files.get("notes.txt")!.slice();
+      d.set(rng.bytes(1 + rng.int(300), "text"), rng.int(d.length - 300));
+      files.set("notes.txt", d);
+    } else if (op === 1) {
+      // An insertion: the rest of the file shifts; neighbours make good bases.
+      const d = insertAt(files.get("notes.txt")!, rng.int(350_000), rng.bytes(1 + rng.int(2000), "text"));
+      files.set("notes.txt", d);
+    } else if (op === 2 || op === 3) {
+      // Sparse binary rewrites at 4 KiB-aligned offsets.
+      const d = files.get("data.bin")!.slice();
+      for (let k = 0; k < 4; k++) d.set(rng.bytes(4096), rng.int(d.length / 4096) * 4096);
+      files.set("data.bin", d);
+    } else if (op === 4) {
+      files.set("log.txt", insertAt(files.get("log.txt")!, files.get("log.txt")!.length, rng.bytes(3000, "text")));
+    } else {
+      // Rename: the inode keeps its history.
+      const role = rng.pick([...files.keys()]);
+      const [stem, ext] = role.split(".");
+      const to = `${stem}_${v}.${ext}`;
+      store.head.rename(ROOT_INO, names.get(role)!, ROOT_INO, to);
+      names.set(role, to);
     }
-    const st = store.stats();
-    assert.ok(st.deltaRecords > 40, `only ${st.deltaRecords} delta records`);
-    assert.ok(st.maxChainDepth >= 2 && st.maxChainDepth <= MAX_DELTA_DEPTH, `chain depth ${st.maxChainDepth}`);
-    // History costs a fraction of what it would whole.
-    assert.ok(st.storedBytes < st.logicalBytes / 8, `stored ${st.storedBytes} of ${st.logicalBytes} logical`);
-    checkStoreInvariants(store);
-
-    // Drop every third revision, the newest kept: deltas whose base goes away are stored whole.
-    const revs = [...history.keys()];
-    for (const rev of revs.filter((_, i) => i % 3 === 1 && i < revs.length - 1)) {
-      store.drop(rev);
-      history.delete(rev);
+    for (const [role, data] of files) {
+      const ino = inos.get(role)!;
+      store.head.write(ino, 0, data);
+      store.head.setattr(ino, { size: data.length });
     }
-    const gc = store.gc();
-    assert.ok(gc.blocksRemoved > 0, "gc freed nothing");
-    checkAll(store, history, "after drop + gc");
-    checkStoreInvariants(store);
-  } finally {
-    await ts.cleanup();
+    history.set(store.snapshot().rev, byName());
+    checkAll(store, history, `after snapshot ${v}`);
   }
+  const st = store.stats();
+  assert.ok(st.deltaRecords > 40, `only ${st.deltaRecords} delta records`);
+  assert.ok(st.maxChainDepth >= 2 && st.maxChainDepth <= MAX_DELTA_DEPTH, `chain depth ${st.maxChainDepth}`);
+  // History costs a fraction of what it would whole.
+  assert.ok(st.storedBytes < st.logicalBytes / 8, `stored ${st.storedBytes} of ${st.logicalBytes} logical`);
+  checkStoreInvariants(store);
+
+  // Drop every third revision, the newest kept: deltas whose base goes away are stored whole.
+  const revs = [...history.keys()];
+  for (const rev of revs.filter((_, i) => i % 3 === 1 && i < revs.length - 1)) {
+    store.drop(rev);
+    history.delete(rev);
+  }
+  const gc = store.gc();
+  assert.ok(gc.blocksRemoved > 0, "gc freed nothing");
+  checkAll(store, history, "after drop + gc");
 });
 
-Deno.test("deltas: a block rewritten many times keeps its chain within the bounds; the head's version is whole", async () => {
-  const ts = await newTestStore();
-  const { store } = ts;
-  const rng = new Rng(11);
-  let data = rng.bytes(64 * 1024);
-  const ino = newFile(store, "f.bin", data);
-  const history = new Map<RevNumber, Files>([[store.snapshot().rev, new Map([["f.bin", data]])]]);
-  try {
+storeTest(
+  "deltas: a block rewritten many times keeps its chain within the bounds; the head's version is whole",
+  (ts) => {
+    const { store } = ts;
+    const rng = new Rng(11);
+    let data = rng.bytes(64 * 1024);
+    const ino = newFile(store, "f.bin", data);
+    const history = new Map<RevNumber, Files>([[store.snapshot().rev, new Map([["f.bin", data]])]]);
     for (let v = 0; v < 3 * MAX_DELTA_DEPTH; v++) {
       data = data.slice();
       data.set(rng.bytes(4096), rng.int(16) * 4096);
@@ -162,33 +156,25 @@ Deno.test("deltas: a block rewritten many times keeps its chain within the bound
     assert.ok(gc.storedWhole >= 1, JSON.stringify(gc));
     checkAll(store, history, "after dropping the newest");
     checkStoreInvariants(store);
-  } finally {
-    await ts.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("deltas: a file saved the usual way (truncated to 0, then written) still gets deltas", async () => {
-  const ts = await newTestStore();
+storeTest("deltas: a file saved the usual way (truncated to 0, then written) still gets deltas", (ts) => {
   const { store } = ts;
-  try {
-    const rng = new Rng(12);
-    let text = rng.bytes(200_000, "text");
-    const ino = newFile(store, "notes.txt", text);
-    const first = store.snapshot().rev;
-    const history = new Map<RevNumber, Files>([[first, new Map([["notes.txt", text]])]]);
-    for (let v = 0; v < 5; v++) {
-      text = text.slice();
-      text.set(new TextEncoder().encode(`edit ${v}`), rng.int(text.length - 10));
-      // What `open(O_TRUNC)` then `write` does through the mount.
-      store.head.setattr(ino, { size: 0 });
-      store.head.write(ino, 0, text);
-      history.set(store.snapshot().rev, new Map([["notes.txt", text]]));
-    }
-    const deltas = store.stats().deltaRecords;
-    assert.ok(deltas >= 5, `only ${deltas} delta records after 5 saved edits`);
-    checkAll(store, history, "after the edits");
-    checkStoreInvariants(store);
-  } finally {
-    await ts.cleanup();
+  const rng = new Rng(12);
+  let text = rng.bytes(200_000, "text");
+  const ino = newFile(store, "notes.txt", text);
+  const first = store.snapshot().rev;
+  const history = new Map<RevNumber, Files>([[first, new Map([["notes.txt", text]])]]);
+  for (let v = 0; v < 5; v++) {
+    text = text.slice();
+    text.set(new TextEncoder().encode(`edit ${v}`), rng.int(text.length - 10));
+    // What `open(O_TRUNC)` then `write` does through the mount.
+    store.head.setattr(ino, { size: 0 });
+    store.head.write(ino, 0, text);
+    history.set(store.snapshot().rev, new Map([["notes.txt", text]]));
   }
+  const deltas = store.stats().deltaRecords;
+  assert.ok(deltas >= 5, `only ${deltas} delta records after 5 saved edits`);
+  checkAll(store, history, "after the edits");
 });

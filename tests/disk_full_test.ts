@@ -5,11 +5,11 @@
  * Needs root (it mounts a tmpfs), as the mount tests do.
  */
 import assert from "node:assert/strict";
-import { runCli } from "./helpers.ts";
+import { runCli, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 Deno.test("disk full: ENOSPC for writes, a failed snapshot changes nothing, and all is well after space is freed", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-disk-full-" });
+  const dir = await tempDir("revfs-disk-full-");
   const fs = `${dir}/fs`;
   await Deno.mkdir(fs);
   assert.equal((await sh(`mount -t tmpfs -o size=24m tmpfs '${fs}'`)).code, 0, "cannot mount a tmpfs");

@@ -4,9 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { LAYOUT } from "../fs/fuse/layout.ts";
+import { tempDir } from "./helpers.ts";
 
 Deno.test("fuse: every struct offset and constant in layout.ts matches the installed libfuse3 headers", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const probe = new URL("../fs/fuse/layout_probe.c", import.meta.url).pathname;
     const cc = await new Deno.Command("gcc", {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
 import type { Table } from "../store/records/records.ts";
-import { Rng, runCli } from "./helpers.ts";
+import { Rng, runCli, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 const TABLES: Table[] = ["dirents", "inodes"];
@@ -44,7 +44,7 @@ function checkReads(records: LmdbRecordStore, model: Model, rng: Rng, where: str
 }
 
 Deno.test("group commit: pending changes read back at once, roll back whole, and commit with the next write", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-group-" });
+  const dir = await tempDir("revfs-group-");
   const rng = new Rng(20261121);
   let records = LmdbRecordStore.open(dir, { create: true });
   try {
@@ -125,7 +125,7 @@ function sameModel(a: Model, b: Model): boolean {
 }
 
 Deno.test("group commit: fsyncdir makes names durable, and a SIGKILL keeps a prefix of what followed", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-group-mount-" });
+  const dir = await tempDir("revfs-group-mount-");
   const store = `${dir}/store`, mnt = `${dir}/mnt`;
   // After the sync: creates interleaved with renames of synced names, in this order.
   const ops: ({ op: "create"; name: string } | { op: "rename"; from: string; to: string })[] = [];

@@ -6,21 +6,55 @@ import { readRange } from "../store/tree/read_range.ts";
 
 export interface TestStore {
   store: Store;
+  /** A temporary directory for the test, removed after it; the store is `${dir}/store`. */
   dir: string;
   cleanup(): Promise<void>;
 }
 
 export async function newTestStore(opts: { blockSize?: number } = {}): Promise<TestStore> {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-test-" });
+  const dir = await tempDir();
   const store = await Store.init(`${dir}/store`, opts);
   return {
     store,
     dir,
     async cleanup() {
-      if (store.writable) await store.close().catch(() => {});
+      await store.close().catch(() => {});
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * A test of the store: runs `fn` on a new store and, when it passes, checks every
+ * invariant of the store it leaves (verify, reopened if the test closed it), so no
+ * store test can forget to. The store and its directory go away either way.
+ */
+export function storeTest(
+  name: string,
+  fn: (ts: TestStore, t: Deno.TestContext) => Promise<void> | void,
+  opts: { blockSize?: number } = {},
+): void {
+  Deno.test(name, async (t) => {
+    const ts = await newTestStore(opts);
+    try {
+      await fn(ts, t);
+      if (ts.store.closed) {
+        const again = await Store.open(`${ts.dir}/store`);
+        try {
+          checkStoreInvariants(again);
+        } finally {
+          await again.close();
+        }
+      } else checkStoreInvariants(ts.store);
+    } finally {
+      await ts.cleanup();
+    }
+  });
+}
+
+/** A new temporary directory; the caller removes it. */
+export function tempDir(prefix = "revfs-test-"): Promise<string> {
+  return Deno.makeTempDir({ prefix });
 }
 
 /** Mulberry32: small, fast, and the same sequence for the same seed everywhere. */

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { askMount } from "../fs/control_client.ts";
 import { contentOf, type LoadOp } from "./load_content.ts";
-import { Rng, runCli } from "./helpers.ts";
+import { Rng, runCli, tempDir } from "./helpers.ts";
 import { withMount } from "./mount_helpers.ts";
 
 const WORKERS = 8;
@@ -25,7 +25,7 @@ interface Snap {
 }
 
 Deno.test("load: 8 processes for 60 s under snapshots; every snapshot is a point in time", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-load-" });
+  const dir = await tempDir("revfs-load-");
   const store = `${dir}/store`, mnt = `${dir}/mnt`;
   const rng = new Rng(8);
   const snaps: Snap[] = [];

@@ -9,7 +9,7 @@ import { Store } from "../store/store.ts";
 import { BlockLoader } from "../fs/block_loader.ts";
 import { PageCache } from "../fs/page_cache.ts";
 import { type PageCacheStats } from "../fs/page_cache.ts";
-import { assertBytes, newTestStore, Rng, runCli } from "./helpers.ts";
+import { assertBytes, Rng, runCli, storeTest, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 const BS = 4096;
@@ -20,8 +20,7 @@ function writeFile(store: Store, name: string, data: Uint8Array): Ino {
   return ino;
 }
 
-Deno.test("loads: concurrent reads of revisions go through loader threads, each block loaded once", async () => {
-  const ts = await newTestStore({ blockSize: BS });
+storeTest("loads: concurrent reads of revisions go through loader threads, each block loaded once", async (ts) => {
   const { store } = ts;
   const loader = await BlockLoader.start(store.dir, 2);
   try {
@@ -84,12 +83,10 @@ Deno.test("loads: concurrent reads of revisions go through loader threads, each 
     assert.equal(after.loads - before.loads, 64, "readahead loaded a block twice");
   } finally {
     await loader.close();
-    await ts.cleanup();
   }
-});
+}, { blockSize: BS });
 
-Deno.test("loads: a damaged block fails its reads through the loader, and other blocks still load", async () => {
-  const ts = await newTestStore({ blockSize: BS });
+storeTest("loads: a damaged block fails its reads through the loader, and other blocks still load", async (ts) => {
   const { store } = ts;
   const loader = await BlockLoader.start(store.dir, 1);
   try {
@@ -99,6 +96,7 @@ Deno.test("loads: a damaged block fails its reads through the loader, and other 
     assert.ok(f?.type === "file");
     // Block 2's record gets block 1's bytes: it no longer matches its hash.
     const damaged = store.head.blockHash(f, 2)!;
+    const original = store.parts.records.get("blocks", damaged)!.slice();
     const other = store.parts.records.get("blocks", store.head.blockHash(f, 1)!)!.slice();
     store.parts.records.write(() => store.parts.records.put("blocks", damaged, other));
     const e = store.revisionTree(store.snapshot().rev).entry("f") as FileEntry;
@@ -109,14 +107,15 @@ Deno.test("loads: a damaged block fails its reads through the loader, and other 
       return true;
     });
     assert.deepEqual(gather(await cache.entrySegments(e, 0, 2 * BS)), data.slice(0, 2 * BS));
+    // Put the block back: the store the test leaves must verify.
+    store.parts.records.write(() => store.parts.records.put("blocks", damaged, original));
   } finally {
     await loader.close();
-    await ts.cleanup();
   }
-});
+}, { blockSize: BS });
 
 Deno.test("loads: a slow load through the mount holds up only the reads of its blocks", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-loads-" });
+  const dir = await tempDir("revfs-loads-");
   try {
     const src = `${dir}/src`;
     await Deno.mkdir(src);
@@ -172,34 +171,36 @@ Deno.test("loads: a slow load through the mount holds up only the reads of its b
   }
 });
 
-Deno.test("loads: views handed out after a wait stay intact while later reads reuse the cache's buffers", async () => {
-  const ts = await newTestStore({ blockSize: BS });
-  const { store } = ts;
-  const loader = await BlockLoader.start(store.dir, 1);
-  try {
-    const rng = new Rng(8);
-    const a = rng.bytes(2 * BS);
-    const other = rng.bytes(32 * BS);
-    writeFile(store, "a", a);
-    const otherIno = writeFile(store, "other", other);
-    const rev = store.snapshot().rev;
-    // A budget of 8 blocks: the reads below evict a's blocks, and the cache reuses
-    // evicted buffers for what it loads next.
-    const cache = new PageCache(store, 8 * BS, loader);
-    const waited = cache.entrySegments(store.revisionTree(rev).entry("a") as FileEntry, 0, 2 * BS);
-    assert.ok(waited instanceof Promise, "a cold read of a revision did not wait for the loader");
-    // The session replies to a read that waited a little later, after other requests may
-    // have run: these views must still hold a's bytes then.
-    const views = await waited;
-    for (let round = 0; round < 3; round++) {
-      for (let off = 0; off < other.length; off += 4 * BS) {
-        assertBytes(cache.readHead(otherIno, off, 4 * BS), other.slice(off, off + 4 * BS), `other at ${off}`);
+storeTest(
+  "loads: views handed out after a wait stay intact while later reads reuse the cache's buffers",
+  async (ts) => {
+    const { store } = ts;
+    const loader = await BlockLoader.start(store.dir, 1);
+    try {
+      const rng = new Rng(8);
+      const a = rng.bytes(2 * BS);
+      const other = rng.bytes(32 * BS);
+      writeFile(store, "a", a);
+      const otherIno = writeFile(store, "other", other);
+      const rev = store.snapshot().rev;
+      // A budget of 8 blocks: the reads below evict a's blocks, and the cache reuses
+      // evicted buffers for what it loads next.
+      const cache = new PageCache(store, 8 * BS, loader);
+      const waited = cache.entrySegments(store.revisionTree(rev).entry("a") as FileEntry, 0, 2 * BS);
+      assert.ok(waited instanceof Promise, "a cold read of a revision did not wait for the loader");
+      // The session replies to a read that waited a little later, after other requests may
+      // have run: these views must still hold a's bytes then.
+      const views = await waited;
+      for (let round = 0; round < 3; round++) {
+        for (let off = 0; off < other.length; off += 4 * BS) {
+          assertBytes(cache.readHead(otherIno, off, 4 * BS), other.slice(off, off + 4 * BS), `other at ${off}`);
+        }
       }
+      assertBytes(gather(views), a, "views handed out after a wait");
+      assert.ok(cache.stats().misses >= 32, "the later reads did not load (and so reuse buffers)");
+    } finally {
+      await loader.close();
     }
-    assertBytes(gather(views), a, "views handed out after a wait");
-    assert.ok(cache.stats().misses >= 32, "the later reads did not load (and so reuse buffers)");
-  } finally {
-    await loader.close();
-    await ts.cleanup();
-  }
-});
+  },
+  { blockSize: BS },
+);

@@ -1,12 +1,8 @@
 /** The mount, exercised by real programs through a real FUSE mount. */
 import assert from "node:assert/strict";
 import { isMounted, sh, withMount } from "./mount_helpers.ts";
-import { Rng, runCli } from "./helpers.ts";
+import { Rng, runCli, tempDir } from "./helpers.ts";
 import { seedTree } from "./tree_model.ts";
-
-async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "revfs-mount-" });
-}
 
 async function ok(cmd: string, cwd?: string): Promise<string> {
   const r = await sh(cmd, cwd);
@@ -15,7 +11,7 @@ async function ok(cmd: string, cwd?: string): Promise<string> {
 }
 
 Deno.test("mount: real programs behave as on a local disk, and what they wrote is in the store", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-mount-");
   const store = `${dir}/store`;
   const mnt = `${dir}/mnt`;
   const src = `${dir}/src`;
@@ -97,7 +93,7 @@ Deno.test("mount: real programs behave as on a local disk, and what they wrote i
 });
 
 Deno.test("mount: a bad mountpoint is one clear error and no mount", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-mount-");
   try {
     const missing = await runCli("mount", `${dir}/store`, `${dir}/nope`);
     assert.equal(missing.code, 1);
@@ -122,7 +118,7 @@ Deno.test("mount: a bad mountpoint is one clear error and no mount", async () =>
 });
 
 Deno.test("mount: snapshot while mounted, by store, by mountpoint and from inside; .snapshots shows it at once", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-mount-");
   const store = `${dir}/store`;
   const mnt = `${dir}/mnt`;
   const cli = new URL("../cli.ts", import.meta.url).pathname;
@@ -151,7 +147,7 @@ Deno.test("mount: snapshot while mounted, by store, by mountpoint and from insid
 });
 
 Deno.test("mount: a shorter rewrite through O_TRUNC leaves no old tail, in the head, snapshots and store", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("revfs-mount-");
   try {
     const store = `${dir}/store`, mnt = `${dir}/mnt`;
     await withMount(store, mnt, async () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { PageCache } from "../fs/page_cache.ts";
 import type { Store } from "../store/store.ts";
-import { assertBytes, checkStoreInvariants, newTestStore, readHead, Rng } from "./helpers.ts";
+import { assertBytes, checkStoreInvariants, readHead, Rng, storeTest } from "./helpers.ts";
 
 const BS = 4096;
 
@@ -23,17 +23,17 @@ function entryOf(store: Store, rev: RevNumber, name: string): FileEntry {
 
 // 64 KiB blocks too: there a small write makes a small dirty page that grows.
 for (const BS of [4096, 65536]) {
-  Deno.test(`page cache: random writes, truncates and snapshots match a byte model within the budget (${BS}-byte blocks)`, async () => {
-    const ts = await newTestStore({ blockSize: BS });
-    const { store } = ts;
-    const budget = 12 * BS;
-    const cache = new PageCache(store, budget);
-    const rng = new Rng(77);
-    const names = ["a", "b", "c"];
-    const inos = new Map(names.map((n) => [n, newFile(store, n)]));
-    const model = new Map(names.map((n) => [n, new Uint8Array(0)]));
-    const snaps: [RevNumber, Map<string, Uint8Array>][] = [];
-    try {
+  storeTest(
+    `page cache: random writes, truncates and snapshots match a byte model within the budget (${BS}-byte blocks)`,
+    (ts) => {
+      const { store } = ts;
+      const budget = 12 * BS;
+      const cache = new PageCache(store, budget);
+      const rng = new Rng(77);
+      const names = ["a", "b", "c"];
+      const inos = new Map(names.map((n) => [n, newFile(store, n)]));
+      const model = new Map(names.map((n) => [n, new Uint8Array(0)]));
+      const snaps: [RevNumber, Map<string, Uint8Array>][] = [];
       for (let step = 0; step < 1500; step++) {
         const name = rng.pick(names);
         const ino = inos.get(name)!;
@@ -85,83 +85,72 @@ for (const BS of [4096, 65536]) {
       const st = cache.stats();
       assert.ok(st.writeouts > 50 && st.hits > 0 && st.misses > 0, JSON.stringify(st));
       checkStoreInvariants(store);
-    } finally {
-      await ts.cleanup();
-    }
-  });
+    },
+    { blockSize: BS },
+  );
 }
 
-Deno.test("page cache: a block shared with a snapshot is copied before its first write", async () => {
-  const ts = await newTestStore({ blockSize: BS });
+storeTest("page cache: a block shared with a snapshot is copied before its first write", (ts) => {
   const { store } = ts;
-  try {
-    const cache = new PageCache(store, 64 * BS);
-    const ino = newFile(store, "f");
-    const original = new Rng(1).bytes(3 * BS);
-    cache.write(ino, 0, original);
-    cache.writeOutAll();
-    const rev = store.snapshot().rev;
-    const e = entryOf(store, rev, "f");
-    // Both the revision and the head now read the same cached clean blocks.
-    assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision, from the shared clean blocks");
-    assertBytes(cache.readHead(ino, 0, 3 * BS), original, "the head, from the shared clean blocks");
-    cache.write(ino, BS + 10, new Uint8Array([1, 2, 3]));
-    assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision changed with the head");
-    const changed = original.slice();
-    changed.set([1, 2, 3], BS + 10);
-    assertBytes(cache.readHead(ino, 0, 3 * BS), changed, "the head after its first write");
-    cache.writeOutAll();
-    // Written out, the page becomes a clean block; writing again copies again.
-    cache.write(ino, BS + 10, new Uint8Array([9]));
-    const again = changed.slice();
-    again[BS + 10] = 9;
-    assertBytes(cache.readHead(ino, 0, 3 * BS), again, "the head after a write to a written-out page");
-    assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision after the head was written twice");
-    cache.writeOutAll();
-    assertBytes(readHead(store, ino, 0, 3 * BS), again, "the store after writeout");
-  } finally {
-    await ts.cleanup();
-  }
-});
+  const cache = new PageCache(store, 64 * BS);
+  const ino = newFile(store, "f");
+  const original = new Rng(1).bytes(3 * BS);
+  cache.write(ino, 0, original);
+  cache.writeOutAll();
+  const rev = store.snapshot().rev;
+  const e = entryOf(store, rev, "f");
+  // Both the revision and the head now read the same cached clean blocks.
+  assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision, from the shared clean blocks");
+  assertBytes(cache.readHead(ino, 0, 3 * BS), original, "the head, from the shared clean blocks");
+  cache.write(ino, BS + 10, new Uint8Array([1, 2, 3]));
+  assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision changed with the head");
+  const changed = original.slice();
+  changed.set([1, 2, 3], BS + 10);
+  assertBytes(cache.readHead(ino, 0, 3 * BS), changed, "the head after its first write");
+  cache.writeOutAll();
+  // Written out, the page becomes a clean block; writing again copies again.
+  cache.write(ino, BS + 10, new Uint8Array([9]));
+  const again = changed.slice();
+  again[BS + 10] = 9;
+  assertBytes(cache.readHead(ino, 0, 3 * BS), again, "the head after a write to a written-out page");
+  assertBytes(cache.readEntry(e, 0, 3 * BS), original, "the revision after the head was written twice");
+  cache.writeOutAll();
+  assertBytes(readHead(store, ino, 0, 3 * BS), again, "the store after writeout");
+}, { blockSize: BS });
 
-Deno.test("page cache: writeout goes in block order and stores nothing for unchanged blocks", async () => {
-  const ts = await newTestStore({ blockSize: BS });
+storeTest("page cache: writeout goes in block order and stores nothing for unchanged blocks", (ts) => {
   const { store } = ts;
-  try {
-    const cache = new PageCache(store, 64 * BS);
-    const ino = newFile(store, "f");
-    const data = new Rng(2).bytes(8 * BS);
-    cache.write(ino, 0, data);
-    cache.writeOutAll();
-    store.snapshot();
-    const blocksBefore = store.parts.blocks.written;
-    // Rewrite identical bytes, out of order and in pieces: nothing new is stored.
-    for (const i of [5, 1, 7, 0, 3]) cache.write(ino, i * BS + 100, data.subarray(i * BS + 100, i * BS + 900));
-    assert.equal(cache.stats().dirtyBlocks, 5);
-    cache.writeOutAll();
-    assert.equal(store.parts.blocks.written, blocksBefore, "an unchanged block was stored again");
-    assert.deepEqual([...store.parts.head.files.overlay(ino)], [], "an unchanged block was recorded as changed");
-    // Changed blocks reach the head in block order, whatever order they were written in.
-    const order: number[] = [];
-    const head = store.head;
-    const original = head.writeBlocks.bind(head);
-    head.writeBlocks = (files) => {
-      for (const f of files) order.push(...f.blocks.map(([idx]) => idx));
-      return original(files);
-    };
-    for (const i of [6, 2, 4]) cache.write(ino, i * BS, new Uint8Array([i + 1]));
-    cache.writeOutAll();
-    assert.deepEqual(order, [2, 4, 6]);
-    assert.equal(store.parts.blocks.written, blocksBefore + 3);
-  } finally {
-    await ts.cleanup();
-  }
-});
+  const cache = new PageCache(store, 64 * BS);
+  const ino = newFile(store, "f");
+  const data = new Rng(2).bytes(8 * BS);
+  cache.write(ino, 0, data);
+  cache.writeOutAll();
+  store.snapshot();
+  const blocksBefore = store.parts.blocks.written;
+  // Rewrite identical bytes, out of order and in pieces: nothing new is stored.
+  for (const i of [5, 1, 7, 0, 3]) cache.write(ino, i * BS + 100, data.subarray(i * BS + 100, i * BS + 900));
+  assert.equal(cache.stats().dirtyBlocks, 5);
+  cache.writeOutAll();
+  assert.equal(store.parts.blocks.written, blocksBefore, "an unchanged block was stored again");
+  assert.deepEqual([...store.parts.head.files.overlay(ino)], [], "an unchanged block was recorded as changed");
+  // Changed blocks reach the head in block order, whatever order they were written in.
+  const order: number[] = [];
+  const head = store.head;
+  const original = head.writeBlocks.bind(head);
+  head.writeBlocks = (files) => {
+    for (const f of files) order.push(...f.blocks.map(([idx]) => idx));
+    return original(files);
+  };
+  for (const i of [6, 2, 4]) cache.write(ino, i * BS, new Uint8Array([i + 1]));
+  cache.writeOutAll();
+  assert.deepEqual(order, [2, 4, 6]);
+  assert.equal(store.parts.blocks.written, blocksBefore + 3);
+}, { blockSize: BS });
 
-Deno.test("page cache: a small file's written-out block is cached at its size, and reads zero-fill past it", async () => {
-  const ts = await newTestStore({ blockSize: BS });
-  const { store } = ts;
-  try {
+storeTest(
+  "page cache: a small file's written-out block is cached at its size, and reads zero-fill past it",
+  (ts) => {
+    const { store } = ts;
     const cache = new PageCache(store, 64 * BS);
     const rng = new Rng(3);
     const contents: Uint8Array[] = [];
@@ -184,7 +173,6 @@ Deno.test("page cache: a small file's written-out block is cached at its size, a
     expected[2 * BS - 1] = 7;
     assertBytes(cache.readHead(g, 0, 2 * BS), expected, "g through the cache");
     assertBytes(readHead(store, g, 0, 2 * BS), expected, "g from the store");
-  } finally {
-    await ts.cleanup();
-  }
-});
+  },
+  { blockSize: BS },
+);

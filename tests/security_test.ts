@@ -5,7 +5,7 @@
  * user" is nobody (uid 65534), through setpriv; the tests run as root.
  */
 import assert from "node:assert/strict";
-import { runCli } from "./helpers.ts";
+import { runCli, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 const NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups";
@@ -16,7 +16,7 @@ function asNobody(cmd: string): Promise<{ code: number; stdout: string; stderr: 
 }
 
 async function openDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "revfs-security-" });
+  const dir = await tempDir("revfs-security-");
   // Other users must reach the mountpoint, or every check below would pass for the wrong reason.
   await Deno.chmod(dir, 0o755);
   return dir;

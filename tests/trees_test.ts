@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { BlockMaps, FANOUT } from "../store/tree/block_map.ts";
 import { DirTrees } from "../store/tree/dir_tree.ts";
 import type { BlockHash, Entry, PageHash } from "../mod.ts";
-import { newTestStore, Rng } from "./helpers.ts";
+import { Rng, storeTest } from "./helpers.ts";
 import { toHex } from "../store/blocks/hash.ts";
 
 function fakeHash(n: number): BlockHash {
@@ -20,85 +20,75 @@ function fileEntry(size: number): Entry {
   return { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: BigInt(size), size, content: null };
 }
 
-Deno.test("block map: random edits and truncations match an array model; shape is canonical", async () => {
-  const ts = await newTestStore();
-  try {
-    const maps = new BlockMaps(ts.store.parts.pages);
-    const rng = new Rng(7);
-    const records = ts.store.parts.records;
-    let root: PageHash | null = null;
-    let model: (BlockHash | null)[] = [];
-    records.write(() => {
-      for (let step = 0; step < 300; step++) {
-        const edits = new Map<number, BlockHash | null>();
-        let count = model.length;
-        let keep = count;
-        if (rng.chance(0.2)) keep = count = rng.int(count + 1);
-        if (rng.chance(0.3)) count += rng.int(3 * FANOUT);
-        for (let k = rng.int(20); k > 0 && count > 0; k--) {
-          edits.set(rng.int(count), rng.chance(0.1) ? null : fakeHash(rng.int(1_000_000)));
-        }
-        root = maps.update(root, keep, edits, count);
-        model = model.slice(0, keep);
-        while (model.length < count) model.push(null);
-        for (const [i, h] of edits) model[i] = h;
-        if (step % 25 === 0 || step === 299) {
-          const present = new Map([...maps.present(root)].map(([i, h]) => [i, toHex(h)]));
-          model.forEach((h, i) => assert.equal(present.get(i) ?? null, h ? toHex(h) : null, `block ${i}`));
-          for (let k = 0; k < 50 && model.length; k++) {
-            const i = rng.int(model.length);
-            assert.equal(maps.lookup(root, i), model[i] ?? null);
-          }
-          // Canonical: building the same map in one go gives the same root page.
-          const fresh = maps.update(null, 0, new Map(model.map((h, i) => [i, h])), model.length);
-          assert.equal(fresh && toHex(fresh), root && toHex(root), `step ${step}: shape depends on history`);
-        }
+storeTest("block map: random edits and truncations match an array model; shape is canonical", (ts) => {
+  const maps = new BlockMaps(ts.store.parts.pages);
+  const rng = new Rng(7);
+  const records = ts.store.parts.records;
+  let root: PageHash | null = null;
+  let model: (BlockHash | null)[] = [];
+  records.write(() => {
+    for (let step = 0; step < 300; step++) {
+      const edits = new Map<number, BlockHash | null>();
+      let count = model.length;
+      let keep = count;
+      if (rng.chance(0.2)) keep = count = rng.int(count + 1);
+      if (rng.chance(0.3)) count += rng.int(3 * FANOUT);
+      for (let k = rng.int(20); k > 0 && count > 0; k--) {
+        edits.set(rng.int(count), rng.chance(0.1) ? null : fakeHash(rng.int(1_000_000)));
       }
-    });
-  } finally {
-    await ts.cleanup();
-  }
+      root = maps.update(root, keep, edits, count);
+      model = model.slice(0, keep);
+      while (model.length < count) model.push(null);
+      for (const [i, h] of edits) model[i] = h;
+      if (step % 25 === 0 || step === 299) {
+        const present = new Map([...maps.present(root)].map(([i, h]) => [i, toHex(h)]));
+        model.forEach((h, i) => assert.equal(present.get(i) ?? null, h ? toHex(h) : null, `block ${i}`));
+        for (let k = 0; k < 50 && model.length; k++) {
+          const i = rng.int(model.length);
+          assert.equal(maps.lookup(root, i), model[i] ?? null);
+        }
+        // Canonical: building the same map in one go gives the same root page.
+        const fresh = maps.update(null, 0, new Map(model.map((h, i) => [i, h])), model.length);
+        assert.equal(fresh && toHex(fresh), root && toHex(root), `step ${step}: shape depends on history`);
+      }
+    }
+  });
 });
 
-Deno.test("directory trie: random edits match a Map model; shape is canonical; diff is exact", async () => {
-  const ts = await newTestStore();
-  try {
-    const dirs = new DirTrees(ts.store.parts.pages);
-    const rng = new Rng(11);
-    let root: PageHash | null = null;
-    const model = new Map<string, Entry>();
-    ts.store.parts.records.write(() => {
-      for (let step = 0; step < 60; step++) {
-        const prevRoot = root;
-        const prev = new Map(model);
-        const edits = new Map<string, Entry | null>();
-        const n = rng.chance(0.2) ? 500 + rng.int(1500) : 1 + rng.int(30);
-        const names = [...model.keys()];
-        for (let k = 0; k < n; k++) {
-          if (names.length && rng.chance(0.4)) {
-            edits.set(rng.pick(names), rng.chance(0.5) ? null : fileEntry(rng.int(1e6)));
-          } else edits.set(`name-${rng.int(100_000)}`, fileEntry(rng.int(1e6)));
-        }
-        root = dirs.update(root, edits).root;
-        for (const [name, e] of edits) e === null ? model.delete(name) : model.set(name, e);
-        const listed = dirs.list(root);
-        assert.equal(listed.length, model.size);
-        assert.equal(dirs.count(root), model.size);
-        for (const [name, e] of listed) assert.deepEqual(e, model.get(name));
-        for (const name of [...model.keys()].slice(0, 20)) assert.deepEqual(dirs.lookup(root, name), model.get(name));
-        assert.equal(dirs.lookup(root, "no-such-name"), null);
-        const fresh = dirs.build([...model]);
-        assert.equal(fresh && toHex(fresh), root && toHex(root), `step ${step}: shape depends on history`);
-        const want = [...new Set([...prev.keys(), ...model.keys()])]
-          .filter((k) => JSON.stringify(prev.get(k) ?? null, big) !== JSON.stringify(model.get(k) ?? null, big))
-          .sort();
-        assert.deepEqual(dirs.diff(prevRoot, root).map((c) => c.name), want);
+storeTest("directory trie: random edits match a Map model; shape is canonical; diff is exact", (ts) => {
+  const dirs = new DirTrees(ts.store.parts.pages);
+  const rng = new Rng(11);
+  let root: PageHash | null = null;
+  const model = new Map<string, Entry>();
+  ts.store.parts.records.write(() => {
+    for (let step = 0; step < 60; step++) {
+      const prevRoot = root;
+      const prev = new Map(model);
+      const edits = new Map<string, Entry | null>();
+      const n = rng.chance(0.2) ? 500 + rng.int(1500) : 1 + rng.int(30);
+      const names = [...model.keys()];
+      for (let k = 0; k < n; k++) {
+        if (names.length && rng.chance(0.4)) {
+          edits.set(rng.pick(names), rng.chance(0.5) ? null : fileEntry(rng.int(1e6)));
+        } else edits.set(`name-${rng.int(100_000)}`, fileEntry(rng.int(1e6)));
       }
-      assert.ok(model.size > 2000, `the trie only reached ${model.size} names`);
-    });
-  } finally {
-    await ts.cleanup();
-  }
+      root = dirs.update(root, edits).root;
+      for (const [name, e] of edits) e === null ? model.delete(name) : model.set(name, e);
+      const listed = dirs.list(root);
+      assert.equal(listed.length, model.size);
+      assert.equal(dirs.count(root), model.size);
+      for (const [name, e] of listed) assert.deepEqual(e, model.get(name));
+      for (const name of [...model.keys()].slice(0, 20)) assert.deepEqual(dirs.lookup(root, name), model.get(name));
+      assert.equal(dirs.lookup(root, "no-such-name"), null);
+      const fresh = dirs.build([...model]);
+      assert.equal(fresh && toHex(fresh), root && toHex(root), `step ${step}: shape depends on history`);
+      const want = [...new Set([...prev.keys(), ...model.keys()])]
+        .filter((k) => JSON.stringify(prev.get(k) ?? null, big) !== JSON.stringify(model.get(k) ?? null, big))
+        .sort();
+      assert.deepEqual(dirs.diff(prevRoot, root).map((c) => c.name), want);
+    }
+    assert.ok(model.size > 2000, `the trie only reached ${model.size} names`);
+  });
 });
 
 function big(_k: string, v: unknown): unknown {

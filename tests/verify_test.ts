@@ -3,139 +3,149 @@ import assert from "node:assert/strict";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
 import { fileChunks, type RevNumber } from "../mod.ts";
 import { Store } from "../store/store.ts";
-import { newTestStore, Rng, runCli } from "./helpers.ts";
+import { Rng, runCli, storeTest, tempDir, type TestStore } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
-async function storeWithTwoFiles(): Promise<{ store: Store; dir: string; cleanup(): Promise<void> }> {
-  const ts = await newTestStore();
+/** Two files in revision 1: docs/report.txt (text, 150 kB) and other.bin (100 kB). */
+async function seedTwoFiles(ts: TestStore): Promise<void> {
   const src = `${ts.dir}/src`;
   await Deno.mkdir(`${src}/docs`, { recursive: true });
   const rng = new Rng(9);
   await Deno.writeFile(`${src}/docs/report.txt`, rng.bytes(150_000, "text"));
   await Deno.writeFile(`${src}/other.bin`, rng.bytes(100_000));
   await ts.store.importDir(src, "");
-  return ts;
 }
 
-function flipByte(store: Store, table: "blocks" | "pages", key: Uint8Array, at: number): void {
-  const v = store.parts.records.get(table, key)!.slice();
+/** Flips one bit of a record; returns what puts the record back (the store must be open for writing). */
+function flipByte(store: Store, table: "blocks" | "pages", key: Uint8Array, at: number): (s?: Store) => void {
+  const original = store.parts.records.get(table, key)!.slice();
+  const v = original.slice();
   v[at % v.length] ^= 0x40;
   store.parts.records.write(() => store.parts.records.put(table, key, v));
+  return (s = store) => s.parts.records.write(() => s.parts.records.put(table, key, original));
 }
 
-Deno.test("verify: a flipped byte in a block names the revision and path; other files still read", async () => {
-  const ts = await storeWithTwoFiles();
-  try {
-    const { store } = ts;
-    assert.deepEqual(store.verify().problems, []);
-    const view = store.view(1 as RevNumber);
-    const report1 = store.revisionTree(1 as RevNumber).entry("docs/report.txt");
-    assert.equal(report1.type, "file");
-    const [, block] = [...store.parts.maps.present(report1.type === "file" ? report1.content : null)][1];
-    flipByte(store, "blocks", block, 200);
-    const report = store.verify();
-    assert.ok(report.problems.length >= 1);
-    assert.ok(
-      report.problems.some((p) => p.includes("revision 1") && p.includes("docs/report.txt")),
-      report.problems.join("\n"),
-    );
-    assert.ok(!report.problems.some((p) => p.includes("other.bin")));
-    // Reading the damaged file fails with a clear error; the other file reads fine.
-    assert.throws(() => [...fileChunks(view, "docs/report.txt", store.blockSize)], /corrupt/);
-    assert.equal([...fileChunks(view, "other.bin", store.blockSize)].reduce((n, c) => n + c.length, 0), 100_000);
-    await store.close();
-    const cli = await runCli("verify", `${ts.dir}/store`);
-    assert.equal(cli.code, 1);
-    assert.match(cli.stderr, /docs\/report\.txt/);
-    const cat = await runCli("cat", `${ts.dir}/store`, "docs/report.txt", "--rev", "1");
-    assert.equal(cat.code, 1);
-    assert.equal(cat.stdout, "", "cat wrote part of a damaged file");
-    assert.match(cat.stderr, /^revfs: block [0-9a-f]+ is corrupt/);
-  } finally {
-    await ts.cleanup();
-  }
+storeTest("verify: a flipped byte in a block names the revision and path; other files still read", async (ts) => {
+  await seedTwoFiles(ts);
+  const { store } = ts;
+  assert.deepEqual(store.verify().problems, []);
+  const view = store.view(1 as RevNumber);
+  const report1 = store.revisionTree(1 as RevNumber).entry("docs/report.txt");
+  assert.equal(report1.type, "file");
+  const [, block] = [...store.parts.maps.present(report1.type === "file" ? report1.content : null)][1];
+  const repair = flipByte(store, "blocks", block, 200);
+  const report = store.verify();
+  assert.ok(report.problems.length >= 1);
+  assert.ok(
+    report.problems.some((p) => p.includes("revision 1") && p.includes("docs/report.txt")),
+    report.problems.join("\n"),
+  );
+  assert.ok(!report.problems.some((p) => p.includes("other.bin")));
+  // Reading the damaged file fails with a clear error; the other file reads fine.
+  assert.throws(() => [...fileChunks(view, "docs/report.txt", store.blockSize)], /corrupt/);
+  assert.equal([...fileChunks(view, "other.bin", store.blockSize)].reduce((n, c) => n + c.length, 0), 100_000);
+  await store.close();
+  const cli = await runCli("verify", `${ts.dir}/store`);
+  assert.equal(cli.code, 1);
+  assert.match(cli.stderr, /docs\/report\.txt/);
+  const cat = await runCli("cat", `${ts.dir}/store`, "docs/report.txt", "--rev", "1");
+  assert.equal(cat.code, 1);
+  assert.equal(cat.stdout, "", "cat wrote part of a damaged file");
+  assert.match(cat.stderr, /^revfs: block [0-9a-f]+ is corrupt/);
+  await repairClosed(ts, repair);
 });
 
-Deno.test("verify: a flipped byte in a directory page is found", async () => {
-  const ts = await storeWithTwoFiles();
+/** Puts a damaged record back in a closed store, so the test ends with a sound one. */
+async function repairClosed(ts: TestStore, repair: (s: Store) => void): Promise<void> {
+  const again = await Store.open(`${ts.dir}/store`, { write: true });
   try {
-    const { store } = ts;
-    const docs = store.revisionTree(1 as RevNumber).entry("docs");
-    if (docs.type !== "dir" || docs.content === null) throw new Error("docs is not a non-empty directory");
-    flipByte(store, "pages", docs.content, 5);
-    const report = store.verify();
-    assert.ok(report.problems.some((p) => p.includes("revision 1") && p.includes("docs")), report.problems.join("\n"));
+    repair(again);
   } finally {
-    await ts.cleanup();
+    await again.close();
   }
+}
+
+storeTest("verify: a flipped byte in a directory page is found", async (ts) => {
+  await seedTwoFiles(ts);
+  const { store } = ts;
+  const docs = store.revisionTree(1 as RevNumber).entry("docs");
+  if (docs.type !== "dir" || docs.content === null) throw new Error("docs is not a non-empty directory");
+  const repair = flipByte(store, "pages", docs.content, 5);
+  const report = store.verify();
+  assert.ok(report.problems.some((p) => p.includes("revision 1") && p.includes("docs")), report.problems.join("\n"));
+  // Through the mount the damaged directory of the revision is EIO, not "no such file";
+  // the head (its own records) and the rest of the revision still list.
+  await store.close();
+  const mnt = `${ts.dir}/mnt`;
+  await withMount(`${ts.dir}/store`, mnt, async () => {
+    const r = await sh(`ls '${mnt}/.snapshots/1/docs'`);
+    assert.notEqual(r.code, 0, "a damaged directory page listed");
+    assert.match(r.stderr, /Input\/output error/);
+    assert.equal((await sh(`ls '${mnt}/docs'`)).stdout, "report.txt\n");
+    assert.equal((await sh(`ls '${mnt}/.snapshots/1'`)).stdout, "docs\nother.bin\n");
+  });
+  await repairClosed(ts, repair);
 });
 
-Deno.test("corruption through the mount: EIO for the damaged file, the others read, the mount stays up", async () => {
-  const ts = await storeWithTwoFiles();
-  try {
-    const { store } = ts;
-    const report1 = store.revisionTree(1 as RevNumber).entry("docs/report.txt");
-    const [, block] = [...store.parts.maps.present(report1.type === "file" ? report1.content : null)][1];
-    flipByte(store, "blocks", block, 1000);
-    await store.close();
-    const mnt = `${ts.dir}/mnt`;
-    await withMount(`${ts.dir}/store`, mnt, async () => {
-      for (const path of [`${mnt}/docs/report.txt`, `${mnt}/.snapshots/1/docs/report.txt`]) {
-        const r = await sh(`cat '${path}' > /dev/null`);
-        assert.notEqual(r.code, 0, `${path} read despite a damaged block`);
-        assert.match(r.stderr, /Input\/output error/);
-      }
-      // The first block is intact and reads; other files read; writes still work.
-      assert.equal((await sh(`head -c 65536 '${mnt}/docs/report.txt' | wc -c`)).stdout.trim(), "65536");
-      assert.equal((await sh(`cat '${mnt}/other.bin' | wc -c`)).stdout.trim(), "100000");
-      assert.equal((await sh(`echo fine > '${mnt}/new.txt' && cat '${mnt}/new.txt'`)).stdout, "fine\n");
-    });
-  } finally {
-    await ts.cleanup();
-  }
-});
-
-Deno.test("a truncated or damaged LMDB file is refused at open with one line, never a crash", async () => {
-  const ts = await storeWithTwoFiles();
-  try {
-    await ts.store.close();
-    const good = `${ts.dir}/store`;
-    const file = `${good}/data.mdb`;
-    const size = (await Deno.stat(file)).size;
-    const damage: [string, (f: Deno.FsFile) => Promise<void>][] = [
-      ["empty", (f) => f.truncate(0)],
-      ["cut inside the first meta page", (f) => f.truncate(100)],
-      ["only one meta page", (f) => f.truncate(4096)],
-      ["cut after the meta pages", (f) => f.truncate(8192)],
-      ["cut in half", (f) => f.truncate(Math.floor(size / 8192) * 4096)],
-      ["last page missing", (f) => f.truncate(size - 4096)],
-      ["first meta page zeroed", async (f) => void await f.write(new Uint8Array(4096))],
-      ["second meta page garbage", async (f) => {
-        await f.seek(4096 + 24, Deno.SeekMode.Start);
-        await f.write(new Rng(3).bytes(200));
-      }],
-    ];
-    for (const [what, harm] of damage) {
-      const copy = `${ts.dir}/damaged`;
-      await Deno.remove(copy, { recursive: true }).catch(() => {});
-      assert.equal((await new Deno.Command("cp", { args: ["-a", good, copy] }).output()).code, 0);
-      const f = await Deno.open(`${copy}/data.mdb`, { write: true });
-      await harm(f);
-      f.close();
-      for (const args of [["log", copy], ["verify", copy], ["cat", copy, "other.bin"], ["snapshot", copy]]) {
-        const r = await runCli(...args);
-        assert.equal(r.code, 1, `${what}: ${args[0]} exited ${r.code}: ${r.stderr}`);
-        assert.match(
-          r.stderr,
-          /^revfs: store .* is damaged: its data\.mdb .*; not opening it\n$/,
-          `${what}: ${args[0]}`,
-        );
-      }
+storeTest("corruption through the mount: EIO for the damaged file, the others read, the mount stays up", async (ts) => {
+  await seedTwoFiles(ts);
+  const { store } = ts;
+  const report1 = store.revisionTree(1 as RevNumber).entry("docs/report.txt");
+  const [, block] = [...store.parts.maps.present(report1.type === "file" ? report1.content : null)][1];
+  const repair = flipByte(store, "blocks", block, 1000);
+  await store.close();
+  const mnt = `${ts.dir}/mnt`;
+  await withMount(`${ts.dir}/store`, mnt, async () => {
+    for (const path of [`${mnt}/docs/report.txt`, `${mnt}/.snapshots/1/docs/report.txt`]) {
+      const r = await sh(`cat '${path}' > /dev/null`);
+      assert.notEqual(r.code, 0, `${path} read despite a damaged block`);
+      assert.match(r.stderr, /Input\/output error/);
     }
-    assert.equal((await runCli("verify", good)).code, 0, "the original was changed");
-  } finally {
-    await ts.cleanup();
+    // The first block is intact and reads; other files read; writes still work.
+    assert.equal((await sh(`head -c 65536 '${mnt}/docs/report.txt' | wc -c`)).stdout.trim(), "65536");
+    assert.equal((await sh(`cat '${mnt}/other.bin' | wc -c`)).stdout.trim(), "100000");
+    assert.equal((await sh(`echo fine > '${mnt}/new.txt' && cat '${mnt}/new.txt'`)).stdout, "fine\n");
+  });
+  await repairClosed(ts, repair);
+});
+
+storeTest("a truncated or damaged LMDB file is refused at open with one line, never a crash", async (ts) => {
+  await seedTwoFiles(ts);
+  await ts.store.close();
+  const good = `${ts.dir}/store`;
+  const file = `${good}/data.mdb`;
+  const size = (await Deno.stat(file)).size;
+  const damage: [string, (f: Deno.FsFile) => Promise<void>][] = [
+    ["empty", (f) => f.truncate(0)],
+    ["cut inside the first meta page", (f) => f.truncate(100)],
+    ["only one meta page", (f) => f.truncate(4096)],
+    ["cut after the meta pages", (f) => f.truncate(8192)],
+    ["cut in half", (f) => f.truncate(Math.floor(size / 8192) * 4096)],
+    ["last page missing", (f) => f.truncate(size - 4096)],
+    ["first meta page zeroed", async (f) => void await f.write(new Uint8Array(4096))],
+    ["second meta page garbage", async (f) => {
+      await f.seek(4096 + 24, Deno.SeekMode.Start);
+      await f.write(new Rng(3).bytes(200));
+    }],
+  ];
+  for (const [what, harm] of damage) {
+    const copy = `${ts.dir}/damaged`;
+    await Deno.remove(copy, { recursive: true }).catch(() => {});
+    assert.equal((await new Deno.Command("cp", { args: ["-a", good, copy] }).output()).code, 0);
+    const f = await Deno.open(`${copy}/data.mdb`, { write: true });
+    await harm(f);
+    f.close();
+    for (const args of [["log", copy], ["verify", copy], ["cat", copy, "other.bin"], ["snapshot", copy]]) {
+      const r = await runCli(...args);
+      assert.equal(r.code, 1, `${what}: ${args[0]} exited ${r.code}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^revfs: store .* is damaged: its data\.mdb .*; not opening it\n$/,
+        `${what}: ${args[0]}`,
+      );
+    }
   }
+  assert.equal((await runCli("verify", good)).code, 0, "the original was changed");
 });
 
 // A transaction that fills pages and frees them again leaves them "loose": on the free
@@ -150,7 +160,7 @@ for (
   ]
 ) {
   Deno.test(`an LMDB file that ends before pages LMDB freed without writing them (${what}) opens; cut into used pages, it is refused`, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "revfs-loose-" });
+    const dir = await tempDir("revfs-loose-");
     try {
       const key = (i: number) => new Uint8Array([i >> 8, i & 255]);
       let r = LmdbRecordStore.open(dir, { create: true });

@@ -1,0 +1,306 @@
+/**
+ * The table of low-level operations libfuse calls: one FFI callback per FUSE request,
+ * each decoding its arguments (fs/fuse/structs.ts), calling the FuseHandler method and
+ * encoding the reply. Callbacks run on the session's JS thread, inside
+ * fuse_session_process_buf; every pointer they receive dies when they return.
+ */
+import type { Fuse } from "./libfuse.ts";
+import { LAYOUT as L } from "./layout.ts";
+import type { Attr, Caller, DirEntryOut, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
+import { Errno } from "./ops.ts";
+import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer } from "./structs.ts";
+
+type Ptr = Deno.PointerValue;
+
+/** What the table needs of the session: a request run to exactly one reply, and errno mapping. */
+export interface RequestRunner {
+  serve<T>(req: Ptr, op: string, run: () => T | Promise<T>, reply: (v: T) => void): void;
+  errno(e: unknown, op: string): number;
+}
+
+/** Builds the fuse_lowlevel_ops table; the callbacks must be closed when the session ends. */
+export function buildOpTable(
+  fuse: Fuse,
+  handler: FuseHandler,
+  run: RequestRunner,
+): { ops: Uint8Array; callbacks: Deno.UnsafeCallback[] } {
+  const t = new OpTable(fuse, handler, run);
+  return { ops: t.build(), callbacks: t.callbacks };
+}
+
+class OpTable {
+  readonly callbacks: Deno.UnsafeCallback[] = [];
+
+  constructor(
+    private readonly fuse: Fuse,
+    private readonly handler: FuseHandler,
+    private readonly run: RequestRunner,
+  ) {}
+
+  private caller(req: Ptr): Caller {
+    const ctx = this.fuse.fuse_req_ctx(req);
+    if (ctx === null) return { uid: 0, gid: 0, pid: 0, umask: 0o022 };
+    const v = new Deno.UnsafePointerView(ctx);
+    return {
+      uid: v.getUint32(L["fuse_ctx.uid"]),
+      gid: v.getUint32(L["fuse_ctx.gid"]),
+      pid: v.getInt32(L["fuse_ctx.pid"]),
+      umask: v.getUint32(L["fuse_ctx.umask"]),
+    };
+  }
+
+  private replyEntry = (req: Ptr) => (e: EntryOut) => void this.fuse.fuse_reply_entry(req, entryBuffer(e));
+  private replyOk = (req: Ptr) => () => void this.fuse.fuse_reply_err(req, 0);
+  private replyAttr = (req: Ptr) => (r: { attr: Attr; timeout: number }) =>
+    void this.fuse.fuse_reply_attr(req, statBuffer(r.attr), r.timeout);
+
+  build(): Uint8Array {
+    const ops = new Uint8Array(L.fuse_lowlevel_ops);
+    const table = new DataView(ops.buffer);
+    const h = this.handler;
+    const f = this.fuse;
+    const def = <const P extends readonly Deno.NativeType[]>(
+      slot: keyof typeof L & `fuse_lowlevel_ops.${string}`,
+      parameters: P,
+      fn: (...args: Deno.FromNativeParameterTypes<P>) => void,
+    ) => {
+      const cb = new Deno.UnsafeCallback({ parameters, result: "void" } as const, fn as never);
+      this.callbacks.push(cb);
+      table.setBigUint64(L[slot], BigInt(Deno.UnsafePointer.value(cb.pointer)), true);
+    };
+    const P = "pointer", U64 = "u64", I64 = "i64", I32 = "i32", U32 = "u32", USZ = "usize" as const;
+
+    def("fuse_lowlevel_ops.init", [P, P], (_ud, conn) => {
+      if (conn === null) return;
+      const v = new Deno.UnsafePointerView(conn);
+      const capable = v.getUint32(L["fuse_conn_info.capable"]);
+      const want = v.getUint32(L["fuse_conn_info.want"]);
+      // Writes are cached and merged by the kernel; we see fewer, larger writes.
+      const add = capable & L.FUSE_CAP_WRITEBACK_CACHE;
+      // Without atomic O_TRUNC, open(O_TRUNC) of an existing file is a setattr to size 0
+      // first, and a create is not: with it, every create with O_TRUNC (what most
+      // programs write files with) cost the kernel a getattr and a setattr of the times.
+      const drop = L.FUSE_CAP_ATOMIC_O_TRUNC;
+      new DataView(Deno.UnsafePointerView.getArrayBuffer(conn, 64)).setUint32(
+        L["fuse_conn_info.want"],
+        (want | add) & ~drop,
+        true,
+      );
+    });
+    def("fuse_lowlevel_ops.lookup", [P, U64, P], (req, parent, name) => {
+      this.run.serve(req, "lookup", () => h.lookup(num(parent), cString(name)), this.replyEntry(req));
+    });
+    def("fuse_lowlevel_ops.forget", [P, U64, U64], (req, ino, nlookup) => {
+      try {
+        h.forget(num(ino), num(nlookup));
+      } catch (e) {
+        this.run.errno(e, "forget");
+      }
+      f.fuse_reply_none(req);
+    });
+    def("fuse_lowlevel_ops.forget_multi", [P, USZ, P], (req, count, forgets) => {
+      if (forgets !== null) {
+        const v = new Deno.UnsafePointerView(forgets);
+        for (let i = 0; i < num(count); i++) {
+          try {
+            h.forget(num(v.getBigUint64(i * 16)), num(v.getBigUint64(i * 16 + 8)));
+          } catch (e) {
+            this.run.errno(e, "forget");
+          }
+        }
+      }
+      f.fuse_reply_none(req);
+    });
+    def("fuse_lowlevel_ops.getattr", [P, U64, P], (req, ino) => {
+      this.run.serve(req, "getattr", () => h.getattr(num(ino)), this.replyAttr(req));
+    });
+    def("fuse_lowlevel_ops.setattr", [P, U64, P, I32, P], (req, ino, attr, toSet, fi) => {
+      const set: SetAttrIn = {};
+      const v = new Deno.UnsafePointerView(attr!);
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      const ts = (off: number) => v.getBigInt64(off) * 1_000_000_000n + v.getBigInt64(off + 8);
+      if (toSet & L.FUSE_SET_ATTR_MODE) set.mode = v.getUint32(L["stat.st_mode"]);
+      if (toSet & L.FUSE_SET_ATTR_UID) set.uid = v.getUint32(L["stat.st_uid"]);
+      if (toSet & L.FUSE_SET_ATTR_GID) set.gid = v.getUint32(L["stat.st_gid"]);
+      if (toSet & L.FUSE_SET_ATTR_SIZE) set.size = num(v.getBigInt64(L["stat.st_size"]));
+      if (toSet & L.FUSE_SET_ATTR_ATIME) set.atimeNs = ts(L["stat.st_atim"]);
+      if (toSet & L.FUSE_SET_ATTR_ATIME_NOW) set.atimeNs = nowNs;
+      if (toSet & L.FUSE_SET_ATTR_MTIME) set.mtimeNs = ts(L["stat.st_mtim"]);
+      if (toSet & L.FUSE_SET_ATTR_MTIME_NOW) set.mtimeNs = nowNs;
+      const fh = fi === null ? undefined : fileInfo(fi).fh;
+      this.run.serve(req, "setattr", () => h.setattr(num(ino), set, fh), this.replyAttr(req));
+    });
+    def("fuse_lowlevel_ops.readlink", [P, U64], (req, ino) => {
+      this.run.serve(req, "readlink", () => h.readlink(num(ino)), (t) => void f.fuse_reply_readlink(req, cstr(t)));
+    });
+    def("fuse_lowlevel_ops.mknod", [P, U64, P, U32, U64], (req, parent, name, mode) => {
+      const c = this.caller(req);
+      this.run.serve(req, "mknod", () => h.mknod(num(parent), cString(name), mode, c), this.replyEntry(req));
+    });
+    def("fuse_lowlevel_ops.mkdir", [P, U64, P, U32], (req, parent, name, mode) => {
+      const c = this.caller(req);
+      this.run.serve(req, "mkdir", () => h.mkdir(num(parent), cString(name), mode, c), this.replyEntry(req));
+    });
+    def("fuse_lowlevel_ops.unlink", [P, U64, P], (req, parent, name) => {
+      this.run.serve(req, "unlink", () => h.unlink(num(parent), cString(name)), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.rmdir", [P, U64, P], (req, parent, name) => {
+      this.run.serve(req, "rmdir", () => h.rmdir(num(parent), cString(name)), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.symlink", [P, P, U64, P], (req, link, parent, name) => {
+      const c = this.caller(req);
+      this.run.serve(
+        req,
+        "symlink",
+        () => h.symlink(cString(link), num(parent), cString(name), c),
+        this.replyEntry(req),
+      );
+    });
+    def("fuse_lowlevel_ops.rename", [P, U64, P, U64, P, U32], (req, parent, name, np, nn, flags) => {
+      this.run.serve(
+        req,
+        "rename",
+        () => h.rename(num(parent), cString(name), num(np), cString(nn), flags),
+        this.replyOk(req),
+      );
+    });
+    def("fuse_lowlevel_ops.link", [P, U64, U64, P], (req) => void f.fuse_reply_err(req, Errno.EPERM));
+    def("fuse_lowlevel_ops.open", [P, U64, P], (req, ino, fi) => {
+      const { flags } = fileInfo(fi);
+      this.run.serve(
+        req,
+        "open",
+        () => h.open(num(ino), flags),
+        (o) => void f.fuse_reply_open(req, fileInfoBuffer(o, flags)),
+      );
+    });
+    def("fuse_lowlevel_ops.create", [P, U64, P, U32, P], (req, parent, name, mode, fi) => {
+      const { flags } = fileInfo(fi);
+      const c = this.caller(req);
+      this.run.serve(
+        req,
+        "create",
+        () => h.create(num(parent), cString(name), mode, flags, c),
+        ([e, o]) => void f.fuse_reply_create(req, entryBuffer(e), fileInfoBuffer(o, flags)),
+      );
+    });
+    def("fuse_lowlevel_ops.read", [P, U64, USZ, I64, P], (req, ino, size, off, fi) => {
+      const { fh } = fileInfo(fi);
+      this.run.serve(
+        req,
+        "read",
+        () => h.read(num(ino), num(size), num(off), fh),
+        (segments) => this.replyData(req, segments),
+      );
+    });
+    def("fuse_lowlevel_ops.write", [P, U64, P, USZ, I64, P], (req, ino, buf, size, off, fi) => {
+      const { fh } = fileInfo(fi);
+      const n = num(size);
+      // A view of libfuse's buffer, not a copy (see FuseHandler.write): a 1 MiB copy per
+      // write was garbage the size of everything written, freed only at V8's next GC.
+      const data = n === 0 ? new Uint8Array(0) : new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf!, n));
+      this.run.serve(
+        req,
+        "write",
+        () => h.write(num(ino), data, num(off), fh),
+        (w) => void f.fuse_reply_write(req, BigInt(w)),
+      );
+    });
+    def("fuse_lowlevel_ops.flush", [P, U64, P], (req, ino, fi) => {
+      const { fh } = fileInfo(fi);
+      this.run.serve(req, "flush", () => h.flush(num(ino), fh), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.release", [P, U64, P], (req, ino, fi) => {
+      const { fh } = fileInfo(fi);
+      this.run.serve(req, "release", () => h.release(num(ino), fh), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.fsync", [P, U64, I32, P], (req, ino, datasync, fi) => {
+      const { fh } = fileInfo(fi);
+      this.run.serve(req, "fsync", () => h.fsync(num(ino), datasync !== 0, fh), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.opendir", [P, U64, P], (req, ino, fi) => {
+      const { flags } = fileInfo(fi);
+      this.run.serve(
+        req,
+        "opendir",
+        () => h.opendir(num(ino)),
+        (o) => void f.fuse_reply_open(req, fileInfoBuffer(o, flags)),
+      );
+    });
+    def("fuse_lowlevel_ops.readdir", [P, U64, USZ, I64, P], (req, ino, size, off, fi) => {
+      const { fh } = fileInfo(fi);
+      const max = num(size);
+      const start = num(off);
+      this.run.serve(
+        req,
+        "readdir",
+        () => h.readdir(num(ino), start, fh),
+        (entries) => this.replyDir(req, entries, start, max),
+      );
+    });
+    def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req, ino, fi) => {
+      const { fh } = fileInfo(fi);
+      this.run.serve(req, "releasedir", () => h.releasedir(num(ino), fh), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.fsyncdir", [P, U64, I32, P], (req, ino, datasync, fi) => {
+      const { fh } = fileInfo(fi);
+      this.run.serve(req, "fsyncdir", () => h.fsyncdir(num(ino), datasync !== 0, fh), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.statfs", [P, U64], (req, ino) => {
+      this.run.serve(req, "statfs", () => h.statfs(num(ino)), (s) => {
+        const b = new Uint8Array(L.statvfs);
+        const v = new DataView(b.buffer);
+        const set = (k: keyof typeof L, x: number) => v.setBigUint64(L[k], BigInt(Math.max(0, Math.floor(x))), true);
+        set("statvfs.f_bsize", s.blockSize);
+        set("statvfs.f_frsize", s.blockSize);
+        set("statvfs.f_blocks", s.blocks);
+        set("statvfs.f_bfree", s.blocksFree);
+        set("statvfs.f_bavail", s.blocksFree);
+        set("statvfs.f_files", s.files);
+        set("statvfs.f_ffree", s.filesFree);
+        set("statvfs.f_favail", s.filesFree);
+        set("statvfs.f_namemax", s.nameMax);
+        f.fuse_reply_statfs(req, b);
+      });
+    });
+    return ops;
+  }
+
+  private replyDir(req: Ptr, entries: DirEntryOut[], start: number, max: number): void {
+    const buf = new Uint8Array(max);
+    let used = 0;
+    const st = new Uint8Array(L.stat);
+    const sv = new DataView(st.buffer);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      sv.setBigUint64(L["stat.st_ino"], BigInt(e.ino), true);
+      sv.setUint32(L["stat.st_mode"], e.mode, true);
+      const name = cstr(e.name);
+      const rest = buf.subarray(used);
+      const need = num(this.fuse.fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(start + i + 1)));
+      if (need > rest.length) break;
+      used += need;
+    }
+    this.fuse.fuse_reply_buf(req, buf, BigInt(used));
+  }
+
+  /**
+   * Replies with the segments gathered by libfuse's writev: no copy into one buffer.
+   * The views must stay unchanged until the call returns, which it does before any other
+   * request runs.
+   */
+  private replyData(req: Deno.PointerValue, segments: Uint8Array[]): void {
+    if (segments.length <= 1) {
+      const data = segments[0] ?? new Uint8Array(0);
+      this.fuse.fuse_reply_buf(req, data, BigInt(data.length));
+      return;
+    }
+    const iov = new BigUint64Array((segments.length * L.iovec) / 8);
+    const base = L["iovec.iov_base"] / 8, len = L["iovec.iov_len"] / 8, stride = L.iovec / 8;
+    segments.forEach((s, i) => {
+      iov[i * stride + base] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)));
+      iov[i * stride + len] = BigInt(s.length);
+    });
+    this.fuse.fuse_reply_iov(req, iov, segments.length);
+  }
+}

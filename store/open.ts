@@ -1,0 +1,151 @@
+/**
+ * Finding, creating and checking a store directory: what is refused before a store is
+ * opened (not a store, a newer format, locked by another writer) and what `init`
+ * writes. The format version is here; store/FORMAT.md documents each version.
+ */
+import { initZstd } from "./blocks/zstd.ts";
+import { toHex } from "./blocks/hash.ts";
+import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
+import { HEAD_PARENT_KEY } from "./head/snapshot.ts";
+import { LMDB_DATA_FILE, LmdbRecordStore } from "./records/lmdb_backend.ts";
+import { WriterLock } from "./records/lock.ts";
+import type { RecordStore } from "./records/records.ts";
+import { RevfsError } from "./types.ts";
+
+/** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
+export const FORMAT_VERSION = 2;
+export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+const MAGIC = "revfs store";
+
+const META = {
+  magic: utf8.encode("magic"),
+  format: utf8.encode("format"),
+  storeId: utf8.encode("storeId"),
+  blockSize: utf8.encode("blockSize"),
+} as const;
+
+export interface OpenOptions {
+  /** Take the writer lock; fails with STORE_LOCKED while another writer has it. */
+  write?: boolean;
+}
+
+export interface InitOptions {
+  blockSize?: number;
+}
+
+/** An open store's records, and its writer lock when opened for writing. */
+export interface OpenedRecords {
+  records: RecordStore;
+  lock: WriterLock | null;
+}
+
+function isDir(path: string): boolean | undefined {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What every store records when it is made. */
+export function storeMeta(records: RecordStore): { blockSize: number; storeId: string } {
+  return {
+    blockSize: readU64(records.get("meta", META.blockSize)!),
+    storeId: toHex(records.get("meta", META.storeId)!),
+  };
+}
+
+/** Makes a new store's records in `dir`, which must be missing or empty; locked for writing. */
+export async function createRecords(dir: string, opts: InitOptions): Promise<OpenedRecords> {
+  const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(Math.log2(blockSize)) || blockSize < 4096 || blockSize > 1 << 24) {
+    throw new RevfsError("INVALID", `block size must be a power of two from 4096 to 16 MiB, not ${blockSize}`);
+  }
+  const kind = isDir(dir);
+  if (kind === false) throw new RevfsError("STORE_EXISTS", `${dir} exists and is not a directory`);
+  if (kind === true && exists(`${dir}/${LMDB_DATA_FILE}`)) {
+    throw new RevfsError("STORE_EXISTS", `${dir} already holds a store`);
+  }
+  Deno.mkdirSync(dir, { recursive: true });
+  if ([...Deno.readDirSync(dir)].length > 0) {
+    throw new RevfsError("STORE_EXISTS", `${dir} is not empty; a new store needs an empty or missing directory`);
+  }
+  await initZstd();
+  const lock = WriterLock.tryAcquire(dir);
+  if (!lock) throw new RevfsError("STORE_LOCKED", `${dir} is being initialised by another process`);
+  const records = LmdbRecordStore.open(dir, { create: true });
+  const id = crypto.getRandomValues(new Uint8Array(16));
+  records.write(() => {
+    records.put("meta", META.format, u64Key(FORMAT_VERSION));
+    records.put("meta", META.storeId, id);
+    records.put("meta", META.blockSize, u64Key(blockSize));
+    records.put("meta", HEAD_PARENT_KEY, u64Key(0));
+    // Magic last: a store interrupted during init is refused, never half-read.
+    records.put("meta", META.magic, utf8.encode(MAGIC));
+  });
+  return { records, lock };
+}
+
+/** Opens an existing store's records, refusing what is not a store or is of a newer format. */
+export async function openRecords(dir: string, opts: OpenOptions): Promise<OpenedRecords> {
+  const kind = isDir(dir);
+  if (kind === undefined) {
+    throw new RevfsError("NOT_A_STORE", `no store at ${dir} (create one with: revfs init ${dir})`);
+  }
+  if (kind === false) throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (it is not a directory)`);
+  if (!exists(`${dir}/${LMDB_DATA_FILE}`)) {
+    throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (no ${LMDB_DATA_FILE})`);
+  }
+  await initZstd();
+  let lock: WriterLock | null = null;
+  if (opts.write) {
+    lock = WriterLock.tryAcquire(dir);
+    if (!lock) {
+      throw new RevfsError(
+        "STORE_LOCKED",
+        `store ${dir} is in use by another writer (a running mount or another revfs command)`,
+      );
+    }
+  }
+  let records: RecordStore;
+  try {
+    records = LmdbRecordStore.open(dir);
+  } catch (e) {
+    lock?.release();
+    if (e instanceof RevfsError) throw e;
+    throw new RevfsError("NOT_A_STORE", `${dir} is not a readable revfs store: ${(e as Error).message}`);
+  }
+  try {
+    const magic = records.get("meta", META.magic);
+    if (!magic || utf8d.decode(magic) !== MAGIC) {
+      throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (an LMDB environment without revfs metadata)`);
+    }
+    const format = readU64(records.get("meta", META.format)!);
+    if (format > FORMAT_VERSION) {
+      throw new RevfsError(
+        "NEWER_FORMAT",
+        `store ${dir} has format ${format}; this revfs reads up to format ${FORMAT_VERSION}: upgrade revfs`,
+      );
+    }
+    // Format 1 is format 2 without deltas or chains: a writer just relabels it, so
+    // an older revfs (which would not keep the chains table) refuses it from then on.
+    if (lock && format < FORMAT_VERSION) {
+      records.write(() => records.put("meta", META.format, u64Key(FORMAT_VERSION)));
+    }
+    return { records, lock };
+  } catch (e) {
+    await records.close();
+    lock?.release();
+    throw e;
+  }
+}
