@@ -83,8 +83,8 @@ export interface ErrorContext {
   /** A path inside a tree ("" is its root), or a path on the local disk. */
   path?: string;
   rev?: number;
-  /** A block or page, by its short hex name. */
-  block?: string;
+  /** A stored record by kind and short hex name: "block 1a2b3c4d", "page 5e6f7a8b". */
+  record?: string;
   /** What the user can do about it. */
   hint?: string;
 }
@@ -98,7 +98,7 @@ export class RevfsError extends Error {
   readonly op?: string;
   readonly path?: string;
   readonly rev?: number;
-  readonly block?: string;
+  readonly record?: string;
   readonly hint?: string;
 
   constructor(readonly code: ErrorCode, readonly what: string, context: ErrorContext = {}) {
@@ -109,8 +109,8 @@ export class RevfsError extends Error {
 
   /** The same error with more context (an outer layer knows the op or the path). */
   with(context: ErrorContext): RevfsError {
-    const { op, path, rev, block, hint } = this;
-    return new RevfsError(this.code, this.what, { op, path, rev, block, hint, ...context });
+    const { op, path, rev, record, hint } = this;
+    return new RevfsError(this.code, this.what, { op, path, rev, record, hint, ...context });
   }
 }
 
@@ -119,7 +119,7 @@ function describe(what: string, c: ErrorContext): string {
   const where: string[] = [];
   if (c.path !== undefined) where.push(c.path === "" ? "/" : c.path);
   if (c.rev !== undefined) where.push(`revision ${c.rev}`);
-  if (c.block !== undefined) where.push(`block ${c.block}`);
+  if (c.record !== undefined) where.push(c.record);
   let s = where.length > 0 ? `${where.join(", ")}: ${what}` : what;
   if (c.op !== undefined) s = `${c.op}: ${s}`;
   if (c.hint !== undefined) s += ` (${c.hint})`;

@@ -174,3 +174,39 @@ Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: help lists every command once, from the commands' own usage lines", async () => {
+  const help = await runCli("help");
+  assert.equal(help.code, 0);
+  const commands = [
+    "mount",
+    "unmount",
+    "init",
+    "import",
+    "export",
+    "snapshot",
+    "log",
+    "ls",
+    "cat",
+    "diff",
+    "restore",
+    "tag",
+    "drop",
+    "gc",
+    "stats",
+    "optimize",
+    "verify",
+  ];
+  const listed = help.stdout.split("\n").map((l) => l.match(/^  ([a-z]+) /)?.[1]).filter((c) => c !== undefined);
+  assert.deepEqual([...new Set(listed)].sort(), [...commands].sort());
+  // Each command parses what help says it takes: its first usage line, with no arguments, is a usage error.
+  for (const c of commands.filter((c) => c !== "snapshot")) {
+    const r = await runCli(c);
+    assert.equal(r.code, 2, `${c} with no arguments: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^revfs ${c}: missing .* \\(run revfs help\\)\\n$`));
+  }
+  // No command: the usage on stderr and exit 2.
+  const bare = await runCli();
+  assert.equal(bare.code, 2);
+  assert.equal(bare.stderr.trim(), help.stdout.trim());
+});

@@ -51,7 +51,10 @@ storeTest("verify: a flipped byte in a block names the revision and path; other 
   const cat = await runCli("cat", `${ts.dir}/store`, "docs/report.txt", "--rev", "1");
   assert.equal(cat.code, 1);
   assert.equal(cat.stdout, "", "cat wrote part of a damaged file");
-  assert.match(cat.stderr, /^revfs: block [0-9a-f]+ is corrupt/);
+  assert.match(
+    cat.stderr,
+    /^revfs: docs\/report\.txt, revision 1, block [0-9a-f]+: corrupt, its content hashes to [0-9a-f]+\n$/,
+  );
   await repairClosed(ts, repair);
 });
 

@@ -18,7 +18,8 @@ export const cat: Command = {
     atMost(a, 2);
     const [storePath, path] = a.positional;
     await withStore(storePath, false, async (s) => {
-      const view = s.view(s.resolve(flag(a, "--rev") ?? "head"));
+      const spec = s.resolve(flag(a, "--rev") ?? "head");
+      const view = s.view(spec);
       const info = view.stat(path);
       if (info.type !== "file") {
         throw new RevfsError(
@@ -42,6 +43,12 @@ export const cat: Command = {
           await w.write(chunk);
         }
         for (const c of held) await w.write(c);
+      } catch (e) {
+        // A damaged block names itself; say which file of which revision it belongs to.
+        if (e instanceof RevfsError && e.path === undefined) {
+          throw e.with({ path, rev: spec === "head" ? undefined : spec });
+        }
+        throw e;
       } finally {
         w.releaseLock();
       }

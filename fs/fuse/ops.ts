@@ -2,8 +2,8 @@
  * What a filesystem implements to be served by FuseSession: one method per FUSE
  * request, in plain TypeScript values. Inode numbers are numbers (FUSE's root is 1).
  * A method may return a value or a promise; it throws FuseError (or anything the
- * handler's `errnoOf` maps) to answer with an errno. Buffers passed in are copies the
- * method may keep.
+ * handler's `errnoOf` maps) to answer with an errno. Names and link targets arrive
+ * as strings, copied out of libfuse's buffers; write data does not (see `write`).
  */
 export type Maybe<T> = T | Promise<T>;
 

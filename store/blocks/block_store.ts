@@ -74,10 +74,9 @@ export class BlockStore {
   }
 
   private record(hash: BlockHash): BlockRecord {
-    const what = `block ${shortHex(hash)}`;
     const stored = this.records.get("blocks", hash);
-    if (stored === undefined) throw new RevfsError("CORRUPT", `${what} is missing from the store`);
-    return decodeBlockRecord(stored, what);
+    if (stored === undefined) throw corruptBlock(hash, "missing from the store");
+    return decodeBlockRecord(stored, `block ${shortHex(hash)}`);
   }
 
   /**
@@ -101,7 +100,7 @@ export class BlockStore {
       if (r.kind !== "delta") break;
       // A valid chain is bounded (store/blocks/chains.ts); a longer one is a cycle.
       if (chain.length > 64) {
-        throw new RevfsError("CORRUPT", `block ${shortHex(hash)} is corrupt: its delta chain does not end`);
+        throw corruptBlock(hash, "corrupt, its delta chain does not end");
       }
       h = r.base;
     }
@@ -115,7 +114,6 @@ export class BlockStore {
 
   /** One record's bytes, verified. With `into`, the record is a transient view: copy out of it. */
   private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array, into?: Uint8Array): Uint8Array {
-    const what = `block ${shortHex(h)}`;
     let data: Uint8Array;
     try {
       switch (r.kind) {
@@ -134,11 +132,11 @@ export class BlockStore {
       }
     } catch (e) {
       if (e instanceof RevfsError) throw e;
-      throw new RevfsError("CORRUPT", `${what} is corrupt: its ${r.kind} record does not decode`);
+      throw corruptBlock(h, `corrupt, its ${r.kind} record does not decode`);
     }
     const actual = sha256(data);
     if (!bytesEqual(actual, h)) {
-      throw new RevfsError("CORRUPT", `${what} is corrupt: its content hashes to ${shortHex(actual)}`);
+      throw corruptBlock(h, `corrupt, its content hashes to ${shortHex(actual)}`);
     }
     return data;
   }
@@ -231,4 +229,9 @@ function copyInto(src: Uint8Array, into: Uint8Array): Uint8Array {
   const out = into.subarray(0, src.length);
   out.set(src);
   return out;
+}
+
+/** A block that cannot be read as stored: EIO for its reads, named by verify. */
+function corruptBlock(hash: BlockHash, what: string): RevfsError {
+  return new RevfsError("CORRUPT", what, { record: `block ${shortHex(hash)}` });
 }

@@ -186,18 +186,19 @@ export class PageStore {
   /** Reads and verifies a page without the cache (used by verify). */
   load(hash: PageHash): Page {
     const what = `page ${shortHex(hash)}`;
+    const corrupt = (why: string) => new RevfsError("CORRUPT", why, { record: what });
     const stored = this.records.get("pages", hash);
-    if (stored === undefined) throw new RevfsError("CORRUPT", `${what} is missing from the store`);
+    if (stored === undefined) throw corrupt("missing from the store");
     let body: Uint8Array;
     if (stored[0] === RECORD_RAW) body = stored.subarray(1);
     else if (stored[0] === RECORD_ZSTD) {
       try {
         body = decompress(stored.subarray(1));
       } catch {
-        throw new RevfsError("CORRUPT", `${what} is corrupt: its zstd frame does not decode`);
+        throw corrupt("corrupt, its zstd frame does not decode");
       }
-    } else throw new RevfsError("CORRUPT", `${what} has unknown record kind ${stored[0]}`);
-    if (!bytesEqual(sha256(body), hash)) throw new RevfsError("CORRUPT", `${what} is corrupt: hash mismatch`);
+    } else throw corrupt(`unknown record kind ${stored[0]}`);
+    if (!bytesEqual(sha256(body), hash)) throw corrupt("corrupt, its content does not match its hash");
     return decodePage(body, what);
   }
 
