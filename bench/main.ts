@@ -2,22 +2,23 @@
  * `deno task bench [--quick] [--only fileio,versioning,scaling]`: revfs beside a local
  * directory, bindfs, git, restic and borg, on the same work in one run. Prints the
  * Markdown report and writes bench/results/latest.{json,md} and the SVG charts.
- * Installs nothing: the peers come from README's setup; a missing one is skipped and
- * named in the report. Needs root (drop_caches, FUSE). A full run also replaces the
- * README's results block; `--render` rebuilds everything from latest.json.
+ * Installs nothing: the peers come from .ci/setup; a missing one is skipped and named
+ * in the report. Needs root (drop_caches, FUSE). A full run also replaces the results
+ * blocks of docs/BENCHMARKS.md and the README; `--render` rebuilds everything from
+ * latest.json.
  */
 import { fileIo, IO_FULL, IO_QUICK } from "./fileio.ts";
 import { machine, revfsCommit, toolVersions } from "./lib/machine.ts";
 import { unmountAll } from "./lib/mounts.ts";
 import { peersPresent } from "./lib/peers.ts";
-import { type BenchResults, charts, markdown } from "./report.ts";
+import { type BenchResults, charts, headline, markdown } from "./report.ts";
 import { scaling, SCALING_FULL, SCALING_QUICK } from "./scaling.ts";
 import { binaryHistory, HISTORY_FULL, HISTORY_QUICK, sourceHistory } from "./versioning.ts";
 
 const quick = Deno.args.includes("--quick");
 const resultsDir = new URL("./results", import.meta.url).pathname;
 
-// --render: rebuild the report, charts and README block from latest.json, measuring nothing.
+// --render: rebuild the report, charts and results blocks from latest.json, measuring nothing.
 if (Deno.args.includes("--render")) {
   const saved = JSON.parse(await Deno.readTextFile(`${resultsDir}/latest.json`)) as BenchResults;
   await writeResults(saved);
@@ -89,18 +90,24 @@ async function writeResults(r: BenchResults): Promise<string> {
   await Deno.writeTextFile(`${resultsDir}/latest.json`, JSON.stringify(r, null, 1) + "\n");
   await Deno.writeTextFile(`${resultsDir}/latest.md`, md);
   for (const [name, svg] of Object.entries(charts(r))) await Deno.writeTextFile(`${resultsDir}/${name}`, svg);
-  if (r.mode === "full" && r.fileIo && r.histories && r.scaling) await updateReadme(md);
+  if (r.mode === "full" && r.fileIo && r.histories && r.scaling) {
+    const charts = md.replaceAll("](", "](../bench/results/").replaceAll("](../bench/results/http", "](http");
+    await replaceBlock("../docs/BENCHMARKS.md", charts);
+    await replaceBlock("../README.md", headline(r));
+  }
   return md;
 }
 
-/** A full run replaces the README's results block, so the README shows the latest full table. */
-async function updateReadme(md: string): Promise<void> {
-  const path = new URL("../README.md", import.meta.url).pathname;
-  const readme = await Deno.readTextFile(path);
+/**
+ * A full run replaces the results block of docs/BENCHMARKS.md (the whole report) and of
+ * the README (its headline), so both show the latest full run.
+ */
+async function replaceBlock(file: string, block: string): Promise<void> {
+  const path = new URL(file, import.meta.url).pathname;
+  const text = await Deno.readTextFile(path);
   const start = "<!-- bench:start -->", end = "<!-- bench:end -->";
-  const a = readme.indexOf(start), b = readme.indexOf(end);
-  if (a < 0 || b < a) return console.error("README has no bench block; not updated");
-  const block = md.replaceAll("](", "](bench/results/").replaceAll("](bench/results/http", "](http");
-  await Deno.writeTextFile(path, `${readme.slice(0, a + start.length)}\n${block}${readme.slice(b)}`);
-  console.error("README results block updated");
+  const a = text.indexOf(start), b = text.indexOf(end);
+  if (a < 0 || b < a) return console.error(`${file} has no bench block; not updated`);
+  await Deno.writeTextFile(path, `${text.slice(0, a + start.length)}\n${block}${text.slice(b)}`);
+  console.error(`${file}: results block updated`);
 }

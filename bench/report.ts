@@ -176,6 +176,37 @@ export function markdown(r: BenchResults): string {
   return out.join("\n") + "\n";
 }
 
+/**
+ * The README's headline: revfs against bindfs on each file I/O workload, and each
+ * tool's repository for each history. The whole report is in docs/BENCHMARKS.md.
+ */
+export function headline(r: BenchResults): string {
+  const out = [
+    `\`${r.command}\`, ${r.mode} run, ${r.startedAt.slice(0, 10)}, revfs ${r.revfsCommit}, ${r.machine.cores} cores.\n`,
+  ];
+  if (r.fileIo) {
+    out.push(table(
+      ["file I/O through the mount", "revfs / bindfs (a C FUSE filesystem)"],
+      r.fileIo.map((row) => [`${row.workload} (${row.unit})`, ratio(row.ratioToBindfs)]),
+    ));
+  }
+  for (const h of r.histories ?? []) {
+    out.push(
+      `\n${h.detail}, ${h.snapshots} snapshots:\n`,
+      table(["", ...h.tools.map((t) => t.tool)], [
+        [
+          "repository",
+          ...h.tools.map((t) =>
+            mib(t.sizeAfterGcBytes ?? t.sizeBytes) + (t.sizeAfterGcBytes !== undefined ? " (gc)" : "")
+          ),
+        ],
+        ["snapshot, p50", ...h.tools.map((t) => ms(t.p50Ms))],
+      ]),
+    );
+  }
+  return out.join("\n") + "\n";
+}
+
 export function charts(r: BenchResults): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of r.histories ?? []) {

@@ -19,13 +19,16 @@ export function out(line: string): void {
   Deno.stdout.writeSync(enc.encode(line + "\n"));
 }
 
-/** Runs `fn` on the store at `path`, committed and closed afterwards (also when it fails). */
+/**
+ * Runs `fn` on the store at `path` (a store directory, or the mountpoint of a running
+ * mount of one), committed and closed afterwards (also when it fails).
+ */
 export async function withStore<T>(
   path: string,
   write: boolean,
   fn: (s: VersionedStore) => T | Promise<T>,
 ): Promise<T> {
-  const store = await openStore(path, { write });
+  const store = await openStore(findStore(path), { write });
   try {
     const result = await fn(store);
     if (write) await store.flush();

@@ -1,6 +1,6 @@
 /**
  * Content hashing. SHA-256 through node:crypto runs at ~2 GB/s on one core here
- * (SHA-NI); see README "Choosing the hash" for the measurement against BLAKE3 and
+ * (SHA-NI); see docs/BENCHMARKS.md "Choosing the hash" for the measurement against BLAKE3 and
  * WebCrypto.
  */
 import { createHash } from "node:crypto";
