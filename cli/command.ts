@@ -1,8 +1,18 @@
-/** What a revfs command is: its name, its lines of the usage text, and what it does. */
+/** What a revfs command is: its usage lines, the arguments it takes, and what it does. */
+import type { Args } from "./args.ts";
+
 export interface Command {
-  name: string;
-  /** Usage lines, synopsis then description; `revfs help` is made from these. */
+  /**
+   * Usage lines, synopsis then description; the first word of the first synopsis is the
+   * command's name. `revfs help` is made from these.
+   */
   usage: [string, string][];
-  /** Runs the command on its arguments; returns the exit code. */
-  run(argv: string[]): Promise<number>;
+  /** Positional arguments, at least `min` (named `missing` when fewer) and at most `max`; the flags it takes. */
+  args: { min: number; max: number; missing?: string; flags?: string[] };
+  /** Runs the command on its parsed arguments; returns the exit code. */
+  run(a: Args): Promise<number>;
+}
+
+export function nameOf(c: Command): string {
+  return c.usage[0][0].split(" ")[0];
 }

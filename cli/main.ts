@@ -5,7 +5,8 @@
  * on error.
  */
 import { RevfsError } from "../mod.ts";
-import type { Command } from "./command.ts";
+import { parseArgs } from "./args.ts";
+import { type Command, nameOf } from "./command.ts";
 import { cat } from "./commands/cat.ts";
 import { diff } from "./commands/diff.ts";
 import { drop } from "./commands/drop.ts";
@@ -23,7 +24,7 @@ import { stats } from "./commands/stats.ts";
 import { tag } from "./commands/tag.ts";
 import { unmount } from "./commands/unmount.ts";
 import { verify } from "./commands/verify.ts";
-import { UsageError } from "./util.ts";
+import { atMost, need, UsageError } from "./util.ts";
 
 /** In the order `revfs help` lists them. */
 const COMMANDS: Command[] = [
@@ -64,13 +65,16 @@ export async function main(argv: string[]): Promise<number> {
     (name === undefined ? console.error : console.log)(usage());
     return name === undefined ? 2 : 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
+  const cmd = COMMANDS.find((c) => nameOf(c) === name);
   if (!cmd) {
     console.error(`revfs: unknown command ${JSON.stringify(name)} (run revfs help)`);
     return 2;
   }
   try {
-    return await cmd.run(rest);
+    const a = parseArgs(rest, cmd.args.flags ?? []);
+    need(a, cmd.args.min, cmd.args.missing ?? "");
+    atMost(a, cmd.args.max);
+    return await cmd.run(a);
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`revfs ${name}: ${e.message} (run revfs help)`);

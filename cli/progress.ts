@@ -29,6 +29,20 @@ export function progressBar(label: string, unit: "bytes" | "items"): { update?: 
   };
 }
 
+/** Runs `fn` with a progress bar's update, and clears the bar when it ends, also on an error. */
+export async function withProgress<T>(
+  label: string,
+  unit: "bytes" | "items",
+  fn: (update?: Progress) => T | Promise<T>,
+): Promise<T> {
+  const bar = progressBar(label, unit);
+  try {
+    return await fn(bar.update);
+  } finally {
+    bar.done();
+  }
+}
+
 export function humanBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;

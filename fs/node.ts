@@ -55,26 +55,18 @@ export interface Tree {
   fsyncdir(): Promise<void>;
 }
 
-/** A tree nobody may change: every change is EROFS. */
+function readOnly(): never {
+  throw new FuseError(Errno.EROFS);
+}
+
+/** A tree nobody may change: every change is EROFS; syncing has nothing to do. */
 export abstract class ReadOnlyTree {
-  setattr(): AttrOut {
-    throw new FuseError(Errno.EROFS);
-  }
-  make(): number {
-    throw new FuseError(Errno.EROFS);
-  }
-  unlink(): void {
-    throw new FuseError(Errno.EROFS);
-  }
-  rmdir(): void {
-    throw new FuseError(Errno.EROFS);
-  }
-  rename(): void {
-    throw new FuseError(Errno.EROFS);
-  }
-  write(): number {
-    throw new FuseError(Errno.EROFS);
-  }
+  readonly setattr: Tree["setattr"] = readOnly;
+  readonly make: Tree["make"] = readOnly;
+  readonly unlink: Tree["unlink"] = readOnly;
+  readonly rmdir: Tree["rmdir"] = readOnly;
+  readonly rename: Tree["rename"] = readOnly;
+  readonly write: Tree["write"] = readOnly;
   fsync(): Promise<void> {
     return Promise.resolve();
   }

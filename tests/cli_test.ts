@@ -197,7 +197,7 @@ Deno.test("cli: help lists every command once, from the commands' own usage line
     "optimize",
     "verify",
   ];
-  const listed = help.stdout.split("\n").map((l) => l.match(/^  ([a-z]+) /)?.[1]).filter((c) => c !== undefined);
+  const listed = help.stdout.split("\n").map((l) => l.match(/^ {2}([a-z]+) /)?.[1]).filter((c) => c !== undefined);
   assert.deepEqual([...new Set(listed)].sort(), [...commands].sort());
   // Each command parses what help says it takes: its first usage line, with no arguments, is a usage error.
   for (const c of commands.filter((c) => c !== "snapshot")) {

@@ -3,6 +3,8 @@
  * mount` process (a mount served by the test's own thread would deadlock on its own
  * synchronous file calls), and always unmounts, also when the test fails.
  */
+import { tempDir } from "./helpers.ts";
+
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 export function isMounted(path: string): boolean {
@@ -74,4 +76,10 @@ export async function sh(cmd: string, cwd?: string): Promise<{ code: number; std
   const r = await new Deno.Command("bash", { args: ["-c", cmd], cwd, stdout: "piped", stderr: "piped" }).output();
   const d = new TextDecoder();
   return { code: r.code, stdout: d.decode(r.stdout), stderr: d.decode(r.stderr) };
+}
+
+/** A temporary directory for a mount test, with where its store and mountpoint go. */
+export async function mountTestDir(prefix: string): Promise<{ dir: string; store: string; mnt: string }> {
+  const dir = await tempDir(prefix);
+  return { dir, store: `${dir}/store`, mnt: `${dir}/mnt` };
 }

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { askMount } from "../fs/control_client.ts";
-import { Rng, runCli, sha256Hex, tempDir } from "./helpers.ts";
-import { withMount } from "./mount_helpers.ts";
+import { Rng, runCli, sha256Hex } from "./helpers.ts";
+import { mountTestDir, withMount } from "./mount_helpers.ts";
 import { captureTree, compareTrees, randomEdit, seedTree, type TreeState, withoutTimes } from "./tree_model.ts";
 
 const EDITS = 70;
@@ -26,9 +26,7 @@ async function snapshotNow(store: string, message: string): Promise<number> {
 }
 
 Deno.test("mount model: random operations through the mount match a temp dir, in every snapshot", async () => {
-  const dir = await tempDir("revfs-mount-model-");
-  const store = `${dir}/store`;
-  const mnt = `${dir}/mnt`;
+  const { dir, store, mnt } = await mountTestDir("revfs-mount-model-");
   const model = `${dir}/model`;
   await Deno.mkdir(model);
   const rng = new Rng(4242);

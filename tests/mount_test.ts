@@ -1,6 +1,6 @@
 /** The mount, exercised by real programs through a real FUSE mount. */
 import assert from "node:assert/strict";
-import { isMounted, sh, withMount } from "./mount_helpers.ts";
+import { isMounted, mountTestDir, sh, withMount } from "./mount_helpers.ts";
 import { Rng, runCli, tempDir } from "./helpers.ts";
 import { seedTree } from "./tree_model.ts";
 
@@ -11,9 +11,7 @@ async function ok(cmd: string, cwd?: string): Promise<string> {
 }
 
 Deno.test("mount: real programs behave as on a local disk, and what they wrote is in the store", async () => {
-  const dir = await tempDir("revfs-mount-");
-  const store = `${dir}/store`;
-  const mnt = `${dir}/mnt`;
+  const { dir, store, mnt } = await mountTestDir("revfs-mount-");
   const src = `${dir}/src`;
   await Deno.mkdir(src);
   seedTree(new Rng(99), src, 20);
@@ -118,9 +116,7 @@ Deno.test("mount: a bad mountpoint is one clear error and no mount", async () =>
 });
 
 Deno.test("mount: snapshot while mounted, by store, by mountpoint and from inside; .snapshots shows it at once", async () => {
-  const dir = await tempDir("revfs-mount-");
-  const store = `${dir}/store`;
-  const mnt = `${dir}/mnt`;
+  const { dir, store, mnt } = await mountTestDir("revfs-mount-");
   const cli = new URL("../cli.ts", import.meta.url).pathname;
   try {
     await withMount(store, mnt, async () => {

@@ -1,6 +1,6 @@
 /** `revfs cat`: write a file to stdout (default: the head). */
-import { flag, parseArgs } from "../args.ts";
-import { atMost, need, withStore } from "../util.ts";
+import { flag } from "../args.ts";
+import { withStore } from "../util.ts";
 import { fileChunks, RevfsError } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
@@ -8,14 +8,9 @@ import type { Command } from "../command.ts";
 const CAT_BUFFER = 64 << 20;
 
 export const cat: Command = {
-  name: "cat",
-  usage: [
-    ["cat STORE PATH [--rev REV]", "write a file to stdout (default: the head)"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--rev"]);
-    need(a, 2, "STORE PATH");
-    atMost(a, 2);
+  usage: [["cat STORE PATH [--rev REV]", "write a file to stdout (default: the head)"]],
+  args: { min: 2, max: 2, missing: "STORE PATH", flags: ["--rev"] },
+  async run(a) {
     const [storePath, path] = a.positional;
     await withStore(storePath, false, async (s) => {
       const spec = s.resolve(flag(a, "--rev") ?? "head");

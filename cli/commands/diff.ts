@@ -1,18 +1,12 @@
 /** `revfs diff`: paths that differ: A added, D deleted, M modified, T type changed. */
-import { parseArgs } from "../args.ts";
-import { atMost, need, out, revNumber, withStore } from "../util.ts";
+import { out, revNumber, withStore } from "../util.ts";
 import { type Change } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const diff: Command = {
-  name: "diff",
-  usage: [
-    ["diff STORE REV1 REV2", "paths that differ: A added, D deleted, M modified, T type changed"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, []);
-    need(a, 3, "STORE REV1 REV2");
-    atMost(a, 3);
+  usage: [["diff STORE REV1 REV2", "paths that differ: A added, D deleted, M modified, T type changed"]],
+  args: { min: 3, max: 3, missing: "STORE REV1 REV2" },
+  async run(a) {
     const [storePath, r1, r2] = a.positional;
     await withStore(storePath, false, (s) => {
       const letter: Record<Change["kind"], string> = { added: "A", deleted: "D", modified: "M", "type-changed": "T" };

@@ -1,24 +1,13 @@
 /** `revfs gc`: free records no revision or the head uses. */
-import { parseArgs } from "../args.ts";
-import { atMost, need, withStore } from "../util.ts";
-import { humanBytes, progressBar } from "../progress.ts";
+import { withStore } from "../util.ts";
+import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const gc: Command = {
-  name: "gc",
-  usage: [
-    ["gc STORE", "free records no revision or the head uses"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, []);
-    need(a, 1, "STORE");
-    atMost(a, 1);
-    const r = await withStore(a.positional[0], true, (s) => {
-      const bar = progressBar("gc", "items");
-      const result = s.gc(bar.update);
-      bar.done();
-      return result;
-    });
+  usage: [["gc STORE", "free records no revision or the head uses"]],
+  args: { min: 1, max: 1, missing: "STORE" },
+  async run(a) {
+    const r = await withStore(a.positional[0], true, (s) => withProgress("gc", "items", (p) => s.gc(p)));
     console.error(
       `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records` +
         (r.storedWhole > 0 ? `; stored ${r.storedWhole} deltas whole (their base went away)` : ""),

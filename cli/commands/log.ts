@@ -1,18 +1,12 @@
 /** `revfs log`: list revisions, newest first. */
-import { parseArgs } from "../args.ts";
-import { atMost, need, out, withStore } from "../util.ts";
+import { out, withStore } from "../util.ts";
 import { humanBytes } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const log: Command = {
-  name: "log",
-  usage: [
-    ["log STORE [--json]", "list revisions, newest first"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--json"]);
-    need(a, 1, "STORE");
-    atMost(a, 1);
+  usage: [["log STORE [--json]", "list revisions, newest first"]],
+  args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
+  async run(a) {
     await withStore(a.positional[0], false, (s) => {
       const revs = s.revisions().reverse();
       if (a.flags.has("--json")) {

@@ -1,18 +1,13 @@
 /** `revfs ls`: list a directory (default: the head). */
-import { flag, parseArgs } from "../args.ts";
-import { atMost, isoTime, modeString, need, out, withStore } from "../util.ts";
+import { flag } from "../args.ts";
+import { isoTime, modeString, out, withStore } from "../util.ts";
 import { type NodeInfo } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const ls: Command = {
-  name: "ls",
-  usage: [
-    ["ls STORE [PATH] [--rev REV]", "list a directory (default: the head)"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--rev"]);
-    need(a, 1, "STORE");
-    atMost(a, 2);
+  usage: [["ls STORE [PATH] [--rev REV]", "list a directory (default: the head)"]],
+  args: { min: 1, max: 2, missing: "STORE", flags: ["--rev"] },
+  async run(a) {
     const [storePath, path = ""] = a.positional;
     await withStore(storePath, false, (s) => {
       const view = s.view(s.resolve(flag(a, "--rev") ?? "head"));

@@ -1,20 +1,16 @@
 /** `revfs mount`: mount the store (created if missing); stays in the foreground. */
-import { flag, parseArgs } from "../args.ts";
-import { atMost, need } from "../util.ts";
+import { flag } from "../args.ts";
 import { RevfsError } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const mount: Command = {
-  name: "mount",
   usage: [
     ["mount STORE MOUNTPOINT", "mount the store (created if missing); stays in the foreground"],
     ["      [--cache-mb N]", "block cache memory in MiB, clean and dirty (default 256)"],
     ["      [--allow-other]", "let other users in (permission bits still apply); default: only you"],
   ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--cache-mb", "--allow-other"]);
-    need(a, 2, "STORE MOUNTPOINT");
-    atMost(a, 2);
+  args: { min: 2, max: 2, missing: "STORE MOUNTPOINT", flags: ["--cache-mb", "--allow-other"] },
+  async run(a) {
     const mb = flag(a, "--cache-mb");
     if (mb !== undefined && !/^[1-9][0-9]*$/.test(mb)) {
       throw new RevfsError("INVALID", `--cache-mb takes a whole number of MiB, not ${JSON.stringify(mb)}`);

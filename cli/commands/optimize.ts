@@ -1,23 +1,19 @@
 /** `revfs optimize`: train zstd dictionaries on the store's blocks and re-encode with them. */
-import { parseArgs } from "../args.ts";
-import { atMost, need, withStore } from "../util.ts";
-import { humanBytes, progressBar } from "../progress.ts";
+import { withStore } from "../util.ts";
+import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const optimize: Command = {
-  name: "optimize",
-  usage: [
-    ["optimize STORE", "train zstd dictionaries on the store's blocks and re-encode with them"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, []);
-    need(a, 1, "STORE");
-    atMost(a, 1);
-    const r = await withStore(a.positional[0], true, (s) => {
+  usage: [["optimize STORE", "train zstd dictionaries on the store's blocks and re-encode with them"]],
+  args: { min: 1, max: 1, missing: "STORE" },
+  async run(a) {
+    const r = await withStore(a.positional[0], true, async (s) => {
       const before = s.stats().storedBytes;
-      const bar = progressBar("optimize", "items");
-      const result = s.optimize(bar.update, (line) => console.error(`revfs: ${line}`));
-      bar.done();
+      const result = await withProgress(
+        "optimize",
+        "items",
+        (p) => s.optimize(p, (line) => console.error(`revfs: ${line}`)),
+      );
       return { result, before };
     });
     const { result } = r;

@@ -1,17 +1,13 @@
 /** `revfs snapshot`: checkpoint the head (asks a running mount); prints the revision number. */
-import { flag, parseArgs } from "../args.ts";
-import { atMost, findStore, out, withStore } from "../util.ts";
+import { flag } from "../args.ts";
+import { findStore, out, withStore } from "../util.ts";
 import { RevfsError } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const snapshot: Command = {
-  name: "snapshot",
-  usage: [
-    ["snapshot [STORE] [-m MSG]", "checkpoint the head (asks a running mount); prints the revision number"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--message"]);
-    atMost(a, 1);
+  usage: [["snapshot [STORE] [-m MSG]", "checkpoint the head (asks a running mount); prints the revision number"]],
+  args: { min: 0, max: 1, flags: ["--message"] },
+  async run(a) {
     const { askMount } = await import("../../fs/control_client.ts");
     const storeDir = findStore(a.positional[0]);
     const message = flag(a, "--message") ?? "";

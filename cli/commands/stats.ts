@@ -1,18 +1,12 @@
 /** `revfs stats`: sizes and counts, and a running mount's memory. */
-import { parseArgs } from "../args.ts";
-import { atMost, findStore, need, out, withStore } from "../util.ts";
+import { findStore, out, withStore } from "../util.ts";
 import { humanBytes } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const stats: Command = {
-  name: "stats",
-  usage: [
-    ["stats STORE [--json]", "sizes and counts, and a running mount's memory"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--json"]);
-    need(a, 1, "STORE");
-    atMost(a, 1);
+  usage: [["stats STORE [--json]", "sizes and counts, and a running mount's memory"]],
+  args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
+  async run(a) {
     const storeDir = findStore(a.positional[0]);
     const st = await withStore(storeDir, false, (s) => s.stats());
     const { askMount } = await import("../../fs/control_client.ts");

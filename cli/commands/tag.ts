@@ -1,19 +1,15 @@
 /** `revfs tag`: name a revision (default: the latest). */
-import { parseArgs } from "../args.ts";
-import { atMost, need, revNumber, UsageError, withStore } from "../util.ts";
+import { revNumber, UsageError, withStore } from "../util.ts";
 import { RevfsError } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const tag: Command = {
-  name: "tag",
   usage: [
     ["tag STORE NAME [REV]", "name a revision (default: the latest)"],
     ["tag STORE --delete NAME", "remove a tag"],
   ],
-  async run(argv) {
-    const a = parseArgs(argv, ["--delete"]);
-    need(a, 2, "STORE NAME");
-    atMost(a, 3);
+  args: { min: 2, max: 3, missing: "STORE NAME", flags: ["--delete"] },
+  async run(a) {
     const [storePath, name, spec] = a.positional;
     await withStore(storePath, true, (s) => {
       if (a.flags.has("--delete")) {

@@ -1,23 +1,14 @@
 /** `revfs verify`: check every record of every revision. */
-import { parseArgs } from "../args.ts";
-import { atMost, need, out, withStore } from "../util.ts";
-import { progressBar } from "../progress.ts";
+import { out, withStore } from "../util.ts";
+import { withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const verify: Command = {
-  name: "verify",
-  usage: [
-    ["verify STORE", "check every record of every revision"],
-  ],
-  async run(argv) {
-    const a = parseArgs(argv, []);
-    need(a, 1, "STORE");
-    atMost(a, 1);
+  usage: [["verify STORE", "check every record of every revision"]],
+  args: { min: 1, max: 1, missing: "STORE" },
+  async run(a) {
     const report = await withStore(a.positional[0], false, (s) => {
-      const bar = progressBar("verify", "items");
-      const r = s.verify(bar.update);
-      bar.done();
-      return r;
+      return withProgress("verify", "items", (p) => s.verify(p));
     });
     for (const p of report.problems) console.error(`revfs: ${p}`);
     const summary = `${report.revisions} revisions, ${report.pages} pages, ${report.blocks} blocks`;
