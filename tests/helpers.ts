@@ -64,7 +64,11 @@ export class Rng {
     this.s = seed >>> 0;
   }
   next(): number {
-    let t = (this.s += 0x6d2b79f5);
+    // The state is a 32-bit counter: kept as an unbounded float (as it once was), it lost
+    // its low bits past 2^53, and 64 MiB of "random" bytes after the first 300 MB held
+    // each 64 KiB block twice.
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
