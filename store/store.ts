@@ -22,8 +22,6 @@ import type { WriterLock } from "./records/lock.ts";
 import type { RecordStore } from "./records/records.ts";
 import type { StoreParts } from "./parts.ts";
 import { createRecords, exists, type InitOptions, type OpenOptions, openRecords, storeMeta } from "./open.ts";
-
-export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./open.ts";
 import { BlockMaps } from "./tree/block_map.ts";
 import { type Change, diffTrees } from "./tree/diff.ts";
 import { DirTrees } from "./tree/dir_tree.ts";
@@ -31,6 +29,8 @@ import { PageStore } from "./tree/pages.ts";
 import { RevisionLog } from "./tree/revisions.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
 import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
+
+export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./open.ts";
 
 /** Pending head changes are committed once they hold this much. */
 const COMMIT_PENDING_BYTES = 4 << 20;

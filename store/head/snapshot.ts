@@ -6,7 +6,11 @@
  * deepest first, up to the root. Cost is O(changed files, blocks and names), not O(tree).
  *
  * The reverse-delta policy lives here too: a block a snapshot replaces becomes a delta
- * on its newer version, so the head never reads through a chain.
+ * on its newer version, so the head never reads through a chain. "Replaces" is judged
+ * by what the file is, not by which inode holds it: most programs save by writing a
+ * new file (rename over, unlink and create), so a file's previous version is the one at
+ * the same path in the parent revision, and also what its inode held before (a file
+ * renamed, then edited).
  */
 import { readU64, u64Key, utf8, utf8d } from "../codec.ts";
 import type { BlockStore } from "../blocks/block_store.ts";
@@ -14,9 +18,19 @@ import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirEdits, DirTrees } from "../tree/dir_tree.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
-import { type BlockHash, type DirEntry, type Entry, type Ino, RevfsError, type Revision, ROOT_INO } from "../types.ts";
+import {
+  type BlockHash,
+  type DirEntry,
+  type Entry,
+  type Ino,
+  type PageHash,
+  RevfsError,
+  type Revision,
+  ROOT_INO,
+} from "../types.ts";
+import { bytesEqual, hashKey } from "../blocks/hash.ts";
 import type { Head } from "./head.ts";
-import type { FileInode, Inode } from "./inode.ts";
+import type { DirInode, FileInode, Inode } from "./inode.ts";
 
 /** Meta key: the revision the head was last snapshotted as (its parent-to-be). */
 export const HEAD_PARENT_KEY = utf8.encode("headParent");
@@ -76,11 +90,14 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     }
   }
 
+  const previous = new PreviousTrees(p);
   const order = [...dirty.keys()].filter((d) => depthOf(d) >= 0).sort((a, b) => depthOf(b) - depthOf(a));
   for (const parent of order) {
     const dir = head.inodes.get(parent);
     if (!dir || dir.type !== "dir") continue;
     const edits: DirEdits = new Map();
+    // Read before any directory of this snapshot is rebuilt: bases change as we go up.
+    const prevTree = previous.of(dir);
     for (const name of dirty.get(parent)!) {
       const child = head.inodes.lookup(parent, name);
       if (child === undefined) {
@@ -88,7 +105,10 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
         continue;
       }
       let i = head.inodes.must(child);
-      if (i.type === "file") i = foldFile(p, i);
+      if (i.type === "file") {
+        const prev = prevTree === null ? null : p.dirs.lookup(prevTree, name);
+        i = foldFile(p, i, prev?.type === "file" ? prev.content : null);
+      }
       edits.set(name, entryOf(i));
     }
     const { root, before } = p.dirs.update(dir.base, edits);
@@ -106,12 +126,16 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
   return rev;
 }
 
-/** Folds a file's overlay into a new base block map; returns the file as saved. */
-function foldFile(p: SnapshotParts, f: FileInode): FileInode {
+/**
+ * Folds a file's overlay into a new base block map; returns the file as saved.
+ * `atPath` is the block map of the file at the same path in the parent revision.
+ */
+function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): FileInode {
   const files = p.head.files;
   const edits = new Map(files.overlay(f.ino));
   const blocks = Math.ceil(f.size / files.blockSize);
   deltaHistory(p, f, edits, blocks);
+  if (atPath !== null && (f.base === null || !bytesEqual(atPath, f.base))) replacedAtPath(p, f, edits, blocks, atPath);
   // No shortcut on "no edits": a block-aligned truncate leaves no overlay entry but
   // must still cut the base map; an update with nothing to do returns `base` as is.
   const base = p.maps.update(f.base, f.baseBlocks, edits, blocks);
@@ -131,14 +155,72 @@ function deltaHistory(p: SnapshotParts, f: FileInode, edits: Map<number, BlockHa
     if (edits.has(idx)) return edits.get(idx)!;
     return idx < f.baseBlocks ? p.maps.lookup(f.base, idx) : null;
   };
+  // A replaced block the new version writes elsewhere (content that moved) is not history.
+  const written = new Set([...edits.values()].filter((h): h is BlockHash => h !== null).map(hashKey));
   for (const [idx, newer] of edits) {
     if (newer === null) continue;
     // The base map is the last snapshot's, whole: a truncate shortens baseBlocks, not
     // the map. Look past baseBlocks too, or a file saved the usual way (truncated to
     // 0, then written) would never get deltas.
     const older = p.maps.lookup(f.base, idx);
-    if (older === null) continue;
+    if (older === null || written.has(hashKey(older))) continue;
     const near = [newAt(idx + 1), newAt(idx - 1)].filter((h): h is BlockHash => h !== null);
     p.blocks.supersede(older, newer, near);
+  }
+}
+
+/**
+ * Reverse deltas for a file that replaced another at its path (renamed over it, or
+ * created after it was unlinked): each block of the replaced version that the new one
+ * does not hold becomes a delta on the new version's block at that index, or near it.
+ * O(blocks of both versions): the whole file was written anew.
+ */
+function replacedAtPath(
+  p: SnapshotParts,
+  f: FileInode,
+  edits: Map<number, BlockHash | null>,
+  blocks: number,
+  atPath: PageHash,
+): void {
+  const now: (BlockHash | null)[] = new Array(blocks).fill(null);
+  for (const [idx, h] of p.maps.present(f.base)) {
+    if (idx >= Math.min(f.baseBlocks, blocks)) break;
+    now[idx] = h;
+  }
+  for (const [idx, h] of edits) if (idx < blocks) now[idx] = h;
+  // A block the new version still holds (anywhere) is not history: it stays whole.
+  const kept = new Set(now.filter((h): h is BlockHash => h !== null).map(hashKey));
+  const last = blocks - 1;
+  for (const [idx, older] of p.maps.present(atPath)) {
+    if (kept.has(hashKey(older))) continue;
+    const at = Math.min(idx, last);
+    const near = [now[at], now[at + 1], now[at - 1]].filter((h): h is BlockHash => h !== null && h !== undefined);
+    if (near.length > 0) p.blocks.supersede(older, near[0], near.slice(1));
+  }
+}
+
+/**
+ * The directory tree each head directory had in the parent revision: its own base, or,
+ * for a directory made since (deleted and made again, as `tar -x` and checkouts do),
+ * the tree at its path in its parent's previous tree.
+ */
+class PreviousTrees {
+  private readonly known = new Map<Ino, PageHash | null>();
+
+  constructor(private readonly p: SnapshotParts) {}
+
+  of(dir: DirInode): PageHash | null {
+    if (dir.base !== null) return dir.base;
+    let t = this.known.get(dir.ino);
+    if (t !== undefined) return t;
+    t = null;
+    const parent = dir.parent === 0 ? undefined : this.p.head.inodes.get(dir.parent);
+    if (parent?.type === "dir") {
+      const up = this.of(parent);
+      const e = up === null ? null : this.p.dirs.lookup(up, dir.name);
+      if (e?.type === "dir") t = e.content;
+    }
+    this.known.set(dir.ino, t);
+    return t;
   }
 }
