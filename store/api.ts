@@ -116,4 +116,6 @@ export interface VersionedStore {
   optimize(progress?: Progress, note?: (line: string) => void): OptimizeResult;
   verify(progress?: Progress): VerifyReport;
   stats(): StoreStats;
+  /** Bytes each revision added: records it reaches that no earlier one does, at their size now. */
+  revisionCosts(): Map<RevNumber, number>;
 }

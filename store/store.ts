@@ -16,7 +16,7 @@ import { exportTree } from "./local/export.ts";
 import { importDir } from "./local/import.ts";
 import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
 import { optimize, type OptimizeResult } from "./maintenance/optimize.ts";
-import { computeStats, type StoreStats } from "./maintenance/stats.ts";
+import { computeStats, revisionCosts, type StoreStats } from "./maintenance/stats.ts";
 import { Verifier, type VerifyReport } from "./maintenance/verify.ts";
 import type { WriterLock } from "./records/lock.ts";
 import type { RecordStore } from "./records/records.ts";
@@ -290,5 +290,9 @@ export class Store implements VersionedStore {
 
   stats(): StoreStats {
     return computeStats(this.parts);
+  }
+
+  revisionCosts(): Map<RevNumber, number> {
+    return revisionCosts(this.parts);
   }
 }

@@ -62,6 +62,12 @@ Deno.test("cli: import, log, ls, cat, diff, tag, export, stats, verify on one st
       assert.equal(typeof stats[k], "number", k);
     }
     assert.equal(stats.revisions, 2);
+    assert.equal(stats.wholeBytes + stats.deltaBytes + stats.pageBytes + stats.dictBytes, stats.storedBytes);
+    // Each revision's added bytes: every record once, charged to the first revision that reaches it.
+    const costs = log.map((r: { addedBytes: number }) => r.addedBytes);
+    assert.equal(costs[0] + costs[1], stats.storedBytes - stats.dictBytes, "every record, once");
+    assert.ok(costs[1] >= 300_000, `revision 1 holds big.bin, 300 kB of random bytes: ${costs[1]}`);
+    assert.ok(costs[0] < 10_000, `revision 2 changed two small files: ${costs[0]}`);
     assert.equal(stats.logicalBytes, 2 * 300_000 + 6 + 7 + 4);
     assert.equal(stats.headBytes, 300_000 + 7 + 4);
     // A head written but never snapshotted: nothing logical to compare the stored bytes with.

@@ -10,6 +10,7 @@ export const log: Command = {
     await withStore(a.positional[0], false, (s) => {
       const revs = s.revisions().reverse();
       if (a.flags.has("--json")) {
+        const added = s.revisionCosts();
         out(JSON.stringify(revs.map((r) => ({
           rev: r.rev,
           parent: r.parent || null,
@@ -17,6 +18,7 @@ export const log: Command = {
           message: r.message,
           tags: s.tagsOf(r.rev),
           bytes: r.root.size,
+          addedBytes: added.get(r.rev) ?? 0,
         }))));
         return;
       }

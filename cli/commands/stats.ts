@@ -28,8 +28,12 @@ export const stats: Command = {
       const kind = d.kind === "*" ? "whole store" : d.kind === "" ? "files without extension" : `.${d.kind}`;
       out(`dictionary ${d.id}   ${kind}: ${humanBytes(d.size)}, ${d.blocks} blocks, saved ${humanBytes(d.bytesSaved)}`);
     }
-    out(`tree pages     ${st.pages}`);
-    out(`stored bytes   ${humanBytes(st.storedBytes)} (logical/stored ${ratio})`);
+    out(`tree pages     ${st.pages} (${humanBytes(st.pageBytes)})`);
+    out(
+      `stored bytes   ${humanBytes(st.storedBytes)}: ${humanBytes(st.wholeBytes)} whole blocks, ${
+        humanBytes(st.deltaBytes)
+      } deltas, ${humanBytes(st.pageBytes)} pages, ${humanBytes(st.dictBytes)} dictionaries (logical/stored ${ratio})`,
+    );
     out(`on disk        ${humanBytes(st.fileBytes)}`);
     if (mount) {
       const c = mount.cache;

@@ -16,6 +16,8 @@ export class Reachable {
   readonly blocks = new Set<string>();
   /** Blocks kept only because a delta record in `blocks` is based on them. */
   readonly baseOnly = new Map<string, BlockHash>();
+  /** Called for each record the walk reaches for the first time (a page, or a block, a base included). */
+  onFirstVisit?: (table: "pages" | "blocks", key: Uint8Array) => void;
 
   constructor(private readonly records: RecordStore, private readonly pageStore: PageStore) {}
 
@@ -62,13 +64,15 @@ export class Reachable {
   block(hash: BlockHash, asBase = false): void {
     const k = hashKey(hash);
     if (this.blocks.has(k)) return;
+    const seen = this.baseOnly.has(k);
     if (asBase) {
-      if (this.baseOnly.has(k)) return;
+      if (seen) return;
       this.baseOnly.set(k, hash);
     } else {
       this.blocks.add(k);
       this.baseOnly.delete(k);
     }
+    if (!seen) this.onFirstVisit?.("blocks", hash);
     // A delta record needs its base: keep the base alive with it.
     const v = this.records.get("blocks", hash);
     const base = v && deltaBaseOf(v);
@@ -79,6 +83,7 @@ export class Reachable {
     const k = hashKey(hash);
     if (this.pages.has(k)) return false;
     this.pages.add(k);
+    this.onFirstVisit?.("pages", hash);
     return true;
   }
 }

@@ -2,7 +2,8 @@
 import { deltaBaseOf, dictIdOf } from "../blocks/block_codec.ts";
 import { hashKey } from "../blocks/hash.ts";
 import type { StoreParts } from "../parts.ts";
-import { type Ino, ROOT_INO } from "../types.ts";
+import { type Ino, type RevNumber, ROOT_INO } from "../types.ts";
+import { Reachable } from "./reachability.ts";
 
 export interface StoreStats {
   blockSize: number;
@@ -16,12 +17,17 @@ export interface StoreStats {
   /** Block records stored as a delta on another block, and their bytes. */
   deltaRecords: number;
   deltaBytes: number;
+  /** Bytes of block records stored whole (raw, zstd, zstd with a dictionary). */
+  wholeBytes: number;
+  /** Bytes of tree pages (block maps, directories) and of trained dictionaries. */
+  pageBytes: number;
+  dictBytes: number;
   /** Longest delta chain: delta records a read of one block decodes. */
   maxChainDepth: number;
   /** Trained zstd dictionaries: record bytes saved is what `optimize` measured when it re-encoded. */
   dictionaries: { id: number; kind: string; size: number; blocks: number; bytesSaved: number }[];
   pages: number;
-  /** Bytes of all stored block, page and dictionary records, keys included. */
+  /** Bytes of all stored block, page and dictionary records, keys included: whole + delta + page + dict. */
   storedBytes: number;
   /** Bytes the store directory takes on disk. */
   fileBytes: number;
@@ -52,9 +58,15 @@ export function computeStats(store: StoreParts): StoreStats {
     const id = dictIdOf(v);
     if (id !== undefined) users.set(id, (users.get(id) ?? 0) + 1);
   }
-  for (const table of ["pages", "dicts"] as const) {
-    for (const [k, v] of r.range(table)) storedBytes += k.length + v.length;
-  }
+  const wholeBytes = storedBytes - deltaBytes;
+  const bytesOf = (table: "pages" | "dicts") => {
+    let n = 0;
+    for (const [k, v] of r.range(table)) n += k.length + v.length;
+    return n;
+  };
+  const pageBytes = bytesOf("pages");
+  const dictBytes = bytesOf("dicts");
+  storedBytes += pageBytes + dictBytes;
   const dictionaries = store.blocks.dicts.all().map((d) => ({
     id: d.id,
     kind: d.kind,
@@ -71,6 +83,9 @@ export function computeStats(store: StoreParts): StoreStats {
     uniqueBlocks: r.count("blocks"),
     deltaRecords: baseOf.size,
     deltaBytes,
+    wholeBytes,
+    pageBytes,
+    dictBytes,
     maxChainDepth: longestChain(baseOf),
     dictionaries,
     pages: r.count("pages"),
@@ -116,4 +131,25 @@ function diskUsage(dir: string): number {
     total += st.blocks !== null ? st.blocks * 512 : st.size;
   }
   return total;
+}
+
+/**
+ * What each revision costs now: the bytes of the records it reaches that no earlier
+ * revision reaches (pages, blocks, and the bases of its deltas), at their size today.
+ */
+export function revisionCosts(parts: StoreParts): Map<RevNumber, number> {
+  const { records, pages, log } = parts;
+  const walk = new Reachable(records, pages);
+  let added = 0;
+  walk.onFirstVisit = (table, key) => {
+    const v = records.get(table, key);
+    if (v) added += key.length + v.length;
+  };
+  const out = new Map<RevNumber, number>();
+  for (const rev of log.all()) {
+    added = 0;
+    walk.dir(rev.root.content);
+    out.set(rev.rev, added);
+  }
+  return out;
 }
