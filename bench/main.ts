@@ -13,6 +13,7 @@ import { unmountAll } from "./lib/mounts.ts";
 import { peersPresent } from "./lib/peers.ts";
 import { type BenchResults, charts, headline, markdown } from "./report.ts";
 import { scaling, SCALING_FULL, SCALING_QUICK } from "./scaling.ts";
+import { npmHistory, repoHistory } from "./real_histories.ts";
 import { binaryHistory, HISTORY_FULL, HISTORY_QUICK, sourceHistory } from "./versioning.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -71,6 +72,18 @@ try {
     results.histories = [await sourceHistory(`${work}/source`, h, present, log)];
     log("versioning: binary file");
     results.histories.push(await binaryHistory(`${work}/binary`, h, present, log));
+    log("versioning: binary file, saved as a new file renamed over the old");
+    results.histories.push(await binaryHistory(`${work}/binary-renamed`, h, present, log, "new file + rename"));
+    log("versioning: this repository's history");
+    results.histories.push(await repoHistory(`${work}/repo`, h, present, log));
+    log("versioning: npm releases");
+    try {
+      results.histories.push(await npmHistory(`${work}/npm`, h, present, log));
+    } catch (e) {
+      // The tarballs come from the npm registry: without it, say so and go on.
+      log(`  skipped: ${(e as Error).message}`);
+      results.skipped.push(`npm history (${(e as Error).message.split("\n")[0]})`);
+    }
   }
   if (only.has("scaling")) {
     log("scaling");

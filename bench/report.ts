@@ -167,8 +167,7 @@ export function markdown(r: BenchResults): string {
   }
   const shown = [
     ["io.svg", "file I/O by tool"],
-    ["growth-source.svg", "repository size per snapshot, source tree"],
-    ["growth-binary.svg", "repository size per snapshot, binary file"],
+    ...(r.histories ?? []).map((h) => [growthChart(h), `repository size per snapshot, ${h.workload}`]),
     ["snapshot-vs-tree.svg", "snapshot time against tree size"],
     ["snapshot-vs-file.svg", "snapshot time against file size"],
   ].filter(([file]) => file in charts(r));
@@ -207,11 +206,15 @@ export function headline(r: BenchResults): string {
   return out.join("\n") + "\n";
 }
 
+/** The growth chart's file name for a history: growth-source-tree.svg, growth-binary-file.svg, ... */
+function growthChart(h: HistoryResult): string {
+  return `growth-${h.workload.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")}.svg`;
+}
+
 export function charts(r: BenchResults): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of r.histories ?? []) {
-    const key = h.workload.startsWith("source") ? "growth-source.svg" : "growth-binary.svg";
-    out[key] = lineChart(
+    out[growthChart(h)] = lineChart(
       h.tools.map((t) => ({ name: t.tool, points: t.growth.map((b, i) => [i + 1, b / MiB] as [number, number]) })),
       {
         title: `Repository size after each snapshot: ${h.workload} (git before gc)`,

@@ -5,7 +5,7 @@
  * growth chart), logical/stored, and reading one file and listing the tree of the
  * oldest state.
  */
-import { applyToDir, BinaryHistory, type EditOp, SourceHistory } from "./lib/workloads.ts";
+import { applyToDir, BinaryHistory, type EditOp, type SaveMode, SourceHistory } from "./lib/workloads.ts";
 import { GitTool, RevfsTool, type VersionTool, versionTools } from "./lib/peers.ts";
 import { CLI, type MountMemory } from "./lib/mounts.ts";
 import { MiB, run } from "./lib/run.ts";
@@ -46,17 +46,48 @@ export interface HistoryConfig {
   commits: number;
   binaryBytes: number;
   binaryVersions: number;
+  /** Real histories (bench/real_histories.ts): this repository's commits, npm releases. */
+  repoCommits: number;
+  npmVersions: number;
 }
-export const HISTORY_FULL: HistoryConfig = { commits: 500, binaryBytes: 64 * MiB, binaryVersions: 50 };
-export const HISTORY_QUICK: HistoryConfig = { commits: 30, binaryBytes: 16 * MiB, binaryVersions: 10 };
+export const HISTORY_FULL: HistoryConfig = {
+  commits: 500,
+  binaryBytes: 64 * MiB,
+  binaryVersions: 50,
+  repoCommits: 1000,
+  npmVersions: 50,
+};
+export const HISTORY_QUICK: HistoryConfig = {
+  commits: 30,
+  binaryBytes: 16 * MiB,
+  binaryVersions: 10,
+  repoCommits: 30,
+  npmVersions: 10,
+};
 
-async function replay(
+/** Makes state `i` of a history in a tree (the revfs mount, the peers' directory). */
+export type ApplyState = (tree: string) => void | Promise<void>;
+
+/** A history as edit operations, the same for every tree. */
+export function editStates(next: (i: number) => EditOp[]): (i: number) => Promise<ApplyState> {
+  return (i) => {
+    const ops = next(i);
+    return Promise.resolve((tree: string) => applyToDir(tree, ops));
+  };
+}
+
+/**
+ * Replays `states` states of a history into every tool's tree, each tool snapshotting
+ * after each state in a rotating order; `treeBytes` is the logical size of the state
+ * just made (what the tree holds).
+ */
+export async function replay(
   name: string,
   detail: string,
   tools: VersionTool[],
   states: number,
-  nextState: (i: number) => EditOp[],
-  treeBytes: () => number,
+  nextState: (i: number) => Promise<ApplyState>,
+  treeBytes: (tree: string) => number,
   firstPath: () => string,
   log: (s: string) => void,
 ): Promise<HistoryResult> {
@@ -68,9 +99,9 @@ async function replay(
   const revfs = tools.find((t): t is RevfsTool => t instanceof RevfsTool)!;
   const { memory } = await revfs.mount.measured(async () => {
     for (let i = 0; i < states; i++) {
-      const ops = nextState(i);
-      for (const tree of trees) applyToDir(tree, ops);
-      logical += treeBytes();
+      const apply = await nextState(i);
+      for (const tree of trees) await apply(tree);
+      logical += treeBytes(trees[0]);
       const order = tools.map((_, k) => tools[(k + i) % tools.length]);
       for (const t of order) {
         times.get(t.name)!.push(await t.snapshot(`state ${i}`));
@@ -125,26 +156,30 @@ export async function sourceHistory(
     `300 source-like files in 20 dirs, then ${cfg.commits} commits of 1-4 edited files`,
     versionTools(work, present, { borgZstd: true }),
     cfg.commits + 1,
-    (i) => i === 0 ? h.initial() : h.commit(),
+    editStates((i) => i === 0 ? h.initial() : h.commit()),
     () => h.treeBytes,
     () => h.firstPath,
     log,
   );
 }
 
+/** The binary checkpoint history, saved in place or as a new file renamed over the old (same versions). */
 export async function binaryHistory(
   work: string,
   cfg: HistoryConfig,
   present: Record<string, boolean>,
   log: (s: string) => void,
+  mode: SaveMode = "in place",
 ): Promise<HistoryResult> {
-  const h = new BinaryHistory(64, cfg.binaryBytes);
+  const h = new BinaryHistory(64, cfg.binaryBytes, "model.bin", mode);
   return await replay(
-    "binary file",
-    `${cfg.binaryBytes / MiB} MiB file, ${cfg.binaryVersions} versions, each rewriting 1% at random 4 KiB offsets`,
+    mode === "in place" ? "binary file" : "binary file, saved as a new file",
+    `${cfg.binaryBytes / MiB} MiB file, ${cfg.binaryVersions} versions, each rewriting 1% at random 4 KiB offsets, ${
+      mode === "in place" ? "in place" : "written whole to a new file renamed over the old"
+    }`,
     versionTools(work, present, { borgZstd: true }),
     cfg.binaryVersions,
-    (i) => i === 0 ? h.initial() : h.version(),
+    editStates((i) => i === 0 ? h.initial() : h.version()),
     () => h.bytes,
     () => h.path,
     log,

@@ -17,7 +17,9 @@ export type EditOp =
   | { op: "write"; path: string; data: Uint8Array }
   | { op: "delete"; path: string }
   /** Overwrite `data` at `offset` in place, keeping the file's size. */
-  | { op: "patch"; path: string; offset: number; data: Uint8Array };
+  | { op: "patch"; path: string; offset: number; data: Uint8Array }
+  /** Write `data` to a new file beside `path`, then rename it over `path` (an atomic save). */
+  | { op: "replace"; path: string; data: Uint8Array };
 
 const enc = new TextEncoder();
 
@@ -137,17 +139,29 @@ export class SourceHistory {
   }
 }
 
+/** How a program saves a new version of a file. */
+export type SaveMode = "in place" | "new file + rename";
+
 export class BinaryHistory {
   private readonly rng: Rng;
-  constructor(seed: number, readonly bytes: number, readonly path = "model.bin") {
+  /** The file as it is now; kept only to save it whole ("new file + rename"). */
+  private current?: Uint8Array;
+
+  constructor(seed: number, readonly bytes: number, readonly path = "model.bin", readonly mode: SaveMode = "in place") {
     this.rng = new Rng(seed);
   }
 
   initial(): EditOp[] {
-    return [{ op: "write", path: this.path, data: this.rng.bytes(this.bytes) }];
+    const data = this.rng.bytes(this.bytes);
+    if (this.mode === "new file + rename") this.current = data.slice();
+    return [{ op: "write", path: this.path, data }];
   }
 
-  /** 1% of the file rewritten at random 4 KiB-aligned offsets. */
+  /**
+   * 1% of the file rewritten at random 4 KiB-aligned offsets: patched in place, or the
+   * whole new version written beside the file and renamed over it. The same seed gives
+   * the same versions in both modes.
+   */
   version(): EditOp[] {
     const ops: EditOp[] = [];
     for (let k = 0; k < this.bytes / 4096 / 100; k++) {
@@ -158,7 +172,9 @@ export class BinaryHistory {
         data: this.rng.bytes(4096),
       });
     }
-    return ops;
+    if (!this.current) return ops;
+    for (const e of ops) if (e.op === "patch") this.current.set(e.data, e.offset);
+    return [{ op: "replace", path: this.path, data: this.current }];
   }
 }
 
@@ -169,7 +185,10 @@ export function applyToDir(root: string, ops: readonly EditOp[]): void {
     if (e.op === "mkdir") Deno.mkdirSync(p, { recursive: true });
     else if (e.op === "write") Deno.writeFileSync(p, e.data);
     else if (e.op === "delete") Deno.removeSync(p);
-    else {
+    else if (e.op === "replace") {
+      Deno.writeFileSync(`${p}.new`, e.data);
+      Deno.renameSync(`${p}.new`, p);
+    } else {
       const f = Deno.openSync(p, { write: true });
       try {
         f.seekSync(e.offset, Deno.SeekMode.Start);
