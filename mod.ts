@@ -42,6 +42,7 @@ export { gather, rangeSegments, zeroBlock } from "./store/tree/read_range.ts";
 export { hashKey } from "./store/blocks/hash.ts";
 export type { ChangeKind } from "./store/tree/diff.ts";
 export type { GcResult } from "./store/maintenance/gc.ts";
+export { type CompactResult, compactStore } from "./store/maintenance/compact.ts";
 export type { OptimizeResult } from "./store/maintenance/optimize.ts";
 export type { StoreStats } from "./store/maintenance/stats.ts";
 export type { VerifyReport } from "./store/maintenance/verify.ts";

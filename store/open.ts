@@ -8,7 +8,8 @@ import { toHex } from "./blocks/hash.ts";
 import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
 import { HEAD_PARENT_KEY } from "./head/snapshot.ts";
 import { LMDB_DATA_FILE, LmdbRecordStore } from "./records/lmdb_backend.ts";
-import { WriterLock } from "./records/lock.ts";
+import { AccessLock, WriterLock } from "./records/lock.ts";
+import { removeLeftoverCompaction } from "./records/lmdb_compact.ts";
 import type { RecordStore } from "./records/records.ts";
 import { RevfsError } from "./types.ts";
 
@@ -33,10 +34,11 @@ export interface InitOptions {
   blockSize?: number;
 }
 
-/** An open store's records, and its writer lock when opened for writing. */
+/** An open store's records, its writer lock when opened for writing, and its hold against compaction. */
 export interface OpenedRecords {
-  records: RecordStore;
+  records: LmdbRecordStore;
   lock: WriterLock | null;
+  access: AccessLock | null;
 }
 
 function isDir(path: string): boolean | undefined {
@@ -83,6 +85,7 @@ export async function createRecords(dir: string, opts: InitOptions): Promise<Ope
   await initZstd();
   const lock = WriterLock.tryAcquire(dir);
   if (!lock) throw new RevfsError("STORE_LOCKED", `${dir} is being initialised by another process`);
+  const access = AccessLock.shared(dir);
   const records = LmdbRecordStore.open(dir, { create: true });
   const id = crypto.getRandomValues(new Uint8Array(16));
   records.write(() => {
@@ -93,7 +96,7 @@ export async function createRecords(dir: string, opts: InitOptions): Promise<Ope
     // Magic last: a store interrupted during init is refused, never half-read.
     records.put("meta", META.magic, utf8.encode(MAGIC));
   });
-  return { records, lock };
+  return { records, lock, access };
 }
 
 /** Opens an existing store's records, refusing what is not a store or is of a newer format. */
@@ -117,11 +120,15 @@ export async function openRecords(dir: string, opts: OpenOptions): Promise<Opene
       );
     }
   }
-  let records: RecordStore;
+  // Waits while a compaction replaces the data file.
+  const access = AccessLock.shared(dir);
+  if (lock) removeLeftoverCompaction(dir);
+  let records: LmdbRecordStore;
   try {
     records = LmdbRecordStore.open(dir);
   } catch (e) {
     lock?.release();
+    access?.release();
     if (e instanceof RevfsError) throw e;
     throw new RevfsError("NOT_A_STORE", `${dir} is not a readable revfs store: ${(e as Error).message}`);
   }
@@ -142,10 +149,11 @@ export async function openRecords(dir: string, opts: OpenOptions): Promise<Opene
     if (lock && format < FORMAT_VERSION) {
       records.write(() => records.put("meta", META.format, u64Key(FORMAT_VERSION)));
     }
-    return { records, lock };
+    return { records, lock, access };
   } catch (e) {
     await records.close();
     lock?.release();
+    access?.release();
     throw e;
   }
 }

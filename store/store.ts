@@ -18,7 +18,7 @@ import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
 import { optimize, type OptimizeResult } from "./maintenance/optimize.ts";
 import { computeStats, revisionCosts, type StoreStats } from "./maintenance/stats.ts";
 import { Verifier, type VerifyReport } from "./maintenance/verify.ts";
-import type { WriterLock } from "./records/lock.ts";
+import type { AccessLock, WriterLock } from "./records/lock.ts";
 import type { RecordStore } from "./records/records.ts";
 import type { StoreParts } from "./parts.ts";
 import { createRecords, exists, type InitOptions, type OpenOptions, openRecords, storeMeta } from "./open.ts";
@@ -47,6 +47,7 @@ export class Store implements VersionedStore {
     readonly dir: string,
     records: RecordStore,
     private readonly lock: WriterLock | null,
+    private readonly access: AccessLock | null,
   ) {
     ({ blockSize: this.blockSize, storeId: this.storeId } = storeMeta(records));
     const blocks = new BlockStore(records, this.blockSize);
@@ -77,8 +78,8 @@ export class Store implements VersionedStore {
 
   /** Creates a store in `dir`, which must be missing or empty. Returns it open for writing. */
   static async init(dir: string, opts: InitOptions = {}): Promise<Store> {
-    const { records, lock } = await createRecords(dir, opts);
-    const store = new Store(dir, records, lock);
+    const { records, lock, access } = await createRecords(dir, opts);
+    const store = new Store(dir, records, lock, access);
     records.write(() => store.parts.head.inodes.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0));
     await records.flush();
     return store;
@@ -92,8 +93,8 @@ export class Store implements VersionedStore {
 
   /** Opens the store in `dir`, refusing what is not a store or is of a newer format. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
-    const { records, lock } = await openRecords(dir, opts);
-    return new Store(dir, records, lock);
+    const { records, lock, access } = await openRecords(dir, opts);
+    return new Store(dir, records, lock, access);
   }
 
   /** Closes the store; pending changes are committed first (and lost only if that fails). */
@@ -105,6 +106,7 @@ export class Store implements VersionedStore {
     } finally {
       await this.parts.records.close();
       this.lock?.release();
+      this.access?.release();
     }
   }
 

@@ -1,16 +1,23 @@
-/** `revfs gc`: free records no revision or the head uses. */
-import { withStore } from "../util.ts";
+/** `revfs gc`: free records no revision or the head uses, and compact the store's file. */
+import { compactStore } from "../../mod.ts";
+import { findStore, withStore } from "../util.ts";
 import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const gc: Command = {
-  usage: [["gc STORE", "free records no revision or the head uses"]],
+  usage: [["gc STORE", "free records no revision or the head uses, and compact the store's file"]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
     const r = await withStore(a.positional[0], true, (s) => withProgress("gc", "items", (p) => s.gc(p)));
     console.error(
       `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records` +
         (r.storedWhole > 0 ? `; stored ${r.storedWhole} deltas whole (their base went away)` : ""),
+    );
+    const c = await compactStore(findStore(a.positional[0]));
+    console.error(
+      c.compacted
+        ? `revfs: compacted the store's file from ${humanBytes(c.bytesBefore)} to ${humanBytes(c.bytesAfter)}`
+        : `revfs: did not compact the store's file (${humanBytes(c.bytesBefore)}): ${c.reason}`,
     );
     return 0;
   },

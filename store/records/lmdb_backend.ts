@@ -16,6 +16,14 @@ export const LMDB_DATA_FILE = "data.mdb";
 const killBeforeTxn = Number(Deno.env.get("REVFS_TEST_KILL_BEFORE_TXN") ?? 0);
 let txnsBegun = 0;
 
+/** A point where the crash tests may kill the process: each write transaction, and compaction's steps. */
+export function killPoint(): void {
+  if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
+}
+
+/** Compaction copies this many bytes of records per transaction. */
+const COPY_BATCH_BYTES = 64 << 20;
+
 export class LmdbRecordStore implements RecordStore {
   private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
   /** "now": inside an LMDB write transaction; "later": inside a `writeLater`. */
@@ -38,18 +46,41 @@ export class LmdbRecordStore implements RecordStore {
   /** Opens the environment in `dir`; `create` for a new store, else its file is checked first. */
   static open(dir: string, opts: { readOnly?: boolean; create?: boolean } = {}): LmdbRecordStore {
     if (!opts.create) checkDataFile(`${dir}/${LMDB_DATA_FILE}`, dir);
-    const env = open<Uint8Array, Uint8Array>({
-      path: dir,
-      maxDbs: TABLES.length + 4,
-      keyEncoding: "binary",
-      encoding: "binary",
-      readOnly: opts.readOnly ?? false,
-      // Revisions must be durable when the snapshot call returns.
-      noSync: false,
-      overlappingSync: false,
-      cache: false,
-    });
-    return new LmdbRecordStore(env, dir);
+    return new LmdbRecordStore(openEnv(dir, opts.readOnly ?? false), dir);
+  }
+
+  /**
+   * Writes every committed record into a new environment in `toDir`, table by table in
+   * key order with MDB_APPEND, so its pages are full and it has no free pages: the
+   * dense copy compaction swaps in (store/records/lmdb_compact.ts).
+   */
+  async copyCompacted(toDir: string): Promise<void> {
+    if (this.pending.size > 0) throw new Error("compaction with changes not committed");
+    const env = openEnv(toDir, false);
+    try {
+      for (const t of TABLES) {
+        const to = env.openDB<Uint8Array, Uint8Array>({ name: t, keyEncoding: "binary", encoding: "binary" });
+        let batch: [Uint8Array, Uint8Array][] = [];
+        let bytes = 0;
+        const commit = () => {
+          killPoint();
+          env.transactionSync(() => {
+            for (const [k, v] of batch) to.putSync(k, v, { append: true });
+          });
+          batch = [];
+          bytes = 0;
+        };
+        for (const [k, v] of this.committedRange(t, {})) {
+          batch.push([k.slice(), v.slice()]);
+          bytes += k.length + v.length;
+          if (bytes >= COPY_BATCH_BYTES) commit();
+        }
+        if (batch.length > 0) commit();
+      }
+      await env.flushed;
+    } finally {
+      await env.close();
+    }
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
@@ -138,7 +169,7 @@ export class LmdbRecordStore implements RecordStore {
 
   write<T>(fn: () => T): T {
     if (this.inWrite) return fn();
-    if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
+    killPoint();
     // Pending changes commit first, in the same transaction; they stay pending if it fails.
     const taken = this.pending.size > 0 ? this.pending.take() : undefined;
     this.inWrite = "now";
@@ -223,4 +254,18 @@ function damaged(e: unknown, table: Table): unknown {
 
 function toU8(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function openEnv(dir: string, readOnly: boolean): RootDatabase<Uint8Array, Uint8Array> {
+  return open<Uint8Array, Uint8Array>({
+    path: dir,
+    maxDbs: TABLES.length + 4,
+    keyEncoding: "binary",
+    encoding: "binary",
+    readOnly,
+    // Revisions must be durable when the snapshot call returns.
+    noSync: false,
+    overlappingSync: false,
+    cache: false,
+  });
 }

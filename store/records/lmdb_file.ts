@@ -108,6 +108,48 @@ export function checkDataFile(path: string, storeDir: string): void {
   }
 }
 
+/** How the data file's pages are used: how many it has, and how many LMDB's free list holds. */
+export interface DataFileUsage {
+  pageSize: number;
+  /** Pages the file's size holds. */
+  filePages: number;
+  /** Pages on LMDB's free list (reused by later writes; the file never shrinks). */
+  freePages: number;
+}
+
+/** Reads the page use of a data file that `checkDataFile` accepts; undefined when it cannot. */
+export function dataFileUsage(path: string): DataFileUsage | undefined {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = file.statSync().size;
+    const head = new Uint8Array(Math.min(size, 2 * 65536));
+    let got = 0;
+    while (got < head.length) {
+      const n = file.readSync(head.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    const first = readMeta(new DataView(head.buffer, 0, Math.min(got, 4096)));
+    if (typeof first === "string") return undefined;
+    const ps = first.pageSize;
+    const second = got >= 2 * ps ? readMeta(new DataView(head.buffer, ps, ps)) : "short";
+    const meta = typeof second !== "string" && second.txnid > first.txnid ? second : first;
+    const pages = BigInt(size) / BigInt(ps);
+    const free = freePages(file, ps, meta.roots[0], pages);
+    if (typeof free === "string") return undefined;
+    let freeCount = free.pages.size;
+    for (const r of free.runs) freeCount += Number(r.length);
+    return { pageSize: ps, filePages: Number(pages), freePages: freeCount };
+  } finally {
+    file.close();
+  }
+}
+
 const P_BRANCH = 0x01, P_LEAF = 0x02, F_BIGDATA = 0x01, PAGE_HEADER = 24;
 
 /** Pages on LMDB's free list: single pages, and runs kept whole (a run may be long). */

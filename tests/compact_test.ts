@@ -1,0 +1,115 @@
+/**
+ * Compaction: the store's file rewritten densely reads exactly as before, is smaller,
+ * keeps working, and is never replaced under another process that has it open.
+ */
+import assert from "node:assert/strict";
+import { compactStore, fileChunks, ROOT_INO } from "../mod.ts";
+import { COMPACTING_DIR } from "../store/records/lmdb_compact.ts";
+import { Store } from "../store/store.ts";
+import { concatBytes, Rng, sha256Hex, storeTest, type TestStore } from "./helpers.ts";
+
+/** Every file of every revision, by revision and path, as a hash of its bytes. */
+function contents(store: Store): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of store.revisions()) {
+    const view = store.view(r.rev);
+    for (const [name, info] of view.list("")) {
+      if (info.type === "file") {
+        out.set(`${r.rev}:${name}`, sha256Hex(concatBytes(fileChunks(view, name, store.blockSize))));
+      }
+    }
+  }
+  return out;
+}
+
+/** 40 revisions of 8 files rewritten in place and by replacement: deltas, freed pages. */
+function churn(ts: TestStore): void {
+  const { store } = ts;
+  const rng = new Rng(4);
+  const node = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n };
+  const data = new Map<string, Uint8Array>();
+  for (let i = 0; i < 8; i++) {
+    const name = `f${i}`;
+    data.set(name, rng.bytes(100_000 + rng.int(200_000), i % 2 ? "text" : "binary"));
+    store.head.write(store.head.create(ROOT_INO, name, { type: "file", ...node }).ino, 0, data.get(name)!);
+  }
+  store.snapshot();
+  for (let r = 0; r < 40; r++) {
+    const name = `f${rng.int(8)}`;
+    const next = data.get(name)!.slice();
+    next.set(rng.bytes(3000, "text"), rng.int(next.length - 3000));
+    data.set(name, next);
+    if (r % 2 === 0) store.head.write(store.head.lookup(ROOT_INO, name)!, 0, next);
+    else {
+      store.head.remove(ROOT_INO, name, false);
+      store.head.write(store.head.create(ROOT_INO, name, { type: "file", ...node }).ino, 0, next);
+    }
+    store.snapshot();
+  }
+}
+
+storeTest("compact: the file shrinks, every revision reads the same, and the store keeps working", async (ts) => {
+  churn(ts);
+  const dir = `${ts.dir}/store`;
+  const before = contents(ts.store);
+  const records = ts.store.stats().storedBytes;
+  await ts.store.close();
+  const c = await compactStore(dir);
+  assert.ok(c.compacted, c.reason);
+  assert.ok(c.bytesAfter < c.bytesBefore, `${c.bytesBefore} -> ${c.bytesAfter}`);
+  assert.ok(c.bytesAfter < 1.5 * records, `${c.bytesAfter} bytes of file for ${records} of records`);
+  assert.ok(!Deno.statSync(dir).isFile && ![...Deno.readDirSync(dir)].some((e) => e.name === COMPACTING_DIR));
+  const again = await Store.open(dir, { write: true });
+  try {
+    assert.deepEqual(contents(again), before);
+    assert.deepEqual(again.verify().problems, []);
+    // Writes and snapshots go on in the compacted file.
+    again.head.write(again.head.lookup(ROOT_INO, "f0")!, 0, new TextEncoder().encode("after"));
+    const rev = again.snapshot("after compaction");
+    assert.equal(
+      new TextDecoder().decode(concatBytes(fileChunks(again.view(rev.rev), "f0", again.blockSize))).slice(0, 5),
+      "after",
+    );
+  } finally {
+    await again.close();
+  }
+});
+
+storeTest("compact: refused while another process has the store open; the file is not touched", async (ts) => {
+  churn(ts);
+  const dir = `${ts.dir}/store`;
+  await ts.store.close();
+  const reader = await Store.open(dir);
+  try {
+    const size = Deno.statSync(`${dir}/data.mdb`).size;
+    const c = await compactStore(dir);
+    assert.equal(c.compacted, false);
+    assert.match(c.reason ?? "", /another process has the store open/);
+    assert.equal(Deno.statSync(`${dir}/data.mdb`).size, size);
+    // The reader still reads, and a writer can still open it.
+    assert.ok(reader.revisions().length > 40);
+    const writer = await Store.open(dir, { write: true });
+    await writer.close();
+  } finally {
+    await reader.close();
+  }
+  assert.ok((await compactStore(dir)).compacted, "alone with the store again, it compacts");
+});
+
+storeTest(
+  "compact: what an interrupted compaction left is removed by the next writer; the store is as before",
+  async (ts) => {
+    churn(ts);
+    const dir = `${ts.dir}/store`;
+    const before = contents(ts.store);
+    await ts.store.close();
+    Deno.mkdirSync(`${dir}/${COMPACTING_DIR}`);
+    Deno.writeFileSync(`${dir}/${COMPACTING_DIR}/data.mdb`, new Uint8Array(8192));
+    const reader = await Store.open(dir);
+    assert.deepEqual(contents(reader), before);
+    await reader.close();
+    const writer = await Store.open(dir, { write: true });
+    await writer.close();
+    assert.ok(![...Deno.readDirSync(dir)].some((e) => e.name === COMPACTING_DIR));
+  },
+);
