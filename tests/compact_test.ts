@@ -52,7 +52,8 @@ storeTest("compact: the file shrinks, every revision reads the same, and the sto
   churn(ts);
   const dir = `${ts.dir}/store`;
   const before = contents(ts.store);
-  const records = ts.store.stats().storedBytes;
+  const { storedBytes: records, freeBytes } = ts.store.stats();
+  assert.ok(freeBytes > 0, "rewriting records left no free pages to compact");
   await ts.store.close();
   const c = await compactStore(dir);
   assert.ok(c.compacted, c.reason);
@@ -63,6 +64,8 @@ storeTest("compact: the file shrinks, every revision reads the same, and the sto
   try {
     assert.deepEqual(contents(again), before);
     assert.deepEqual(again.verify().problems, []);
+    const { freeBytes: left, fileBytes } = again.stats();
+    assert.ok(left < fileBytes / 20, `a compacted file keeps ${left} bytes of free pages of ${fileBytes}`);
     // Writes and snapshots go on in the compacted file.
     again.head.write(again.head.lookup(ROOT_INO, "f0")!, 0, new TextEncoder().encode("after"));
     const rev = again.snapshot("after compaction");

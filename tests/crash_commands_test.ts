@@ -68,7 +68,7 @@ interface Case {
 /** Record counts and sizes (not the file size, which LMDB only grows). */
 async function storage(path: string): Promise<string> {
   const r = await runCli("stats", path, "--json");
-  return JSON.stringify({ ...JSON.parse(r.stdout), fileBytes: 0 });
+  return JSON.stringify({ ...JSON.parse(r.stdout), fileBytes: 0, freeBytes: 0 });
 }
 
 /**

@@ -34,7 +34,11 @@ export const stats: Command = {
         humanBytes(st.deltaBytes)
       } deltas, ${humanBytes(st.pageBytes)} pages, ${humanBytes(st.dictBytes)} dictionaries (logical/stored ${ratio})`,
     );
-    out(`on disk        ${humanBytes(st.fileBytes)}`);
+    out(
+      `on disk        ${humanBytes(st.fileBytes)} (${
+        humanBytes(st.freeBytes)
+      } of it free pages; gc compacts them away)`,
+    );
     if (mount) {
       const c = mount.cache;
       out(`mounted on     ${mount.mountpoint} (pid ${mount.pid})`);

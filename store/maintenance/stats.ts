@@ -4,6 +4,8 @@ import { hashKey } from "../blocks/hash.ts";
 import type { StoreParts } from "../parts.ts";
 import { type Ino, type RevNumber, ROOT_INO } from "../types.ts";
 import { Reachable } from "./reachability.ts";
+import { LMDB_DATA_FILE } from "../records/lmdb_backend.ts";
+import { dataFileUsage } from "../records/lmdb_file.ts";
 
 export interface StoreStats {
   blockSize: number;
@@ -31,6 +33,8 @@ export interface StoreStats {
   storedBytes: number;
   /** Bytes the store directory takes on disk. */
   fileBytes: number;
+  /** Bytes of the data file on LMDB's free list: reused by later writes, given back by `gc`'s compaction. */
+  freeBytes: number;
 }
 
 export function computeStats(store: StoreParts): StoreStats {
@@ -91,6 +95,7 @@ export function computeStats(store: StoreParts): StoreStats {
     pages: r.count("pages"),
     storedBytes,
     fileBytes: diskUsage(store.dir),
+    freeBytes: freeBytes(store.dir),
   };
 }
 
@@ -122,6 +127,11 @@ function longestChain(baseOf: Map<string, string>): number {
   let longest = 0;
   for (const k of baseOf.keys()) longest = Math.max(longest, depthOf(k));
   return longest;
+}
+
+function freeBytes(dir: string): number {
+  const u = dataFileUsage(`${dir}/${LMDB_DATA_FILE}`);
+  return u ? u.freePages * u.pageSize : 0;
 }
 
 function diskUsage(dir: string): number {
