@@ -281,8 +281,7 @@ export class Store implements VersionedStore {
   /** Trains dictionaries and re-encodes blocks with them (store/maintenance/optimize.ts). */
   optimize(progress?: Progress, note?: (line: string) => void): OptimizeResult {
     this.requireWrite("optimize");
-    const { records, blocks, log, dirs, maps } = this.parts;
-    return optimize(records, blocks, log, dirs, maps, progress, note);
+    return optimize(this.parts, progress, note);
   }
 
   verify(progress?: Progress): VerifyReport {

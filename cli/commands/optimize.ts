@@ -1,10 +1,13 @@
-/** `revfs optimize`: train zstd dictionaries on the store's blocks and re-encode with them. */
+/** `revfs optimize`: re-delta history stored whole, train zstd dictionaries on the store's blocks and re-encode with them. */
 import { withStore } from "../util.ts";
 import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
 export const optimize: Command = {
-  usage: [["optimize STORE", "train zstd dictionaries on the store's blocks and re-encode with them"]],
+  usage: [[
+    "optimize STORE",
+    "make history stored whole deltas on newer versions; train zstd dictionaries and re-encode with them",
+  ]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
     const r = await withStore(a.positional[0], true, async (s) => {
@@ -17,8 +20,16 @@ export const optimize: Command = {
       return { result, before };
     });
     const { result } = r;
+    const { redelta } = result;
+    if (redelta.deltas > 0) {
+      console.error(
+        `revfs: stored ${redelta.deltas} blocks of history as deltas on their newer versions, saved ${
+          humanBytes(redelta.bytesSaved)
+        }`,
+      );
+    }
     if (!result.trainer) {
-      console.error("revfs: no dictionary trainer here (needs the system libzstd.so.1); the store is unchanged");
+      console.error("revfs: no dictionary trainer here (needs the system libzstd.so.1); no dictionaries trained");
       return 0;
     }
     const trained = result.trained.map((d) => `${d.kind === "*" ? "store" : `.${d.kind}`} ${humanBytes(d.bytes)}`);

@@ -1,6 +1,7 @@
 /**
- * `optimize`: train zstd dictionaries on the store's own blocks (ZDICT, through the
- * system libzstd) and re-encode the whole block records that get smaller with them.
+ * `optimize`: first re-delta history stored whole (store/maintenance/redelta.ts), then
+ * train zstd dictionaries on the store's own blocks (ZDICT, through the system
+ * libzstd) and re-encode the whole block records that get smaller with them.
  *
  * One dictionary for the whole store, and one per file kind with enough data (a
  * kind's blocks compress better with a dictionary trained only on them). Each
@@ -18,6 +19,7 @@ import { hashKey } from "../blocks/hash.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import type { BlockHash, PageHash } from "../types.ts";
 import { compressWithDict, zstd } from "../blocks/zstd.ts";
+import { redeltaHistory, type RedeltaParts, type RedeltaResult } from "./redelta.ts";
 
 /** A kind gets its own dictionary with at least this many blocks and stored bytes. */
 const KIND_MIN_BLOCKS = 32;
@@ -32,7 +34,9 @@ const MAX_SAMPLE_TOTAL = 16 << 20;
 const BATCH = 256;
 
 export interface OptimizeResult {
-  /** False when no trainer is available (no system libzstd): nothing was changed. */
+  /** History stored whole that became deltas on newer versions. */
+  redelta: RedeltaResult;
+  /** False when no trainer is available (no system libzstd): no dictionary was trained. */
   trainer: boolean;
   trained: { id: number; kind: string; bytes: number }[];
   reused: number;
@@ -104,15 +108,21 @@ function trialGain(list: Live[], store: BlockStore, dict: Uint8Array): number {
 }
 
 export function optimize(
-  records: RecordStore,
-  blocks: BlockStore,
-  log: RevisionLog,
-  dirs: DirTrees,
-  maps: BlockMaps,
+  parts: RedeltaParts,
   progress: (done: number, total: number) => void = () => {},
   note: (line: string) => void = () => {},
 ): OptimizeResult {
-  const result: OptimizeResult = { trainer: false, trained: [], reused: 0, blocks: 0, recompressed: 0, bytesSaved: 0 };
+  const { records, blocks, log, dirs, maps } = parts;
+  const redelta = redeltaHistory(parts, progress);
+  const result: OptimizeResult = {
+    redelta,
+    trainer: false,
+    trained: [],
+    reused: 0,
+    blocks: 0,
+    recompressed: 0,
+    bytesSaved: 0,
+  };
   const z = zstd();
   if (!z.train) return result;
   result.trainer = true;
