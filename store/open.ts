@@ -14,7 +14,7 @@ import type { RecordStore } from "./records/records.ts";
 import { RevfsError } from "./types.ts";
 
 /** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 const MAGIC = "revfs store";
 
@@ -144,8 +144,9 @@ export async function openRecords(dir: string, opts: OpenOptions): Promise<Opene
         `store ${dir} has format ${format}; this revfs reads up to format ${FORMAT_VERSION}: upgrade revfs`,
       );
     }
-    // Format 1 is format 2 without deltas or chains: a writer just relabels it, so
-    // an older revfs (which would not keep the chains table) refuses it from then on.
+    // An older format is this one without what came later (block deltas and chains in
+    // 2, page deltas in 3): a writer just relabels it, so an older revfs (which would
+    // not read what it then writes) refuses it from then on.
     if (lock && format < FORMAT_VERSION) {
       records.write(() => records.put("meta", META.format, u64Key(FORMAT_VERSION)));
     }

@@ -11,7 +11,7 @@ export const gc: Command = {
     const r = await withStore(a.positional[0], true, (s) => withProgress("gc", "items", (p) => s.gc(p)));
     console.error(
       `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records` +
-        (r.storedWhole > 0 ? `; stored ${r.storedWhole} deltas whole (their base went away)` : ""),
+        (r.storedWhole > 0 ? `; re-encoded ${r.storedWhole} deltas whose base went away` : ""),
     );
     const c = await compactStore(findStore(a.positional[0]));
     console.error(

@@ -11,12 +11,15 @@
  * chains reach it): how many delta records and how many bytes. Values only ever
  * overestimate (a record later stored whole again does not lower them), which keeps
  * the bounds safe.
+ *
+ * Tree pages have delta chains too (store/tree/pages.ts), under the same bounds; their
+ * entries in `chains` are keyed by "p" and the page hash, apart from blocks' keys.
  */
 import { Reader, Writer } from "../codec.ts";
 import type { RecordStore } from "../records/records.ts";
 import { deltaBaseOf } from "./block_codec.ts";
 import { bytesEqual } from "./hash.ts";
-import type { BlockHash } from "../types.ts";
+import type { PageHash } from "../types.ts";
 
 /** Delta records a read decodes at most on top of one whole record. */
 export const MAX_DELTA_DEPTH = 16;
@@ -38,14 +41,35 @@ export interface Below {
   hops: number;
   /** Record bytes on the way, the whole record included. */
   bytes: number;
-  hashes: BlockHash[];
+  hashes: Uint8Array[];
+}
+
+/** What a chain is made of: block records, or page records. */
+export interface ChainKind {
+  table: "blocks" | "pages";
+  /** The base a record is a delta on; undefined for a whole record. */
+  baseOf(record: Uint8Array): Uint8Array | undefined;
+  /** The record's key in the `chains` table. */
+  chainKey(hash: Uint8Array): Uint8Array;
+}
+
+export const BLOCK_CHAINS: ChainKind = { table: "blocks", baseOf: deltaBaseOf, chainKey: (h) => h };
+
+const PAGE_KEY_PREFIX = 0x70; // "p"
+
+/** A page's key in the `chains` table: "p" and its hash, apart from every block's. */
+export function pageChainKey(h: PageHash | Uint8Array): Uint8Array {
+  const k = new Uint8Array(h.length + 1);
+  k[0] = PAGE_KEY_PREFIX;
+  k.set(h, 1);
+  return k;
 }
 
 export class Chains {
-  constructor(private readonly records: RecordStore) {}
+  constructor(private readonly records: RecordStore, private readonly kind: ChainKind = BLOCK_CHAINS) {}
 
-  above(h: BlockHash): Above {
-    const v = this.records.get("chains", h);
+  above(h: Uint8Array): Above {
+    const v = this.records.get("chains", this.kind.chainKey(h));
     if (v === undefined) return { hops: 0, bytes: 0 };
     const r = new Reader(v, "chain record");
     return { hops: r.uint(), bytes: r.uint() };
@@ -55,18 +79,18 @@ export class Chains {
    * Walks `h`'s chain down to its whole record; undefined when it is broken (a
    * missing record) or longer than any valid chain (a cycle).
    */
-  below(h: BlockHash): Below | undefined {
-    const hashes: BlockHash[] = [];
+  below(h: Uint8Array): Below | undefined {
+    const hashes: Uint8Array[] = [];
     let bytes = 0;
     let cur = h;
     for (;;) {
-      const v = this.records.get("blocks", cur);
+      const v = this.records.get(this.kind.table, cur);
       if (v === undefined || hashes.length > MAX_DELTA_DEPTH + 1) return undefined;
       hashes.push(cur);
       bytes += v.length;
-      const base = deltaBaseOf(v);
+      const base = this.kind.baseOf(v);
       if (!base) return { hops: hashes.length - 1, bytes, hashes };
-      cur = base.slice() as BlockHash;
+      cur = base.slice();
     }
   }
 
@@ -75,7 +99,7 @@ export class Chains {
    * any chain through it breaking the bounds or closing a cycle: `base`'s chain when
    * it may (for `noteDelta`), else undefined.
    */
-  allows(r: BlockHash, size: number, base: BlockHash, blockSize: number): Below | undefined {
+  allows(r: Uint8Array, size: number, base: Uint8Array, blockSize: number): Below | undefined {
     const down = this.below(base);
     if (!down || down.hashes.some((h) => bytesEqual(h, r))) return undefined;
     const up = this.above(r);
@@ -85,7 +109,7 @@ export class Chains {
   }
 
   /** Records that `r` (a delta of `size` bytes) now sits on the chain `down`: it gains what lies above `r`. */
-  noteDelta(r: BlockHash, size: number, down: Below): void {
+  noteDelta(r: Uint8Array, size: number, down: Below): void {
     const up = this.above(r);
     let hops = up.hops + 1;
     let bytes = up.bytes + size;
@@ -94,11 +118,11 @@ export class Chains {
       if (cur.hops >= hops && cur.bytes >= bytes) break;
       this.records.put(
         "chains",
-        h,
+        this.kind.chainKey(h),
         new Writer().uint(Math.max(cur.hops, hops)).uint(Math.max(cur.bytes, bytes)).finish(),
       );
       hops++;
-      bytes += this.records.get("blocks", h)!.length;
+      bytes += this.records.get(this.kind.table, h)!.length;
     }
   }
 }

@@ -5,13 +5,16 @@
 import { deltaBaseOf } from "../blocks/block_codec.ts";
 import { hashKey } from "../blocks/hash.ts";
 import type { Head } from "../head/head.ts";
-import type { PageStore } from "../tree/pages.ts";
+import { pageDeltaBaseOf, type PageStore } from "../tree/pages.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import { type BlockHash, type PageHash, RevfsError } from "../types.ts";
 
 export class Reachable {
+  /** Pages a revision or the head reaches (walked). */
   readonly pages = new Set<string>();
+  /** Pages kept only because a delta page in `pages` (or in here) is based on them. */
+  readonly pageBases = new Set<string>();
   /** Blocks a revision or the head refers to. */
   readonly blocks = new Set<string>();
   /** Blocks kept only because a delta record in `blocks` is based on them. */
@@ -79,11 +82,29 @@ export class Reachable {
     if (base) this.block(base.slice() as BlockHash, true);
   }
 
+  /** Marks a page reached by a walk; false when it was walked already. */
   private mark(hash: PageHash): boolean {
     const k = hashKey(hash);
     if (this.pages.has(k)) return false;
     this.pages.add(k);
-    this.onFirstVisit?.("pages", hash);
+    // Kept already as another page's delta base: reached now, but not new.
+    if (!this.pageBases.delete(k)) this.firstVisit(hash);
     return true;
+  }
+
+  /** Keeps a page alive because a delta page is based on it (it need not be walked). */
+  private keepPageBase(hash: PageHash): void {
+    const k = hashKey(hash);
+    if (this.pages.has(k) || this.pageBases.has(k)) return;
+    this.pageBases.add(k);
+    this.firstVisit(hash);
+  }
+
+  private firstVisit(hash: PageHash): void {
+    this.onFirstVisit?.("pages", hash);
+    // A page stored as a delta needs its base page to read: keep the base alive with it.
+    const v = this.records.get("pages", hash);
+    const base = v && pageDeltaBaseOf(v);
+    if (base) this.keepPageBase(base.slice() as PageHash);
   }
 }

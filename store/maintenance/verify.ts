@@ -9,7 +9,7 @@ import { MAX_DELTA_DEPTH, maxChainBytes } from "../blocks/chains.ts";
 import { LEAF_MAX } from "../tree/dir_tree.ts";
 import { hashKey, shortHex } from "../blocks/hash.ts";
 import type { Head } from "../head/head.ts";
-import type { Page, PageStore } from "../tree/pages.ts";
+import { type Page, PAGE_CHAIN_UNIT, type PageStore } from "../tree/pages.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import { type BlockHash, type Entry, type PageHash, RevfsError } from "../types.ts";
 import { readU64 } from "../codec.ts";
@@ -61,6 +61,10 @@ export class Verifier {
       this.report.pages++;
       try {
         r = this.pages.load(hash);
+        const chain = this.pages.chains.below(hash);
+        if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(PAGE_CHAIN_UNIT)) {
+          r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
+        }
       } catch (e) {
         if (!(e instanceof RevfsError)) throw e;
         r = e.message;

@@ -8,7 +8,8 @@ import { Reader, Writer } from "../codec.ts";
 import { bytesEqual, HASH_BYTES, hashKey, sha256, shortHex } from "../blocks/hash.ts";
 import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, type Entry, type PageHash, RevfsError } from "../types.ts";
-import { compress, decompress } from "../blocks/zstd.ts";
+import { compress, compressWithDict, decompress, decompressWithDict } from "../blocks/zstd.ts";
+import { type ChainKind, Chains, MAX_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
 
 export interface DirChild {
   page: PageHash;
@@ -135,6 +136,31 @@ export function decodePage(body: Uint8Array, what: string): Page {
 
 const RECORD_RAW = 0;
 const RECORD_ZSTD = 1;
+/** A delta: the base page's hash, then a zstd frame of the body with the base's body as dictionary. */
+const RECORD_DELTA = 2;
+const DELTA_HEADER = 1 + HASH_BYTES;
+/** A page delta is kept only when it is at most this fraction of the record it replaces. */
+const DELTA_GAIN = 3 / 4;
+/** Page chains read at most 4 x this many record bytes (pages are far smaller than blocks). */
+export const PAGE_CHAIN_UNIT = 16 << 10;
+
+/** A page's body as a record that reads alone: zstd when that saves at least 10%, else raw. */
+function wholeRecord(body: Uint8Array): Uint8Array {
+  const frame = body.length >= 64 ? compress(body) : undefined;
+  const compressed = frame !== undefined && frame.length < body.length * 0.9;
+  const rest = compressed ? frame : body;
+  const record = new Uint8Array(rest.length + 1);
+  record[0] = compressed ? RECORD_ZSTD : RECORD_RAW;
+  record.set(rest, 1);
+  return record;
+}
+
+/** The page a page record is a delta on; undefined for a whole record. */
+export function pageDeltaBaseOf(record: Uint8Array): Uint8Array | undefined {
+  return record[0] === RECORD_DELTA && record.length >= DELTA_HEADER ? record.subarray(1, DELTA_HEADER) : undefined;
+}
+
+const PAGE_CHAINS: ChainKind = { table: "pages", baseOf: pageDeltaBaseOf, chainKey: pageChainKey };
 
 /** Decoded pages kept in memory; pages are immutable, so a cached page is never stale. */
 const CACHE_PAGES = 8192;
@@ -144,29 +170,29 @@ export class PageStore {
   /** Pages this process has added to the store; tests count copy-on-write cost with it. */
   written = 0;
 
-  constructor(private readonly records: RecordStore) {}
+  readonly chains: Chains;
+
+  constructor(private readonly records: RecordStore) {
+    this.chains = new Chains(records, PAGE_CHAINS);
+  }
 
   /** Stores a page inside the current write transaction; returns its id. */
   put(page: Page): PageHash {
     const body = encodePage(page);
     const hash = sha256(body) as PageHash;
-    if (!this.records.has("pages", hash)) {
-      let record: Uint8Array;
-      const frame = body.length >= 64 ? compress(body) : undefined;
-      if (frame && frame.length < body.length * 0.9) {
-        record = new Uint8Array(frame.length + 1);
-        record[0] = RECORD_ZSTD;
-        record.set(frame, 1);
-      } else {
-        record = new Uint8Array(body.length + 1);
-        record[0] = RECORD_RAW;
-        record.set(body, 1);
-      }
-      this.records.put("pages", hash, record);
-      this.written++;
+    const existing = this.records.get("pages", hash);
+    // A page that is history (a delta) and is current again is stored whole again.
+    if (existing === undefined || existing[0] === RECORD_DELTA) {
+      this.records.put("pages", hash, wholeRecord(body));
+      if (existing === undefined) this.written++;
     }
     this.remember(hashKey(hash), page);
     return hash;
+  }
+
+  /** Re-encodes a delta page whole (gc, when its base goes away). Keeps the hash. */
+  storeWhole(hash: PageHash): void {
+    this.records.put("pages", hash, wholeRecord(this.body(hash)));
   }
 
   /** The page with this id, verified against it. */
@@ -185,21 +211,58 @@ export class PageStore {
 
   /** Reads and verifies a page without the cache (used by verify). */
   load(hash: PageHash): Page {
+    return decodePage(this.body(hash), `page ${shortHex(hash)}`);
+  }
+
+  /** A page's encoded body, verified against its hash (and every base on its chain). */
+  body(hash: PageHash, depth = 0): Uint8Array {
     const what = `page ${shortHex(hash)}`;
     const corrupt = (why: string) => new RevfsError("CORRUPT", why, { record: what });
     const stored = this.records.get("pages", hash);
     if (stored === undefined) throw corrupt("missing from the store");
     let body: Uint8Array;
     if (stored[0] === RECORD_RAW) body = stored.subarray(1);
-    else if (stored[0] === RECORD_ZSTD) {
+    else if (stored[0] === RECORD_ZSTD || stored[0] === RECORD_DELTA) {
+      // A valid chain is bounded (store/blocks/chains.ts); a longer one is a cycle.
+      if (depth > MAX_DELTA_DEPTH) throw corrupt("corrupt, its delta chain does not end");
+      const base = stored[0] === RECORD_DELTA
+        ? this.body(pageDeltaBaseOf(stored)!.slice() as PageHash, depth + 1)
+        : null;
       try {
-        body = decompress(stored.subarray(1));
+        body = base ? decompressWithDict(stored.subarray(DELTA_HEADER), base) : decompress(stored.subarray(1));
       } catch {
         throw corrupt("corrupt, its zstd frame does not decode");
       }
     } else throw corrupt(`unknown record kind ${stored[0]}`);
     if (!bytesEqual(sha256(body), hash)) throw corrupt("corrupt, its content does not match its hash");
-    return decodePage(body, what);
+    return body;
+  }
+
+  /**
+   * Re-encodes whole page `older` as a delta on `newer`, the page that replaced it (the
+   * same directory or block map one snapshot later), when that is small enough and the
+   * chain bounds allow; keeps its hash. Returns the bytes saved.
+   */
+  supersede(older: PageHash, newer: PageHash): number {
+    if (bytesEqual(older, newer)) return 0;
+    const stored = this.records.get("pages", older);
+    if (stored === undefined || stored[0] === RECORD_DELTA || stored.length <= DELTA_HEADER * 2) return 0;
+    const content = this.body(older);
+    const base = this.body(newer);
+    const frame = compressWithDict(content, base);
+    const size = DELTA_HEADER + frame.length;
+    if (size > stored.length * DELTA_GAIN) return 0;
+    // Decode the frame before it replaces a record that reads.
+    if (!bytesEqual(decompressWithDict(frame, base), content)) return 0;
+    const chain = this.chains.allows(older, size, newer, PAGE_CHAIN_UNIT);
+    if (!chain) return 0;
+    const record = new Uint8Array(size);
+    record[0] = RECORD_DELTA;
+    record.set(newer, 1);
+    record.set(frame, DELTA_HEADER);
+    this.records.put("pages", older, record);
+    this.chains.noteDelta(older, size, chain);
+    return stored.length - size;
   }
 
   private remember(key: string, page: Page): void {
