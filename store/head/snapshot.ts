@@ -17,6 +17,7 @@ import type { BlockStore } from "../blocks/block_store.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirEdits, DirTrees } from "../tree/dir_tree.ts";
 import type { PageStore } from "../tree/pages.ts";
+import { supersedeTree } from "../tree/page_history.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import {
@@ -114,7 +115,7 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
       edits.set(name, entryOf(i));
     }
     const { root, before } = p.dirs.update(dir.base, edits);
-    if (prevTree !== null && root !== null) supersedeTree(p, prevTree, root);
+    if (prevTree !== null && root !== null) supersedeTree(p.pages, prevTree, root);
     let bytes = dir.baseBytes;
     for (const [name, old] of before) bytes += entrySize(edits.get(name) ?? null) - entrySize(old);
     head.inodes.save({ ...dir, base: root, baseBytes: bytes });
@@ -143,7 +144,7 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): File
   // must still cut the base map; an update with nothing to do returns `base` as is.
   const base = p.maps.update(f.base, f.baseBlocks, edits, blocks);
   const previous = f.base ?? atPath;
-  if (previous !== null && base !== null) supersedeTree(p, previous, base);
+  if (previous !== null && base !== null) supersedeTree(p.pages, previous, base);
   files.clearOverlay(f.ino, 0);
   const out: FileInode = { ...f, base, baseBlocks: blocks };
   p.head.inodes.save(out);
@@ -227,29 +228,5 @@ class PreviousTrees {
     }
     this.known.set(dir.ino, t);
     return t;
-  }
-}
-
-/**
- * Reverse deltas for tree pages: the page a snapshot replaced (a directory's or a block
- * map's previous root, and below it the inner pages on the changed paths) becomes a
- * delta on the page that replaced it. Two versions of a directory page differ in an
- * entry or two, so history costs that, not a page of hashes per snapshot.
- */
-function supersedeTree(p: SnapshotParts, older: PageHash, newer: PageHash): void {
-  if (bytesEqual(older, newer)) return;
-  const a = p.pages.get(older);
-  const b = p.pages.get(newer);
-  p.pages.supersede(older, newer);
-  if (a.kind === "bminner" && b.kind === "bminner" && a.level === b.level) {
-    for (let i = 0; i < Math.min(a.slots.length, b.slots.length); i++) {
-      const x = a.slots[i], y = b.slots[i];
-      if (x !== null && y !== null) supersedeTree(p, x, y);
-    }
-  } else if (a.kind === "dirinner" && b.kind === "dirinner") {
-    for (let i = 0; i < a.children.length; i++) {
-      const x = a.children[i]?.page, y = b.children[i]?.page;
-      if (x !== undefined && y !== undefined) supersedeTree(p, x, y);
-    }
   }
 }

@@ -5,6 +5,9 @@
  * index (or beside it), as a snapshot does today. Stores written before snapshots
  * found a file's previous version by path (files saved by rename or re-create) shrink.
  *
+ * Tree pages get the same: each directory trie and block map that changed between the
+ * two revisions has its older pages made deltas on the newer ones.
+ *
  * Blocks the head holds stay whole (the head never reads through a chain), and the
  * newest revision's blocks are never an older version. One transaction per pair of
  * revisions; re-encoding keeps each block's hash and is skipped for a record that is a
@@ -17,12 +20,15 @@ import type { RecordStore } from "../records/records.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import { diffTrees } from "../tree/diff.ts";
 import type { DirTrees } from "../tree/dir_tree.ts";
+import { supersedeTrees } from "../tree/page_history.ts";
+import type { PageStore } from "../tree/pages.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import type { BlockHash, PageHash } from "../types.ts";
 
 export interface RedeltaParts {
   records: RecordStore;
   blocks: BlockStore;
+  pages: PageStore;
   log: RevisionLog;
   dirs: DirTrees;
   maps: BlockMaps;
@@ -56,6 +62,7 @@ export function redeltaHistory(
     const changes = diffTrees(p.dirs, revs[i - 1].root, revs[i].root)
       .filter((c) => c.kind === "modified" && c.before?.type === "file" && c.after?.type === "file");
     p.records.write(() => {
+      supersedeTrees(p.pages, p.dirs, revs[i - 1].root.content, revs[i].root.content);
       for (const c of changes) {
         const before = c.before as { content: PageHash | null };
         const after = c.after as { content: PageHash | null };

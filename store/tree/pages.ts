@@ -171,6 +171,8 @@ export class PageStore {
   written = 0;
 
   readonly chains: Chains;
+  /** Whether `supersede` makes deltas (off only to measure what they save, and in tests). */
+  deltasEnabled = true;
 
   constructor(private readonly records: RecordStore) {
     this.chains = new Chains(records, PAGE_CHAINS);
@@ -244,7 +246,7 @@ export class PageStore {
    * chain bounds allow; keeps its hash. Returns the bytes saved.
    */
   supersede(older: PageHash, newer: PageHash): number {
-    if (bytesEqual(older, newer)) return 0;
+    if (!this.deltasEnabled || bytesEqual(older, newer)) return 0;
     const stored = this.records.get("pages", older);
     if (stored === undefined || stored[0] === RECORD_DELTA || stored.length <= DELTA_HEADER * 2) return 0;
     const content = this.body(older);
