@@ -27,66 +27,24 @@ export function collectGarbage(
   const { records, pages, blocks, log, head } = parts;
   const live = Reachable.of(records, pages, log, head);
   const result: GcResult = { pagesRemoved: 0, blocksRemoved: 0, bytesFreed: 0, storedWhole: 0 };
-  // A live delta whose base nothing else needs is re-encoded first (committed before
-  // any delete), so its base can go: whole, then as a delta again on the first live
-  // block down its old chain (the next kept version), so dropping a revision does not
-  // turn its neighbours' history whole.
-  if (live.baseOnly.size > 0) {
-    const orphaned: [BlockHash, BlockHash | undefined][] = [];
-    const liveBelow = (base: Uint8Array): BlockHash | undefined => {
-      for (let h: Uint8Array | undefined = base, n = 0; h !== undefined && n <= MAX_DELTA_DEPTH + 1; n++) {
-        if (live.blocks.has(hashKey(h))) return h.slice() as BlockHash;
-        const v = records.get("blocks", h);
-        h = v && deltaBaseOf(v);
-      }
-      return undefined;
-    };
-    for (const [k, v] of records.range("blocks")) {
-      const base = deltaBaseOf(v);
-      if (base && live.blocks.has(hashKey(k)) && live.baseOnly.has(hashKey(base))) {
-        orphaned.push([k.slice() as BlockHash, liveBelow(base)]);
-      }
-    }
-    for (let i = 0; i < orphaned.length; i += REENCODE_BATCH) {
-      records.write(() => {
-        for (const [h, rebase] of orphaned.slice(i, i + REENCODE_BATCH)) {
-          blocks.storeWhole(h);
-          if (rebase) blocks.supersede(h, rebase);
-        }
-      });
-    }
-    result.storedWhole = orphaned.length;
-  }
-  // The same for pages: a live delta page on a page no revision or the head reaches is
-  // stored whole, then made a delta again on the first live page down its old chain
-  // (the next kept version of that directory or map), so dropping a revision does not
-  // turn its neighbours' history whole.
-  if (live.pageBases.size > 0) {
-    const orphaned: [PageHash, PageHash | undefined][] = [];
-    const liveBelow = (base: Uint8Array): PageHash | undefined => {
-      for (let h: Uint8Array | undefined = base, n = 0; h !== undefined && n <= MAX_DELTA_DEPTH + 1; n++) {
-        if (live.pages.has(hashKey(h))) return h.slice() as PageHash;
-        const v = records.get("pages", h);
-        h = v && pageDeltaBaseOf(v);
-      }
-      return undefined;
-    };
-    for (const [k, v] of records.range("pages")) {
-      const base = pageDeltaBaseOf(v);
-      if (base && live.pages.has(hashKey(k)) && !live.pages.has(hashKey(base))) {
-        orphaned.push([k.slice() as PageHash, liveBelow(base)]);
-      }
-    }
-    for (let i = 0; i < orphaned.length; i += REENCODE_BATCH) {
-      records.write(() => {
-        for (const [h, rebase] of orphaned.slice(i, i + REENCODE_BATCH)) {
-          pages.storeWhole(h);
-          if (rebase) pages.supersede(h, rebase);
-        }
-      });
-    }
-    result.storedWhole += orphaned.length;
-  }
+  // A live delta (block or page) whose base nothing else needs is re-encoded first
+  // (committed before any delete), so its base can go.
+  result.storedWhole = rebaseOrphans(records, {
+    table: "blocks",
+    live: live.blocks,
+    baseOnly: live.baseOnly.size,
+    baseOf: deltaBaseOf,
+    storeWhole: (h) => blocks.storeWhole(h as BlockHash),
+    supersede: (h, base) => blocks.supersede(h as BlockHash, base as BlockHash),
+  });
+  result.storedWhole += rebaseOrphans(records, {
+    table: "pages",
+    live: live.pages,
+    baseOnly: live.pageBases.size,
+    baseOf: pageDeltaBaseOf,
+    storeWhole: (h) => pages.storeWhole(h as PageHash),
+    supersede: (h, base) => pages.supersede(h as PageHash, base as PageHash),
+  });
   const total = records.count("pages") + records.count("blocks");
   let done = 0;
   const sweep = (table: Table, keep: Set<string>): number => {
@@ -111,4 +69,47 @@ export function collectGarbage(
   result.pagesRemoved = sweep("pages", live.pages);
   progress(total, total);
   return result;
+}
+
+/** Delta records of one table, and how to re-encode them. */
+interface DeltaKind {
+  table: Table;
+  /** Keys of the records revisions and the head reach. */
+  live: Set<string>;
+  /** Records kept only as bases: with none, no delta can lose its base and the table is not scanned. */
+  baseOnly: number;
+  baseOf(record: Uint8Array): Uint8Array | undefined;
+  storeWhole(hash: Uint8Array): void;
+  supersede(hash: Uint8Array, base: Uint8Array): number;
+}
+
+/**
+ * Re-encodes every live delta whose base is not live: whole, then as a delta again on
+ * the first live record down its old chain (the next kept version), so dropping a
+ * revision does not turn its neighbours' history whole. Returns how many.
+ */
+function rebaseOrphans(records: StoreParts["records"], k: DeltaKind): number {
+  if (k.baseOnly === 0) return 0;
+  const liveBelow = (base: Uint8Array): Uint8Array | undefined => {
+    for (let h: Uint8Array | undefined = base, n = 0; h !== undefined && n <= MAX_DELTA_DEPTH + 1; n++) {
+      if (k.live.has(hashKey(h))) return h.slice();
+      const v = records.get(k.table, h);
+      h = v && k.baseOf(v);
+    }
+    return undefined;
+  };
+  const orphaned: [Uint8Array, Uint8Array | undefined][] = [];
+  for (const [key, v] of records.range(k.table)) {
+    const base = k.baseOf(v);
+    if (base && k.live.has(hashKey(key)) && !k.live.has(hashKey(base))) orphaned.push([key.slice(), liveBelow(base)]);
+  }
+  for (let i = 0; i < orphaned.length; i += REENCODE_BATCH) {
+    records.write(() => {
+      for (const [h, rebase] of orphaned.slice(i, i + REENCODE_BATCH)) {
+        k.storeWhole(h);
+        if (rebase) k.supersede(h, rebase);
+      }
+    });
+  }
+  return orphaned.length;
 }
