@@ -57,6 +57,19 @@ function readMeta(page: DataView): Meta | string {
   };
 }
 
+/** The file's size and its first bytes, enough for both meta pages at any page size. */
+function readHead(file: Deno.FsFile): { size: number; head: Uint8Array; got: number } {
+  const size = file.statSync().size;
+  const head = new Uint8Array(Math.min(size, 2 * 65536));
+  let got = 0;
+  while (got < head.length) {
+    const n = file.readSync(head.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return { size, head, got };
+}
+
 /** Throws a one-line RevfsError when `path` cannot be a whole LMDB data file. */
 export function checkDataFile(path: string, storeDir: string): void {
   const damaged = (why: string) =>
@@ -68,14 +81,7 @@ export function checkDataFile(path: string, storeDir: string): void {
     throw damaged(`cannot be read (${(e as Error).message})`);
   }
   try {
-    const size = file.statSync().size;
-    const head = new Uint8Array(Math.min(size, 2 * 65536));
-    let got = 0;
-    while (got < head.length) {
-      const n = file.readSync(head.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
+    const { size, head, got } = readHead(file);
     const first = readMeta(new DataView(head.buffer, 0, Math.min(got, 4096)));
     if (typeof first === "string") throw damaged(`has no valid first meta page (${first})`);
     const ps = first.pageSize;
@@ -126,14 +132,7 @@ export function dataFileUsage(path: string): DataFileUsage | undefined {
     return undefined;
   }
   try {
-    const size = file.statSync().size;
-    const head = new Uint8Array(Math.min(size, 2 * 65536));
-    let got = 0;
-    while (got < head.length) {
-      const n = file.readSync(head.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
+    const { size, head, got } = readHead(file);
     const first = readMeta(new DataView(head.buffer, 0, Math.min(got, 4096)));
     if (typeof first === "string") return undefined;
     const ps = first.pageSize;
