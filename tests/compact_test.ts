@@ -6,21 +6,7 @@ import assert from "node:assert/strict";
 import { compactStore, fileChunks, ROOT_INO } from "../mod.ts";
 import { COMPACTING_DIR } from "../store/records/lmdb_compact.ts";
 import { Store } from "../store/store.ts";
-import { concatBytes, Rng, sha256Hex, storeTest, type TestStore } from "./helpers.ts";
-
-/** Every file of every revision, by revision and path, as a hash of its bytes. */
-function contents(store: Store): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const r of store.revisions()) {
-    const view = store.view(r.rev);
-    for (const [name, info] of view.list("")) {
-      if (info.type === "file") {
-        out.set(`${r.rev}:${name}`, sha256Hex(concatBytes(fileChunks(view, name, store.blockSize))));
-      }
-    }
-  }
-  return out;
-}
+import { concatBytes, everyRevision, Rng, storeTest, type TestStore } from "./helpers.ts";
 
 /** 40 revisions of 8 files rewritten in place and by replacement: deltas, freed pages. */
 function churn(ts: TestStore): void {
@@ -51,7 +37,7 @@ function churn(ts: TestStore): void {
 storeTest("compact: the file shrinks, every revision reads the same, and the store keeps working", async (ts) => {
   churn(ts);
   const dir = `${ts.dir}/store`;
-  const before = contents(ts.store);
+  const before = everyRevision(ts.store);
   const { storedBytes: records, freeBytes } = ts.store.stats();
   assert.ok(freeBytes > 0, "rewriting records left no free pages to compact");
   await ts.store.close();
@@ -62,7 +48,7 @@ storeTest("compact: the file shrinks, every revision reads the same, and the sto
   assert.ok(!Deno.statSync(dir).isFile && ![...Deno.readDirSync(dir)].some((e) => e.name === COMPACTING_DIR));
   const again = await Store.open(dir, { write: true });
   try {
-    assert.deepEqual(contents(again), before);
+    assert.deepEqual(everyRevision(again), before);
     assert.deepEqual(again.verify().problems, []);
     const { freeBytes: left, fileBytes } = again.stats();
     assert.ok(left < fileBytes / 20, `a compacted file keeps ${left} bytes of free pages of ${fileBytes}`);
@@ -104,12 +90,12 @@ storeTest(
   async (ts) => {
     churn(ts);
     const dir = `${ts.dir}/store`;
-    const before = contents(ts.store);
+    const before = everyRevision(ts.store);
     await ts.store.close();
     Deno.mkdirSync(`${dir}/${COMPACTING_DIR}`);
     Deno.writeFileSync(`${dir}/${COMPACTING_DIR}/data.mdb`, new Uint8Array(8192));
     const reader = await Store.open(dir);
-    assert.deepEqual(contents(reader), before);
+    assert.deepEqual(everyRevision(reader), before);
     await reader.close();
     const writer = await Store.open(dir, { write: true });
     await writer.close();

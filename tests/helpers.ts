@@ -1,6 +1,6 @@
 /** Test factories: temporary stores, a seeded random source, the CLI as a subprocess. */
 import { createHash } from "node:crypto";
-import type { FileEntry, Ino } from "../mod.ts";
+import { fileChunks, type FileEntry, type Ino, type RevNumber } from "../mod.ts";
 import { Store } from "../store/store.ts";
 import { readRange } from "../store/tree/read_range.ts";
 
@@ -191,4 +191,26 @@ export function readEntry(store: Store, e: FileEntry, offset: number, length: nu
     const h = store.entryBlock(e, idx);
     return h === null ? null : store.readBlock(h);
   });
+}
+
+/** Every file of revision `rev`, by path, as the SHA-256 of its bytes read back through the store. */
+export function filesOf(store: Store, rev: RevNumber): Map<string, string> {
+  const view = store.view(rev);
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const [name, info] of view.list(dir)) {
+      const path = dir ? `${dir}/${name}` : name;
+      if (info.type === "dir") walk(path);
+      else if (info.type === "file") out.set(path, sha256Hex(concatBytes(fileChunks(view, path, store.blockSize))));
+    }
+  };
+  walk("");
+  return out;
+}
+
+/** Every file of every revision, keyed "REV:path". */
+export function everyRevision(store: Store): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of store.revisions()) for (const [p, sha] of filesOf(store, r.rev)) out.set(`${r.rev}:${p}`, sha);
+  return out;
 }

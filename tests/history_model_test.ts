@@ -6,9 +6,9 @@
  * (which compacts), and after reopening; verify checks the chain bounds throughout.
  */
 import assert from "node:assert/strict";
-import { compactStore, fileChunks, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
+import { compactStore, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { Store } from "../store/store.ts";
-import { checkStoreInvariants, concatBytes, Rng, sha256Hex, storeTest } from "./helpers.ts";
+import { checkStoreInvariants, concatBytes, filesOf, Rng, sha256Hex, storeTest } from "./helpers.ts";
 
 type Tree = Map<string, Uint8Array>;
 const node = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n };
@@ -18,23 +18,8 @@ function snapshotOf(tree: Tree): Map<string, string> {
   return new Map([...tree].map(([p, d]) => [p, sha256Hex(d)]));
 }
 
-/** What a revision holds: every file under the directories, by path. */
-function read(store: Store, rev: RevNumber): Map<string, string> {
-  const view = store.view(rev);
-  const out = new Map<string, string>();
-  for (const [dir, info] of view.list("")) {
-    if (info.type !== "dir") continue;
-    for (const [name, f] of view.list(dir)) {
-      if (f.type === "file") {
-        out.set(`${dir}/${name}`, sha256Hex(concatBytes(fileChunks(view, `${dir}/${name}`, store.blockSize))));
-      }
-    }
-  }
-  return out;
-}
-
 function checkAll(store: Store, history: Map<RevNumber, Map<string, string>>, when: string): void {
-  for (const [rev, want] of history) assert.deepEqual(read(store, rev), want, `revision ${rev} ${when}`);
+  for (const [rev, want] of history) assert.deepEqual(filesOf(store, rev), want, `revision ${rev} ${when}`);
 }
 
 for (const seed of [1, 2, 3]) {

@@ -4,23 +4,9 @@
  * path) shrinks, reads exactly as before, and keeps the head whole.
  */
 import assert from "node:assert/strict";
-import { fileChunks, ROOT_INO } from "../mod.ts";
+import { ROOT_INO } from "../mod.ts";
 import { isDelta } from "../store/blocks/block_codec.ts";
-import type { Store } from "../store/store.ts";
-import { concatBytes, Rng, sha256Hex, storeTest } from "./helpers.ts";
-
-function contents(store: Store): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const r of store.revisions()) {
-    const view = store.view(r.rev);
-    for (const [name, info] of view.list("")) {
-      if (info.type === "file") {
-        out.set(`${r.rev}:${name}`, sha256Hex(concatBytes(fileChunks(view, name, store.blockSize))));
-      }
-    }
-  }
-  return out;
-}
+import { concatBytes, everyRevision, Rng, sha256Hex, storeTest } from "./helpers.ts";
 
 storeTest("optimize: history kept whole becomes deltas on newer versions; every revision reads the same", (ts) => {
   const { store } = ts;
@@ -47,7 +33,7 @@ storeTest("optimize: history kept whole becomes deltas on newer versions; every 
     store.head.write(store.head.create(ROOT_INO, name, { type: "file", ...node }).ino, 0, next);
     store.snapshot();
   }
-  const before = contents(store);
+  const before = everyRevision(store);
   const { storedBytes: stored, pageBytes } = store.stats();
   assert.equal(store.stats().deltaRecords, 0);
 
@@ -59,7 +45,7 @@ storeTest("optimize: history kept whole becomes deltas on newer versions; every 
   assert.ok(after < stored / 2, `stored bytes ${stored} -> ${after}`);
   const pagesAfter = store.stats().pageBytes;
   assert.ok(pagesAfter < pageBytes * 0.8, `page bytes ${pageBytes} -> ${pagesAfter}`);
-  assert.deepEqual(contents(store), before);
+  assert.deepEqual(everyRevision(store), before);
   // The head reads whole records.
   for (const i of store.parts.head.inodes.all()) {
     if (i.type !== "file") continue;
