@@ -130,7 +130,7 @@ export function markdown(r: BenchResults): string {
       out.push(
         `\nrevfs: the mount's own time per snapshot (flush + commit, without the CLI's process start) p50 ${
           ms(revfs.inMountP50Ms ?? NaN)
-        }; records ${mib(revfs.recordBytes ?? NaN)} of the ${mib(revfs.sizeBytes)} LMDB file; mount memory ${
+        }; records ${mib(revfs.recordBytes ?? NaN)} of the ${mib(revfs.sizeBytes)} LMDB file before gc; mount memory ${
           memoryCell(revfs.revfsMemory)
         }.`,
       );
@@ -217,7 +217,7 @@ export function charts(r: BenchResults): Record<string, string> {
     out[growthChart(h)] = lineChart(
       h.tools.map((t) => ({ name: t.tool, points: t.growth.map((b, i) => [i + 1, b / MiB] as [number, number]) })),
       {
-        title: `Repository size after each snapshot: ${h.workload} (git before gc)`,
+        title: `Repository size after each snapshot: ${h.workload} (git and revfs before gc)`,
         xLabel: "snapshot",
         yLabel: "repository size on disk (MiB)",
       },

@@ -20,7 +20,7 @@ export interface ToolHistory {
   p50Ms: number;
   p95Ms: number;
   sizeBytes: number;
-  /** git only: after `git gc`. */
+  /** git and revfs: after their `gc`. */
   sizeAfterGcBytes?: number;
   logicalPerStored: number;
   readFirstMs: number;
@@ -140,6 +140,12 @@ export async function replay(
     }
     out.push(row);
     await t.stop();
+    if (t === revfs) {
+      // Measured as git's is: after its gc (which for revfs also compacts the file).
+      await run(Deno.execPath(), ["run", "-A", CLI, "gc", revfs.store]);
+      row.sizeAfterGcBytes = await t.size();
+      row.logicalPerStored = logical / row.sizeAfterGcBytes;
+    }
   }
   return { workload: name, detail, snapshots: states, logicalBytes: logical, tools: out };
 }

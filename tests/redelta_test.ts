@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ROOT_INO } from "../mod.ts";
 import { isDelta } from "../store/blocks/block_codec.ts";
-import { concatBytes, everyRevision, Rng, sha256Hex, storeTest } from "./helpers.ts";
+import { everyRevision, Rng, storeTest } from "./helpers.ts";
 
 storeTest("optimize: history kept whole becomes deltas on newer versions; every revision reads the same", (ts) => {
   const { store } = ts;

@@ -10,7 +10,7 @@
 import {
   type BlockRecord,
   decodeBlockRecord,
-  decodesAlone,
+  deltaBaseOf,
   dictIdOf,
   encodeBlock,
   encodeBlockRecord,
@@ -38,6 +38,8 @@ export class BlockStore {
   deltasEnabled = true;
   readonly chains: Chains;
   readonly dicts: Dictionaries;
+  /** Where a delta chain's lower steps are decoded (`get`). */
+  private readonly scratch: Uint8Array[] = [];
 
   constructor(private readonly records: RecordStore, private readonly blockSize: number) {
     this.chains = new Chains(records);
@@ -73,67 +75,71 @@ export class BlockStore {
     return this.records.has("blocks", hash);
   }
 
-  private record(hash: BlockHash): BlockRecord {
-    const stored = this.records.get("blocks", hash);
-    if (stored === undefined) throw corruptBlock(hash, "missing from the store");
-    return decodeBlockRecord(stored, `block ${shortHex(hash)}`);
-  }
-
   /**
-   * Canonical bytes of a block, checked against its hash (and every base on its chain).
-   * With `into` (a buffer of a block's size), a whole record is decoded straight from
-   * the store's map into it and the result is a view of it: no copy of the record, no
-   * new buffer.
+   * Canonical bytes of a block, checked against its hash. With `into` (a buffer of a
+   * block's size), the block is decoded into it when it fits and the result is a view
+   * of it: no copy of the record, no new buffer.
+   *
+   * A delta chain is decoded up from its whole record through two scratch buffers, each
+   * record read in place from the store's map: a new buffer per step cost more than the
+   * decoding (fresh pages fault in). The bases are not hashed one by one: a damaged
+   * base decodes to other bytes and the block's own check fails, and SHA-256 of every
+   * base was two thirds of reading an old version (`verify` checks every record under
+   * its own name).
    */
   get(hash: BlockHash, into?: Uint8Array): Uint8Array {
-    if (into) {
-      const stored = this.records.peek("blocks", hash);
-      // Another read (a dictionary, a base) would end the view: those records take the copying path.
-      if (stored !== undefined && decodesAlone(stored)) {
-        return this.decodeOne(hash, decodeBlockRecord(stored, `block ${shortHex(hash)}`), EMPTY, into);
-      }
-    }
-    const chain: [BlockHash, BlockRecord][] = [];
-    for (let h = hash;;) {
-      const r = this.record(h);
-      chain.push([h, r]);
-      if (r.kind !== "delta") break;
+    const chain: BlockHash[] = [hash];
+    for (;;) {
+      const base = deltaBaseOf(this.stored(chain[chain.length - 1]));
+      if (!base) break;
       // A valid chain is bounded (store/blocks/chains.ts); a longer one is a cycle.
-      if (chain.length > 64) {
-        throw corruptBlock(hash, "corrupt, its delta chain does not end");
-      }
-      h = r.base;
+      if (chain.length > 64) throw corruptBlock(hash, "corrupt, its delta chain does not end");
+      chain.push(base.slice() as BlockHash);
     }
-    let data: Uint8Array = new Uint8Array(0);
+    let data: Uint8Array = EMPTY;
     for (let i = chain.length - 1; i >= 0; i--) {
-      const [h, r] = chain[i];
-      data = this.decodeOne(h, r, data);
+      const h = chain[i];
+      const out = i === 0 ? into : this.scratch[i % 2] ??= new Uint8Array(this.blockSize);
+      data = this.decodeOne(h, decodeBlockRecord(this.stored(h), `block ${shortHex(h)}`), data, out, i === 0);
     }
     return data;
   }
 
-  /** One record's bytes, verified. With `into`, the record is a transient view: copy out of it. */
-  private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array, into?: Uint8Array): Uint8Array {
+  /**
+   * A block's record, in place when decoding it reads nothing else (the view lasts
+   * until the next read); a record compressed with a dictionary is copied, since
+   * loading the dictionary may be that next read.
+   */
+  private stored(hash: BlockHash): Uint8Array {
+    const view = this.records.peek("blocks", hash);
+    if (view === undefined) throw corruptBlock(hash, "missing from the store");
+    return dictIdOf(view) === undefined ? view : view.slice();
+  }
+
+  /** One record's bytes, into `into` when it fits; checked against `h` when `check`. */
+  private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array, into?: Uint8Array, check = true): Uint8Array {
     let data: Uint8Array;
     try {
       switch (r.kind) {
         case "raw":
-          data = into ? copyInto(r.data, into) : r.data;
+          // The record is read in place (LMDB's memory): always copy out of it.
+          data = into ? copyInto(r.data, into) : r.data.slice();
           break;
         case "zstd":
           data = decompress(r.frame, into);
           break;
         case "zstd-dict":
-          data = decompressWithDict(r.frame, this.dicts.get(r.dictId).bytes);
+          data = decompressWithDict(r.frame, this.dicts.get(r.dictId).bytes, into);
           break;
         case "delta":
-          data = decompressWithDict(r.frame, base);
+          data = decompressWithDict(r.frame, base, into);
           break;
       }
     } catch (e) {
       if (e instanceof RevfsError) throw e;
       throw corruptBlock(h, `corrupt, its ${r.kind} record does not decode`);
     }
+    if (!check) return data;
     const actual = sha256(data);
     if (!bytesEqual(actual, h)) {
       throw corruptBlock(h, `corrupt, its content hashes to ${shortHex(actual)}`);

@@ -26,7 +26,8 @@ export interface Zstd {
   decompress(frame: Uint8Array, into?: Uint8Array): Uint8Array;
   /** `dict` is a trained dictionary or any bytes used as raw content (a delta's base). */
   compressWithDict(data: Uint8Array, dict: Uint8Array, level?: number): Uint8Array;
-  decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array;
+  /** Into `into` when it is given and fits (libzstd), else a new array. */
+  decompressWithDict(frame: Uint8Array, dict: Uint8Array, into?: Uint8Array): Uint8Array;
   /** ZDICT training; undefined when this implementation has no trainer. */
   train?(samples: Uint8Array[], dictBytes: number): Uint8Array;
 }
@@ -152,8 +153,8 @@ class NativeZstd implements Zstd {
     return out.slice(0, n);
   }
 
-  decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
-    const out = this.target(frame);
+  decompressWithDict(frame: Uint8Array, dict: Uint8Array, into?: Uint8Array): Uint8Array {
+    const out = this.target(frame, into);
     const n = this.check(
       this.lib.ZSTD_decompress_usingDict(this.dctx, out, out.length, frame, frame.length, dict, dict.length),
       "decompress",
@@ -247,6 +248,6 @@ export function compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZST
   return zstd().compressWithDict(data, dict, level);
 }
 
-export function decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
-  return zstd().decompressWithDict(frame, dict);
+export function decompressWithDict(frame: Uint8Array, dict: Uint8Array, into?: Uint8Array): Uint8Array {
+  return zstd().decompressWithDict(frame, dict, into);
 }
