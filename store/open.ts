@@ -14,7 +14,7 @@ import type { RecordStore } from "./records/records.ts";
 import { RevfsError } from "./types.ts";
 
 /** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 const MAGIC = "revfs store";
 

@@ -3,6 +3,16 @@ import { type Database, open, type RootDatabase } from "lmdb";
 import { statfsSync } from "node:fs";
 import { checkDataFile } from "./lmdb_file.ts";
 import { mergeRange, PendingWrites } from "./pending_writes.ts";
+import {
+  decodePackRef,
+  isPackRef,
+  PACK_MAX_BYTES,
+  PACK_MIN_BYTES,
+  PackBuilder,
+  PACKED_TABLES,
+  packKey,
+  unpack,
+} from "./lmdb_packs.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "../types.ts";
 
@@ -21,6 +31,9 @@ export function killPoint(): void {
   if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
 }
 
+/** LMDB database holding packs; not a record table (store/records/lmdb_packs.ts). */
+const PACKS_TABLE = "packs";
+
 /** Compaction copies this many bytes of records per transaction. */
 const COPY_BATCH_BYTES = 64 << 20;
 
@@ -30,6 +43,8 @@ export class LmdbRecordStore implements RecordStore {
   private inWrite: false | "now" | "later" = false;
   /** `writeLater` changes not committed yet; empty while a transaction applies them. */
   private readonly pending = new PendingWrites();
+  /** Table `packs` (store/records/lmdb_packs.ts), opened when a packed record is first read. */
+  private packsDb?: Database<Uint8Array, Uint8Array>;
 
   private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>, private readonly dir: string) {
     const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
@@ -58,20 +73,32 @@ export class LmdbRecordStore implements RecordStore {
     if (this.pending.size > 0) throw new Error("compaction with changes not committed");
     const env = openEnv(toDir, false);
     try {
+      const packs = new PackBuilder();
+      const packsTo = env.openDB<Uint8Array, Uint8Array>({
+        name: PACKS_TABLE,
+        keyEncoding: "binary",
+        encoding: "binary",
+      });
       for (const t of TABLES) {
         const to = env.openDB<Uint8Array, Uint8Array>({ name: t, keyEncoding: "binary", encoding: "binary" });
-        let batch: [Uint8Array, Uint8Array][] = [];
+        const packing = PACKED_TABLES.has(t);
+        // A value, or the number of a value waiting for its pack.
+        let batch: [Uint8Array, Uint8Array | number][] = [];
         let bytes = 0;
         const commit = () => {
+          const { refs, packs: built } = packs.build();
           killPoint();
+          // Packs commit with every reference to them.
           env.transactionSync(() => {
-            for (const [k, v] of batch) to.putSync(k, v, { append: true });
+            for (const [k, v] of built) packsTo.putSync(k, v, { append: true });
+            for (const [k, v] of batch) to.putSync(k, typeof v === "number" ? refs[v] : v, { append: true });
           });
           batch = [];
           bytes = 0;
         };
         for (const [k, v] of this.committedRange(t, {})) {
-          batch.push([k.slice(), v.slice()]);
+          const pack = packing && v.length >= PACK_MIN_BYTES && v.length <= PACK_MAX_BYTES;
+          batch.push([k.slice(), pack ? packs.add(v.slice()) : v.slice()]);
           bytes += k.length + v.length;
           if (bytes >= COPY_BATCH_BYTES) commit();
         }
@@ -99,7 +126,9 @@ export class LmdbRecordStore implements RecordStore {
       // getBinaryFast gives a view of LMDB's map (a large value) or of lmdb-js's reused
       // buffer (a small one), whose `length` lmdb-js sets to the value's size.
       const v = view ? this.dbs[table].getBinaryFast(key) : this.dbs[table].getBinary(key);
-      return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.length);
+      if (v === undefined) return undefined;
+      const value = new Uint8Array(v.buffer, v.byteOffset, v.length);
+      return PACKED_TABLES.has(table) && isPackRef(value) ? this.unpacked(table, value, view) : value;
     } catch (e) {
       throw damaged(e, table);
     }
@@ -134,10 +163,26 @@ export class LmdbRecordStore implements RecordStore {
     return pending.length === 0 ? committed : mergeRange(committed, pending);
   }
 
+  /** The record a pack reference names: a view of the pack (until the next read), or a copy. */
+  private unpacked(table: Table, ref: Uint8Array, view: boolean): Uint8Array {
+    const what = `${table} record`;
+    const r = decodePackRef(ref, what);
+    this.packsDb ??= this.env.openDB<Uint8Array, Uint8Array>({
+      name: PACKS_TABLE,
+      keyEncoding: "binary",
+      encoding: "binary",
+    });
+    const pack = this.packsDb.getBinaryFast(packKey(r.pack));
+    const bytes = unpack(pack && new Uint8Array(pack.buffer, pack.byteOffset, pack.length), r, what);
+    return view ? bytes : bytes.slice();
+  }
+
   private *committedRange(table: Table, range: KeyRange): Iterable<[Uint8Array, Uint8Array]> {
+    const packed = PACKED_TABLES.has(table);
     try {
       for (const { key, value } of this.dbs[table].getRange(range)) {
-        yield [toU8(key as Uint8Array), toU8(value)];
+        const v = toU8(value);
+        yield [toU8(key as Uint8Array), packed && isPackRef(v) ? this.unpacked(table, v, false) : v];
       }
     } catch (e) {
       throw damaged(e, table);
