@@ -13,9 +13,9 @@ import { removeLeftoverCompaction } from "./records/lmdb_compact.ts";
 import type { RecordStore } from "./records/records.ts";
 import { RevfsError } from "./types.ts";
 
-/** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
-export const FORMAT_VERSION = 4;
-export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+import { DEFAULT_BLOCK_SIZE, FORMAT_VERSION } from "./format.ts";
+
+export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION };
 const MAGIC = "revfs store";
 
 const META = {
