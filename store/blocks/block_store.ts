@@ -54,15 +54,26 @@ export class BlockStore {
    * kind, store/blocks/dicts.ts) picks the trained dictionary to compress with, if any.
    */
   put(data: Uint8Array, kind = ""): BlockHash | null {
+    return this.add(data, kind).hash;
+  }
+
+  /** `put`, saying whether the block is new to the store (`created`). */
+  add(data: Uint8Array, kind = ""): { hash: BlockHash | null; created: boolean } {
     const canonical = data.subarray(0, trimmedLength(data));
-    if (canonical.length === 0) return null;
+    if (canonical.length === 0) return { hash: null, created: false };
     const hash = sha256(canonical) as BlockHash;
-    const existing = this.records.get("blocks", hash);
-    if (existing === undefined || isDelta(existing)) {
+    const existing = this.records.peek("blocks", hash);
+    const created = existing === undefined;
+    if (created || isDelta(existing)) {
       this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical, this.dicts.forKind(kind))));
-      if (existing === undefined) this.written++;
+      if (created) this.written++;
     }
-    return hash;
+    return { hash, created };
+  }
+
+  /** Deletes a block nothing refers to (the caller knows: store/head/fresh_blocks.ts). */
+  remove(hash: BlockHash): void {
+    this.records.del("blocks", hash);
   }
 
   /** Hash a block the way `put` would, without storing it. */

@@ -15,6 +15,7 @@ import { prefixEnd, type RecordStore } from "../records/records.ts";
 import { type BlockHash, type Ino, type PageHash, RevfsError } from "../types.ts";
 import type { FileInode } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
+import type { FreshBlocks } from "./fresh_blocks.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -36,6 +37,7 @@ export class FileBlocks {
     private readonly inodes: Inodes,
     private readonly blocks: BlockStore,
     private readonly maps: BlockMaps,
+    private readonly fresh: FreshBlocks,
     readonly blockSize: number,
   ) {}
 
@@ -71,15 +73,23 @@ export class FileBlocks {
     return [...out].sort((a, b) => a[0] - b[0]);
   }
 
+  /** Sets a slot; a block only the head held and no slot names any more is deleted (fresh_blocks.ts). */
   setOverlay(ino: Ino, index: number, hash: BlockHash | null): void {
-    this.records.put("overlay", u64KeyPair(ino, index), hash ?? EMPTY);
+    const key = u64KeyPair(ino, index);
+    const old = this.records.get("overlay", key);
+    if (hash !== null) this.fresh.ref(hash);
+    this.records.put("overlay", key, hash ?? EMPTY);
+    if (old !== undefined && old.length > 0) this.fresh.unref(old as BlockHash);
   }
 
-  /** Drops overlay entries from `fromIndex` on. */
+  /** Drops overlay entries from `fromIndex` on (and the blocks only they held). */
   clearOverlay(ino: Ino, fromIndex: number): void {
     const start = u64KeyPair(ino, fromIndex);
     const end = prefixEnd(u64Key(ino));
-    for (const k of [...this.records.keys("overlay", { start, end })]) this.records.del("overlay", k);
+    for (const [k, v] of [...this.records.range("overlay", { start, end })].map(([k, v]) => [k.slice(), v.slice()])) {
+      this.records.del("overlay", k);
+      if (v.length > 0) this.fresh.unref(v as BlockHash);
+    }
   }
 
   /** Truncates or extends (not saved: the caller saves the inode); bytes past the old end read as zeros. */
@@ -95,7 +105,7 @@ export class FileBlocks {
         const h = this.blockHash(f, idx);
         if (h !== null) {
           const data = this.blocks.get(h);
-          if (data.length > tail) this.setOverlay(f.ino, idx, this.blocks.put(data.subarray(0, tail), kindOf(f.name)));
+          if (data.length > tail) this.setOverlay(f.ino, idx, this.fresh.put(data.subarray(0, tail), kindOf(f.name)));
         }
       }
     }
@@ -143,7 +153,7 @@ export class FileBlocks {
       const from = Math.max(offset, blockStart);
       const to = Math.min(end, blockStart + bs);
       buf.set(data.subarray(from - offset, to - offset), from - blockStart);
-      const h = this.blocks.put(buf, kindOf(i.name));
+      const h = this.fresh.put(buf, kindOf(i.name));
       if (sameHash(old, h)) continue;
       this.setOverlay(ino, idx, h);
     }
@@ -168,7 +178,7 @@ export class FileBlocks {
       // Bytes past the end of the file are not the file's (and, in a small file's
       // block, are most of what put would scan for trailing zeros).
       const inFile = data.subarray(0, Math.max(0, Math.min(data.length, f.size - idx * this.blockSize)));
-      const h = this.blocks.put(inFile, kindOf(i.name));
+      const h = this.fresh.put(inFile, kindOf(i.name));
       out.push([idx, h]);
       if (sameHash(this.blockHash(i, idx), h)) continue;
       this.setOverlay(w.ino, idx, h);

@@ -3,7 +3,8 @@
  * an inode namespace persisted in the store's records, in four parts, one job each:
  *
  * - `inodes`: the inode, dirent and dirty-name records (store/head/inodes.ts);
- * - `files`: each file's blocks, a base block map under an overlay (file_blocks.ts);
+ * - `files`: each file's blocks, a base block map under an overlay (file_blocks.ts),
+ *   and `fresh`, the blocks only the overlay holds, freed when it lets go (fresh_blocks.ts);
  * - `names`: create, remove, rename, setattr, freeing unnamed inodes (namespace.ts);
  * - `pins`: inodes open in this process, which outlive their last name (pins.ts).
  *
@@ -15,6 +16,7 @@ import type { BlockStore } from "../blocks/block_store.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import { FileBlocks } from "./file_blocks.ts";
+import { FreshBlocks } from "./fresh_blocks.ts";
 import { Inodes } from "./inodes.ts";
 import { Namespace } from "./namespace.ts";
 import { Pins } from "./pins.ts";
@@ -22,12 +24,14 @@ import { Pins } from "./pins.ts";
 export class Head {
   readonly inodes: Inodes;
   readonly files: FileBlocks;
+  readonly fresh: FreshBlocks;
   readonly pins = new Pins();
   readonly names: Namespace;
 
   constructor(records: RecordStore, blocks: BlockStore, maps: BlockMaps, readonly blockSize: number) {
     this.inodes = new Inodes(records);
-    this.files = new FileBlocks(records, this.inodes, blocks, maps, blockSize);
+    this.fresh = new FreshBlocks(records, blocks);
+    this.files = new FileBlocks(records, this.inodes, blocks, maps, this.fresh, blockSize);
     this.names = new Namespace(this.inodes, this.files, this.pins);
   }
 }

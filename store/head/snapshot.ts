@@ -74,6 +74,8 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     s.add(name);
   };
   for (const k of records.keys("dirty")) add(readU64(k) as Ino, utf8d.decode(k.subarray(8)));
+  // What the overlays hold becomes the revision's: no longer the head's alone to free.
+  head.fresh.clear();
 
   // A changed directory is a changed name in its parent, up to the root.
   const depth = new Map<Ino, number>([[ROOT_INO, 0]]);

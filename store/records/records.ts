@@ -17,7 +17,8 @@ export type Table =
   | "overlay"
   | "dirty"
   | "dicts"
-  | "chains";
+  | "chains"
+  | "fresh";
 
 export const TABLES: readonly Table[] = [
   "meta",
@@ -31,6 +32,7 @@ export const TABLES: readonly Table[] = [
   "dirty",
   "dicts",
   "chains",
+  "fresh",
 ];
 
 export interface KeyRange {
