@@ -33,7 +33,7 @@ import type { BlockLoader } from "./block_loader.ts";
 import { BlockLoads, type HashOf } from "./block_loads.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { CleanBlocks } from "./clean_blocks.ts";
-import { DirtyPages } from "./dirty_pages.ts";
+import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -133,6 +133,8 @@ export class PageCache {
    */
   entrySegments(e: FileEntry, offset: number, length: number, stream = ""): Uint8Array[] | Promise<Uint8Array[]> {
     this.pool.nextCall();
+    // A small file is in its directory page: nothing to load.
+    if (e.inline) return this.segments(e.size, offset, length, () => null, inlinePage(e.inline));
     // A revision never changes: its block hashes stay good across a wait.
     const hashOf = memo((idx) => this.store.entryBlock(e, idx));
     const now = () => this.segments(e.size, offset, length, hashOf);
@@ -145,9 +147,10 @@ export class PageCache {
     const f = this.fileInode(ino);
     const d = this.dirty.get(ino);
     const size = d?.size ?? f.size;
+    const pages = this.headPages(f, d);
     // A dirty page is in memory; what is loaded for it would not be read.
-    const hashOf = memo((idx) => d?.pages.has(idx) ? null : this.store.head.blockHash(f, idx));
-    const now = () => this.segments(size, offset, length, hashOf, d?.pages);
+    const hashOf = memo((idx) => pages?.has(idx) ? null : this.store.head.blockHash(f, idx));
+    const now = () => this.segments(size, offset, length, hashOf, pages);
     // After a wait the head may have changed: read it afresh.
     const later = this.escaping(() => this.headSegmentsNow(ino, offset, length));
     // No readahead: on two cores, loading the head ahead on another thread made cold reads
@@ -158,6 +161,7 @@ export class PageCache {
   /** entrySegments copied into one buffer, loading on this thread. */
   readEntry(e: FileEntry, offset: number, length: number): Uint8Array {
     this.pool.nextCall();
+    if (e.inline) return gather(this.segments(e.size, offset, length, () => null, inlinePage(e.inline)));
     return gather(this.segments(e.size, offset, length, (idx) => this.store.entryBlock(e, idx)));
   }
 
@@ -175,7 +179,20 @@ export class PageCache {
   private headSegmentsNow(ino: Ino, offset: number, length: number): Uint8Array[] {
     const f = this.fileInode(ino);
     const d = this.dirty.get(ino);
-    return this.segments(d?.size ?? f.size, offset, length, (idx) => this.store.head.blockHash(f, idx), d?.pages);
+    const pages = this.headPages(f, d);
+    return this.segments(d?.size ?? f.size, offset, length, (idx) => this.store.head.blockHash(f, idx), pages);
+  }
+
+  /**
+   * A head file's dirty pages, with its inline block (a small file kept in its
+   * directory's last snapshot, which has no record to load) as page 0 under them.
+   */
+  private headPages(f: FileInode, d: DirtyFile | undefined): Map<number, Uint8Array> | undefined {
+    const inline = f.inline && !d?.pages.has(0) ? this.store.head.inlineBlock(f) : undefined;
+    if (!inline) return d?.pages;
+    const pages = new Map<number, Uint8Array>(d?.pages);
+    pages.set(0, inline);
+    return pages;
   }
 
   /** A range as views of its blocks: a dirty page, a stored block (cached, or loaded here), or a hole. */
@@ -221,6 +238,8 @@ export class PageCache {
     if (this.dirty.bytes > this.budgetBytes / 2) this.writeOutAll();
     let stored: FileInode | undefined;
     this.dirty.write(ino, offset, data, () => stored ??= this.fileInode(ino), (f, idx) => {
+      const inline = idx === 0 && f.inline ? this.store.head.inlineBlock(f) : undefined;
+      if (inline) return inline;
       const h = this.store.head.blockHash(f, idx);
       return h === null ? null : this.block(h);
     });
@@ -262,4 +281,9 @@ export class PageCache {
       blocksWrittenOut: this.dirty.blocksWrittenOut,
     };
   }
+}
+
+/** A small file's bytes as its only page. */
+function inlinePage(bytes: Uint8Array): Map<number, Uint8Array> {
+  return new Map([[0, bytes]]);
 }

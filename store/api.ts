@@ -31,8 +31,13 @@ export interface HeadApi {
   lookup(parent: Ino, name: string): Ino | undefined;
   /** Names in a directory, in byte order of their UTF-8 encoding. */
   readdir(dir: Ino): Iterable<[string, Ino]>;
-  /** Hash of block `index` of a file as the head holds it; null for a hole. */
+  /**
+   * Hash of block `index` of a file as the head holds it; null for a hole. Ask
+   * `inlineBlock` first for block 0 of an `inline` file: such a block has no record.
+   */
   blockHash(f: FileInode, index: number): BlockHash | null;
+  /** Block 0 of a small file kept in its directory's last snapshot; undefined when it is not. */
+  inlineBlock(f: FileInode): Uint8Array | undefined;
 
   create(parent: Ino, name: string, node: NewNode): Inode;
   /** Removes a file or symlink name (`dir: false`) or an empty directory (`dir: true`). */
@@ -86,7 +91,7 @@ export interface VersionedStore {
   // --- reading trees ----------------------------------------------------------
   view(spec: RevNumber | "head"): TreeView;
   revisionTree(rev: RevNumber): RevisionTree;
-  /** Hash of block `index` of a revision's file (null: a hole). */
+  /** Hash of block `index` of a revision's file (null: a hole). An `inline` file has no blocks: read `e.inline`. */
   entryBlock(e: FileEntry, index: number): BlockHash | null;
   /** A block's verified bytes; decoded into `into` when it fits (raw and zstd records). */
   readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;

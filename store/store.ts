@@ -53,6 +53,7 @@ export class Store implements VersionedStore {
     const blocks = new BlockStore(records, this.blockSize);
     const pages = new PageStore(records);
     const maps = new BlockMaps(pages);
+    const dirs = new DirTrees(pages);
     this.parts = {
       dir,
       blockSize: this.blockSize,
@@ -60,9 +61,9 @@ export class Store implements VersionedStore {
       blocks,
       pages,
       maps,
-      dirs: new DirTrees(pages),
+      dirs,
       log: new RevisionLog(records),
-      head: new Head(records, blocks, maps, this.blockSize),
+      head: new Head(records, blocks, maps, dirs, this.blockSize),
     };
     this.head = this.headApi();
   }
@@ -152,6 +153,7 @@ export class Store implements VersionedStore {
       lookup: (parent, name) => inodes.lookup(parent, name),
       readdir: (dir) => inodes.readdir(dir),
       blockHash: (f, index) => files.blockHash(f, index),
+      inlineBlock: (f) => files.inlineBlock(f),
       create: (parent, name, node) => later(() => names.create(parent, name, node)),
       remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
       rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),

@@ -34,8 +34,13 @@ export type Entry =
   | EntryMeta & {
     type: "file";
     size: number;
-    /** Root page of the block map, null when every block is a hole. */
+    /** Root page of the block map, null when every block is a hole or the file is inline. */
     content: PageHash | null;
+    /**
+     * A small file's bytes, kept in its directory page (format 5): there zstd compresses
+     * it with its neighbours, and it costs no record of its own. `size` is its length.
+     */
+    inline?: Uint8Array;
   }
   | EntryMeta & {
     type: "dir";

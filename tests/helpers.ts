@@ -179,7 +179,9 @@ export function assertBytes(actual: Uint8Array, expected: Uint8Array, what: stri
 /** Bytes of a head file as stored (no page cache): the test's view of what the head holds. */
 export function readHead(store: Store, ino: Ino, offset: number, length: number): Uint8Array {
   const f = store.parts.head.inodes.file(ino);
+  const inline = store.head.inlineBlock(f);
   return readRange(f.size, offset, length, store.blockSize, (idx) => {
+    if (idx === 0 && inline) return inline;
     const h = store.parts.head.files.blockHash(f, idx);
     return h === null ? null : store.readBlock(h);
   });
@@ -188,6 +190,7 @@ export function readHead(store: Store, ino: Ino, offset: number, length: number)
 /** Bytes of a revision's file by its entry, read from the store. */
 export function readEntry(store: Store, e: FileEntry, offset: number, length: number): Uint8Array {
   return readRange(e.size, offset, length, store.blockSize, (idx) => {
+    if (e.inline) return idx === 0 ? e.inline : null;
     const h = store.entryBlock(e, idx);
     return h === null ? null : store.readBlock(h);
   });

@@ -2,15 +2,18 @@
  * A head file's blocks: the block map of its last snapshot (`base`, its first
  * `baseBlocks` blocks still the file's) under an `overlay` of block hashes written
  * since (table `overlay`: ino + index -> hash, empty for a hole). A snapshot folds the
- * overlay into a new base (store/head/snapshot.ts).
+ * overlay into a new base (store/head/snapshot.ts). A small file's base is instead its
+ * inline entry in its directory's last snapshot (`inline`): one block, with no record
+ * of its own.
  *
  * Methods that change records must run inside a write transaction.
  */
 import { readU64, u64Key, u64KeyPair } from "../codec.ts";
 import type { BlockStore } from "../blocks/block_store.ts";
 import { kindOf } from "../blocks/dicts.ts";
-import { bytesEqual } from "../blocks/hash.ts";
+import { bytesEqual, sha256, trimmedLength } from "../blocks/hash.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
+import type { DirTrees } from "../tree/dir_tree.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
 import { type BlockHash, type Ino, type PageHash, RevfsError } from "../types.ts";
 import type { FileInode } from "./inode.ts";
@@ -37,17 +40,65 @@ export class FileBlocks {
     private readonly inodes: Inodes,
     private readonly blocks: BlockStore,
     private readonly maps: BlockMaps,
+    private readonly dirs: DirTrees,
     private readonly fresh: FreshBlocks,
     readonly blockSize: number,
   ) {}
 
-  /** Hash of block `index` of a file as the head has it; null for a hole. */
+  /**
+   * Hash of block `index` of a file as the head has it; null for a hole. An inline
+   * block (see `inlineBlock`) has no record: its hash is only for comparing.
+   */
   blockHash(f: FileInode, index: number): BlockHash | null {
     if (index * this.blockSize >= f.size) return null;
     const v = this.records.get("overlay", u64KeyPair(f.ino, index));
     if (v !== undefined) return v.length === 0 ? null : v.slice() as BlockHash;
     if (index >= f.baseBlocks) return null;
+    if (f.inline) return inlineHash(this.inlineBase(f));
     return this.maps.lookup(f.base, index);
+  }
+
+  /**
+   * Block 0 of a small file when it reads from its directory's last snapshot (no
+   * record of its own: read it here, not by hash); undefined otherwise.
+   */
+  inlineBlock(f: FileInode): Uint8Array | undefined {
+    if (!f.inline || f.baseBlocks < 1 || f.size === 0) return undefined;
+    if (this.records.has("overlay", u64KeyPair(f.ino, 0))) return undefined;
+    return this.inlineBase(f);
+  }
+
+  /** The bytes of a file's inline base: its entry in its parent's base directory tree. */
+  private inlineBase(f: FileInode): Uint8Array {
+    const dir = f.parent === 0 ? undefined : this.inodes.get(f.parent);
+    const e = dir?.type === "dir" ? this.dirs.lookup(dir.base, f.name) : null;
+    if (e?.type !== "file" || !e.inline) {
+      throw new RevfsError("CORRUPT", "its inline content is missing from its directory", { path: f.name });
+    }
+    return e.inline;
+  }
+
+  /** A block's bytes as the head has it (canonical: trailing zeros may be missing); null for a hole. */
+  blockBytes(f: FileInode, index: number): Uint8Array | null {
+    if (index === 0) {
+      const inline = this.inlineBlock(f);
+      if (inline) return inline;
+    }
+    const h = this.blockHash(f, index);
+    return h === null ? null : this.blocks.get(h);
+  }
+
+  /**
+   * Before a file leaves the name its inline base is found under (rename, unlink while
+   * open): its inline block is copied into the overlay. Returns the file as saved.
+   */
+  detachInline(f: FileInode): FileInode {
+    if (!f.inline) return f;
+    const inline = this.inlineBlock(f);
+    if (inline) this.setOverlay(f.ino, 0, this.fresh.put(inline, kindOf(f.name)));
+    const out: FileInode = { ...f, inline: false };
+    this.inodes.save(out);
+    return out;
   }
 
   /** Overlay entries of a file, in index order. */
@@ -62,9 +113,14 @@ export class FileBlocks {
   presentBlocks(f: FileInode): [number, BlockHash][] {
     const blocks = Math.ceil(f.size / this.blockSize);
     const out = new Map<number, BlockHash>();
-    for (const [idx, h] of this.maps.present(f.base as PageHash | null)) {
-      if (idx >= f.baseBlocks || idx >= blocks) break;
-      out.set(idx, h);
+    if (f.inline) {
+      const h = f.baseBlocks > 0 && blocks > 0 ? inlineHash(this.inlineBase(f)) : null;
+      if (h !== null) out.set(0, h);
+    } else {
+      for (const [idx, h] of this.maps.present(f.base as PageHash | null)) {
+        if (idx >= f.baseBlocks || idx >= blocks) break;
+        out.set(idx, h);
+      }
     }
     for (const [idx, h] of this.overlay(f.ino)) {
       if (h === null || idx >= blocks) out.delete(idx);
@@ -82,13 +138,16 @@ export class FileBlocks {
     if (old !== undefined && old.length > 0) this.fresh.unref(old as BlockHash);
   }
 
-  /** Drops overlay entries from `fromIndex` on (and the blocks only they held). */
-  clearOverlay(ino: Ino, fromIndex: number): void {
+  /**
+   * Drops overlay entries from `fromIndex` on, and frees the blocks only they held;
+   * with `kept` (a snapshot folding them into a revision), frees nothing.
+   */
+  clearOverlay(ino: Ino, fromIndex: number, kept = false): void {
     const start = u64KeyPair(ino, fromIndex);
     const end = prefixEnd(u64Key(ino));
     for (const [k, v] of [...this.records.range("overlay", { start, end })].map(([k, v]) => [k.slice(), v.slice()])) {
       this.records.del("overlay", k);
-      if (v.length > 0) this.fresh.unref(v as BlockHash);
+      if (v.length > 0 && !kept) this.fresh.unref(v as BlockHash);
     }
   }
 
@@ -102,10 +161,9 @@ export class FileBlocks {
       const tail = size % bs;
       if (tail !== 0) {
         const idx = blocks - 1;
-        const h = this.blockHash(f, idx);
-        if (h !== null) {
-          const data = this.blocks.get(h);
-          if (data.length > tail) this.setOverlay(f.ino, idx, this.fresh.put(data.subarray(0, tail), kindOf(f.name)));
+        const data = this.blockBytes(f, idx);
+        if (data !== null && data.length > tail) {
+          this.setOverlay(f.ino, idx, this.fresh.put(data.subarray(0, tail), kindOf(f.name)));
         }
       }
     }
@@ -149,7 +207,8 @@ export class FileBlocks {
       const blockStart = idx * bs;
       const old = this.blockHash(i, idx);
       const buf = new Uint8Array(Math.min(bs, f.size - blockStart));
-      if (old !== null) buf.set(this.blocks.get(old).subarray(0, buf.length));
+      const had = old === null ? null : this.blockBytes(i, idx);
+      if (had !== null) buf.set(had.subarray(0, buf.length));
       const from = Math.max(offset, blockStart);
       const to = Math.min(end, blockStart + bs);
       buf.set(data.subarray(from - offset, to - offset), from - blockStart);
@@ -186,4 +245,10 @@ export class FileBlocks {
     this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs: nowNs() });
     return out;
   }
+}
+
+/** The hash an inline block would have as a record: what `put` compares. */
+function inlineHash(data: Uint8Array): BlockHash | null {
+  const n = trimmedLength(data);
+  return n === 0 ? null : sha256(data.subarray(0, n)) as BlockHash;
 }

@@ -8,8 +8,9 @@
  * here. So a file rewritten again and again between snapshots, as a database is, does
  * not grow the store, as ZFS frees a block no snapshot holds when it is overwritten.
  *
- * Blocks stored by other paths (import, restore) are not counted: `gc` frees those.
- * Methods must run inside a write transaction.
+ * `import` stores a batch of blocks before the files that name them (count 0 until
+ * then); what an interrupted import left is no longer counted after the next snapshot,
+ * and `gc` frees it. Methods must run inside a write transaction.
  */
 import type { BlockStore } from "../blocks/block_store.ts";
 import { Reader, Writer } from "../codec.ts";

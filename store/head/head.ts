@@ -15,6 +15,7 @@
 import type { BlockStore } from "../blocks/block_store.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
+import type { DirTrees } from "../tree/dir_tree.ts";
 import { FileBlocks } from "./file_blocks.ts";
 import { FreshBlocks } from "./fresh_blocks.ts";
 import { Inodes } from "./inodes.ts";
@@ -28,10 +29,10 @@ export class Head {
   readonly pins = new Pins();
   readonly names: Namespace;
 
-  constructor(records: RecordStore, blocks: BlockStore, maps: BlockMaps, readonly blockSize: number) {
+  constructor(records: RecordStore, blocks: BlockStore, maps: BlockMaps, dirs: DirTrees, readonly blockSize: number) {
     this.inodes = new Inodes(records);
     this.fresh = new FreshBlocks(records, blocks);
-    this.files = new FileBlocks(records, this.inodes, blocks, maps, this.fresh, blockSize);
+    this.files = new FileBlocks(records, this.inodes, blocks, maps, dirs, this.fresh, blockSize);
     this.names = new Namespace(this.inodes, this.files, this.pins);
   }
 }

@@ -23,6 +23,13 @@ export type Inode =
     base: PageHash | null;
     /** Blocks of `base` still part of the file; later ones were truncated away. */
     baseBlocks: number;
+    /**
+     * The base is not a block map but the file's inline entry (store/types.ts) in its
+     * parent directory's base tree, under its name: one block, read from there while
+     * `baseBlocks` is 1 and the overlay does not cover it. A rename or unlink copies it
+     * into the overlay first (store/head/file_blocks.ts).
+     */
+    inline: boolean;
   }
   | InodeCommon & {
     type: "dir";
@@ -47,6 +54,7 @@ export function encodeInode(i: Inode): Uint8Array {
       w.uint(i.size);
       hash(i.base);
       w.uint(i.baseBlocks);
+      if (i.inline) w.u8(1);
       break;
     case "dir":
       hash(i.base);
@@ -74,7 +82,15 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
   const hash = () => r.u8() === 0 ? null : r.raw(HASH_BYTES).slice() as PageHash;
   switch (t) {
     case 1:
-      return { ...common, type: "file", size: r.uint(), base: hash(), baseBlocks: r.uint() };
+      // Format 5 appends the inline flag when set.
+      return {
+        ...common,
+        type: "file",
+        size: r.uint(),
+        base: hash(),
+        baseBlocks: r.uint(),
+        inline: !r.done && r.u8() === 1,
+      };
     case 2:
       return { ...common, type: "dir", base: hash(), baseBytes: r.uint() };
     case 3:

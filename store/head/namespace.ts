@@ -54,7 +54,7 @@ export class Namespace {
       ctimeNs: nowNs(),
     };
     let inode: Inode;
-    if (node.type === "file") inode = { ...common, type: "file", size: 0, base: null, baseBlocks: 0 };
+    if (node.type === "file") inode = { ...common, type: "file", size: 0, base: null, baseBlocks: 0, inline: false };
     else if (node.type === "dir") inode = { ...common, type: "dir", base: null, baseBytes: 0 };
     else inode = { ...common, type: "symlink", target: node.target ?? "" };
     this.inodes.link(inode);
@@ -94,10 +94,12 @@ export class Namespace {
     checkName(newName);
     const ino = this.inodes.lookup(parent, name);
     if (ino === undefined) throw new RevfsError("NO_SUCH_PATH", `does not exist`, { path: name });
-    const i = this.inodes.must(ino);
+    let i = this.inodes.must(ino);
     const from = this.inodes.dir(parent);
     const to = this.inodes.dir(newParent);
     if (parent === newParent && name === newName) return;
+    // An inline file reads from its directory under its name: it takes its bytes along.
+    if (i.type === "file") i = this.files.detachInline(i);
     if (i.type === "dir") {
       for (let a: Inode | undefined = to; a; a = a.parent === 0 ? undefined : this.inodes.get(a.parent)) {
         if (a.ino === ino) throw new RevfsError("INVALID", `cannot move a directory into itself`, { path: name });
@@ -165,6 +167,7 @@ export class Namespace {
 
   private dropInode(i: Inode): void {
     if (this.pins.has(i.ino)) {
+      if (i.type === "file") i = this.files.detachInline(i);
       // Open: keep data and attributes, without a name, until the last unpin.
       this.inodes.save({ ...i, parent: 0, name: "" });
       return;

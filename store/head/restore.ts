@@ -4,6 +4,7 @@
  * Runs inside the caller's write transaction.
  */
 import type { BlockStore } from "../blocks/block_store.ts";
+import { kindOf } from "../blocks/dicts.ts";
 import { checkName, splitPath } from "../paths.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirTrees } from "../tree/dir_tree.ts";
@@ -52,12 +53,13 @@ export function materialize(p: RestoreParts, parent: Ino, name: string, entry: E
   checkName(name);
   const dir = p.head.inodes.dir(parent);
   if (p.head.inodes.lookup(parent, name) !== undefined) p.head.names.removeTree(parent, name);
-  const inode = materializeAt(p, parent, name, entry);
+  const inode = materializeAt(p, parent, name, entry, false);
   p.head.inodes.touchDir(dir);
   return inode;
 }
 
-function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry): Inode {
+/** `inParentBase`: `e` is in the parent's base tree under `name` (an inline file may read from there). */
+function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry, inParentBase: boolean): Inode {
   const { inodes } = p.head;
   const common = {
     ino: inodes.allocIno(),
@@ -70,19 +72,25 @@ function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry): In
     ctimeNs: nowNs(),
   };
   let inode: Inode;
-  if (e.type === "file") {
+  if (e.type === "file" && e.inline) {
+    inode = { ...common, type: "file", size: e.size, base: null, baseBlocks: e.size > 0 ? 1 : 0, inline: inParentBase };
+  } else if (e.type === "file") {
     const blocks = Math.ceil(e.size / p.head.blockSize);
     // The head reads whole records: old versions restored from deltas are stored whole again.
     for (const [, h] of p.maps.present(e.content)) p.blocks.promote(h);
-    inode = { ...common, type: "file", size: e.size, base: e.content, baseBlocks: blocks };
+    inode = { ...common, type: "file", size: e.size, base: e.content, baseBlocks: blocks, inline: false };
   } else if (e.type === "symlink") {
     inode = { ...common, type: "symlink", target: e.target };
   } else {
     inode = { ...common, type: "dir", base: e.content, baseBytes: e.size };
   }
   inodes.link(inode);
+  if (e.type === "file" && e.inline && !inParentBase && e.size > 0) {
+    // Its directory's base is not the revision's: its bytes go into the overlay.
+    p.head.files.setOverlay(inode.ino, 0, p.head.fresh.put(e.inline, kindOf(name)));
+  }
   if (e.type === "dir") {
-    for (const [childName, child] of p.dirs.list(e.content)) materializeAt(p, inode.ino, childName, child);
+    for (const [childName, child] of p.dirs.list(e.content)) materializeAt(p, inode.ino, childName, child, true);
     // The children match `base` exactly: nothing below needs a rebuild at snapshot.
     inodes.clearMarks(inode.ino);
   }

@@ -11,6 +11,10 @@
  * new file (rename over, unlink and create), so a file's previous version is the one at
  * the same path in the parent revision, and also what its inode held before (a file
  * renamed, then edited).
+ *
+ * A file of at most INLINE_MAX bytes is kept inline: its bytes go into its directory's
+ * page (zstd compresses it there with its neighbours, and the page's older versions
+ * become deltas), with no block record and no block map of its own.
  */
 import { readU64, u64Key, utf8, utf8d } from "../codec.ts";
 import type { BlockStore } from "../blocks/block_store.ts";
@@ -31,8 +35,12 @@ import {
   ROOT_INO,
 } from "../types.ts";
 import { bytesEqual, hashKey } from "../blocks/hash.ts";
+import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "./head.ts";
 import type { DirInode, FileInode, Inode } from "./inode.ts";
+
+/** Files up to this many bytes are kept inline in their directory page. */
+export const INLINE_MAX = 2048;
 
 /** Meta key: the revision the head was last snapshotted as (its parent-to-be). */
 export const HEAD_PARENT_KEY = utf8.encode("headParent");
@@ -74,8 +82,6 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     s.add(name);
   };
   for (const k of records.keys("dirty")) add(readU64(k) as Ino, utf8d.decode(k.subarray(8)));
-  // What the overlays hold becomes the revision's: no longer the head's alone to free.
-  head.fresh.clear();
 
   // A changed directory is a changed name in its parent, up to the root.
   const depth = new Map<Ino, number>([[ROOT_INO, 0]]);
@@ -109,12 +115,11 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
         edits.set(name, null);
         continue;
       }
-      let i = head.inodes.must(child);
+      const i = head.inodes.must(child);
       if (i.type === "file") {
         const prev = prevTree === null ? null : p.dirs.lookup(prevTree, name);
-        i = foldFile(p, i, prev?.type === "file" ? prev.content : null);
-      }
-      edits.set(name, entryOf(i));
+        edits.set(name, foldFile(p, i, prev?.type === "file" ? prev.content : null));
+      } else edits.set(name, entryOf(i));
     }
     const { root, before } = p.dirs.update(dir.base, edits);
     if (prevTree !== null && root !== null) supersedeTree(p.pages, prevTree, root);
@@ -123,6 +128,8 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     head.inodes.save({ ...dir, base: root, baseBytes: bytes });
   }
   for (const k of [...records.keys("dirty")]) records.del("dirty", k);
+  // What the overlays held is the revision's now: no longer the head's alone to free.
+  head.fresh.clear();
 
   const root = head.inodes.must(ROOT_INO);
   if (root.type !== "dir") throw new RevfsError("CORRUPT", "head root is not a directory");
@@ -133,13 +140,27 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
 }
 
 /**
- * Folds a file's overlay into a new base block map; returns the file as saved.
- * `atPath` is the block map of the file at the same path in the parent revision.
+ * Folds a file's overlay into a new base (a block map, or inline bytes for a small
+ * file) and saves the file; returns its entry. `atPath` is the block map of the file at
+ * the same path in the parent revision.
  */
-function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): FileInode {
+function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): Entry {
   const files = p.head.files;
+  const meta = { mode: f.mode, uid: f.uid, gid: f.gid, mtimeNs: f.mtimeNs };
+  if (f.size <= INLINE_MAX) {
+    const inline = new Uint8Array(f.size);
+    const block = files.blockBytes(f, 0);
+    if (block !== null) inline.set(block.subarray(0, f.size));
+    // Its blocks are not the revision's: those only the head held are freed.
+    files.clearOverlay(f.ino, 0);
+    p.head.inodes.save({ ...f, base: null, baseBlocks: f.size > 0 ? 1 : 0, inline: true });
+    return { ...meta, type: "file", size: f.size, content: null, inline };
+  }
   const edits = new Map(files.overlay(f.ino));
   const blocks = Math.ceil(f.size / files.blockSize);
+  // A small file grown past INLINE_MAX: its inline block becomes a record.
+  const inline = files.inlineBlock(f);
+  if (inline && !edits.has(0)) edits.set(0, p.head.fresh.put(inline, kindOf(f.name)));
   deltaHistory(p, f, edits, blocks);
   if (atPath !== null && (f.base === null || !bytesEqual(atPath, f.base))) replacedAtPath(p, f, edits, blocks, atPath);
   // No shortcut on "no edits": a block-aligned truncate leaves no overlay entry but
@@ -147,10 +168,9 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): File
   const base = p.maps.update(f.base, f.baseBlocks, edits, blocks);
   const previous = f.base ?? atPath;
   if (previous !== null && base !== null) supersedeTree(p.pages, previous, base);
-  files.clearOverlay(f.ino, 0);
-  const out: FileInode = { ...f, base, baseBlocks: blocks };
-  p.head.inodes.save(out);
-  return out;
+  files.clearOverlay(f.ino, 0, true);
+  p.head.inodes.save({ ...f, base, baseBlocks: blocks, inline: false });
+  return { ...meta, type: "file", size: f.size, content: base };
 }
 
 /**

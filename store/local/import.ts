@@ -61,7 +61,7 @@ export async function importDir(
     pending = [];
     pendingBytes = 0;
     records.write(() => {
-      for (const [data, kind] of batch) store.blocks.put(data, kind);
+      for (const [data, kind] of batch) store.head.fresh.put(data, kind);
     });
   };
   let totalBytes = 0;

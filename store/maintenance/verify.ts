@@ -192,6 +192,14 @@ export class Verifier {
         // snapshot cuts them; check their hashes, not their extent.
         this.mapPage(i.base, "head", path, 0, Infinity, Number.MAX_SAFE_INTEGER, false);
         for (const [idx, h] of head.files.overlay(ino)) if (h) this.block(h, "head", path, idx, i.size);
+        if (i.inline && i.parent !== 0) {
+          try {
+            head.files.inlineBlock(i);
+          } catch (e) {
+            if (!(e instanceof RevfsError)) throw e;
+            this.problem("head", path, e.message);
+          }
+        }
       }
     }
   }

@@ -41,6 +41,10 @@ export function entriesEqual(a: Entry | null, b: Entry | null): boolean {
   if (a.mtimeNs !== b.mtimeNs) return false;
   if (a.type === "symlink") return a.target === (b as typeof a).target;
   const o = b as typeof a;
+  if (a.type === "file" && (a.inline || (o as typeof a).inline)) {
+    const bi = (o as typeof a).inline;
+    return a.inline !== undefined && bi !== undefined && bytesEqual(a.inline, bi);
+  }
   return a.size === o.size && hashesEqual(a.content, o.content);
 }
 

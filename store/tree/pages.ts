@@ -25,10 +25,15 @@ export type Page =
 
 const TAG = { bmleaf: 1, bminner: 2, dirleaf: 3, dirinner: 4 } as const;
 const ENTRY_TAG = { file: 1, dir: 2, symlink: 3 } as const;
+/** A file whose bytes are in the entry (format 5). */
+const INLINE_FILE_TAG = 4;
 
 export function writeEntry(w: Writer, e: Entry): void {
-  w.u8(ENTRY_TAG[e.type]).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
-  if (e.type === "symlink") {
+  const tag = e.type === "file" && e.inline ? INLINE_FILE_TAG : ENTRY_TAG[e.type];
+  w.u8(tag).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
+  if (e.type === "file" && e.inline) {
+    w.bytes(e.inline);
+  } else if (e.type === "symlink") {
     w.str(e.target);
   } else {
     w.uint(e.size);
@@ -46,6 +51,10 @@ export function readEntry(r: Reader): Entry {
       return { type: "dir", mode, uid, gid, mtimeNs, size: r.uint(), content: readOptHash(r) as PageHash | null };
     case 3:
       return { type: "symlink", mode, uid, gid, mtimeNs, target: r.str() };
+    case INLINE_FILE_TAG: {
+      const inline = r.bytes().slice();
+      return { type: "file", mode, uid, gid, mtimeNs, size: inline.length, content: null, inline };
+    }
     default:
       throw new RevfsError("CORRUPT", `unknown entry type ${tag}`);
   }
@@ -164,9 +173,12 @@ const PAGE_CHAINS: ChainKind = { table: "pages", baseOf: pageDeltaBaseOf, chainK
 
 /** Decoded pages kept in memory; pages are immutable, so a cached page is never stale. */
 const CACHE_PAGES = 8192;
+/** ... and at most about this many bytes of them (directory pages hold small files). */
+const CACHE_BYTES = 32 << 20;
 
 export class PageStore {
-  private readonly cache = new Map<string, Page>();
+  private readonly cache = new Map<string, [Page, number]>();
+  private cachedBytes = 0;
   /** Pages this process has added to the store; tests count copy-on-write cost with it. */
   written = 0;
 
@@ -188,7 +200,7 @@ export class PageStore {
       this.records.put("pages", hash, wholeRecord(body));
       if (existing === undefined) this.written++;
     }
-    this.remember(hashKey(hash), page);
+    this.remember(hashKey(hash), page, body.length);
     return hash;
   }
 
@@ -204,10 +216,11 @@ export class PageStore {
     if (hit) {
       this.cache.delete(key);
       this.cache.set(key, hit);
-      return hit;
+      return hit[0];
     }
-    const page = this.load(hash);
-    this.remember(key, page);
+    const body = this.body(hash);
+    const page = decodePage(body, `page ${shortHex(hash)}`);
+    this.remember(key, page, body.length);
     return page;
   }
 
@@ -267,11 +280,16 @@ export class PageStore {
     return stored.length - size;
   }
 
-  private remember(key: string, page: Page): void {
-    this.cache.set(key, page);
-    if (this.cache.size > CACHE_PAGES) {
-      const oldest = this.cache.keys().next().value as string;
+  private remember(key: string, page: Page, bytes: number): void {
+    const had = this.cache.get(key);
+    if (had) this.cachedBytes -= had[1];
+    this.cache.delete(key);
+    this.cache.set(key, [page, bytes]);
+    this.cachedBytes += bytes;
+    while (this.cache.size > CACHE_PAGES || (this.cachedBytes > CACHE_BYTES && this.cache.size > 1)) {
+      const [oldest, [, n]] = this.cache.entries().next().value as [string, [Page, number]];
       this.cache.delete(oldest);
+      this.cachedBytes -= n;
     }
   }
 }

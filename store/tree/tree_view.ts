@@ -92,6 +92,10 @@ export class RevisionView implements RevisionTree {
   *blocks(path: string): Iterable<[number, Uint8Array]> {
     const e = this.entry(path);
     if (e.type !== "file") throw new RevfsError("IS_A_DIR", "is not a file", { path, rev: this.rev.rev });
+    if (e.inline) {
+      if (e.inline.length > 0) yield [0, e.inline];
+      return;
+    }
     for (const [i, h] of this.maps.present(e.content)) yield [i, this.store.get(h)];
   }
 }
@@ -131,7 +135,10 @@ export class HeadView implements TreeView {
   *blocks(path: string): Iterable<[number, Uint8Array]> {
     const i = this.inode(path);
     if (i.type !== "file") throw new RevfsError("IS_A_DIR", `${path} is not a file in head`);
-    for (const [idx, h] of this.head.files.presentBlocks(i)) yield [idx, this.store.get(h)];
+    const inline = this.head.files.inlineBlock(i);
+    for (const [idx, h] of this.head.files.presentBlocks(i)) {
+      yield [idx, idx === 0 && inline ? inline : this.store.get(h)];
+    }
   }
 }
 
