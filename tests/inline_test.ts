@@ -43,6 +43,7 @@ storeTest(
       assert.deepEqual(filesOf(ts.store, rev.rev), want);
       const s = ts.store.stats();
       assert.equal(s.uniqueBlocks, 0, "small files were stored as blocks");
+      assert.equal(s.inlineBytes, logical, "stats counts every small file once, inline");
       assert.ok(s.storedBytes <= logical / 2, `${s.storedBytes} bytes stored for ${logical} of files`);
       // The head reads them from their directory pages.
       const ino = ts.store.head.lookup(ts.store.head.lookup(ROOT_INO, "pkg7")!, "f42.json")!;

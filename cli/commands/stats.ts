@@ -28,7 +28,10 @@ export const stats: Command = {
       const kind = d.kind === "*" ? "whole store" : d.kind === "" ? "files without extension" : `.${d.kind}`;
       out(`dictionary ${d.id}   ${kind}: ${humanBytes(d.size)}, ${d.blocks} blocks, saved ${humanBytes(d.bytesSaved)}`);
     }
-    out(`tree pages     ${st.pages} (${humanBytes(st.pageBytes)})`);
+    out(
+      `tree pages     ${st.pages} (${humanBytes(st.pageBytes)}` +
+        (st.inlineBytes > 0 ? `, holding ${humanBytes(st.inlineBytes)} of small files inline)` : ")"),
+    );
     out(
       `stored bytes   ${humanBytes(st.storedBytes)}: ${humanBytes(st.wholeBytes)} whole blocks, ${
         humanBytes(st.deltaBytes)

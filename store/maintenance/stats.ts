@@ -2,7 +2,7 @@
 import { deltaBaseOf, dictIdOf } from "../blocks/block_codec.ts";
 import { hashKey } from "../blocks/hash.ts";
 import type { StoreParts } from "../parts.ts";
-import { type Ino, type RevNumber, ROOT_INO } from "../types.ts";
+import { type Ino, type PageHash, type RevNumber, ROOT_INO } from "../types.ts";
 import { Reachable } from "./reachability.ts";
 import { LMDB_DATA_FILE } from "../records/lmdb_backend.ts";
 import { dataFileUsage } from "../records/lmdb_file.ts";
@@ -24,6 +24,11 @@ export interface StoreStats {
   /** Bytes of tree pages (block maps, directories) and of trained dictionaries. */
   pageBytes: number;
   dictBytes: number;
+  /**
+   * Bytes of small files kept inline in directory pages, each version once (as files,
+   * before compression): a part of what `pageBytes` stores.
+   */
+  inlineBytes: number;
   /** Longest delta chain: delta records a read of one block decodes. */
   maxChainDepth: number;
   /** Trained zstd dictionaries: record bytes saved is what `optimize` measured when it re-encoded. */
@@ -69,6 +74,12 @@ export function computeStats(store: StoreParts): StoreStats {
     return n;
   };
   const pageBytes = bytesOf("pages");
+  let inlineBytes = 0;
+  for (const k of r.keys("pages")) {
+    const p = store.pages.get(k.slice() as PageHash);
+    if (p.kind !== "dirleaf") continue;
+    for (const [, e] of p.entries) if (e.type === "file" && e.inline) inlineBytes += e.inline.length;
+  }
   const dictBytes = bytesOf("dicts");
   storedBytes += pageBytes + dictBytes;
   const dictionaries = store.blocks.dicts.all().map((d) => ({
@@ -90,6 +101,7 @@ export function computeStats(store: StoreParts): StoreStats {
     wholeBytes,
     pageBytes,
     dictBytes,
+    inlineBytes,
     maxChainDepth: longestChain(baseOf),
     dictionaries,
     pages: r.count("pages"),
