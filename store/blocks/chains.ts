@@ -41,6 +41,8 @@ export interface Below {
   hops: number;
   /** Record bytes on the way, the whole record included. */
   bytes: number;
+  /** Bytes of the whole record at the bottom. */
+  wholeBytes: number;
   hashes: Uint8Array[];
 }
 
@@ -89,7 +91,7 @@ export class Chains {
       hashes.push(cur);
       bytes += v.length;
       const base = this.kind.baseOf(v);
-      if (!base) return { hops: hashes.length - 1, bytes, hashes };
+      if (!base) return { hops: hashes.length - 1, bytes, wholeBytes: v.length, hashes };
       cur = base.slice();
     }
   }
@@ -97,14 +99,21 @@ export class Chains {
   /**
    * Whether whole record `r` may become a delta of `size` bytes on `base` without
    * any chain through it breaking the bounds or closing a cycle: `base`'s chain when
-   * it may (for `noteDelta`), else undefined.
+   * it may (for `noteDelta`), else undefined. `unit` is the block size, or for pages
+   * what the whole record at the bottom of the chain makes it (pageChainUnit).
    */
-  allows(r: Uint8Array, size: number, base: Uint8Array, blockSize: number): Below | undefined {
+  allows(
+    r: Uint8Array,
+    size: number,
+    base: Uint8Array,
+    unit: number | ((wholeBytes: number) => number),
+  ): Below | undefined {
     const down = this.below(base);
     if (!down || down.hashes.some((h) => bytesEqual(h, r))) return undefined;
     const up = this.above(r);
+    const u = typeof unit === "number" ? unit : unit(down.wholeBytes);
     const fits = up.hops + 1 + down.hops <= MAX_DELTA_DEPTH &&
-      up.bytes + size + down.bytes <= maxChainBytes(blockSize);
+      up.bytes + size + down.bytes <= maxChainBytes(u);
     return fits ? down : undefined;
   }
 

@@ -9,7 +9,7 @@ import { MAX_DELTA_DEPTH, maxChainBytes } from "../blocks/chains.ts";
 import { LEAF_MAX } from "../tree/dir_tree.ts";
 import { hashKey, shortHex } from "../blocks/hash.ts";
 import type { Head } from "../head/head.ts";
-import { type Page, PAGE_CHAIN_UNIT, type PageStore } from "../tree/pages.ts";
+import { type Page, pageChainUnit, type PageStore } from "../tree/pages.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import { type BlockHash, type Entry, type PageHash, RevfsError } from "../types.ts";
 import { readU64 } from "../codec.ts";
@@ -62,7 +62,7 @@ export class Verifier {
       try {
         r = this.pages.load(hash);
         const chain = this.pages.chains.below(hash);
-        if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(PAGE_CHAIN_UNIT)) {
+        if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(pageChainUnit(chain.wholeBytes))) {
           r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
         }
       } catch (e) {

@@ -150,8 +150,17 @@ const RECORD_DELTA = 2;
 const DELTA_HEADER = 1 + HASH_BYTES;
 /** A page delta is kept only when it is at most this fraction of the record it replaces. */
 const DELTA_GAIN = 3 / 4;
-/** Page chains read at most 4 x this many record bytes (pages are far smaller than blocks). */
+/** Page chains read at most 4 x this many record bytes (pages are far smaller than blocks)... */
 export const PAGE_CHAIN_UNIT = 16 << 10;
+
+/**
+ * ... or 4 x the whole page at the chain's bottom, when that is larger: a directory
+ * page holding small files inline can be 100 KiB of incompressible bytes, and its older
+ * versions must still be deltas (one changed file), not whole copies.
+ */
+export function pageChainUnit(wholeBytes: number): number {
+  return Math.max(PAGE_CHAIN_UNIT, wholeBytes);
+}
 
 /** A page's body as a record that reads alone: zstd when that saves at least 10%, else raw. */
 function wholeRecord(body: Uint8Array): Uint8Array {
@@ -269,7 +278,7 @@ export class PageStore {
     if (size > stored.length * DELTA_GAIN) return 0;
     // Decode the frame before it replaces a record that reads.
     if (!bytesEqual(decompressWithDict(frame, base), content)) return 0;
-    const chain = this.chains.allows(older, size, newer, PAGE_CHAIN_UNIT);
+    const chain = this.chains.allows(older, size, newer, pageChainUnit);
     if (!chain) return 0;
     const record = new Uint8Array(size);
     record[0] = RECORD_DELTA;
