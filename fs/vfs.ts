@@ -4,7 +4,7 @@
  * read-write, and `.snapshots`, read-only. It keeps what is the same for both: the
  * kernel's references (fs/inode_table.ts), open file and directory handles, statfs.
  */
-import { type VersionedStore } from "../mod.ts";
+import { RevfsError, type VersionedStore } from "../mod.ts";
 import { toErrno } from "./errno.ts";
 import type {
   Attr,
@@ -67,6 +67,11 @@ export class RevfsFilesystem implements FuseHandler {
   // --- names --------------------------------------------------------------
 
   lookup(parent: number, name: string): EntryOut {
+    // The kernel leaves NAME_MAX to the filesystem: a longer component of any path
+    // (chmod, unlink, rename, ...) is ENAMETOOLONG, as on a local disk, not ENOENT.
+    if (name.length > NAME_MAX / 3 && new TextEncoder().encode(name).length > NAME_MAX) {
+      throw new RevfsError("NAME_TOO_LONG", `file name longer than ${NAME_MAX} bytes`, { path: name.slice(0, 32) });
+    }
     return this.entry(this.tree(parent).lookup(parent, name));
   }
 

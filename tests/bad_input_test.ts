@@ -23,6 +23,15 @@ Deno.test("mount: over-long and non-UTF-8 names are refused; a 1 TiB sparse file
       assert.notEqual(tooLong.code, 0);
       assert.match(tooLong.stderr, /File name too long/);
       assert.equal((await sh(`touch '${mnt}/${"n".repeat(255)}'`)).code, 0, "a 255-byte name is fine");
+      // Every path operation on a missing over-long name: ENAMETOOLONG, as on a local disk, not ENOENT.
+      for (const cmd of ["chmod 600", "chown 0", "truncate -s 0", "rm", "rmdir", "stat", "cat"]) {
+        const r = await sh(`${cmd} '${mnt}/${long}'`);
+        assert.notEqual(r.code, 0, cmd);
+        assert.match(r.stderr, /File name too long/, `${cmd}: ${r.stderr}`);
+      }
+      for (const cmd of [`mv '${mnt}/${long}' '${mnt}/x'`, `ln '${mnt}/${long}' '${mnt}/x'`]) {
+        assert.match((await sh(cmd)).stderr, /File name too long/, cmd);
+      }
       const notUtf8 = await sh(`touch $'${mnt}/bad\\xff\\xfe'`);
       assert.notEqual(notUtf8.code, 0);
       assert.match(notUtf8.stderr, /Invalid or incomplete multibyte/);
