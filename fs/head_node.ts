@@ -33,6 +33,8 @@ export class HeadTree implements Tree {
     const i = this.store.head.inode(ino as Ino);
     if (!i) throw new FuseError(Errno.ENOENT);
     const attr = attrOf(ino, infoOfInode(i), i.ctimeNs);
+    // Open after its last name went: no links, as fstat on a local disk says.
+    if (i.parent === 0 && ino !== ROOT_INO) attr.nlink = 0;
     const p = this.cache.pending(ino as Ino);
     if (p) {
       attr.size = p.size;
