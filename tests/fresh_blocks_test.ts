@@ -128,3 +128,17 @@ Deno.test("fresh blocks: 2,000 random 4 KiB writes with an fsync every 10 throug
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+storeTest("fresh blocks: rewriting a small inline file with the bytes it holds stores nothing", (ts) => {
+  const { store } = ts;
+  const text = new TextEncoder().encode("the same small file\n");
+  const ino = store.head.create(ROOT_INO, "same.txt", node).ino;
+  store.head.write(ino, 0, text);
+  store.snapshot();
+  assert.ok((store.head.inode(ino) as FileInode).inline);
+  const before = store.stats().storedBytes;
+  store.head.write(ino, 0, text);
+  store.head.writeBlocks([{ ino, size: text.length, mtimeNs: 5n, blocks: [[0, text]] }]);
+  assert.equal(store.stats().storedBytes, before, "an unneeded block was left behind");
+  assert.deepEqual(readHead(store, ino, 0, text.length), text);
+});

@@ -213,7 +213,11 @@ export class FileBlocks {
       const to = Math.min(end, blockStart + bs);
       buf.set(data.subarray(from - offset, to - offset), from - blockStart);
       const h = this.fresh.put(buf, kindOf(i.name));
-      if (sameHash(old, h)) continue;
+      if (sameHash(old, h)) {
+        // Equal to an inline block, which has no record: the one just made is not needed.
+        if (h !== null) this.fresh.dropIfUnheld(h);
+        continue;
+      }
       this.setOverlay(ino, idx, h);
     }
     const t = nowNs();
@@ -239,7 +243,10 @@ export class FileBlocks {
       const inFile = data.subarray(0, Math.max(0, Math.min(data.length, f.size - idx * this.blockSize)));
       const h = this.fresh.put(inFile, kindOf(i.name));
       out.push([idx, h]);
-      if (sameHash(this.blockHash(i, idx), h)) continue;
+      if (sameHash(this.blockHash(i, idx), h)) {
+        if (h !== null) this.fresh.dropIfUnheld(h);
+        continue;
+      }
       this.setOverlay(w.ino, idx, h);
     }
     this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs: nowNs() });

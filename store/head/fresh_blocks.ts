@@ -42,6 +42,13 @@ export class FreshBlocks {
     this.blocks.remove(hash);
   }
 
+  /** Deletes a fresh block no slot names (stored, then found equal to what the file had). */
+  dropIfUnheld(hash: BlockHash): void {
+    if (this.count(hash) !== 0) return;
+    this.records.del("fresh", hash);
+    this.blocks.remove(hash);
+  }
+
   /** A snapshot: every fresh block is now held by the new revision. */
   clear(): void {
     for (const k of [...this.records.keys("fresh")]) this.records.del("fresh", k);
