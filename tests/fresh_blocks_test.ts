@@ -108,19 +108,19 @@ Deno.test("fresh blocks: 2,000 random 4 KiB writes with an fsync every 10 throug
     const rng = new Rng(8);
     await withMount(`${dir}/store`, mnt, async () => {
       const path = `${mnt}/db.sqlite`;
-      Deno.writeFileSync(path, rng.bytes(size));
-      using f = Deno.openSync(path, { read: true, write: true });
-      const model = Deno.readFileSync(path);
+      await Deno.writeFile(path, rng.bytes(size));
+      using f = await Deno.open(path, { read: true, write: true });
+      const model = await Deno.readFile(path);
       for (let w = 1; w <= 2000; w++) {
         const at = rng.int(size / 4096) * 4096;
         const data = rng.bytes(4096);
         model.set(data, at);
-        f.seekSync(at, Deno.SeekMode.Start);
-        f.writeSync(data);
-        if (w % 10 === 0) f.syncSync();
+        await f.seek(at, Deno.SeekMode.Start);
+        assert.equal(await f.write(data), data.length);
+        if (w % 10 === 0) await f.sync();
       }
-      f.syncSync();
-      assert.deepEqual(Deno.readFileSync(path), model);
+      await f.sync();
+      assert.deepEqual(await Deno.readFile(path), model);
     });
     const stats = JSON.parse((await runCli("stats", `${dir}/store`, "--json")).stdout);
     assert.ok(stats.storedBytes <= 1.2 * size, `${stats.storedBytes} bytes stored for a ${size}-byte file`);
