@@ -9,9 +9,9 @@
  * Methods that change records must run inside a write transaction.
  */
 import { readU64, u64Key, u64KeyPair } from "../codec.ts";
-import type { BlockStore } from "../blocks/block_store.ts";
+import { BlockStore } from "../blocks/block_store.ts";
 import { kindOf } from "../blocks/dicts.ts";
-import { bytesEqual, sha256, trimmedLength } from "../blocks/hash.ts";
+import { bytesEqual } from "../blocks/hash.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirTrees } from "../tree/dir_tree.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
@@ -54,7 +54,8 @@ export class FileBlocks {
     const v = this.records.get("overlay", u64KeyPair(f.ino, index));
     if (v !== undefined) return v.length === 0 ? null : v.slice() as BlockHash;
     if (index >= f.baseBlocks) return null;
-    if (f.inline) return inlineHash(this.inlineBase(f));
+    // What `put` would name it: for comparing only.
+    if (f.inline) return BlockStore.hashOf(this.inlineBase(f));
     return this.maps.lookup(f.base, index);
   }
 
@@ -114,7 +115,7 @@ export class FileBlocks {
     const blocks = Math.ceil(f.size / this.blockSize);
     const out = new Map<number, BlockHash>();
     if (f.inline) {
-      const h = f.baseBlocks > 0 && blocks > 0 ? inlineHash(this.inlineBase(f)) : null;
+      const h = f.baseBlocks > 0 && blocks > 0 ? BlockStore.hashOf(this.inlineBase(f)) : null;
       if (h !== null) out.set(0, h);
     } else {
       for (const [idx, h] of this.maps.present(f.base as PageHash | null)) {
@@ -205,9 +206,10 @@ export class FileBlocks {
     let f: FileInode = end > i.size ? { ...i, size: end } : i;
     for (let idx = Math.floor(offset / bs); idx * bs < end; idx++) {
       const blockStart = idx * bs;
+      const inline = idx === 0 ? this.inlineBlock(i) : undefined;
       const old = this.blockHash(i, idx);
       const buf = new Uint8Array(Math.min(bs, f.size - blockStart));
-      const had = old === null ? null : this.blockBytes(i, idx);
+      const had = inline ?? (old === null ? null : this.blocks.get(old));
       if (had !== null) buf.set(had.subarray(0, buf.length));
       const from = Math.max(offset, blockStart);
       const to = Math.min(end, blockStart + bs);
@@ -252,10 +254,4 @@ export class FileBlocks {
     this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs: nowNs() });
     return out;
   }
-}
-
-/** The hash an inline block would have as a record: what `put` compares. */
-function inlineHash(data: Uint8Array): BlockHash | null {
-  const n = trimmedLength(data);
-  return n === 0 ? null : sha256(data.subarray(0, n)) as BlockHash;
 }

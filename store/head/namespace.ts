@@ -98,8 +98,6 @@ export class Namespace {
     const from = this.inodes.dir(parent);
     const to = this.inodes.dir(newParent);
     if (parent === newParent && name === newName) return;
-    // An inline file reads from its directory under its name: it takes its bytes along.
-    if (i.type === "file") i = this.files.detachInline(i);
     if (i.type === "dir") {
       for (let a: Inode | undefined = to; a; a = a.parent === 0 ? undefined : this.inodes.get(a.parent)) {
         if (a.ino === ino) throw new RevfsError("INVALID", `cannot move a directory into itself`, { path: name });
@@ -117,6 +115,8 @@ export class Namespace {
       }
       this.unlinkName(newParent, newName, e);
     }
+    // An inline file reads from its directory under its name: it takes its bytes along.
+    if (i.type === "file") i = this.files.detachInline(i);
     this.inodes.unlink(parent, name);
     this.inodes.link({ ...i, parent: newParent, name: newName, ctimeNs: nowNs() });
     this.inodes.touchDir(from);

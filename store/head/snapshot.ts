@@ -60,11 +60,10 @@ function entrySize(e: Entry | null): number {
   return e === null || e.type === "symlink" ? 0 : e.size;
 }
 
-function entryOf(i: Inode): Entry {
+/** A directory's or symlink's entry; a file's comes from `foldFile`. */
+function entryOf(i: Exclude<Inode, FileInode>): Entry {
   const meta = { mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
   switch (i.type) {
-    case "file":
-      return { ...meta, type: "file", size: i.size, content: i.base };
     case "dir":
       return { ...meta, type: "dir", size: i.baseBytes, content: i.base };
     case "symlink":
