@@ -66,6 +66,7 @@ export {
   type ErrorContext,
   type FileEntry,
   type Ino,
+  type MapRoot,
   type PageHash,
   RevfsError,
   type Revision,

@@ -4,6 +4,7 @@
  * writes. The format version is here; store/FORMAT.md documents each version.
  */
 import { initZstd } from "./blocks/zstd.ts";
+import { shortenChainKeys } from "./blocks/chains.ts";
 import { toHex } from "./blocks/hash.ts";
 import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
 import { HEAD_PARENT_KEY } from "./head/snapshot.ts";
@@ -145,10 +146,14 @@ export async function openRecords(dir: string, opts: OpenOptions): Promise<Opene
       );
     }
     // An older format is this one without what came later (block deltas and chains in
-    // 2, page deltas in 3): a writer just relabels it, so an older revfs (which would
-    // not read what it then writes) refuses it from then on.
+    // 2, page deltas in 3, ...): a writer relabels it, so an older revfs (which would
+    // not read what it then writes) refuses it from then on. Only the `chains` table
+    // changes layout (format 6: short keys); readers never use it.
     if (lock && format < FORMAT_VERSION) {
-      records.write(() => records.put("meta", META.format, u64Key(FORMAT_VERSION)));
+      records.write(() => {
+        shortenChainKeys(records);
+        records.put("meta", META.format, u64Key(FORMAT_VERSION));
+      });
     }
     return { records, lock, access };
   } catch (e) {

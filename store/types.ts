@@ -11,6 +11,12 @@ type Brand<T, B extends string> = T & { readonly [brand]: B };
 export type BlockHash = Brand<Uint8Array, "BlockHash">;
 /** SHA-256 of an encoded tree page. 32 bytes. */
 export type PageHash = Brand<Uint8Array, "PageHash">;
+/**
+ * The root of a file's block map: a map page, or (format 6) for a file whose only
+ * block is block 0, that block's hash behind a marker byte, so such a file (most
+ * source files) needs no map page. 33 bytes; store/tree/block_map.ts reads both.
+ */
+export type MapRoot = PageHash | Brand<Uint8Array, "OneBlockMap">;
 /** A revision number: 1, 2, 3, ... never reused, even after `drop`. */
 export type RevNumber = Brand<number, "RevNumber">;
 /** An inode number of the head namespace; 1 is the root directory. */
@@ -34,8 +40,8 @@ export type Entry =
   | EntryMeta & {
     type: "file";
     size: number;
-    /** Root page of the block map, null when every block is a hole or the file is inline. */
-    content: PageHash | null;
+    /** Root of the block map, null when every block is a hole or the file is inline. */
+    content: MapRoot | null;
     /**
      * A small file's bytes, kept in its directory page (format 5): there zstd compresses
      * it with its neighbours, and it costs no record of its own. `size` is its length.

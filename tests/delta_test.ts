@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { Store } from "../store/store.ts";
 import { MAX_DELTA_DEPTH, maxChainBytes } from "../store/blocks/chains.ts";
-import { checkStoreInvariants, readEntry, readHead, Rng, storeTest } from "./helpers.ts";
+import { checkStoreInvariants, readEntry, readHead, Rng, sha256Hex, storeTest } from "./helpers.ts";
 
 type Files = Map<string, Uint8Array>;
 
@@ -182,3 +182,47 @@ storeTest("deltas: a file saved the usual way (truncated to 0, then written) sti
   assert.ok(deltas >= 5, `only ${deltas} delta records after 5 saved edits`);
   checkAll(store, history, "after the edits");
 });
+
+storeTest(
+  "deltas: a format 5 store's chain entries (full-hash keys) are rekeyed when it is opened for writing",
+  async (ts) => {
+    const rng = new Rng(55);
+    let text = rng.bytes(150_000, "text");
+    const ino = newFile(ts.store, "notes.txt", text);
+    ts.store.snapshot();
+    for (let v = 0; v < 4; v++) {
+      text = insertAt(text, rng.int(text.length), rng.bytes(100, "text"));
+      ts.store.head.write(ino, 0, text);
+      ts.store.snapshot();
+    }
+    const records = ts.store.parts.records;
+    const short = new Map([...records.range("chains")].map(([k, v]) => [k.slice(), v.slice()]));
+    assert.ok(short.size >= 4, `only ${short.size} chain entries`);
+    // Rewrite the table as format 5 had it: blocks by their hash, pages by "p" + hash.
+    const long: [Uint8Array, Uint8Array][] = [];
+    const keyed = (prefix: number[], hash: Uint8Array) => new Uint8Array([...prefix, ...hash]);
+    for (const [k] of records.range("blocks")) long.push([k.slice(), keyed([], k)]);
+    for (const [k] of records.range("pages")) long.push([k.slice(), keyed([0x70], k)]);
+    const format = new TextEncoder().encode("format");
+    records.write(() => {
+      for (const [k] of short) records.del("chains", k);
+      for (const [hash, key] of long) {
+        const shortKey = key[0] === 0x70 && key.length === 33 ? key.subarray(0, 12) : hash.subarray(0, 12);
+        const v = [...short].find(([s]) => sha256Hex(s) === sha256Hex(shortKey))?.[1];
+        if (v) records.put("chains", key, v);
+      }
+      records.put("meta", format, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 5]));
+    });
+    assert.ok([...records.keys("chains")].every((k) => k.length > 12), "the table was rewritten the old way");
+    await ts.store.close();
+
+    const again = await Store.open(`${ts.dir}/store`, { write: true });
+    try {
+      const now = new Map([...again.parts.records.range("chains")].map(([k, v]) => [sha256Hex(k), sha256Hex(v)]));
+      assert.deepEqual(now, new Map([...short].map(([k, v]) => [sha256Hex(k), sha256Hex(v)])));
+      assert.equal(again.parts.records.get("meta", format)![7], 6, "relabelled format 6");
+    } finally {
+      await again.close();
+    }
+  },
+);

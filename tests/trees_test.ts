@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { BlockMaps, FANOUT } from "../store/tree/block_map.ts";
 import { DirTrees } from "../store/tree/dir_tree.ts";
-import type { BlockHash, Entry, PageHash } from "../mod.ts";
+import type { BlockHash, Entry, MapRoot, PageHash } from "../mod.ts";
+import { oneBlockOf } from "../store/tree/map_root.ts";
 import { Rng, storeTest } from "./helpers.ts";
 import { toHex } from "../store/blocks/hash.ts";
 
@@ -24,8 +25,9 @@ storeTest("block map: random edits and truncations match an array model; shape i
   const maps = new BlockMaps(ts.store.parts.pages);
   const rng = new Rng(7);
   const records = ts.store.parts.records;
-  let root: PageHash | null = null;
+  let root: MapRoot | null = null;
   let model: (BlockHash | null)[] = [];
+  let oneBlockRoots = 0;
   records.write(() => {
     for (let step = 0; step < 300; step++) {
       const edits = new Map<number, BlockHash | null>();
@@ -33,6 +35,8 @@ storeTest("block map: random edits and truncations match an array model; shape i
       let keep = count;
       if (rng.chance(0.2)) keep = count = rng.int(count + 1);
       if (rng.chance(0.3)) count += rng.int(3 * FANOUT);
+      // Now and then a file of one block, which is its own root (no map page).
+      if (rng.chance(0.1)) keep = count = Math.min(count, 1);
       for (let k = rng.int(20); k > 0 && count > 0; k--) {
         edits.set(rng.int(count), rng.chance(0.1) ? null : fakeHash(rng.int(1_000_000)));
       }
@@ -40,12 +44,22 @@ storeTest("block map: random edits and truncations match an array model; shape i
       model = model.slice(0, keep);
       while (model.length < count) model.push(null);
       for (const [i, h] of edits) model[i] = h;
+      // One leaf (at most FANOUT blocks) whose only block is block 0.
+      const oneBlock = model.length <= FANOUT && model[0] != null && model.every((h, i) => i === 0 || h === null);
+      assert.equal(root !== null && oneBlockOf(root) !== undefined, oneBlock, `step ${step}: one-block root`);
+      if (oneBlock) {
+        oneBlockRoots++;
+        assert.deepEqual([...maps.pagesOf(root)], [], "a one-block root has no page");
+        assert.equal(toHex(maps.lookup(root, 0)!), toHex(model[0]!));
+        assert.equal(maps.lookup(root, 1), null);
+      }
       if (step % 25 === 0 || step === 299) {
         const present = new Map([...maps.present(root)].map(([i, h]) => [i, toHex(h)]));
         model.forEach((h, i) => assert.equal(present.get(i) ?? null, h ? toHex(h) : null, `block ${i}`));
         for (let k = 0; k < 50 && model.length; k++) {
           const i = rng.int(model.length);
-          assert.equal(maps.lookup(root, i), model[i] ?? null);
+          const h = maps.lookup(root, i);
+          assert.equal(h && toHex(h), model[i] ? toHex(model[i]!) : null);
         }
         // Canonical: building the same map in one go gives the same root page.
         const fresh = maps.update(null, 0, new Map(model.map((h, i) => [i, h])), model.length);
@@ -53,6 +67,7 @@ storeTest("block map: random edits and truncations match an array model; shape i
       }
     }
   });
+  assert.ok(oneBlockRoots >= 10, `only ${oneBlockRoots} one-block roots: the walk should reach some`);
 });
 
 storeTest("directory trie: random edits match a Map model; shape is canonical; diff is exact", (ts) => {

@@ -41,7 +41,7 @@ export class BlockStore {
   /** Where a delta chain's lower steps are decoded (`get`). */
   private readonly scratch: Uint8Array[] = [];
 
-  constructor(private readonly records: RecordStore, private readonly blockSize: number) {
+  constructor(private readonly records: RecordStore, readonly blockSize: number) {
     this.chains = new Chains(records);
     this.dicts = new Dictionaries(records);
   }

@@ -12,8 +12,13 @@
  * overestimate (a record later stored whole again does not lower them), which keeps
  * the bounds safe.
  *
- * Tree pages have delta chains too (store/tree/pages.ts), under the same bounds; their
+ * Tree pages have delta chains too (store/tree/pages.ts), with their own bounds; their
  * entries in `chains` are keyed by "p" and the page hash, apart from blocks' keys.
+ *
+ * An entry is keyed by the first CHAIN_KEY_BYTES of the hash (format 6), not all 32:
+ * the table has an entry for almost every delta, and on stores of small records the
+ * full keys were a few percent of the file. Two records sharing a key share an entry,
+ * which only overestimates; at 96 bits that takes some 10^14 records.
  */
 import { Reader, Writer } from "../codec.ts";
 import type { RecordStore } from "../records/records.ts";
@@ -21,8 +26,18 @@ import { deltaBaseOf } from "./block_codec.ts";
 import { bytesEqual } from "./hash.ts";
 import type { PageHash } from "../types.ts";
 
-/** Delta records a read decodes at most on top of one whole record. */
+/** Delta records a read of a block decodes at most on top of one whole record. */
 export const MAX_DELTA_DEPTH = 16;
+
+/**
+ * ... and of a tree page (format 6). Pages are small and read once into the page
+ * cache; with 16, a directory changed in every snapshot was stored whole every 17th
+ * version, which was most of what its history cost.
+ */
+export const MAX_PAGE_DELTA_DEPTH = 64;
+
+/** Bytes of a hash that key its `chains` entry (format 6). */
+const CHAIN_KEY_BYTES = 12;
 
 /** Record bytes a read of one block reads at most, over its whole chain. */
 export function maxChainBytes(blockSize: number): number {
@@ -53,18 +68,54 @@ export interface ChainKind {
   baseOf(record: Uint8Array): Uint8Array | undefined;
   /** The record's key in the `chains` table. */
   chainKey(hash: Uint8Array): Uint8Array;
+  /** Delta records on a chain at most. */
+  maxHops: number;
 }
 
-export const BLOCK_CHAINS: ChainKind = { table: "blocks", baseOf: deltaBaseOf, chainKey: (h) => h };
+/** A block's key in the `chains` table. */
+export function blockChainKey(h: Uint8Array): Uint8Array {
+  return h.slice(0, CHAIN_KEY_BYTES);
+}
 
 const PAGE_KEY_PREFIX = 0x70; // "p"
 
 /** A page's key in the `chains` table: "p" and its hash, apart from every block's. */
 export function pageChainKey(h: PageHash | Uint8Array): Uint8Array {
-  const k = new Uint8Array(h.length + 1);
+  const k = new Uint8Array(CHAIN_KEY_BYTES);
   k[0] = PAGE_KEY_PREFIX;
-  k.set(h, 1);
+  k.set(h.subarray(0, CHAIN_KEY_BYTES - 1), 1);
   return k;
+}
+
+export const BLOCK_CHAINS: ChainKind = {
+  table: "blocks",
+  baseOf: deltaBaseOf,
+  chainKey: blockChainKey,
+  maxHops: MAX_DELTA_DEPTH,
+};
+
+/**
+ * Rewrites the `chains` entries of a store older than format 6 under their short keys
+ * (merged by taking the larger values). Inside a write transaction.
+ */
+export function shortenChainKeys(records: RecordStore): number {
+  const long = [...records.range("chains")].filter(([k]) => k.length > CHAIN_KEY_BYTES).map((
+    [k, v],
+  ) => [k.slice(), v.slice()]);
+  for (const [k, v] of long) {
+    const key = k.length === 32 ? blockChainKey(k) : pageChainKey(k.subarray(1));
+    const a = new Reader(v, "chain record");
+    let hops = a.uint(), bytes = a.uint();
+    const cur = records.get("chains", key);
+    if (cur !== undefined) {
+      const b = new Reader(cur, "chain record");
+      hops = Math.max(hops, b.uint());
+      bytes = Math.max(bytes, b.uint());
+    }
+    records.del("chains", k);
+    records.put("chains", key, new Writer().uint(hops).uint(bytes).finish());
+  }
+  return long.length;
 }
 
 export class Chains {
@@ -87,7 +138,7 @@ export class Chains {
     let cur = h;
     for (;;) {
       const v = this.records.get(this.kind.table, cur);
-      if (v === undefined || hashes.length > MAX_DELTA_DEPTH + 1) return undefined;
+      if (v === undefined || hashes.length > this.kind.maxHops + 1) return undefined;
       hashes.push(cur);
       bytes += v.length;
       const base = this.kind.baseOf(v);
@@ -112,7 +163,7 @@ export class Chains {
     if (!down || down.hashes.some((h) => bytesEqual(h, r))) return undefined;
     const up = this.above(r);
     const u = typeof unit === "number" ? unit : unit(down.wholeBytes);
-    const fits = up.hops + 1 + down.hops <= MAX_DELTA_DEPTH &&
+    const fits = up.hops + 1 + down.hops <= this.kind.maxHops &&
       up.bytes + size + down.bytes <= maxChainBytes(u);
     return fits ? down : undefined;
   }

@@ -1,7 +1,8 @@
 /** Head inode records (table `inodes`): the mutable namespace a writer changes. */
 import { Reader, Writer } from "../codec.ts";
 import { HASH_BYTES } from "../blocks/hash.ts";
-import { type Ino, type PageHash, RevfsError } from "../types.ts";
+import { type Ino, type MapRoot, type PageHash, RevfsError } from "../types.ts";
+import { readMapRoot, writeMapRoot } from "../tree/map_root.ts";
 
 interface InodeCommon {
   ino: Ino;
@@ -20,7 +21,7 @@ export type Inode =
     type: "file";
     size: number;
     /** Block map this file had at the last snapshot (or restore). */
-    base: PageHash | null;
+    base: MapRoot | null;
     /** Blocks of `base` still part of the file; later ones were truncated away. */
     baseBlocks: number;
     /**
@@ -52,7 +53,7 @@ export function encodeInode(i: Inode): Uint8Array {
   switch (i.type) {
     case "file":
       w.uint(i.size);
-      hash(i.base);
+      writeMapRoot(w, i.base);
       w.uint(i.baseBlocks);
       if (i.inline) w.u8(1);
       break;
@@ -87,7 +88,7 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
         ...common,
         type: "file",
         size: r.uint(),
-        base: hash(),
+        base: readMapRoot(r),
         baseBlocks: r.uint(),
         inline: !r.done && r.u8() === 1,
       };

@@ -22,6 +22,7 @@ import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirEdits, DirTrees } from "../tree/dir_tree.ts";
 import type { PageStore } from "../tree/pages.ts";
 import { supersedeTree } from "../tree/page_history.ts";
+import { mapPageOf } from "../tree/map_root.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
 import {
@@ -29,6 +30,7 @@ import {
   type DirEntry,
   type Entry,
   type Ino,
+  type MapRoot,
   type PageHash,
   RevfsError,
   type Revision,
@@ -143,7 +145,7 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
  * file) and saves the file; returns its entry. `atPath` is the block map of the file at
  * the same path in the parent revision.
  */
-function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): Entry {
+function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry {
   const files = p.head.files;
   const meta = { mode: f.mode, uid: f.uid, gid: f.gid, mtimeNs: f.mtimeNs };
   if (f.size <= INLINE_MAX) {
@@ -165,8 +167,9 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: PageHash | null): Entr
   // No shortcut on "no edits": a block-aligned truncate leaves no overlay entry but
   // must still cut the base map; an update with nothing to do returns `base` as is.
   const base = p.maps.update(f.base, f.baseBlocks, edits, blocks);
-  const previous = f.base ?? atPath;
-  if (previous !== null && base !== null) supersedeTree(p.pages, previous, base);
+  // Map pages get deltas like directory pages (a one-block root has no page).
+  const previous = mapPageOf(f.base ?? atPath), now = mapPageOf(base);
+  if (previous !== undefined && now !== undefined) supersedeTree(p.pages, previous, now);
   files.clearOverlay(f.ino, 0, true);
   p.head.inodes.save({ ...f, base, baseBlocks: blocks, inline: false });
   return { ...meta, type: "file", size: f.size, content: base };
@@ -207,7 +210,7 @@ function replacedAtPath(
   f: FileInode,
   edits: Map<number, BlockHash | null>,
   blocks: number,
-  atPath: PageHash,
+  atPath: MapRoot,
 ): void {
   const now: (BlockHash | null)[] = new Array(blocks).fill(null);
   for (const [idx, h] of p.maps.present(f.base)) {

@@ -6,7 +6,7 @@ import { pageDeltaBaseOf } from "../tree/pages.ts";
 import type { StoreParts } from "../parts.ts";
 import type { Table } from "../records/records.ts";
 import { Reachable } from "./reachability.ts";
-import { MAX_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
+import { blockChainKey, MAX_DELTA_DEPTH, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
 
 export interface GcResult {
   pagesRemoved: number;
@@ -57,7 +57,7 @@ export function collectGarbage(
       records.write(() => {
         for (const [k, n] of dead.slice(i, i + SWEEP_BATCH)) {
           records.del(table, k);
-          records.del("chains", table === "blocks" ? k : pageChainKey(k));
+          records.del("chains", table === "blocks" ? blockChainKey(k) : pageChainKey(k));
           result.bytesFreed += n;
         }
       });
@@ -91,7 +91,8 @@ interface DeltaKind {
 function rebaseOrphans(records: StoreParts["records"], k: DeltaKind): number {
   if (k.baseOnly === 0) return 0;
   const liveBelow = (base: Uint8Array): Uint8Array | undefined => {
-    for (let h: Uint8Array | undefined = base, n = 0; h !== undefined && n <= MAX_DELTA_DEPTH + 1; n++) {
+    const hops = k.table === "pages" ? MAX_PAGE_DELTA_DEPTH : MAX_DELTA_DEPTH;
+    for (let h: Uint8Array | undefined = base, n = 0; h !== undefined && n <= hops + 1; n++) {
       if (k.live.has(hashKey(h))) return h.slice();
       const v = records.get(k.table, h);
       h = v && k.baseOf(v);

@@ -8,7 +8,8 @@ import type { Head } from "../head/head.ts";
 import { pageDeltaBaseOf, type PageStore } from "../tree/pages.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
-import { type BlockHash, type PageHash, RevfsError } from "../types.ts";
+import { type BlockHash, type MapRoot, type PageHash, RevfsError } from "../types.ts";
+import { oneBlockOf } from "../tree/map_root.ts";
 
 export class Reachable {
   /** Pages a revision or the head reaches (walked). */
@@ -52,8 +53,12 @@ export class Reachable {
     } else throw new RevfsError("CORRUPT", `directory page is a ${p.kind} page`);
   }
 
-  map(hash: PageHash | null): void {
-    if (hash === null || !this.mark(hash)) return;
+  map(root: MapRoot | null): void {
+    if (root === null) return;
+    const one = oneBlockOf(root);
+    if (one) return this.block(one);
+    const hash = root as PageHash;
+    if (!this.mark(hash)) return;
     const p = this.pageStore.get(hash);
     if (p.kind === "bminner") {
       for (const c of p.slots) this.map(c);

@@ -5,17 +5,17 @@
  */
 import { FANOUT } from "../tree/block_map.ts";
 import type { BlockStore } from "../blocks/block_store.ts";
-import { MAX_DELTA_DEPTH, maxChainBytes } from "../blocks/chains.ts";
+import { MAX_DELTA_DEPTH, MAX_PAGE_DELTA_DEPTH, maxChainBytes } from "../blocks/chains.ts";
 import { LEAF_MAX } from "../tree/dir_tree.ts";
 import { hashKey, shortHex } from "../blocks/hash.ts";
 import type { Head } from "../head/head.ts";
 import { type Page, pageChainUnit, type PageStore } from "../tree/pages.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
-import { type BlockHash, type Entry, type PageHash, RevfsError } from "../types.ts";
+import { type BlockHash, type Entry, type Ino, type MapRoot, type PageHash, RevfsError } from "../types.ts";
+import { oneBlockOf } from "../tree/map_root.ts";
 import { readU64 } from "../codec.ts";
 import type { RecordStore } from "../records/records.ts";
 import { decodeInode } from "../head/inode.ts";
-import type { Ino } from "../types.ts";
 
 export interface VerifyReport {
   revisions: number;
@@ -62,7 +62,8 @@ export class Verifier {
       try {
         r = this.pages.load(hash);
         const chain = this.pages.chains.below(hash);
-        if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(pageChainUnit(chain.wholeBytes))) {
+        const bytes = maxChainBytes(pageChainUnit(chain?.wholeBytes ?? 0));
+        if (!chain || chain.hops > MAX_PAGE_DELTA_DEPTH || chain.bytes > bytes) {
           r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
         }
       } catch (e) {
@@ -122,9 +123,15 @@ export class Verifier {
     else if (e.type === "file") this.file(e.content, e.size, where, path, seen);
   }
 
-  private file(root: PageHash | null, size: number, where: string, path: string, seen: boolean): void {
-    const blocks = Math.ceil(size / this.blockSize);
-    this.mapPage(root, where, path, 0, blocks, size, seen);
+  private file(root: MapRoot | null, size: number, where: string, path: string, seen: boolean): void {
+    this.map(root, where, path, Math.ceil(size / this.blockSize), size, seen);
+  }
+
+  private map(root: MapRoot | null, where: string, path: string, blocks: number, size: number, seen: boolean): void {
+    const one = root === null ? undefined : oneBlockOf(root);
+    if (one === undefined) return this.mapPage(root as PageHash | null, where, path, 0, blocks, size, seen);
+    if (blocks < 1) this.problem(where, path, "block 0 lies past the end of the file");
+    this.block(one, where, path, 0, size);
   }
 
   private mapPage(
@@ -190,7 +197,7 @@ export class Verifier {
       if (i.type === "file") {
         // A head base map may hold blocks past the current size until the next
         // snapshot cuts them; check their hashes, not their extent.
-        this.mapPage(i.base, "head", path, 0, Infinity, Number.MAX_SAFE_INTEGER, false);
+        this.map(i.base, "head", path, Infinity, Number.MAX_SAFE_INTEGER, false);
         for (const [idx, h] of head.files.overlay(ino)) if (h) this.block(h, "head", path, idx, i.size);
         if (i.inline && i.parent !== 0) {
           try {

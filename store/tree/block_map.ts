@@ -5,10 +5,12 @@
  * leaf and its ancestors: two pages for a file of up to 16 GiB at 64 KiB blocks.
  *
  * Shape is canonical: the root's level is the smallest that covers the block count,
- * and trailing null slots are trimmed, so equal maps are equal pages.
+ * and trailing null slots are trimmed, so equal maps are equal pages. A map whose only
+ * slot is block 0 is no page at all: its root is that block (store/tree/map_root.ts).
  */
 import type { PageStore } from "./pages.ts";
-import { type BlockHash, type PageHash, RevfsError } from "../types.ts";
+import { type BlockHash, type MapRoot, type PageHash, RevfsError } from "../types.ts";
+import { oneBlockOf, oneBlockRoot } from "./map_root.ts";
 
 export const FANOUT = 512;
 
@@ -29,16 +31,19 @@ export type BlockEdits = Map<number, BlockHash | null>;
 export class BlockMaps {
   constructor(private readonly pages: PageStore) {}
 
-  private level(hash: PageHash): number {
-    const p = this.pages.get(hash);
+  private level(root: MapRoot): number {
+    if (oneBlockOf(root)) return 0;
+    const p = this.pages.get(root as PageHash);
     if (p.kind === "bmleaf") return 0;
     if (p.kind === "bminner") return p.level;
     throw new RevfsError("CORRUPT", `block map page is a ${p.kind} page`);
   }
 
-  lookup(root: PageHash | null, index: number): BlockHash | null {
+  lookup(root: MapRoot | null, index: number): BlockHash | null {
     if (root === null) return null;
-    let hash: PageHash | null = root;
+    const one = oneBlockOf(root);
+    if (one) return index === 0 ? one : null;
+    let hash: PageHash | null = root as PageHash;
     let level = this.level(root);
     if (index >= FANOUT ** (level + 1)) return null;
     while (hash !== null) {
@@ -54,8 +59,11 @@ export class BlockMaps {
   }
 
   /** Every non-hole block, in index order. */
-  *present(root: PageHash | null): Iterable<[number, BlockHash]> {
-    if (root !== null) yield* this.walk(root, 0);
+  *present(root: MapRoot | null): Iterable<[number, BlockHash]> {
+    if (root === null) return;
+    const one = oneBlockOf(root);
+    if (one) yield [0, one];
+    else yield* this.walk(root as PageHash, 0);
   }
 
   private *walk(hash: PageHash, base: number): Iterable<[number, BlockHash]> {
@@ -75,10 +83,11 @@ export class BlockMaps {
   }
 
   /** Every page of a map, for gc and verify. */
-  *pagesOf(root: PageHash | null): Iterable<PageHash> {
-    if (root === null) return;
-    yield root;
-    const p = this.pages.get(root);
+  *pagesOf(root: MapRoot | null): Iterable<PageHash> {
+    if (root === null || oneBlockOf(root)) return;
+    const page = root as PageHash;
+    yield page;
+    const p = this.pages.get(page);
     if (p.kind === "bminner") { for (const h of p.slots) if (h) yield* this.pagesOf(h); }
   }
 
@@ -87,21 +96,49 @@ export class BlockMaps {
    * applied, for a file of `count` blocks. Unchanged subtrees keep their pages.
    * Must run inside a write transaction.
    */
-  update(root: PageHash | null, keep: number, edits: BlockEdits, count: number): PageHash | null {
+  update(root: MapRoot | null, keep: number, edits: BlockEdits, count: number): MapRoot | null {
     keep = Math.min(keep, count);
     const sorted = [...edits].filter(([i]) => i < count).sort((a, b) => a[0] - b[0]);
     const target = levelFor(count);
     let level = root === null ? target : this.level(root);
     while (root !== null && level < target) {
-      root = this.pages.put({ kind: "bminner", level: level + 1, slots: [root] });
+      root = this.pages.put({ kind: "bminner", level: level + 1, slots: [this.asPage(root)] });
       level++;
     }
     while (root !== null && level > target) {
-      const p = this.pages.get(root);
+      const p = this.pages.get(root as PageHash);
       root = p.kind === "bminner" ? p.slots[0] ?? null : null;
       level--;
     }
-    return this.rewrite(root, target, 0, sorted, keep);
+    if (target > 0) return this.rewrite(root as PageHash | null, target, 0, sorted, keep);
+    const slots = this.editLeaf(root, 0, sorted, keep);
+    if (slots.length === 1 && slots[0] !== null) return oneBlockRoot(slots[0]);
+    return slots.length === 0 ? null : this.pages.put({ kind: "bmleaf", slots });
+  }
+
+  /** The page a root stands for: a one-block root becomes a leaf (its file grew). */
+  private asPage(root: MapRoot): PageHash {
+    const one = oneBlockOf(root);
+    return one ? this.pages.put({ kind: "bmleaf", slots: [one] }) : root as PageHash;
+  }
+
+  /** A leaf's slots after dropping those at and past `keep` and applying `edits`, trimmed. */
+  private editLeaf(
+    root: MapRoot | null,
+    base: number,
+    edits: [number, BlockHash | null][],
+    keep: number,
+  ): (BlockHash | null)[] {
+    const one = root === null ? undefined : oneBlockOf(root);
+    const page = root === null || one ? null : this.pages.get(root as PageHash);
+    const slots: (BlockHash | null)[] = one ? [one] : page?.kind === "bmleaf" ? page.slots.slice() : [];
+    if (keep < base + FANOUT) slots.length = Math.min(slots.length, Math.max(0, keep - base));
+    for (const [i, h] of edits) {
+      while (slots.length <= i - base) slots.push(null);
+      slots[i - base] = h;
+    }
+    trimNulls(slots);
+    return slots;
   }
 
   private rewrite(
@@ -114,14 +151,7 @@ export class BlockMaps {
     const span = FANOUT ** (level + 1);
     if (edits.length === 0 && keep >= base + span) return hash;
     if (level === 0) {
-      const page = hash === null ? null : this.pages.get(hash);
-      const slots: (BlockHash | null)[] = page?.kind === "bmleaf" ? page.slots.slice() : [];
-      if (keep < base + FANOUT) slots.length = Math.min(slots.length, Math.max(0, keep - base));
-      for (const [i, h] of edits) {
-        while (slots.length <= i - base) slots.push(null);
-        slots[i - base] = h;
-      }
-      trimNulls(slots);
+      const slots = this.editLeaf(hash, base, edits, keep);
       return slots.length === 0 ? null : this.pages.put({ kind: "bmleaf", slots });
     }
     const page = hash === null ? null : this.pages.get(hash);

@@ -7,6 +7,7 @@ import { bytesEqual } from "../blocks/hash.ts";
 import type { DirTrees } from "./dir_tree.ts";
 import type { PageStore } from "./pages.ts";
 import type { PageHash } from "../types.ts";
+import { mapPageOf } from "./map_root.ts";
 
 /**
  * Reverse deltas for tree pages: the page a snapshot replaced (a directory's or a block
@@ -43,8 +44,9 @@ export function supersedeTrees(pages: PageStore, dirs: DirTrees, older: PageHash
   for (const c of dirs.diff(older, newer)) {
     const a = c.before, b = c.after;
     if (a?.type === "dir" && b?.type === "dir") supersedeTrees(pages, dirs, a.content, b.content);
-    else if (a?.type === "file" && b?.type === "file" && a.content !== null && b.content !== null) {
-      supersedeTree(pages, a.content, b.content);
+    else if (a?.type === "file" && b?.type === "file") {
+      const older = mapPageOf(a.content), newer = mapPageOf(b.content);
+      if (older !== undefined && newer !== undefined) supersedeTree(pages, older, newer);
     }
   }
 }

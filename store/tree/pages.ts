@@ -9,7 +9,8 @@ import { bytesEqual, HASH_BYTES, hashKey, sha256, shortHex } from "../blocks/has
 import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, type Entry, type PageHash, RevfsError } from "../types.ts";
 import { compress, compressWithDict, decompress, decompressWithDict } from "../blocks/zstd.ts";
-import { type ChainKind, Chains, MAX_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
+import { readMapRoot, writeMapRoot } from "./map_root.ts";
+import { type ChainKind, Chains, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
 
 export interface DirChild {
   page: PageHash;
@@ -35,6 +36,9 @@ export function writeEntry(w: Writer, e: Entry): void {
     w.bytes(e.inline);
   } else if (e.type === "symlink") {
     w.str(e.target);
+  } else if (e.type === "file") {
+    w.uint(e.size);
+    writeMapRoot(w, e.content);
   } else {
     w.uint(e.size);
     writeOptHash(w, e.content);
@@ -46,7 +50,7 @@ export function readEntry(r: Reader): Entry {
   const mode = r.uint(), uid = r.uint(), gid = r.uint(), mtimeNs = r.bigint();
   switch (tag) {
     case 1:
-      return { type: "file", mode, uid, gid, mtimeNs, size: r.uint(), content: readOptHash(r) as PageHash | null };
+      return { type: "file", mode, uid, gid, mtimeNs, size: r.uint(), content: readMapRoot(r) };
     case 2:
       return { type: "dir", mode, uid, gid, mtimeNs, size: r.uint(), content: readOptHash(r) as PageHash | null };
     case 3:
@@ -178,7 +182,12 @@ export function pageDeltaBaseOf(record: Uint8Array): Uint8Array | undefined {
   return record[0] === RECORD_DELTA && record.length >= DELTA_HEADER ? record.subarray(1, DELTA_HEADER) : undefined;
 }
 
-const PAGE_CHAINS: ChainKind = { table: "pages", baseOf: pageDeltaBaseOf, chainKey: pageChainKey };
+const PAGE_CHAINS: ChainKind = {
+  table: "pages",
+  baseOf: pageDeltaBaseOf,
+  chainKey: pageChainKey,
+  maxHops: MAX_PAGE_DELTA_DEPTH,
+};
 
 /** Decoded pages kept in memory; pages are immutable, so a cached page is never stale. */
 const CACHE_PAGES = 8192;
@@ -248,7 +257,7 @@ export class PageStore {
     if (stored[0] === RECORD_RAW) body = stored.subarray(1);
     else if (stored[0] === RECORD_ZSTD || stored[0] === RECORD_DELTA) {
       // A valid chain is bounded (store/blocks/chains.ts); a longer one is a cycle.
-      if (depth > MAX_DELTA_DEPTH) throw corrupt("corrupt, its delta chain does not end");
+      if (depth > MAX_PAGE_DELTA_DEPTH) throw corrupt("corrupt, its delta chain does not end");
       const base = stored[0] === RECORD_DELTA
         ? this.body(pageDeltaBaseOf(stored)!.slice() as PageHash, depth + 1)
         : null;
