@@ -1,7 +1,8 @@
 /**
  * History costs what changed however a program saves a file: in place, truncate and
  * rewrite, write a new file and rename it over, unlink and create again, rename and
- * then edit, and a directory removed and extracted again (tar -x). Through a real
+ * then edit, a directory removed and extracted again (tar -x), and a file deleted in
+ * one directory and written, changed, in another (a checkout of a move). Through a real
  * mount, a second version changing 1% of a 1 MiB text file and of a 64 MiB binary
  * file must grow the store by at most 1.3x the bytes changed plus the snapshot's
  * pages; both versions must read back exactly.
@@ -17,7 +18,8 @@ type Pattern =
   | "new file + rename"
   | "unlink + create"
   | "rename, then edit"
-  | "tar -x";
+  | "tar -x"
+  | "moved elsewhere";
 const PATTERNS: Pattern[] = [
   "in place",
   "truncate + write",
@@ -25,6 +27,7 @@ const PATTERNS: Pattern[] = [
   "unlink + create",
   "rename, then edit",
   "tar -x",
+  "moved elsewhere",
 ];
 
 /**
@@ -118,6 +121,13 @@ async function save(
       await Deno.mkdir(dir);
       await Deno.writeFile(path, v2);
       return path;
+    case "moved elsewhere": {
+      await Deno.remove(path);
+      await Deno.mkdir(join(dir, "elsewhere"));
+      const moved = join(dir, "elsewhere", name);
+      await Deno.writeFile(moved, v2);
+      return moved;
+    }
   }
 }
 

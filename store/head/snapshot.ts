@@ -39,6 +39,7 @@ import {
 import { bytesEqual, hashKey } from "../blocks/hash.ts";
 import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "./head.ts";
+import { MovedFiles } from "./moved_files.ts";
 import type { DirInode, FileInode, Inode } from "./inode.ts";
 
 /** Files up to this many bytes are kept inline in their directory page. */
@@ -103,6 +104,7 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
   }
 
   const previous = new PreviousTrees(p);
+  const moved = new MovedFiles(p);
   const order = [...dirty.keys()].filter((d) => depthOf(d) >= 0).sort((a, b) => depthOf(b) - depthOf(a));
   for (const parent of order) {
     const dir = head.inodes.get(parent);
@@ -112,14 +114,17 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     const prevTree = previous.of(dir);
     for (const name of dirty.get(parent)!) {
       const child = head.inodes.lookup(parent, name);
+      const prev = prevTree === null ? null : p.dirs.lookup(prevTree, name);
       if (child === undefined) {
+        moved.removed(name, prev);
         edits.set(name, null);
         continue;
       }
       const i = head.inodes.must(child);
       if (i.type === "file") {
-        const prev = prevTree === null ? null : p.dirs.lookup(prevTree, name);
-        edits.set(name, foldFile(p, i, prev?.type === "file" ? prev.content : null));
+        const e = foldFile(p, i, prev?.type === "file" ? prev.content : null);
+        if (prev?.type !== "file") moved.appeared(name, e);
+        edits.set(name, e);
       } else edits.set(name, entryOf(i));
     }
     const { root, before } = p.dirs.update(dir.base, edits);
@@ -128,6 +133,7 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     for (const [name, old] of before) bytes += entrySize(edits.get(name) ?? null) - entrySize(old);
     head.inodes.save({ ...dir, base: root, baseBytes: bytes });
   }
+  moved.apply();
   for (const k of [...records.keys("dirty")]) records.del("dirty", k);
   // What the overlays held is the revision's now: no longer the head's alone to free.
   head.fresh.clear();

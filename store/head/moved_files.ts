@@ -1,0 +1,92 @@
+/**
+ * History for files that left their path. A snapshot that deletes a file and adds
+ * others (a file moved to another directory, a module split in two, a checkout of a
+ * commit that restructured a tree, a package release that renamed a file) would keep
+ * the deleted file's last version whole: no file at its path follows it, and its inode,
+ * if it ever had one here, is gone. So, as git's rename detection does, each such file's
+ * blocks become deltas on the added file most like its successor: one of the same name
+ * first, then of the same extension and the nearest size.
+ *
+ * Bounded per snapshot: at most one block of deleted files tried per block the added
+ * files hold (they were all written since the last snapshot, so the work is of the order
+ * of writing them), or MIN_BLOCKS, and CANDIDATES bases each. What is left stays whole.
+ */
+import type { BlockStore } from "../blocks/block_store.ts";
+import { kindOf } from "../blocks/dicts.ts";
+import { hashKey } from "../blocks/hash.ts";
+import type { BlockMaps } from "../tree/block_map.ts";
+import type { DirTrees } from "../tree/dir_tree.ts";
+import type { BlockHash, Entry, MapRoot } from "../types.ts";
+
+/** Blocks of deleted files tried per snapshot at least. */
+const MIN_BLOCKS = 256;
+/** Added files tried as the successor of one deleted file. */
+const CANDIDATES = 2;
+/** Beyond this size ratio a file of the same extension is not a candidate. */
+const MAX_SIZE_RATIO = 2;
+
+interface File {
+  name: string;
+  size: number;
+  root: MapRoot;
+}
+
+export class MovedFiles {
+  private readonly gone: File[] = [];
+  private readonly added: File[] = [];
+
+  constructor(private readonly p: { blocks: BlockStore; maps: BlockMaps; dirs: DirTrees }) {}
+
+  /** `entry` was at `name` in the parent revision and the snapshot removes it (for a directory: every file below). */
+  removed(name: string, entry: Entry | null): void {
+    if (entry?.type === "file" && entry.content !== null) {
+      this.gone.push({ name, size: entry.size, root: entry.content });
+    } else if (entry?.type === "dir") {
+      for (const [child, e] of this.p.dirs.list(entry.content)) this.removed(child, e);
+    }
+  }
+
+  /** A file the snapshot puts where the parent revision had none. */
+  appeared(name: string, entry: Entry): void {
+    if (entry.type === "file" && entry.content !== null) {
+      this.added.push({ name, size: entry.size, root: entry.content });
+    }
+  }
+
+  /** Makes the deleted files' blocks deltas on their likely successors. Inside the snapshot's transaction. */
+  apply(): void {
+    if (this.gone.length === 0 || this.added.length === 0) return;
+    // A block an added file holds is the head's: it stays whole (a file moved unchanged).
+    const held = new Set<string>();
+    for (const f of this.added) for (const [, h] of this.p.maps.present(f.root)) held.add(hashKey(h));
+    let budget = Math.max(MIN_BLOCKS, held.size);
+    for (const g of this.gone) {
+      const likely = this.successors(g);
+      if (likely.length === 0) continue;
+      for (const [idx, older] of this.p.maps.present(g.root)) {
+        if (budget-- <= 0) return;
+        if (held.has(hashKey(older))) continue;
+        const bases = likely.map((f) => this.blockNear(f, idx)).filter((h): h is BlockHash => h !== null);
+        if (bases.length > 0) this.p.blocks.supersede(older, bases[0], bases.slice(1));
+      }
+    }
+  }
+
+  /** The added files most like `g`'s successor, best first. */
+  private successors(g: File): File[] {
+    const kind = kindOf(g.name);
+    const scored: [number, File][] = [];
+    for (const f of this.added) {
+      const ratio = Math.max(f.size, g.size) / Math.max(1, Math.min(f.size, g.size));
+      if (f.name === g.name) scored.push([0, f]);
+      else if (kindOf(f.name) === kind && ratio <= MAX_SIZE_RATIO) scored.push([ratio, f]);
+    }
+    return scored.sort((a, b) => a[0] - b[0]).slice(0, CANDIDATES).map(([, f]) => f);
+  }
+
+  /** `f`'s block at `idx`, or its last one when `f` is shorter. */
+  private blockNear(f: File, idx: number): BlockHash | null {
+    const last = Math.max(0, Math.ceil(f.size / this.p.blocks.blockSize) - 1);
+    return this.p.maps.lookup(f.root, Math.min(idx, last));
+  }
+}
