@@ -118,7 +118,7 @@ export function markdown(r: BenchResults): string {
         ms(t.p50Ms),
         ms(t.p95Ms),
         t.sizeAfterGcBytes !== undefined
-          ? `${mib(t.sizeBytes)} (${mib(t.sizeAfterGcBytes)} after gc)`
+          ? `${mib(t.sizeBytes)} (${mib(t.sizeAfterGcBytes)} after ${t.packedWith ?? "gc"})`
           : mib(t.sizeBytes),
         num(t.logicalPerStored, 1),
         ms(t.readFirstMs),
@@ -196,7 +196,8 @@ export function headline(r: BenchResults): string {
         [
           "repository",
           ...h.tools.map((t) =>
-            mib(t.sizeAfterGcBytes ?? t.sizeBytes) + (t.sizeAfterGcBytes !== undefined ? " (gc)" : "")
+            mib(t.sizeAfterGcBytes ?? t.sizeBytes) +
+            (t.sizeAfterGcBytes !== undefined ? ` (${t.packedWith ?? "gc"})` : "")
           ),
         ],
         ["snapshot, p50", ...h.tools.map((t) => ms(t.p50Ms))],

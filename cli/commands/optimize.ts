@@ -1,4 +1,4 @@
-/** `revfs optimize`: re-delta history stored whole, train zstd dictionaries on the store's blocks and re-encode with them. */
+/** `revfs optimize`: re-delta history stored whole, train zstd dictionaries, re-encode records at a denser zstd level. */
 import { withStore } from "../util.ts";
 import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
@@ -6,7 +6,7 @@ import type { Command } from "../command.ts";
 export const optimize: Command = {
   usage: [[
     "optimize STORE",
-    "make history stored whole deltas on newer versions; train zstd dictionaries and re-encode with them",
+    "make history stored whole deltas on newer versions; train zstd dictionaries; re-encode every record denser",
   ]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
@@ -28,18 +28,20 @@ export const optimize: Command = {
         }`,
       );
     }
-    if (!result.trainer) {
-      console.error("revfs: no dictionary trainer here (needs the system libzstd.so.1); no dictionaries trained");
-      return 0;
-    }
     const trained = result.trained.map((d) => `${d.kind === "*" ? "store" : `.${d.kind}`} ${humanBytes(d.bytes)}`);
     console.error(
-      `revfs: ${
-        trained.length ? `trained ${trained.length} dictionaries (${trained.join(", ")})` : "no new dictionaries"
-      }` +
-        (result.reused ? `, reused ${result.reused}` : "") +
-        `; re-encoded ${result.recompressed} of ${result.blocks} blocks, saved ${humanBytes(result.bytesSaved)}` +
-        (r.before > 0 ? ` (${(100 * result.bytesSaved / r.before).toFixed(1)}% of stored bytes)` : ""),
+      !result.trainer
+        ? "revfs: no dictionary trainer here (needs the system libzstd.so.1); no dictionaries trained"
+        : `revfs: ${
+          trained.length ? `trained ${trained.length} dictionaries (${trained.join(", ")})` : "no new dictionaries"
+        }` + (result.reused ? `, reused ${result.reused}` : ""),
+    );
+    const saved = result.bytesSaved + result.pageBytesSaved;
+    console.error(
+      `revfs: re-encoded at zstd level ${result.level}: ${result.recompressed} block records (saved ${
+        humanBytes(result.bytesSaved)
+      }) and pages (saved ${humanBytes(result.pageBytesSaved)})` +
+        (r.before > 0 ? `; ${(100 * saved / r.before).toFixed(1)}% of stored bytes in all` : ""),
     );
     return 0;
   },

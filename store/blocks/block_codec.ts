@@ -7,7 +7,7 @@
  */
 import { HASH_BYTES } from "./hash.ts";
 import { Reader, Writer } from "../codec.ts";
-import { compress, compressWithDict } from "./zstd.ts";
+import { compress, compressWithDict, ZSTD_LEVEL } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
 
 export type BlockRecord =
@@ -31,6 +31,10 @@ export function deltaBaseOf(stored: Uint8Array): BlockHash | undefined {
 
 export function isDelta(stored: Uint8Array): boolean {
   return stored[0] === KIND_BYTE.delta;
+}
+
+export function isRaw(stored: Uint8Array): boolean {
+  return stored[0] === KIND_BYTE.raw;
 }
 
 /** Raw or plain zstd: decoding the record reads no other record (no dictionary, no base). */
@@ -78,9 +82,13 @@ export function decodeBlockRecord(bytes: Uint8Array, what: string): BlockRecord 
  * The encoding of canonical block bytes: zstd (with the dictionary when one is
  * given) when it pays, else raw.
  */
-export function encodeBlock(data: Uint8Array, dict?: { id: number; bytes: Uint8Array }): BlockRecord {
+export function encodeBlock(
+  data: Uint8Array,
+  dict?: { id: number; bytes: Uint8Array },
+  level = ZSTD_LEVEL,
+): BlockRecord {
   if (data.length >= MIN_COMPRESS_BYTES) {
-    const frame = dict ? compressWithDict(data, dict.bytes) : compress(data);
+    const frame = dict ? compressWithDict(data, dict.bytes, level) : compress(data, level);
     if (frame.length <= data.length * (1 - MIN_SAVING)) {
       return dict ? { kind: "zstd-dict", dictId: dict.id, frame } : { kind: "zstd", frame };
     }

@@ -15,13 +15,14 @@ import {
   encodeBlock,
   encodeBlockRecord,
   isDelta,
+  isRaw,
 } from "./block_codec.ts";
 import { Chains } from "./chains.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
-import { compressWithDict, decompress, decompressWithDict } from "./zstd.ts";
+import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
 
 /** A delta is kept only when it is at most this fraction of the record it replaces. */
 const DELTA_GAIN = 3 / 4;
@@ -223,14 +224,39 @@ export class BlockStore {
    * Re-encodes a whole record with a dictionary when that makes it smaller
    * (`optimize`). Returns the bytes saved; 0 when the record was left alone.
    */
-  recompress(hash: BlockHash, dict: { id: number; bytes: Uint8Array }): number {
+  recompress(hash: BlockHash, dict: { id: number; bytes: Uint8Array } | undefined, level = ZSTD_LEVEL): number {
     const stored = this.records.get("blocks", hash);
     if (stored === undefined || isDelta(stored)) return 0;
     const data = this.get(hash);
-    const record = encodeBlockRecord(encodeBlock(data, dict));
+    const record = encodeBlockRecord(encodeBlock(data, dict, level));
     if (record.length >= stored.length) return 0;
     this.records.put("blocks", hash, record);
     return stored.length - record.length;
+  }
+
+  /**
+   * Re-encodes a delta record's frame at `level` against the same base, when that makes
+   * it smaller (`optimize`). Same base, so every chain keeps its shape. Returns the bytes saved.
+   */
+  recompressDelta(hash: BlockHash, level: number): number {
+    const stored = this.records.get("blocks", hash);
+    const base = stored && deltaBaseOf(stored)?.slice() as BlockHash | undefined;
+    if (stored === undefined || base === undefined) return 0;
+    const data = this.get(hash);
+    const baseData = this.get(base);
+    const frame = compressWithDict(data, baseData, level);
+    const record = encodeBlockRecord({ kind: "delta", base, frame });
+    if (record.length >= stored.length) return 0;
+    // Read back before it replaces a record that reads, as `supersede` does.
+    if (!bytesEqual(decompressWithDict(frame, baseData), data)) return 0;
+    this.records.put("blocks", hash, record);
+    return stored.length - record.length;
+  }
+
+  /** Whether a block is stored raw (it did not compress). */
+  isRaw(hash: BlockHash): boolean {
+    const v = this.records.get("blocks", hash);
+    return v !== undefined && isRaw(v);
   }
 
   /** The dictionary id of a record, or undefined when it has none. */

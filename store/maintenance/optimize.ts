@@ -1,7 +1,9 @@
 /**
  * `optimize`: first re-delta history stored whole (store/maintenance/redelta.ts), then
  * train zstd dictionaries on the store's own blocks (ZDICT, through the system
- * libzstd) and re-encode the whole block records that get smaller with them.
+ * libzstd), and re-encode block records at DENSE_LEVEL: whole ones with their kind's
+ * dictionary, deltas on the same base, each kept only when it gets smaller. Snapshots
+ * write at zstd's level 3 to stay fast; reading a frame costs the same at any level.
  *
  * One dictionary for the whole store, and one per file kind with enough data (a
  * kind's blocks compress better with a dictionary trained only on them). Each
@@ -32,6 +34,8 @@ const DICT_MAX = 64 << 10;
 const SAMPLE_BYTES = 8 << 10;
 const MAX_SAMPLE_TOTAL = 16 << 20;
 const BATCH = 256;
+/** zstd level of what `optimize` re-encodes: on source code 10% smaller than level 3, and as small as 19 within 0.5%. */
+export const DENSE_LEVEL = 15;
 
 export interface OptimizeResult {
   /** History stored whole that became deltas on newer versions. */
@@ -41,8 +45,13 @@ export interface OptimizeResult {
   trained: { id: number; kind: string; bytes: number }[];
   reused: number;
   blocks: number;
+  /** Block records (whole and deltas) re-encoded smaller, and the bytes that saved. */
   recompressed: number;
   bytesSaved: number;
+  /** Page records re-encoded at DENSE_LEVEL: the bytes that saved. */
+  pageBytesSaved: number;
+  /** The zstd level records were re-encoded at. */
+  level: number;
 }
 
 interface Live {
@@ -112,7 +121,7 @@ export function optimize(
   progress: (done: number, total: number) => void = () => {},
   note: (line: string) => void = () => {},
 ): OptimizeResult {
-  const { records, blocks, log, dirs, maps } = parts;
+  const { records, log, dirs, maps } = parts;
   const redelta = redeltaHistory(parts, progress);
   const result: OptimizeResult = {
     redelta,
@@ -122,19 +131,34 @@ export function optimize(
     blocks: 0,
     recompressed: 0,
     bytesSaved: 0,
+    pageBytesSaved: 0,
+    level: DENSE_LEVEL,
   };
-  const z = zstd();
-  if (!z.train) return result;
-  result.trainer = true;
   const live = liveBlocks(records, log, dirs, maps);
   result.blocks = live.length;
+  const dictFor = trainDictionaries(parts, live, result, note);
+  reencode(parts, live, dictFor, result, progress);
+  return result;
+}
+
+/** One dictionary per kind with enough data, and one for the rest of the store; none without a trainer. */
+function trainDictionaries(
+  parts: RedeltaParts,
+  live: Live[],
+  result: OptimizeResult,
+  note: (line: string) => void,
+): Map<string, Dictionary> {
+  const { records, blocks } = parts;
+  const dictFor = new Map<string, Dictionary>();
+  const z = zstd();
+  if (!z.train) return dictFor;
+  result.trainer = true;
   const byKind = new Map<string, Live[]>();
   for (const b of live) {
     if (!byKind.has(b.kind)) byKind.set(b.kind, []);
     byKind.get(b.kind)!.push(b);
   }
   const existing = new Map(blocks.dicts.all().map((d) => [d.kind, d]));
-  const dictFor = new Map<string, Dictionary>();
   const train = (kind: string, from: Live[]): void => {
     const have = existing.get(kind);
     if (have) {
@@ -169,26 +193,56 @@ export function optimize(
   // The store-wide dictionary is for kinds too small for their own.
   const rest = live.filter((b) => !dictFor.has(b.kind));
   if (bytesOf(rest) >= STORE_MIN_BYTES) train(STORE_KIND, rest);
-  if (dictFor.size === 0) return result;
+  return dictFor;
+}
 
-  let done = 0;
+/**
+ * Re-encodes whole records (with their kind's dictionary, if any) and then delta
+ * records at DENSE_LEVEL, in small transactions, keeping each only when smaller; a
+ * record already on its dictionary was done by an earlier run. Raw records stay raw:
+ * they did not compress at level 3.
+ */
+function reencode(
+  parts: RedeltaParts,
+  live: Live[],
+  dictFor: Map<string, Dictionary>,
+  result: OptimizeResult,
+  progress: (done: number, total: number) => void,
+): void {
+  const { records, blocks } = parts;
+  const deltas = [...records.range("blocks")].filter(([, v]) => isDelta(v)).map(([k]) => k.slice() as BlockHash);
+  const pages = [...parts.records.keys("pages")].map((k) => k.slice() as PageHash);
+  const total = live.length + deltas.length + pages.length;
+  const saved = new Map<number, number>();
+  const count = (n: number, dictId?: number) => {
+    if (n <= 0) return;
+    result.recompressed++;
+    result.bytesSaved += n;
+    if (dictId !== undefined) saved.set(dictId, (saved.get(dictId) ?? 0) + n);
+  };
   for (let i = 0; i < live.length; i += BATCH) {
     records.write(() => {
-      const saved = new Map<number, number>();
+      saved.clear();
       for (const b of live.slice(i, i + BATCH)) {
         const d = dictFor.get(b.kind) ?? dictFor.get(STORE_KIND);
-        if (!d || blocks.dictOf(b.hash) === d.id) continue;
-        const n = blocks.recompress(b.hash, d);
-        if (n > 0) {
-          result.recompressed++;
-          result.bytesSaved += n;
-          saved.set(d.id, (saved.get(d.id) ?? 0) + n);
-        }
+        const dictId = blocks.dictOf(b.hash);
+        if (d ? dictId === d.id : (dictId !== undefined || blocks.isRaw(b.hash))) continue;
+        count(blocks.recompress(b.hash, d, DENSE_LEVEL), d?.id);
       }
       for (const [id, n] of saved) blocks.dicts.noteSaved(id, n);
     });
-    done = Math.min(live.length, i + BATCH);
-    progress(done, live.length);
+    progress(Math.min(live.length, i + BATCH), total);
   }
-  return result;
+  for (let i = 0; i < deltas.length; i += BATCH) {
+    records.write(() => {
+      for (const h of deltas.slice(i, i + BATCH)) count(blocks.recompressDelta(h, DENSE_LEVEL));
+    });
+    progress(live.length + Math.min(deltas.length, i + BATCH), total);
+  }
+  for (let i = 0; i < pages.length; i += BATCH) {
+    records.write(() => {
+      for (const h of pages.slice(i, i + BATCH)) result.pageBytesSaved += parts.pages.recompress(h, DENSE_LEVEL);
+    });
+    progress(total - pages.length + Math.min(pages.length, i + BATCH), total);
+  }
 }

@@ -298,6 +298,28 @@ export class PageStore {
     return stored.length - size;
   }
 
+  /**
+   * Re-encodes a compressed page record (whole, or a delta on the same base) at
+   * `level`, when that makes it smaller (`optimize`). Returns the bytes saved.
+   */
+  recompress(hash: PageHash, level: number): number {
+    const stored = this.records.get("pages", hash);
+    if (stored === undefined || stored[0] === RECORD_RAW) return 0;
+    const body = this.body(hash);
+    const base = pageDeltaBaseOf(stored)?.slice() as PageHash | undefined;
+    const baseBody = base && this.body(base);
+    const frame = baseBody ? compressWithDict(body, baseBody, level) : compress(body, level);
+    const header = base ? DELTA_HEADER : 1;
+    if (header + frame.length >= stored.length) return 0;
+    const decoded = baseBody ? decompressWithDict(frame, baseBody) : decompress(frame);
+    if (!bytesEqual(decoded, body)) return 0;
+    const record = new Uint8Array(header + frame.length);
+    record.set(stored.subarray(0, header));
+    record.set(frame, header);
+    this.records.put("pages", hash, record);
+    return stored.length - record.length;
+  }
+
   private remember(key: string, page: Page, bytes: number): void {
     const had = this.cache.get(key);
     if (had) this.cachedBytes -= had[1];
