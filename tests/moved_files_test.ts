@@ -75,6 +75,7 @@ storeTest(
       return store.entryBlock(e, 0)!;
     };
     assert.ok(deltaBaseOf(record(blockOf(r1, "src/module1.ts"))), "a moved, edited file's old version is a delta");
+    assert.ok(deltaBaseOf(record(blockOf(r1, "src/module3.ts"))), "... also when it was renamed (part3.ts)");
     assert.equal(deltaBaseOf(record(blockOf(r1, "src/gone.bin"))), undefined, "a deleted file without successor");
     assert.equal(deltaBaseOf(record(blockOf(r2, "src/core/unchanged.ts"))), undefined, "a file moved unchanged");
     for (const path of v2.keys()) {

@@ -15,7 +15,7 @@ import { bytesEqual } from "../blocks/hash.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirTrees } from "../tree/dir_tree.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
-import { type BlockHash, type Ino, type PageHash, RevfsError } from "../types.ts";
+import { type BlockHash, type Ino, RevfsError } from "../types.ts";
 import type { FileInode } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
 import type { FreshBlocks } from "./fresh_blocks.ts";
@@ -118,7 +118,7 @@ export class FileBlocks {
       const h = f.baseBlocks > 0 && blocks > 0 ? BlockStore.hashOf(this.inlineBase(f)) : null;
       if (h !== null) out.set(0, h);
     } else {
-      for (const [idx, h] of this.maps.present(f.base as PageHash | null)) {
+      for (const [idx, h] of this.maps.present(f.base)) {
         if (idx >= f.baseBlocks || idx >= blocks) break;
         out.set(idx, h);
       }

@@ -24,6 +24,8 @@ const MIN_BLOCKS = 256;
 const CANDIDATES = 2;
 /** Beyond this size ratio a file of the same extension is not a candidate. */
 const MAX_SIZE_RATIO = 2;
+/** Deleted files looked at per snapshot: `rm -rf` of a large tree must not read all of it. */
+const MAX_GONE = 4096;
 
 interface File {
   name: string;
@@ -34,11 +36,14 @@ interface File {
 export class MovedFiles {
   private readonly gone: File[] = [];
   private readonly added: File[] = [];
+  private readonly byName = new Map<string, File[]>();
+  private readonly byKind = new Map<string, File[]>();
 
   constructor(private readonly p: { blocks: BlockStore; maps: BlockMaps; dirs: DirTrees }) {}
 
   /** `entry` was at `name` in the parent revision and the snapshot removes it (for a directory: every file below). */
   removed(name: string, entry: Entry | null): void {
+    if (this.gone.length >= MAX_GONE) return;
     if (entry?.type === "file" && entry.content !== null) {
       this.gone.push({ name, size: entry.size, root: entry.content });
     } else if (entry?.type === "dir") {
@@ -60,6 +65,12 @@ export class MovedFiles {
     const held = new Set<string>();
     for (const f of this.added) for (const [, h] of this.p.maps.present(f.root)) held.add(hashKey(h));
     let budget = Math.max(MIN_BLOCKS, held.size);
+    // By name, and by kind in size order: finding candidates is a lookup, not a scan.
+    for (const f of this.added) {
+      push(this.byName, f.name, f);
+      push(this.byKind, kindOf(f.name), f);
+    }
+    for (const list of this.byKind.values()) list.sort((a, b) => a.size - b.size);
     for (const g of this.gone) {
       const likely = this.successors(g);
       if (likely.length === 0) continue;
@@ -74,14 +85,26 @@ export class MovedFiles {
 
   /** The added files most like `g`'s successor, best first. */
   private successors(g: File): File[] {
-    const kind = kindOf(g.name);
-    const scored: [number, File][] = [];
-    for (const f of this.added) {
-      const ratio = Math.max(f.size, g.size) / Math.max(1, Math.min(f.size, g.size));
-      if (f.name === g.name) scored.push([0, f]);
-      else if (kindOf(f.name) === kind && ratio <= MAX_SIZE_RATIO) scored.push([ratio, f]);
+    const out = (this.byName.get(g.name) ?? []).slice(0, CANDIDATES);
+    const sameKind = this.byKind.get(kindOf(g.name)) ?? [];
+    const ratio = (f: File) => Math.max(f.size, g.size) / Math.max(1, Math.min(f.size, g.size));
+    // Walk outwards from g's size: the nearest sizes first.
+    let hi = lowerBound(sameKind, g.size), lo = hi - 1;
+    while (out.length < CANDIDATES && (lo >= 0 || hi < sameKind.length)) {
+      const up = hi < sameKind.length ? sameKind[hi] : undefined;
+      const down = lo >= 0 ? sameKind[lo] : undefined;
+      let f: File;
+      if (down === undefined || (up !== undefined && ratio(up) <= ratio(down))) {
+        f = up!;
+        hi++;
+      } else {
+        f = down;
+        lo--;
+      }
+      if (ratio(f) > MAX_SIZE_RATIO) break;
+      if (!out.includes(f)) out.push(f);
     }
-    return scored.sort((a, b) => a[0] - b[0]).slice(0, CANDIDATES).map(([, f]) => f);
+    return out;
   }
 
   /** `f`'s block at `idx`, or its last one when `f` is shorter. */
@@ -89,4 +112,21 @@ export class MovedFiles {
     const last = Math.max(0, Math.ceil(f.size / this.p.blocks.blockSize) - 1);
     return this.p.maps.lookup(f.root, Math.min(idx, last));
   }
+}
+
+function push(m: Map<string, File[]>, key: string, f: File): void {
+  const list = m.get(key);
+  if (list) list.push(f);
+  else m.set(key, [f]);
+}
+
+/** The first index of `sorted` (by size) whose size is at least `size`. */
+function lowerBound(sorted: File[], size: number): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid].size < size) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
