@@ -45,12 +45,32 @@ export function revNumber(store: VersionedStore, spec: string): RevNumber {
   return r;
 }
 
+/** The type letter `ls -l` shows. */
+const TYPE_CHAR: Record<NodeInfo["type"], string> = {
+  file: "-",
+  dir: "d",
+  symlink: "l",
+  fifo: "p",
+  socket: "s",
+  chardev: "c",
+  blockdev: "b",
+};
+
 export function modeString(info: NodeInfo): string {
-  const t = info.type === "dir" ? "d" : info.type === "symlink" ? "l" : "-";
+  const t = TYPE_CHAR[info.type];
   const bits = "rwxrwxrwx";
   let s = t;
   for (let i = 0; i < 9; i++) s += info.mode & (1 << (8 - i)) ? bits[i] : "-";
   return s;
+}
+
+/** A device number's major and minor parts, as glibc's major(3) and minor(3) split dev_t. */
+export function major(dev: number): number {
+  return ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
+}
+
+export function minor(dev: number): number {
+  return (dev & 0xff) | ((dev >>> 12) & ~0xff);
 }
 
 export function isoTime(ns: bigint): string {

@@ -147,7 +147,7 @@ export class HeadTree implements Tree {
     return this.getattr(ino);
   }
 
-  make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string): number {
+  make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string, rdev?: number): number {
     this.checkName(parent, name);
     return this.store.head.create(parent as Ino, name, {
       type,
@@ -156,6 +156,7 @@ export class HeadTree implements Tree {
       gid: c.gid,
       mtimeNs: BigInt(Date.now()) * 1_000_000n,
       target,
+      rdev,
     }).ino;
   }
 

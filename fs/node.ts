@@ -9,8 +9,8 @@
  * RevfsError that fs/errno.ts maps, to answer with an errno.
  */
 import type { Attr, Caller, DirEntryOut, Maybe, SetAttrIn } from "./fuse/ops.ts";
-import { Errno, FuseError, S_IFDIR, S_IFLNK, S_IFREG } from "./fuse/ops.ts";
-import type { NodeInfo } from "../mod.ts";
+import { Errno, FuseError, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from "./fuse/ops.ts";
+import type { EntryType, NodeInfo } from "../mod.ts";
 
 /** Attributes and how long the kernel may cache them (and the name that led to them). */
 export interface AttrOut {
@@ -18,7 +18,7 @@ export interface AttrOut {
   timeout: number;
 }
 
-export type NodeType = "file" | "dir" | "symlink";
+export type NodeType = EntryType;
 
 export interface Tree {
   /** True for the inode numbers this tree hands out. */
@@ -44,7 +44,16 @@ export interface Tree {
   release(ino: number): void;
 
   setattr(ino: number, set: SetAttrIn): AttrOut;
-  make(parent: number, name: string, type: NodeType, mode: number, caller: Caller, target?: string): number;
+  /** `target`: a symlink's; `rdev`: a device node's number. */
+  make(
+    parent: number,
+    name: string,
+    type: NodeType,
+    mode: number,
+    caller: Caller,
+    target?: string,
+    rdev?: number,
+  ): number;
   unlink(parent: number, name: string): void;
   rmdir(parent: number, name: string): void;
   rename(parent: number, name: string, newParent: number, newName: string): void;
@@ -75,7 +84,21 @@ export abstract class ReadOnlyTree {
   }
 }
 
-export const TYPE_BITS: Record<NodeType, number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK };
+export const TYPE_BITS: Record<NodeType, number> = {
+  file: S_IFREG,
+  dir: S_IFDIR,
+  symlink: S_IFLNK,
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+};
+
+/** The node type of st_mode's type bits; undefined for bits no node has. */
+export function typeOfMode(mode: number): NodeType | undefined {
+  const bits = mode & 0o170000;
+  return (Object.keys(TYPE_BITS) as NodeType[]).find((t) => TYPE_BITS[t] === bits);
+}
 
 /** FUSE attributes of a stored node. */
 export function attrOf(ino: number, info: NodeInfo, ctimeNs = info.mtimeNs): Attr {
@@ -89,5 +112,6 @@ export function attrOf(ino: number, info: NodeInfo, ctimeNs = info.mtimeNs): Att
     atimeNs: info.mtimeNs,
     mtimeNs: info.mtimeNs,
     ctimeNs,
+    rdev: info.rdev ?? 0,
   };
 }

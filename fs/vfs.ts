@@ -17,11 +17,11 @@ import type {
   SetAttrIn,
   StatfsOut,
 } from "./fuse/ops.ts";
-import { Errno, FuseError, S_IFMT, S_IFREG } from "./fuse/ops.ts";
+import { Errno, FuseError } from "./fuse/ops.ts";
 import { statfsOf } from "./fuse/statfs.ts";
 import { HeadTree } from "./head_node.ts";
 import { InodeTable } from "./inode_table.ts";
-import type { NodeType, Tree } from "./node.ts";
+import { type NodeType, type Tree, typeOfMode } from "./node.ts";
 import { PageCache } from "./page_cache.ts";
 import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotTree } from "./snapshot_node.ts";
 
@@ -91,13 +91,15 @@ export class RevfsFilesystem implements FuseHandler {
     return this.tree(ino).readlink(ino);
   }
 
-  private make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string) {
-    return this.entry(this.tree(parent).make(parent, name, type, mode, c, target));
+  private make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string, rdev?: number) {
+    return this.entry(this.tree(parent).make(parent, name, type, mode, c, target, rdev));
   }
 
-  mknod(parent: number, name: string, mode: number, c: Caller): EntryOut {
-    if ((mode & S_IFMT) !== S_IFREG) throw new FuseError(Errno.ENOTSUP);
-    return this.make(parent, name, "file", mode, c);
+  /** A regular file, FIFO, socket or device node (the kernel checks who may make devices). */
+  mknod(parent: number, name: string, mode: number, rdev: number, c: Caller): EntryOut {
+    const type = typeOfMode(mode);
+    if (type === undefined || type === "dir" || type === "symlink") throw new FuseError(Errno.EINVAL);
+    return this.make(parent, name, type, mode, c, undefined, type === "chardev" || type === "blockdev" ? rdev : 0);
   }
 
   mkdir(parent: number, name: string, mode: number, c: Caller): EntryOut {

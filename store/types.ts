@@ -24,7 +24,9 @@ export type Ino = Brand<number, "Ino">;
 
 export const ROOT_INO = 1 as Ino;
 
-export type EntryType = "file" | "dir" | "symlink";
+/** FIFOs, Unix sockets and device nodes: a name, attributes, and for a device its number. */
+export type SpecialType = "fifo" | "socket" | "chardev" | "blockdev";
+export type EntryType = "file" | "dir" | "symlink" | SpecialType;
 
 interface EntryMeta {
   /** Permission bits (07777); the type lives in `type`. */
@@ -55,7 +57,12 @@ export type Entry =
     /** Root page of the directory tree, null when empty. */
     content: PageHash | null;
   }
-  | EntryMeta & { type: "symlink"; target: string };
+  | EntryMeta & { type: "symlink"; target: string }
+  | EntryMeta & {
+    type: SpecialType;
+    /** Device number (major and minor as Linux encodes them in dev_t); 0 for a FIFO or socket. */
+    rdev: number;
+  };
 
 export type FileEntry = Extract<Entry, { type: "file" }>;
 export type DirEntry = Extract<Entry, { type: "dir" }>;

@@ -1,11 +1,21 @@
 /** `revfs cat`: write a file to stdout (default: the head). */
 import { flag } from "../args.ts";
 import { withStore } from "../util.ts";
-import { fileChunks, RevfsError } from "../../mod.ts";
+import { fileChunks, type NodeInfo, RevfsError } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 /** Bytes held back before writing, so a damaged block in a file up to this size writes nothing. */
 const CAT_BUFFER = 64 << 20;
+
+const TYPE_NAME: Record<NodeInfo["type"], string> = {
+  file: "file",
+  dir: "directory",
+  symlink: "symlink",
+  fifo: "FIFO",
+  socket: "socket",
+  chardev: "character device",
+  blockdev: "block device",
+};
 
 export const cat: Command = {
   usage: [["cat STORE PATH [--rev REV]", "write a file to stdout (default: the head)"]],
@@ -19,7 +29,7 @@ export const cat: Command = {
       if (info.type !== "file") {
         throw new RevfsError(
           "IS_A_DIR",
-          `${path} is a ${info.type === "dir" ? "directory" : "symlink"} in ${view.label}`,
+          `${path} is a ${TYPE_NAME[info.type]}, not a file, in ${view.label}`,
         );
       }
       // Hold back the first CAT_BUFFER bytes, so that a damaged block in a file of

@@ -1,6 +1,6 @@
 /** `revfs ls`: list a directory (default: the head). */
 import { flag } from "../args.ts";
-import { isoTime, modeString, out, withStore } from "../util.ts";
+import { isoTime, major, minor, modeString, out, withStore } from "../util.ts";
 import { type NodeInfo } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
@@ -15,7 +15,9 @@ export const ls: Command = {
       const rows: [string, NodeInfo][] = info.type === "dir" ? view.list(path) : [[path, info]];
       for (const [name, i] of rows) {
         const shown = i.type === "dir" ? `${name}/` : i.type === "symlink" ? `${name} -> ${i.target}` : name;
-        out(`${modeString(i)}  ${String(i.size).padStart(12)}  ${isoTime(i.mtimeNs)}  ${shown}`);
+        // A device shows its major, minor numbers where a file shows its size, as ls -l does.
+        const size = i.rdev ? `${major(i.rdev)}, ${minor(i.rdev)}` : String(i.size);
+        out(`${modeString(i)}  ${size.padStart(12)}  ${isoTime(i.mtimeNs)}  ${shown}`);
       }
     });
     return 0;

@@ -11,6 +11,7 @@ export const LAYOUT = {
   "stat.st_mode": 24,
   "stat.st_uid": 28,
   "stat.st_gid": 32,
+  "stat.st_rdev": 40,
   "stat.st_size": 48,
   "stat.st_blksize": 56,
   "stat.st_blocks": 64,

@@ -33,6 +33,7 @@ static void set_nonseekable(struct fuse_file_info *f) { f->nonseekable = 1; }
 int main(void) {
   SIZE(stat);
   OFF(stat, st_ino); OFF(stat, st_mode); OFF(stat, st_nlink); OFF(stat, st_uid); OFF(stat, st_gid);
+  OFF(stat, st_rdev);
   OFF(stat, st_size); OFF(stat, st_blksize); OFF(stat, st_blocks);
   OFF(stat, st_atim); OFF(stat, st_mtim); OFF(stat, st_ctim);
   SIZE(fuse_entry_param);

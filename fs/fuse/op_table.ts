@@ -133,9 +133,10 @@ class OpTable {
     def("fuse_lowlevel_ops.readlink", [P, U64], (req, ino) => {
       this.run.serve(req, "readlink", () => h.readlink(num(ino)), (t) => void f.fuse_reply_readlink(req, cstr(t)));
     });
-    def("fuse_lowlevel_ops.mknod", [P, U64, P, U32, U64], (req, parent, name, mode) => {
+    def("fuse_lowlevel_ops.mknod", [P, U64, P, U32, U64], (req, parent, name, mode, rdev) => {
       const c = this.caller(req);
-      this.run.serve(req, "mknod", () => h.mknod(num(parent), cString(name), mode, c), this.replyEntry(req));
+      const serve = () => h.mknod(num(parent), cString(name), mode, num(rdev), c);
+      this.run.serve(req, "mknod", serve, this.replyEntry(req));
     });
     def("fuse_lowlevel_ops.mkdir", [P, U64, P, U32], (req, parent, name, mode) => {
       const c = this.caller(req);

@@ -11,6 +11,10 @@ export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
 export const S_IFMT = 0o170000;
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFSOCK = 0o140000;
 
 export interface Attr {
   ino: number;
@@ -23,6 +27,8 @@ export interface Attr {
   atimeNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /** A device node's number (st_rdev). */
+  rdev?: number;
 }
 
 export interface EntryOut {
@@ -105,7 +111,7 @@ export interface FuseHandler {
   getattr(ino: number): Maybe<{ attr: Attr; timeout: number }>;
   setattr(ino: number, set: SetAttrIn, fh: number | undefined): Maybe<{ attr: Attr; timeout: number }>;
   readlink(ino: number): Maybe<string>;
-  mknod(parent: number, name: string, mode: number, caller: Caller): Maybe<EntryOut>;
+  mknod(parent: number, name: string, mode: number, rdev: number, caller: Caller): Maybe<EntryOut>;
   mkdir(parent: number, name: string, mode: number, caller: Caller): Maybe<EntryOut>;
   unlink(parent: number, name: string): Maybe<void>;
   rmdir(parent: number, name: string): Maybe<void>;

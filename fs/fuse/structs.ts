@@ -24,6 +24,7 @@ function writeStat(view: DataView, at: number, a: Attr): void {
   view.setUint32(at + L["stat.st_mode"], a.mode, true);
   view.setUint32(at + L["stat.st_uid"], a.uid, true);
   view.setUint32(at + L["stat.st_gid"], a.gid, true);
+  set64(L["stat.st_rdev"], a.rdev ?? 0);
   set64(L["stat.st_size"], a.size);
   set64(L["stat.st_blksize"], 65536);
   set64(L["stat.st_blocks"], Math.ceil(a.size / 512));

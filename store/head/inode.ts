@@ -1,7 +1,8 @@
 /** Head inode records (table `inodes`): the mutable namespace a writer changes. */
 import { Reader, Writer } from "../codec.ts";
 import { HASH_BYTES } from "../blocks/hash.ts";
-import { type Ino, type MapRoot, type PageHash, RevfsError } from "../types.ts";
+import { type Ino, type MapRoot, type PageHash, RevfsError, type SpecialType } from "../types.ts";
+import { SPECIAL_KIND, specialOf } from "../tree/pages.ts";
 import { readMapRoot, writeMapRoot } from "../tree/map_root.ts";
 
 interface InodeCommon {
@@ -39,12 +40,13 @@ export type Inode =
     /** File bytes below this directory at the last snapshot. */
     baseBytes: number;
   }
-  | InodeCommon & { type: "symlink"; target: string };
+  | InodeCommon & { type: "symlink"; target: string }
+  | InodeCommon & { type: SpecialType; rdev: number };
 
 export type FileInode = Extract<Inode, { type: "file" }>;
 export type DirInode = Extract<Inode, { type: "dir" }>;
 
-const TYPE = { file: 1, dir: 2, symlink: 3 } as const;
+const TYPE = { file: 1, dir: 2, symlink: 3, fifo: 4, socket: 4, chardev: 4, blockdev: 4 } as const;
 
 export function encodeInode(i: Inode): Uint8Array {
   const w = new Writer().u8(TYPE[i.type]).uint(i.parent).str(i.name)
@@ -63,6 +65,10 @@ export function encodeInode(i: Inode): Uint8Array {
       break;
     case "symlink":
       w.str(i.target);
+      break;
+    default:
+      // Format 6: a FIFO, socket or device node.
+      w.u8(SPECIAL_KIND[i.type]).uint(i.rdev);
   }
   return w.finish();
 }
@@ -96,6 +102,8 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
       return { ...common, type: "dir", base: hash(), baseBytes: r.uint() };
     case 3:
       return { ...common, type: "symlink", target: r.str() };
+    case 4:
+      return { ...common, type: specialOf(r.u8()), rdev: r.uint() };
     default:
       throw new RevfsError("CORRUPT", `inode ${ino} has unknown type ${t}`);
   }

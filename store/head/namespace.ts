@@ -4,7 +4,7 @@
  * a write transaction (or a group-committed change) of its choosing.
  */
 import { checkName } from "../paths.ts";
-import { type Ino, RevfsError, ROOT_INO } from "../types.ts";
+import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
 import type { FileBlocks } from "./file_blocks.ts";
 import type { Inode } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
@@ -12,12 +12,14 @@ import type { Pins } from "./pins.ts";
 
 /** What a new name holds. */
 export interface NewNode {
-  type: "file" | "dir" | "symlink";
+  type: EntryType;
   mode: number;
   uid: number;
   gid: number;
   mtimeNs: bigint;
   target?: string;
+  /** A device node's number. */
+  rdev?: number;
 }
 
 /** Attributes to change; a field left out is kept. */
@@ -56,7 +58,8 @@ export class Namespace {
     let inode: Inode;
     if (node.type === "file") inode = { ...common, type: "file", size: 0, base: null, baseBlocks: 0, inline: false };
     else if (node.type === "dir") inode = { ...common, type: "dir", base: null, baseBytes: 0 };
-    else inode = { ...common, type: "symlink", target: node.target ?? "" };
+    else if (node.type === "symlink") inode = { ...common, type: "symlink", target: node.target ?? "" };
+    else inode = { ...common, type: node.type, rdev: node.rdev ?? 0 };
     this.inodes.link(inode);
     this.inodes.touchDir(dir);
     return inode;

@@ -81,8 +81,10 @@ function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry, inP
     inode = { ...common, type: "file", size: e.size, base: e.content, baseBlocks: blocks, inline: false };
   } else if (e.type === "symlink") {
     inode = { ...common, type: "symlink", target: e.target };
-  } else {
+  } else if (e.type === "dir") {
     inode = { ...common, type: "dir", base: e.content, baseBytes: e.size };
+  } else {
+    inode = { ...common, type: e.type, rdev: e.rdev };
   }
   inodes.link(inode);
   if (e.type === "file" && e.inline && !inParentBase && e.size > 0) {

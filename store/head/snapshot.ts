@@ -60,7 +60,7 @@ export interface SnapshotParts {
 }
 
 function entrySize(e: Entry | null): number {
-  return e === null || e.type === "symlink" ? 0 : e.size;
+  return e?.type === "file" || e?.type === "dir" ? e.size : 0;
 }
 
 /** A directory's or symlink's entry; a file's comes from `foldFile`. */
@@ -71,6 +71,8 @@ function entryOf(i: Exclude<Inode, FileInode>): Entry {
       return { ...meta, type: "dir", size: i.baseBytes, content: i.base };
     case "symlink":
       return { ...meta, type: "symlink", target: i.target };
+    default:
+      return { ...meta, type: i.type, rdev: i.rdev };
   }
 }
 

@@ -4,8 +4,29 @@
  */
 import { lchownSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import type { TreeView } from "../tree/tree_view.ts";
-import { RevfsError } from "../types.ts";
+import type { NodeInfo, TreeView } from "../tree/tree_view.ts";
+import { RevfsError, type SpecialType } from "../types.ts";
+import { cPath, errno, libc, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } from "../../sys/libc.ts";
+
+const SPECIAL_BITS: Record<SpecialType, number> = {
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+};
+const EPERM = 1;
+
+/** Makes a FIFO, socket or device node at `out`, as mknod(2) does (devices need root). */
+function makeSpecial(out: string, info: NodeInfo & { type: SpecialType }): void {
+  if (libc().mknod(cPath(out), SPECIAL_BITS[info.type] | (info.mode & 0o7777), BigInt(info.rdev ?? 0)) === 0) return;
+  const e = errno();
+  const why = e === EPERM ? "making a device node needs root" : `mknod failed (errno ${e})`;
+  throw new RevfsError("INVALID", `cannot export ${out}: ${why}`);
+}
+
+function isSpecial(info: NodeInfo): info is NodeInfo & { type: SpecialType } {
+  return info.type in SPECIAL_BITS;
+}
 
 function isEmptyOrMissing(dir: string): boolean {
   try {
@@ -55,6 +76,8 @@ export async function exportTree(
     if (info.type === "dir") {
       Deno.mkdirSync(out);
       for (const [name] of view.list(path)) await writeNode(path ? `${path}/${name}` : name, join(out, name));
+    } else if (isSpecial(info)) {
+      makeSpecial(out, info);
     } else {
       const f = await Deno.open(out, { write: true, create: true, truncate: true });
       try {

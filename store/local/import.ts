@@ -12,7 +12,7 @@ import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "../head/head.ts";
 import { takeSnapshot } from "../head/snapshot.ts";
 import type { StoreParts } from "../parts.ts";
-import { type BlockHash, type Ino, RevfsError, type Revision, ROOT_INO } from "../types.ts";
+import { type BlockHash, type Ino, RevfsError, type Revision, ROOT_INO, type SpecialType } from "../types.ts";
 import { dataExtents } from "./sparse.ts";
 
 interface Meta {
@@ -25,7 +25,17 @@ interface Meta {
 type PlanNode =
   | Meta & { type: "file"; size: number; blocks: [number, BlockHash | null][] }
   | Meta & { type: "dir"; children: Map<string, PlanNode> }
-  | Meta & { type: "symlink"; target: string };
+  | Meta & { type: "symlink"; target: string }
+  | Meta & { type: SpecialType; rdev: number };
+
+/** A FIFO, socket or device node's type; undefined for anything else. */
+function specialOf(st: Deno.FileInfo): SpecialType | undefined {
+  if (st.isFifo) return "fifo";
+  if (st.isSocket) return "socket";
+  if (st.isCharDevice) return "chardev";
+  if (st.isBlockDevice) return "blockdev";
+  return undefined;
+}
 
 /** New block bytes per write transaction during import. */
 const BATCH_BYTES = 64 << 20;
@@ -78,6 +88,8 @@ export async function importDir(
   const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
     const meta = { ...metaOf(st), mtimeNs: mtimeNsOf(path) };
     if (st.isSymlink) return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
+    const special = specialOf(st);
+    if (special) return { ...meta, type: special, rdev: special.endsWith("dev") ? st.rdev ?? 0 : 0 };
     if (st.isDirectory) {
       const children = new Map<string, PlanNode>();
       const names = [...Deno.readDirSync(path)].map((e) => e.name).sort();
@@ -92,8 +104,8 @@ export async function importDir(
           const why = name.includes("\uFFFD") ? "a name that is not valid UTF-8" : "a file that vanished";
           throw new RevfsError("INVALID", `cannot import ${p}: ${why} (nothing was imported)`);
         }
-        if (!cst.isFile && !cst.isDirectory && !cst.isSymlink) {
-          console.error(`revfs: skipping ${p}: not a file, directory or symlink`);
+        if (!cst.isFile && !cst.isDirectory && !cst.isSymlink && !specialOf(cst)) {
+          console.error(`revfs: skipping ${p}: not a file, directory, symlink, FIFO, socket or device`);
           continue;
         }
         children.set(name, await scan(p, cst));
@@ -162,7 +174,8 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>)
       const have = head.inodes.must(ino);
       const same = have.type === want.type &&
         (have.type !== "symlink" || (want.type === "symlink" && have.target === want.target &&
-          have.mtimeNs === want.mtimeNs && have.uid === want.uid && have.gid === want.gid));
+          have.mtimeNs === want.mtimeNs && have.uid === want.uid && have.gid === want.gid)) &&
+        (!("rdev" in have) || ("rdev" in want && have.rdev === want.rdev));
       if (!same) {
         head.names.removeTree(dir, name);
         ino = undefined;
@@ -176,6 +189,7 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>)
         gid: want.gid,
         mtimeNs: want.mtimeNs,
         target: want.type === "symlink" ? want.target : undefined,
+        rdev: "rdev" in want ? want.rdev : undefined,
       }).ino;
     }
     if (want.type === "file") head.files.setBlocks(ino, want.size, want.blocks);

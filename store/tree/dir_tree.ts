@@ -40,6 +40,7 @@ export function entriesEqual(a: Entry | null, b: Entry | null): boolean {
   if (a.type !== b.type || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid) return false;
   if (a.mtimeNs !== b.mtimeNs) return false;
   if (a.type === "symlink") return a.target === (b as typeof a).target;
+  if (a.type !== "file" && a.type !== "dir") return a.rdev === (b as typeof a).rdev;
   const o = b as typeof a;
   if (a.type === "file" && (a.inline || (o as typeof a).inline)) {
     const bi = (o as typeof a).inline;

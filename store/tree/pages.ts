@@ -7,7 +7,7 @@
 import { Reader, Writer } from "../codec.ts";
 import { bytesEqual, HASH_BYTES, hashKey, sha256, shortHex } from "../blocks/hash.ts";
 import type { RecordStore } from "../records/records.ts";
-import { type BlockHash, type Entry, type PageHash, RevfsError } from "../types.ts";
+import { type BlockHash, type Entry, type PageHash, RevfsError, type SpecialType } from "../types.ts";
 import { compress, compressWithDict, decompress, decompressWithDict } from "../blocks/zstd.ts";
 import { readMapRoot, writeMapRoot } from "./map_root.ts";
 import { type ChainKind, Chains, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
@@ -28,9 +28,23 @@ const TAG = { bmleaf: 1, bminner: 2, dirleaf: 3, dirinner: 4 } as const;
 const ENTRY_TAG = { file: 1, dir: 2, symlink: 3 } as const;
 /** A file whose bytes are in the entry (format 5). */
 const INLINE_FILE_TAG = 4;
+/** A FIFO, socket or device node (format 6): `u8` which, `uint` rdev. */
+const SPECIAL_TAG = 5;
+export const SPECIAL_KIND: Record<SpecialType, number> = { fifo: 1, socket: 2, chardev: 3, blockdev: 4 };
+const SPECIAL_OF: Record<number, SpecialType> = { 1: "fifo", 2: "socket", 3: "chardev", 4: "blockdev" };
+
+export function specialOf(kind: number): SpecialType {
+  const t = SPECIAL_OF[kind];
+  if (t === undefined) throw new RevfsError("CORRUPT", `unknown special file kind ${kind}`);
+  return t;
+}
 
 export function writeEntry(w: Writer, e: Entry): void {
-  const tag = e.type === "file" && e.inline ? INLINE_FILE_TAG : ENTRY_TAG[e.type];
+  const tag = e.type === "file" && e.inline
+    ? INLINE_FILE_TAG
+    : e.type === "file" || e.type === "dir" || e.type === "symlink"
+    ? ENTRY_TAG[e.type]
+    : SPECIAL_TAG;
   w.u8(tag).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
   if (e.type === "file" && e.inline) {
     w.bytes(e.inline);
@@ -39,6 +53,8 @@ export function writeEntry(w: Writer, e: Entry): void {
   } else if (e.type === "file") {
     w.uint(e.size);
     writeMapRoot(w, e.content);
+  } else if (e.type !== "dir") {
+    w.u8(SPECIAL_KIND[e.type]).uint(e.rdev);
   } else {
     w.uint(e.size);
     writeOptHash(w, e.content);
@@ -55,6 +71,8 @@ export function readEntry(r: Reader): Entry {
       return { type: "dir", mode, uid, gid, mtimeNs, size: r.uint(), content: readOptHash(r) as PageHash | null };
     case 3:
       return { type: "symlink", mode, uid, gid, mtimeNs, target: r.str() };
+    case SPECIAL_TAG:
+      return { type: specialOf(r.u8()), mode, uid, gid, mtimeNs, rdev: r.uint() };
     case INLINE_FILE_TAG: {
       const inline = r.bytes().slice();
       return { type: "file", mode, uid, gid, mtimeNs, size: inline.length, content: null, inline };

@@ -19,6 +19,8 @@ export interface NodeInfo {
   /** Bytes of a file; 0 for a directory; target length for a symlink. */
   size: number;
   target?: string;
+  /** A device node's number. */
+  rdev?: number;
 }
 
 export interface TreeView {
@@ -39,12 +41,14 @@ export interface RevisionTree extends TreeView {
 export function infoOfEntry(e: Entry): NodeInfo {
   const base = { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs };
   if (e.type === "symlink") return { ...base, size: new TextEncoder().encode(e.target).length, target: e.target };
+  if (e.type !== "file" && e.type !== "dir") return { ...base, size: 0, rdev: e.rdev };
   return { ...base, size: e.type === "file" ? e.size : 0 };
 }
 
 export function infoOfInode(i: Inode): NodeInfo {
   const base = { type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
   if (i.type === "symlink") return { ...base, size: new TextEncoder().encode(i.target).length, target: i.target };
+  if (i.type !== "file" && i.type !== "dir") return { ...base, size: 0, rdev: i.rdev };
   return { ...base, size: i.type === "file" ? i.size : 0 };
 }
 
