@@ -52,6 +52,7 @@ export { fileChunks, infoOfEntry, infoOfInode } from "./store/tree/tree_view.ts"
 export { gather, rangeSegments, zeroBlock } from "./store/tree/read_range.ts";
 export { hashKey } from "./store/blocks/hash_keys.ts";
 export type { ChangeKind } from "./store/tree/diff.ts";
+export type { XattrMode } from "./store/tree/xattrs.ts";
 export type { GcResult } from "./store/maintenance/gc.ts";
 export type { CompactResult } from "./store/maintenance/compact.ts";
 export type { OptimizeResult } from "./store/maintenance/optimize.ts";
@@ -72,4 +73,6 @@ export {
   type Revision,
   type RevNumber,
   ROOT_INO,
+  type SpecialType,
+  type Xattrs,
 } from "./store/types.ts";

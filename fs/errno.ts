@@ -11,6 +11,7 @@ const BY_CODE: Record<string, number> = {
   INVALID: Errno.EINVAL,
   NAME_TOO_LONG: Errno.ENAMETOOLONG,
   NO_SPACE: Errno.ENOSPC,
+  NO_XATTR: Errno.ENODATA,
   CORRUPT: Errno.EIO,
   UNKNOWN_REV: Errno.ENOENT,
 };

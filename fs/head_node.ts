@@ -4,7 +4,15 @@
  * changes are group-committed (store/api.ts). The root also shows the read-only
  * `.snapshots` tree, which another Tree serves under its own inode numbers.
  */
-import { infoOfInode, type Ino, RevfsError, ROOT_INO, type VersionedStore } from "../mod.ts";
+import {
+  infoOfInode,
+  type Ino,
+  RevfsError,
+  ROOT_INO,
+  type VersionedStore,
+  type XattrMode,
+  type Xattrs,
+} from "../mod.ts";
 import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
 import { attrOf, type AttrOut, type NodeType, type Tree, TYPE_BITS } from "./node.ts";
 import type { PageCache } from "./page_cache.ts";
@@ -19,6 +27,12 @@ export interface MountedDir {
 }
 
 export class HeadTree implements Tree {
+  /**
+   * Subdirectories per directory, for nlink: counted on the first getattr, then kept
+   * by mkdir, rmdir and rename (while mounted, the head changes only through here).
+   */
+  private readonly subdirs = new Map<number, number>();
+
   constructor(
     private readonly store: VersionedStore,
     private readonly cache: PageCache,
@@ -29,10 +43,20 @@ export class HeadTree implements Tree {
     return ino < this.mounted.ino;
   }
 
+  xattrs(ino: number): Xattrs {
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    return i.xattrs ?? [];
+  }
+
+  setXattr(ino: number, name: string, value: Uint8Array | null, mode: XattrMode): void {
+    this.store.head.setXattr(ino as Ino, name, value, mode);
+  }
+
   getattr(ino: number): AttrOut {
     const i = this.store.head.inode(ino as Ino);
     if (!i) throw new FuseError(Errno.ENOENT);
-    const attr = attrOf(ino, infoOfInode(i), i.ctimeNs);
+    const attr = attrOf(ino, infoOfInode(i), i.ctimeNs, i.type === "dir" ? this.subdirCount(ino) : 0);
     // Open after its last name went: no links, as fstat on a local disk says.
     if (i.parent === 0 && ino !== ROOT_INO) attr.nlink = 0;
     const p = this.cache.pending(ino as Ino);
@@ -149,7 +173,7 @@ export class HeadTree implements Tree {
 
   make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string, rdev?: number): number {
     this.checkName(parent, name);
-    return this.store.head.create(parent as Ino, name, {
+    const ino = this.store.head.create(parent as Ino, name, {
       type,
       mode: mode & ~c.umask & 0o7777,
       uid: c.uid,
@@ -158,6 +182,8 @@ export class HeadTree implements Tree {
       target,
       rdev,
     }).ino;
+    if (type === "dir") this.countSubdirs(parent, +1);
+    return ino;
   }
 
   unlink(parent: number, name: string): void {
@@ -169,15 +195,47 @@ export class HeadTree implements Tree {
 
   rmdir(parent: number, name: string): void {
     this.checkName(parent, name);
+    const ino = this.store.head.lookup(parent as Ino, name);
     this.store.head.remove(parent as Ino, name, true);
+    this.countSubdirs(parent, -1);
+    if (ino !== undefined) this.subdirs.delete(ino);
   }
 
   rename(parent: number, name: string, newParent: number, newName: string): void {
     this.checkName(parent, name);
     this.checkName(newParent, newName);
+    const moved = this.store.head.lookup(parent as Ino, name);
     const replaced = this.store.head.lookup(newParent as Ino, newName);
+    const isDir = (ino: Ino | undefined) => ino !== undefined && this.store.head.inode(ino)?.type === "dir";
+    const movedDir = isDir(moved), replacedDir = replaced !== moved && isDir(replaced);
     this.store.head.rename(parent as Ino, name, newParent as Ino, newName);
-    if (replaced !== undefined) this.dropIfGone(replaced);
+    if (movedDir) {
+      this.countSubdirs(parent, -1);
+      this.countSubdirs(newParent, +1);
+    }
+    if (replacedDir) {
+      this.countSubdirs(newParent, -1);
+      this.subdirs.delete(replaced!);
+    }
+    if (replaced !== undefined && replaced !== moved) this.dropIfGone(replaced);
+  }
+
+  /** Subdirectories of a directory (`.snapshots` in the root counts, as ls shows it). */
+  private subdirCount(ino: number): number {
+    let n = this.subdirs.get(ino);
+    if (n === undefined) {
+      n = ino === ROOT_INO ? 1 : 0;
+      for (const [, child] of this.store.head.readdir(ino as Ino)) {
+        if (this.store.head.inode(child)?.type === "dir") n++;
+      }
+      this.subdirs.set(ino, n);
+    }
+    return n;
+  }
+
+  private countSubdirs(ino: number, by: number): void {
+    const n = this.subdirs.get(ino);
+    if (n !== undefined) this.subdirs.set(ino, n + by);
   }
 
   private isMounted(parent: number, name: string): boolean {

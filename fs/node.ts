@@ -10,7 +10,7 @@
  */
 import type { Attr, Caller, DirEntryOut, Maybe, SetAttrIn } from "./fuse/ops.ts";
 import { Errno, FuseError, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from "./fuse/ops.ts";
-import type { EntryType, NodeInfo } from "../mod.ts";
+import type { EntryType, NodeInfo, XattrMode, Xattrs } from "../mod.ts";
 
 /** Attributes and how long the kernel may cache them (and the name that led to them). */
 export interface AttrOut {
@@ -62,6 +62,11 @@ export interface Tree {
   fsync(ino: number): Promise<void>;
   /** Makes names durable. */
   fsyncdir(): Promise<void>;
+
+  /** A node's extended attributes, sorted by name. */
+  xattrs(ino: number): Xattrs;
+  /** Sets (`value` null: removes) one extended attribute. */
+  setXattr(ino: number, name: string, value: Uint8Array | null, mode: XattrMode): void;
 }
 
 function readOnly(): never {
@@ -76,6 +81,7 @@ export abstract class ReadOnlyTree {
   readonly rmdir: Tree["rmdir"] = readOnly;
   readonly rename: Tree["rename"] = readOnly;
   readonly write: Tree["write"] = readOnly;
+  readonly setXattr: Tree["setXattr"] = readOnly;
   fsync(): Promise<void> {
     return Promise.resolve();
   }
@@ -100,12 +106,12 @@ export function typeOfMode(mode: number): NodeType | undefined {
   return (Object.keys(TYPE_BITS) as NodeType[]).find((t) => TYPE_BITS[t] === bits);
 }
 
-/** FUSE attributes of a stored node. */
-export function attrOf(ino: number, info: NodeInfo, ctimeNs = info.mtimeNs): Attr {
+/** FUSE attributes of a stored node; a directory's nlink counts its `subdirs`, as a local disk's does. */
+export function attrOf(ino: number, info: NodeInfo, ctimeNs = info.mtimeNs, subdirs = 0): Attr {
   return {
     ino,
     mode: TYPE_BITS[info.type] | info.mode,
-    nlink: info.type === "dir" ? 2 : 1,
+    nlink: info.type === "dir" ? 2 + subdirs : 1,
     uid: info.uid,
     gid: info.gid,
     size: info.type === "dir" ? 4096 : info.size,

@@ -12,6 +12,7 @@ import {
   type RevNumber,
   ROOT_INO,
   type VersionedStore,
+  type Xattrs,
 } from "../mod.ts";
 import { type Attr, type DirEntryOut, Errno, FuseError, S_IFDIR } from "./fuse/ops.ts";
 import { attrOf, type AttrOut, ReadOnlyTree, type Tree, TYPE_BITS } from "./node.ts";
@@ -35,6 +36,8 @@ export interface SnapshotNode {
   path: string;
   entry: Entry;
   info: NodeInfo;
+  /** Subdirectories of a directory, counted on the first getattr (for nlink). */
+  subdirs?: number;
 }
 
 export class SnapshotTree extends ReadOnlyTree implements Tree {
@@ -71,8 +74,20 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
   }
 
   getattr(ino: number): AttrOut {
-    if (ino === SNAPSHOTS_ROOT_INO) return { attr: this.rootAttr, timeout: ROOT_TIMEOUT };
-    return { attr: attrOf(ino, this.node(ino).info), timeout: SNAPSHOT_TIMEOUT };
+    if (ino === SNAPSHOTS_ROOT_INO) {
+      // A directory's nlink is 2 and one per subdirectory: here, each revision and tag.
+      const nlink = 2 + this.store.revisions().length + this.store.tags().length;
+      return { attr: { ...this.rootAttr, nlink }, timeout: ROOT_TIMEOUT };
+    }
+    const n = this.node(ino);
+    if (n.info.type === "dir" && n.subdirs === undefined) {
+      n.subdirs = this.store.view(n.rev).list(n.path).filter(([, i]) => i.type === "dir").length;
+    }
+    return { attr: attrOf(ino, n.info, undefined, n.subdirs), timeout: SNAPSHOT_TIMEOUT };
+  }
+
+  xattrs(ino: number): Xattrs {
+    return ino === SNAPSHOTS_ROOT_INO ? [] : this.node(ino).info.xattrs ?? [];
   }
 
   lookup(parent: number, name: string): number {

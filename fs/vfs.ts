@@ -26,6 +26,10 @@ import { PageCache } from "./page_cache.ts";
 import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotTree } from "./snapshot_node.ts";
 
 const NAME_MAX = 255;
+/** setxattr(2) flags. */
+const XATTR_CREATE = 1, XATTR_REPLACE = 2;
+/** system.posix_acl_access and system.posix_acl_default. */
+const POSIX_ACL_PREFIX = "system.posix_acl_";
 
 export class RevfsFilesystem implements FuseHandler {
   private readonly head: HeadTree;
@@ -124,6 +128,31 @@ export class RevfsFilesystem implements FuseHandler {
     if (from !== this.tree(newParent)) throw new FuseError(Errno.EROFS);
     if (flags !== 0) throw new FuseError(Errno.EINVAL);
     from.rename(parent, name, newParent, newName);
+  }
+
+  // --- extended attributes -------------------------------------------------
+
+  setxattr(ino: number, name: string, value: Uint8Array, flags: number): void {
+    // Setting an access ACL changes the mode on a filesystem with ACLs, and cp -a sets
+    // the mode that way; stored as a plain attribute it would change nothing. Refused,
+    // programs fall back to chmod, as on a filesystem without ACLs.
+    if (name.startsWith(POSIX_ACL_PREFIX)) throw new FuseError(Errno.ENOTSUP);
+    const mode = flags & XATTR_CREATE ? "create" : flags & XATTR_REPLACE ? "replace" : "either";
+    this.tree(ino).setXattr(ino, name, value, mode);
+  }
+
+  getxattr(ino: number, name: string): Uint8Array {
+    const found = this.tree(ino).xattrs(ino).find(([n]) => n === name);
+    if (!found) throw new FuseError(Errno.ENODATA);
+    return found[1];
+  }
+
+  listxattr(ino: number): string[] {
+    return this.tree(ino).xattrs(ino).map(([n]) => n);
+  }
+
+  removexattr(ino: number, name: string): void {
+    this.tree(ino).setXattr(ino, name, null, "either");
   }
 
   // --- files --------------------------------------------------------------

@@ -9,6 +9,7 @@ import type { NodeInfo, RevisionTree, TreeView } from "./tree/tree_view.ts";
 import type { FileWriteout } from "./head/file_blocks.ts";
 import type { FileInode, Inode } from "./head/inode.ts";
 import type { AttrChange, NewNode } from "./head/namespace.ts";
+import type { XattrMode } from "./tree/xattrs.ts";
 import type { GcResult } from "./maintenance/gc.ts";
 import type { OptimizeResult } from "./maintenance/optimize.ts";
 import type { StoreStats } from "./maintenance/stats.ts";
@@ -45,6 +46,11 @@ export interface HeadApi {
   /** Moves a name, replacing a file, symlink or empty directory at the target. */
   rename(parent: Ino, name: string, newParent: Ino, newName: string): void;
   setattr(ino: Ino, change: AttrChange): Inode;
+  /**
+   * Sets (`value` null: removes) one extended attribute; EXISTS, NO_XATTR and NO_SPACE
+   * as setxattr(2) and removexattr(2) fail. An inode's attributes are in `inode(ino).xattrs`.
+   */
+  setXattr(ino: Ino, name: string, value: Uint8Array | null, mode: XattrMode): Inode;
 
   /** Keeps an inode alive while it is open, even after its last name is removed. */
   pin(ino: Ino): void;

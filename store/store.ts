@@ -158,6 +158,7 @@ export class Store implements VersionedStore {
       remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
       rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
       setattr: (ino, change) => later(() => names.setattr(ino, change)),
+      setXattr: (ino, name, value, mode) => later(() => names.setXattr(ino, name, value, mode)),
       pin: (ino) => pins.pin(ino),
       unpin: (ino) => later(() => names.unpin(ino)),
       sweepOrphans: () => this.transaction("sweep", () => names.sweepOrphans()),

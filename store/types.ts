@@ -28,6 +28,9 @@ export const ROOT_INO = 1 as Ino;
 export type SpecialType = "fifo" | "socket" | "chardev" | "blockdev";
 export type EntryType = "file" | "dir" | "symlink" | SpecialType;
 
+/** Extended attributes: (name, value) pairs sorted by name. */
+export type Xattrs = [string, Uint8Array][];
+
 interface EntryMeta {
   /** Permission bits (07777); the type lives in `type`. */
   mode: number;
@@ -35,6 +38,8 @@ interface EntryMeta {
   gid: number;
   /** Modification time in nanoseconds since the epoch. */
   mtimeNs: bigint;
+  /** Extended attributes (format 6); absent when there are none. */
+  xattrs?: Xattrs;
 }
 
 /** One name in a directory of a revision, as stored in a directory page. */
@@ -92,6 +97,7 @@ export type ErrorCode =
   | "CORRUPT"
   | "NAME_TOO_LONG"
   | "NO_SPACE"
+  | "NO_XATTR"
   | "INVALID";
 
 /** What an error is about: each field, when set, is named in the message. */

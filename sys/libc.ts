@@ -2,8 +2,8 @@
  * The libc calls Deno does not offer, through FFI, for the whole project: flock(2) for
  * the store's writer lock, lseek(2) with SEEK_DATA / SEEK_HOLE for sparse files,
  * statvfs(3) for the mount's statfs, poll(2) and fcntl(2) for the FUSE request loop,
- * syncfs(2) for a client flushing a mount, mknod(2) for export's FIFOs, sockets and
- * devices, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
+ * syncfs(2) for a client flushing a mount, mknod(2) and the l*xattr(2) calls for
+ * export and import, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
  */
 export const O_RDONLY = 0, O_RDWR = 0o2, O_CREAT = 0o100, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
 export const S_IFIFO = 0o010000, S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFSOCK = 0o140000;
@@ -21,6 +21,9 @@ const symbols = {
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   syncfs: { parameters: ["i32"], result: "i32" },
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["u64"], result: "i32" },

@@ -81,3 +81,85 @@ Deno.test("posix: FIFOs, Unix sockets and device nodes are made, listed, stat'ed
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** System calls on extended attributes, as Python makes them; prints one line per result. */
+const XATTR_CALLS = `
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def err(f):
+    try:
+        f(); return "ok"
+    except OSError as e:
+        return "errno %d" % e.errno
+os.chdir(sys.argv[1])
+os.setxattr("f", "user.color", b"blue")
+os.setxattr("f", "user.empty", b"")
+os.setxattr("d", "user.tag", bytes([0, 1, 255]))
+os.setxattr("d", "trusted.root", b"only root")
+print(sorted(os.listxattr("f")), os.getxattr("f", "user.color"), os.getxattr("d", "user.tag"))
+print("create existing:", err(lambda: os.setxattr("f", "user.color", b"x", os.XATTR_CREATE)))
+print("replace missing:", err(lambda: os.setxattr("f", "user.new", b"x", os.XATTR_REPLACE)))
+print("get missing:", err(lambda: os.getxattr("f", "user.new")))
+print("remove missing:", err(lambda: os.removexattr("f", "user.new")))
+print("too big:", err(lambda: os.setxattr("f", "user.big", b"x" * 70000)))
+buf = ctypes.create_string_buffer(2)
+print("small buffer:", libc.getxattr(b"f", b"user.color", buf, 2), ctypes.get_errno())
+print("size query:", libc.getxattr(b"f", b"user.color", None, 0))
+os.setxattr("f", "user.color", b"red", os.XATTR_REPLACE)
+`;
+
+Deno.test("posix: extended attributes are set, read, listed and removed as Linux does, and kept per revision, exported and imported", async () => {
+  const dir = await tempDir();
+  try {
+    const mnt = `${dir}/mnt`, store = `${dir}/store`;
+    const script = `${dir}/xattrs.py`;
+    await Deno.writeTextFile(script, XATTR_CALLS);
+    const expected = [
+      "['user.color', 'user.empty'] b'blue' b'\\x00\\x01\\xff'",
+      "create existing: errno 17",
+      "replace missing: errno 61",
+      "get missing: errno 61",
+      "remove missing: errno 61",
+      "too big: errno 7",
+      "small buffer: -1 34",
+      "size query: 4",
+    ];
+    // The same calls on the local disk give the same answers: the reference.
+    const local = `${dir}/local`;
+    await Deno.mkdir(`${local}/d`, { recursive: true });
+    await Deno.writeTextFile(`${local}/f`, "hi\n");
+    const onDisk = await sh(`python3 ${script} ${local}`);
+    assert.equal(onDisk.code, 0, onDisk.stderr);
+    assert.deepEqual(onDisk.stdout.trim().split("\n"), expected, "the local disk's answers");
+    await withMount(store, mnt, async () => {
+      await Deno.mkdir(`${mnt}/d`);
+      await Deno.writeTextFile(`${mnt}/f`, "hi\n");
+      const r = await sh(`python3 ${script} ${mnt}`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n"), expected);
+      assert.equal((await runCli("snapshot", mnt)).stdout.trim(), "1");
+      const after = await sh(
+        `cd ${mnt} && python3 -c 'import os; os.removexattr("f", "user.color"); ` +
+          `print(os.listxattr("f"), os.getxattr(".snapshots/1/f", "user.color"), os.listxattr(".snapshots/1/d"))'`,
+      );
+      assert.equal(after.stdout.trim(), "['user.empty'] b'red' ['trusted.root', 'user.tag']", after.stderr);
+      const ro = await sh(`python3 -c 'import os; os.setxattr("${mnt}/.snapshots/1/f", "user.x", b"1")'`);
+      assert.match(ro.stderr, /Read-only file system/);
+    });
+    const out = `${dir}/out`;
+    assert.equal((await runCli("export", store, "1", out)).code, 0);
+    const read = (root: string) =>
+      sh(
+        `cd ${root} && python3 -c 'import os; print([(p, n, os.getxattr(p, n)) for p in ("d", "f") for n in sorted(os.listxattr(p))])'`,
+      );
+    const want = "[('d', 'trusted.root', b'only root'), ('d', 'user.tag', b'\\x00\\x01\\xff'), " +
+      "('f', 'user.color', b'red'), ('f', 'user.empty', b'')]";
+    assert.equal((await read(out)).stdout.trim(), want, "export");
+    const again = `${dir}/again`, back = `${dir}/back`;
+    assert.equal((await runCli("import", again, out)).code, 0);
+    assert.equal((await runCli("export", again, "1", back)).code, 0);
+    assert.equal((await read(back)).stdout.trim(), want, "import, then export");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -68,6 +68,8 @@ int main(void) {
   OFF(fuse_lowlevel_ops, release); OFF(fuse_lowlevel_ops, fsync); OFF(fuse_lowlevel_ops, opendir);
   OFF(fuse_lowlevel_ops, readdir); OFF(fuse_lowlevel_ops, releasedir); OFF(fuse_lowlevel_ops, fsyncdir);
   OFF(fuse_lowlevel_ops, statfs); OFF(fuse_lowlevel_ops, access); OFF(fuse_lowlevel_ops, create);
+  OFF(fuse_lowlevel_ops, setxattr); OFF(fuse_lowlevel_ops, getxattr); OFF(fuse_lowlevel_ops, listxattr);
+  OFF(fuse_lowlevel_ops, removexattr);
   OFF(fuse_lowlevel_ops, forget_multi); OFF(fuse_lowlevel_ops, fallocate);
   OFF(fuse_lowlevel_ops, readdirplus); OFF(fuse_lowlevel_ops, lseek);
   printf("FUSE_CAP_WRITEBACK_CACHE %d\n", FUSE_CAP_WRITEBACK_CACHE);

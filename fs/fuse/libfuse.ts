@@ -20,6 +20,7 @@ const fuseSymbols = {
   fuse_reply_open: { parameters: ["pointer", "buffer"], result: "i32" },
   fuse_reply_write: { parameters: ["pointer", "usize"], result: "i32" },
   fuse_reply_buf: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  fuse_reply_xattr: { parameters: ["pointer", "usize"], result: "i32" },
   fuse_reply_iov: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   fuse_reply_statfs: { parameters: ["pointer", "buffer"], result: "i32" },
   fuse_add_direntry: { parameters: ["pointer", "buffer", "usize", "buffer", "buffer", "i64"], result: "usize" },

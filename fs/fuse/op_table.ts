@@ -264,8 +264,36 @@ class OpTable {
         f.fuse_reply_statfs(req, b);
       });
     });
+    def("fuse_lowlevel_ops.setxattr", [P, U64, P, P, USZ, I32], (req, ino, name, value, size, flags) => {
+      const n = num(size);
+      const bytes = n === 0 || value === null
+        ? new Uint8Array(0)
+        : new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(value, n)).slice();
+      const key = cString(name);
+      this.run.serve(req, "setxattr", () => h.setxattr(num(ino), key, bytes, flags), this.replyOk(req));
+    });
+    def("fuse_lowlevel_ops.getxattr", [P, U64, P, USZ], (req, ino, name, size) => {
+      const key = cString(name);
+      this.run.serve(req, "getxattr", () => h.getxattr(num(ino), key), this.replyXattr(req, num(size)));
+    });
+    def("fuse_lowlevel_ops.listxattr", [P, U64, USZ], (req, ino, size) => {
+      const names = (list: string[]) => new TextEncoder().encode(list.map((n) => n + "\0").join(""));
+      const reply = this.replyXattr(req, num(size));
+      this.run.serve(req, "listxattr", () => h.listxattr(num(ino)), (list) => reply(names(list)));
+    });
+    def("fuse_lowlevel_ops.removexattr", [P, U64, P], (req, ino, name) => {
+      const key = cString(name);
+      this.run.serve(req, "removexattr", () => h.removexattr(num(ino), key), this.replyOk(req));
+    });
     return ops;
   }
+
+  /** getxattr/listxattr: size 0 asks how big the answer is; a smaller buffer is ERANGE. */
+  private replyXattr = (req: Ptr, size: number) => (bytes: Uint8Array) => {
+    if (size === 0) void this.fuse.fuse_reply_xattr(req, BigInt(bytes.length));
+    else if (bytes.length > size) void this.fuse.fuse_reply_err(req, Errno.ERANGE);
+    else void this.fuse.fuse_reply_buf(req, bytes, BigInt(bytes.length));
+  };
 
   private replyDir(req: Ptr, entries: DirEntryOut[], start: number, max: number): void {
     const buf = new Uint8Array(max);

@@ -94,11 +94,13 @@ export const Errno = {
   EISDIR: 21,
   EINVAL: 22,
   EFBIG: 27,
+  ERANGE: 34,
   ENOSPC: 28,
   EROFS: 30,
   ENAMETOOLONG: 36,
   ENOSYS: 38,
   ENOTEMPTY: 39,
+  ENODATA: 61,
   EILSEQ: 84,
   ENOTSUP: 95,
 } as const;
@@ -136,4 +138,10 @@ export interface FuseHandler {
   /** Makes the directory's entries durable (a create or rename before it). */
   fsyncdir(ino: number, datasync: boolean, fh: number): Maybe<void>;
   statfs(ino: number): Maybe<StatfsOut>;
+  /** `value` is the handler's own copy; `flags`: XATTR_CREATE (1), XATTR_REPLACE (2). */
+  setxattr(ino: number, name: string, value: Uint8Array, flags: number): Maybe<void>;
+  /** The value; ENODATA when there is none. The binding answers size queries and ERANGE. */
+  getxattr(ino: number, name: string): Maybe<Uint8Array>;
+  listxattr(ino: number): Maybe<string[]>;
+  removexattr(ino: number, name: string): Maybe<void>;
 }

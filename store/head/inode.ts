@@ -1,8 +1,9 @@
 /** Head inode records (table `inodes`): the mutable namespace a writer changes. */
 import { Reader, Writer } from "../codec.ts";
 import { HASH_BYTES } from "../blocks/hash.ts";
-import { type Ino, type MapRoot, type PageHash, RevfsError, type SpecialType } from "../types.ts";
+import { type Ino, type MapRoot, type PageHash, RevfsError, type SpecialType, type Xattrs } from "../types.ts";
 import { SPECIAL_KIND, specialOf } from "../tree/pages.ts";
+import { readXattrs, writeXattrs } from "../tree/xattrs.ts";
 import { readMapRoot, writeMapRoot } from "../tree/map_root.ts";
 
 interface InodeCommon {
@@ -15,7 +16,13 @@ interface InodeCommon {
   gid: number;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /** Extended attributes (format 6); absent when there are none. */
+  xattrs?: Xattrs;
 }
+
+/** The trailing flags byte (format 5 for `inline`, 6 for the rest); absent: all clear. */
+const FLAG_INLINE = 1;
+const FLAG_XATTRS = 2;
 
 export type Inode =
   | InodeCommon & {
@@ -57,7 +64,6 @@ export function encodeInode(i: Inode): Uint8Array {
       w.uint(i.size);
       writeMapRoot(w, i.base);
       w.uint(i.baseBlocks);
-      if (i.inline) w.u8(1);
       break;
     case "dir":
       hash(i.base);
@@ -70,6 +76,9 @@ export function encodeInode(i: Inode): Uint8Array {
       // Format 6: a FIFO, socket or device node.
       w.u8(SPECIAL_KIND[i.type]).uint(i.rdev);
   }
+  const flags = (i.type === "file" && i.inline ? FLAG_INLINE : 0) | (i.xattrs?.length ? FLAG_XATTRS : 0);
+  if (flags !== 0) w.u8(flags);
+  if (flags & FLAG_XATTRS) writeXattrs(w, i.xattrs!);
   return w.finish();
 }
 
@@ -87,24 +96,25 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
     ctimeNs: r.bigint(),
   };
   const hash = () => r.u8() === 0 ? null : r.raw(HASH_BYTES).slice() as PageHash;
+  let i: Inode;
   switch (t) {
     case 1:
-      // Format 5 appends the inline flag when set.
-      return {
-        ...common,
-        type: "file",
-        size: r.uint(),
-        base: readMapRoot(r),
-        baseBlocks: r.uint(),
-        inline: !r.done && r.u8() === 1,
-      };
+      i = { ...common, type: "file", size: r.uint(), base: readMapRoot(r), baseBlocks: r.uint(), inline: false };
+      break;
     case 2:
-      return { ...common, type: "dir", base: hash(), baseBytes: r.uint() };
+      i = { ...common, type: "dir", base: hash(), baseBytes: r.uint() };
+      break;
     case 3:
-      return { ...common, type: "symlink", target: r.str() };
+      i = { ...common, type: "symlink", target: r.str() };
+      break;
     case 4:
-      return { ...common, type: specialOf(r.u8()), rdev: r.uint() };
+      i = { ...common, type: specialOf(r.u8()), rdev: r.uint() };
+      break;
     default:
       throw new RevfsError("CORRUPT", `inode ${ino} has unknown type ${t}`);
   }
+  const flags = r.done ? 0 : r.u8();
+  if (i.type === "file") i.inline = (flags & FLAG_INLINE) !== 0;
+  if (flags & FLAG_XATTRS) i.xattrs = readXattrs(r);
+  return i;
 }

@@ -9,6 +9,7 @@ import type { FileBlocks } from "./file_blocks.ts";
 import type { Inode } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
 import type { Pins } from "./pins.ts";
+import { withXattr, type XattrMode } from "../tree/xattrs.ts";
 
 /** What a new name holds. */
 export interface NewNode {
@@ -142,6 +143,15 @@ export class Namespace {
     if (change.mtimeNs !== undefined) i.mtimeNs = change.mtimeNs;
     this.inodes.saveChanged(i);
     return i;
+  }
+
+  /** Sets (or with `value` null removes) one extended attribute; fails as setxattr(2) does. */
+  setXattr(ino: Ino, name: string, value: Uint8Array | null, mode: XattrMode): Inode {
+    const i = this.inodes.named(ino);
+    const xattrs = withXattr(i.xattrs, name, value, mode);
+    const changed = { ...i, xattrs: xattrs.length ? xattrs : undefined, ctimeNs: nowNs() };
+    this.inodes.saveChanged(changed);
+    return changed;
   }
 
   /** Undoes one pin; frees the inode when that was the last pin of an orphan. */

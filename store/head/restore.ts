@@ -70,6 +70,7 @@ function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry, inP
     gid: e.gid,
     mtimeNs: e.mtimeNs,
     ctimeNs: nowNs(),
+    ...(e.xattrs ? { xattrs: e.xattrs } : {}),
   };
   let inode: Inode;
   if (e.type === "file" && e.inline) {

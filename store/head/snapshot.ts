@@ -63,9 +63,15 @@ function entrySize(e: Entry | null): number {
   return e?.type === "file" || e?.type === "dir" ? e.size : 0;
 }
 
+/** What every entry keeps of its inode. */
+function metaOf(i: Inode) {
+  const meta = { mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
+  return i.xattrs?.length ? { ...meta, xattrs: i.xattrs } : meta;
+}
+
 /** A directory's or symlink's entry; a file's comes from `foldFile`. */
 function entryOf(i: Exclude<Inode, FileInode>): Entry {
-  const meta = { mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
+  const meta = metaOf(i);
   switch (i.type) {
     case "dir":
       return { ...meta, type: "dir", size: i.baseBytes, content: i.base };
@@ -155,7 +161,7 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
  */
 function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry {
   const files = p.head.files;
-  const meta = { mode: f.mode, uid: f.uid, gid: f.gid, mtimeNs: f.mtimeNs };
+  const meta = metaOf(f);
   if (f.size <= INLINE_MAX) {
     const inline = new Uint8Array(f.size);
     const block = files.blockBytes(f, 0);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { NodeInfo, TreeView } from "../tree/tree_view.ts";
 import { RevfsError, type SpecialType } from "../types.ts";
 import { cPath, errno, libc, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } from "../../sys/libc.ts";
+import { writeLocalXattrs } from "./xattr_io.ts";
 
 const SPECIAL_BITS: Record<SpecialType, number> = {
   fifo: S_IFIFO,
@@ -70,6 +71,7 @@ export async function exportTree(
     const info = view.stat(path);
     if (info.type === "symlink") {
       Deno.symlinkSync(info.target!, out);
+      if (info.xattrs) writeLocalXattrs(out, info.xattrs);
       if (asRoot) lchownSync(out, info.uid, info.gid);
       return;
     }
@@ -93,6 +95,8 @@ export async function exportTree(
         f.close();
       }
     }
+    // Before the mode: a read-only file takes no user.* attributes from its owner.
+    if (info.xattrs) writeLocalXattrs(out, info.xattrs);
     if (asRoot) Deno.chownSync(out, info.uid, info.gid);
     Deno.chmodSync(out, info.mode);
     const t = new Date(Number(info.mtimeNs / 1_000_000n));

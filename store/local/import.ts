@@ -12,14 +12,25 @@ import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "../head/head.ts";
 import { takeSnapshot } from "../head/snapshot.ts";
 import type { StoreParts } from "../parts.ts";
-import { type BlockHash, type Ino, RevfsError, type Revision, ROOT_INO, type SpecialType } from "../types.ts";
+import {
+  type BlockHash,
+  type Ino,
+  RevfsError,
+  type Revision,
+  ROOT_INO,
+  type SpecialType,
+  type Xattrs,
+} from "../types.ts";
 import { dataExtents } from "./sparse.ts";
+import { readLocalXattrs } from "./xattr_io.ts";
+import { xattrsEqual } from "../tree/xattrs.ts";
 
 interface Meta {
   mode: number;
   uid: number;
   gid: number;
   mtimeNs: bigint;
+  xattrs: Xattrs;
 }
 
 type PlanNode =
@@ -40,18 +51,15 @@ function specialOf(st: Deno.FileInfo): SpecialType | undefined {
 /** New block bytes per write transaction during import. */
 const BATCH_BYTES = 64 << 20;
 
-function metaOf(st: Deno.FileInfo): Meta {
+function metaOf(st: Deno.FileInfo, path: string): Meta {
   return {
     mode: (st.mode ?? 0o644) & 0o7777,
     uid: st.uid ?? 0,
     gid: st.gid ?? 0,
-    mtimeNs: st.mtime ? BigInt(st.mtime.getTime()) * 1_000_000n : 0n,
+    // mtime with the nanoseconds Deno.FileInfo drops.
+    mtimeNs: nodeLstat(path, { bigint: true }).mtimeNs,
+    xattrs: readLocalXattrs(path),
   };
-}
-
-/** mtime with the nanoseconds Deno.FileInfo drops. */
-function mtimeNsOf(path: string): bigint {
-  return nodeLstat(path, { bigint: true }).mtimeNs;
 }
 
 export async function importDir(
@@ -86,7 +94,7 @@ export async function importDir(
   if (progress) countBytes(src);
 
   const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
-    const meta = { ...metaOf(st), mtimeNs: mtimeNsOf(path) };
+    const meta = metaOf(st, path);
     if (st.isSymlink) return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
     const special = specialOf(st);
     if (special) return { ...meta, type: special, rdev: special.endsWith("dev") ? st.rdev ?? 0 : 0 };
@@ -160,6 +168,11 @@ export async function importDir(
 
 function setMeta(head: Head, ino: Ino, want: Meta): void {
   const i = head.inodes.must(ino);
+  if (!xattrsEqual(i.xattrs, want.xattrs)) {
+    const keep = new Set(want.xattrs.map(([n]) => n));
+    for (const [name] of i.xattrs ?? []) if (!keep.has(name)) head.names.setXattr(ino, name, null, "either");
+    for (const [name, value] of want.xattrs) head.names.setXattr(ino, name, value, "either");
+  }
   if (i.type === "symlink") return;
   if (i.mode !== want.mode || i.uid !== want.uid || i.gid !== want.gid || i.mtimeNs !== want.mtimeNs) {
     head.names.setattr(ino, { mode: want.mode, uid: want.uid, gid: want.gid, mtimeNs: want.mtimeNs });

@@ -7,6 +7,7 @@
  * Shape depends only on the set of names, never on the order of edits, so two
  * revisions share every page whose names are equal and `diff` skips them.
  */
+import { xattrsEqual } from "./xattrs.ts";
 import { bytesEqual, sha256 } from "../blocks/hash.ts";
 import { utf8 } from "../codec.ts";
 import type { DirChild, PageStore } from "./pages.ts";
@@ -38,7 +39,7 @@ function byName(a: [string, Entry], b: [string, Entry]): number {
 export function entriesEqual(a: Entry | null, b: Entry | null): boolean {
   if (a === null || b === null) return a === b;
   if (a.type !== b.type || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid) return false;
-  if (a.mtimeNs !== b.mtimeNs) return false;
+  if (a.mtimeNs !== b.mtimeNs || !xattrsEqual(a.xattrs, b.xattrs)) return false;
   if (a.type === "symlink") return a.target === (b as typeof a).target;
   if (a.type !== "file" && a.type !== "dir") return a.rdev === (b as typeof a).rdev;
   const o = b as typeof a;

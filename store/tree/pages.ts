@@ -10,6 +10,7 @@ import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, type Entry, type PageHash, RevfsError, type SpecialType } from "../types.ts";
 import { compress, compressWithDict, decompress, decompressWithDict } from "../blocks/zstd.ts";
 import { readMapRoot, writeMapRoot } from "./map_root.ts";
+import { readXattrs, writeXattrs } from "./xattrs.ts";
 import { type ChainKind, Chains, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
 
 export interface DirChild {
@@ -28,6 +29,8 @@ const TAG = { bmleaf: 1, bminner: 2, dirleaf: 3, dirinner: 4 } as const;
 const ENTRY_TAG = { file: 1, dir: 2, symlink: 3 } as const;
 /** A file whose bytes are in the entry (format 5). */
 const INLINE_FILE_TAG = 4;
+/** On an entry's type byte (format 6): its extended attributes follow the entry. */
+const XATTRS_BIT = 0x80;
 /** A FIFO, socket or device node (format 6): `u8` which, `uint` rdev. */
 const SPECIAL_TAG = 5;
 export const SPECIAL_KIND: Record<SpecialType, number> = { fifo: 1, socket: 2, chardev: 3, blockdev: 4 };
@@ -45,7 +48,7 @@ export function writeEntry(w: Writer, e: Entry): void {
     : e.type === "file" || e.type === "dir" || e.type === "symlink"
     ? ENTRY_TAG[e.type]
     : SPECIAL_TAG;
-  w.u8(tag).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
+  w.u8(e.xattrs?.length ? tag | XATTRS_BIT : tag).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
   if (e.type === "file" && e.inline) {
     w.bytes(e.inline);
   } else if (e.type === "symlink") {
@@ -59,10 +62,17 @@ export function writeEntry(w: Writer, e: Entry): void {
     w.uint(e.size);
     writeOptHash(w, e.content);
   }
+  if (e.xattrs?.length) writeXattrs(w, e.xattrs);
 }
 
 export function readEntry(r: Reader): Entry {
-  const tag = r.u8();
+  const tagged = r.u8();
+  const e = readEntryBody(r, tagged & ~XATTRS_BIT);
+  if (tagged & XATTRS_BIT) e.xattrs = readXattrs(r);
+  return e;
+}
+
+function readEntryBody(r: Reader, tag: number): Entry {
   const mode = r.uint(), uid = r.uint(), gid = r.uint(), mtimeNs = r.bigint();
   switch (tag) {
     case 1:

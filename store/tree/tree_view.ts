@@ -8,7 +8,7 @@ import type { DirTrees } from "./dir_tree.ts";
 import type { Head } from "../head/head.ts";
 import { splitPath } from "../paths.ts";
 import type { Inode } from "../head/inode.ts";
-import { type Entry, type EntryType, type Ino, RevfsError, type Revision } from "../types.ts";
+import { type Entry, type EntryType, type Ino, RevfsError, type Revision, type Xattrs } from "../types.ts";
 
 export interface NodeInfo {
   type: EntryType;
@@ -21,6 +21,8 @@ export interface NodeInfo {
   target?: string;
   /** A device node's number. */
   rdev?: number;
+  /** Extended attributes, when it has any. */
+  xattrs?: Xattrs;
 }
 
 export interface TreeView {
@@ -38,15 +40,19 @@ export interface RevisionTree extends TreeView {
   entry(path: string): Entry;
 }
 
+function xattrsOf(n: { xattrs?: Xattrs }): { xattrs?: Xattrs } {
+  return n.xattrs?.length ? { xattrs: n.xattrs } : {};
+}
+
 export function infoOfEntry(e: Entry): NodeInfo {
-  const base = { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs };
+  const base = { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs, ...xattrsOf(e) };
   if (e.type === "symlink") return { ...base, size: new TextEncoder().encode(e.target).length, target: e.target };
   if (e.type !== "file" && e.type !== "dir") return { ...base, size: 0, rdev: e.rdev };
   return { ...base, size: e.type === "file" ? e.size : 0 };
 }
 
 export function infoOfInode(i: Inode): NodeInfo {
-  const base = { type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
+  const base = { type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs, ...xattrsOf(i) };
   if (i.type === "symlink") return { ...base, size: new TextEncoder().encode(i.target).length, target: i.target };
   if (i.type !== "file" && i.type !== "dir") return { ...base, size: 0, rdev: i.rdev };
   return { ...base, size: i.type === "file" ? i.size : 0 };

@@ -1,0 +1,169 @@
+"""The same system calls, in order, in the directory given: one line per call, with
+its result (ok, a value, or the errno's name) and, for calls that make or change a
+node, the stat fields a program sees. tests/conformance_test.ts runs it on the local
+disk and on a revfs mount and compares the lines.
+
+Usage: driver.py ROOT [GROUP ...]   (groups: see GROUPS; default all)
+"""
+import errno
+import os
+import stat
+import sys
+
+ROOT = sys.argv[1]
+os.chdir(ROOT)
+LONG = "n" * 256
+out = []
+
+
+def run(label, fn):
+    try:
+        r = fn()
+        out.append(f"{label}: {'ok' if r is None else r}")
+    except OSError as e:
+        out.append(f"{label}: {errno.errorcode.get(e.errno, e.errno)}")
+
+
+def st(path):
+    """What a program sees of a node (times are left out: they differ by when)."""
+    s = os.lstat(path)
+    kind = stat.S_IFMT(s.st_mode)
+    size = s.st_size if stat.S_ISREG(kind) or stat.S_ISLNK(kind) else "-"
+    return f"mode={oct(s.st_mode)} nlink={s.st_nlink} size={size} rdev={s.st_rdev} uid={s.st_uid} gid={s.st_gid}"
+
+
+def write(path, data=b"x"):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.close(fd)
+
+
+def names():
+    run("mkdir long name", lambda: os.mkdir(LONG))
+    run("create long name", lambda: write(LONG))
+    run("stat long name", lambda: os.stat(LONG))
+    run("unlink long name", lambda: os.unlink(LONG))
+    run("rmdir long name", lambda: os.rmdir(LONG))
+    run("chmod long name", lambda: os.chmod(LONG, 0o600))
+    run("rename to long name", lambda: (write("short"), os.rename("short", LONG)))
+    run("unlink short", lambda: os.unlink("short"))
+    run("symlink long name", lambda: os.symlink("x", LONG))
+    run("path over PATH_MAX", lambda: os.stat("a/" * 2100))
+    run("name of 255 bytes", lambda: (write("m" * 255), st("m" * 255)))
+
+
+def dirs():
+    run("mkdir d", lambda: (os.mkdir("d"), st("d")))
+    run("mkdir d again", lambda: os.mkdir("d"))
+    run("mkdir d/e", lambda: os.mkdir("d/e"))
+    run("nlink of d with a subdir", lambda: st("d"))
+    run("create d/f", lambda: write("d/f"))
+    run("rmdir d (not empty)", lambda: os.rmdir("d"))
+    run("rmdir d/f (a file)", lambda: os.rmdir("d/f"))
+    run("unlink d (a dir)", lambda: os.unlink("d"))
+    run("open d for writing", lambda: os.open("d", os.O_WRONLY))
+    run("open d/f/x (a file in the path)", lambda: os.open("d/f/x", os.O_RDONLY))
+    run("mkdir d/f/x", lambda: os.mkdir("d/f/x"))
+    run("create d/f/", lambda: os.open("d/f/", os.O_WRONLY | os.O_CREAT, 0o644))
+    run("open missing", lambda: os.open("missing", os.O_RDONLY))
+    run("O_CREAT|O_EXCL on d/f", lambda: os.open("d/f", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    run("O_DIRECTORY on d/f", lambda: os.open("d/f", os.O_RDONLY | os.O_DIRECTORY))
+    run("truncate d", lambda: os.truncate("d", 0))
+    run("rmdir d/e", lambda: os.rmdir("d/e"))
+    run("nlink of d without subdirs", lambda: st("d"))
+    run("rmdir .", lambda: os.rmdir("."))
+    run("readlink d/f (not a link)", lambda: os.readlink("d/f"))
+
+
+def renames():
+    os.mkdir("r")
+    os.mkdir("r/a")
+    os.mkdir("r/a/sub")
+    os.mkdir("r/full")
+    write("r/full/x")
+    os.mkdir("r/empty")
+    write("r/file")
+    run("rename dir over file", lambda: os.rename("r/a", "r/file"))
+    run("rename file over dir", lambda: os.rename("r/file", "r/empty"))
+    run("rename dir into itself", lambda: os.rename("r/a", "r/a/sub/in"))
+    run("rename dir over non-empty dir", lambda: os.rename("r/a", "r/full"))
+    run("rename dir over empty dir", lambda: (os.rename("r/a", "r/empty"), st("r/empty"), st("r")))
+    run("rename missing", lambda: os.rename("r/none", "r/x"))
+    run("rename onto itself", lambda: (os.rename("r/file", "r/file"), st("r/file")))
+    run("rename file to missing dir", lambda: os.rename("r/file", "r/none/file"))
+    run("rename file over file", lambda: (write("r/other"), os.rename("r/other", "r/file"), st("r/file")))
+    run("nlink of r", lambda: st("r"))
+
+
+def links():
+    write("l-target")
+    run("symlink", lambda: (os.symlink("l-target", "l"), st("l")))
+    run("symlink exists", lambda: os.symlink("x", "l"))
+    run("symlink loop open", lambda: (os.symlink("loop2", "loop1"), os.symlink("loop1", "loop2"), os.open("loop1", os.O_RDONLY)))
+    run("readlink", lambda: os.readlink("l"))
+    run("open through link", lambda: os.close(os.open("l", os.O_RDONLY)))
+    run("O_NOFOLLOW on link", lambda: os.open("l", os.O_RDONLY | os.O_NOFOLLOW))
+
+
+def attrs():
+    write("t", b"12345")
+    run("chmod", lambda: (os.chmod("t", 0o4751), st("t")))
+    run("truncate up", lambda: (os.truncate("t", 100), st("t")))
+    run("truncate down", lambda: (os.truncate("t", 2), st("t")))
+    run("utime ns", lambda: (os.utime("t", ns=(1_500_000_000_123_456_789, 1_600_000_000_987_654_321)), os.stat("t").st_mtime_ns))
+    run("utime mtime kept", lambda: os.stat("t").st_mtime_ns)
+    run("mkfifo", lambda: (os.mkfifo("fifo", 0o640), st("fifo")))
+    run("mkfifo exists", lambda: os.mkfifo("fifo"))
+    run("mknod char", lambda: (os.mknod("chr", 0o600 | stat.S_IFCHR, os.makedev(1, 7)), st("chr")))
+    run("truncate fifo", lambda: os.truncate("fifo", 0))
+
+
+def special_names():
+    run("mkdir empty name", lambda: os.mkdir(""))
+    run("create . ", lambda: os.open(".", os.O_WRONLY | os.O_CREAT, 0o644))
+    run("unlink ..", lambda: os.unlink(".."))
+
+
+def perms_setup():
+    """As root: what the unprivileged calls of `perms` run into."""
+    os.mkdir("locked")
+    write("locked/f")
+    os.mkdir("sticky")
+    os.chmod("sticky", 0o1777)
+    write("sticky/rootfile")
+    os.mkdir("mine")
+    os.chown("mine", 65534, 65534)
+
+
+def perms():
+    """As an unprivileged user (65534), after perms_setup: default_permissions and the sticky bit."""
+    run("create in root's dir", lambda: write("locked/new"))
+    run("unlink in root's dir", lambda: os.unlink("locked/f"))
+    run("open root's file for writing", lambda: os.open("locked/f", os.O_WRONLY))
+    run("read root's file", lambda: os.close(os.open("locked/f", os.O_RDONLY)))
+    run("chmod root's file", lambda: os.chmod("locked/f", 0o777))
+    run("chown root's file", lambda: os.chown("locked/f", 65534, 65534))
+    run("utime explicit on root's file", lambda: os.utime("locked/f", (1, 1)))
+    run("utime now on root's file", lambda: os.utime("locked/f"))
+    run("create in sticky dir", lambda: (write("sticky/mine"), st("sticky/mine")))
+    run("unlink root's file in sticky dir", lambda: os.unlink("sticky/rootfile"))
+    run("rename root's file in sticky dir", lambda: os.rename("sticky/rootfile", "sticky/x"))
+    run("rename over root's file in sticky dir", lambda: os.rename("sticky/mine", "sticky/rootfile"))
+    run("unlink own file in sticky dir", lambda: os.unlink("sticky/mine"))
+    run("mkdir own", lambda: (os.mkdir("mine/sub", 0o700), st("mine/sub")))
+    run("mknod char as user", lambda: os.mknod("mine/chr", 0o600 | stat.S_IFCHR, os.makedev(1, 7)))
+    run("mkfifo as user", lambda: (os.mkfifo("mine/fifo", 0o600), st("mine/fifo")))
+    run("chown to root", lambda: os.chown("mine/fifo", 0, 0))
+    run("chmod setgid as non-member", lambda: (os.chmod("mine/sub", 0o2755), st("mine/sub")))
+    run("user xattr on own dir", lambda: os.setxattr("mine", "user.x", b"1"))
+    run("trusted xattr as user", lambda: os.setxattr("mine", "trusted.x", b"1"))
+    run("user xattr on root's file", lambda: os.setxattr("locked/f", "user.x", b"1"))
+
+
+GROUPS = {"names": names, "dirs": dirs, "renames": renames, "links": links, "attrs": attrs, "special_names": special_names,
+          "perms_setup": perms_setup, "perms": perms}
+ALL = ["names", "dirs", "renames", "links", "attrs", "special_names"]
+for g in sys.argv[2:] or ALL:
+    out.append(f"# {g}")
+    GROUPS[g]()
+print("\n".join(out))
