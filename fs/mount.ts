@@ -37,6 +37,8 @@ export interface MountOptions {
    * enforced by the kernel either way (default_permissions).
    */
   allowOther?: boolean;
+  /** Serve extended attributes (off by default: they cost a round trip per write; fs/fuse/op_table.ts). */
+  xattrs?: boolean;
 }
 
 function mountedPaths(): string[] {
@@ -89,6 +91,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   const session = new FuseSession(new RevfsFilesystem(store, cache), {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
+    xattrs: opts.xattrs,
   });
   // The control socket is up before the mount appears: whoever sees the mount can snapshot it.
   let control: { close(): void };

@@ -44,7 +44,7 @@ Deno.test("conformance: system calls and their errors on the mount match the loc
       assert.deepEqual(differences(asRoot, await calls(mnt, [])), [], "as root");
       await calls(mnt, ["perms_setup"]);
       assert.deepEqual(differences(asUser, await calls(mnt, ["perms"], true)), [], "as an unprivileged user");
-    }, ["--allow-other"]);
+    }, ["--allow-other", "--xattrs"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

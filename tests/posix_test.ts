@@ -145,7 +145,7 @@ Deno.test("posix: extended attributes are set, read, listed and removed as Linux
       assert.equal(after.stdout.trim(), "['user.empty'] b'red' ['trusted.root', 'user.tag']", after.stderr);
       const ro = await sh(`python3 -c 'import os; os.setxattr("${mnt}/.snapshots/1/f", "user.x", b"1")'`);
       assert.match(ro.stderr, /Read-only file system/);
-    });
+    }, ["--xattrs"]);
     const out = `${dir}/out`;
     assert.equal((await runCli("export", store, "1", out)).code, 0);
     const read = (root: string) =>

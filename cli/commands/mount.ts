@@ -8,8 +8,9 @@ export const mount: Command = {
     ["mount STORE MOUNTPOINT", "mount the store (created if missing); stays in the foreground"],
     ["      [--cache-mb N]", "block cache memory in MiB, clean and dirty (default 256)"],
     ["      [--allow-other]", "let other users in (permission bits still apply); default: only you"],
+    ["      [--xattrs]", "serve extended attributes (each write then costs the kernel one more request)"],
   ],
-  args: { min: 2, max: 2, missing: "STORE MOUNTPOINT", flags: ["--cache-mb", "--allow-other"] },
+  args: { min: 2, max: 2, missing: "STORE MOUNTPOINT", flags: ["--cache-mb", "--allow-other", "--xattrs"] },
   async run(a) {
     const mb = flag(a, "--cache-mb");
     if (mb !== undefined && !/^[1-9][0-9]*$/.test(mb)) {
@@ -19,6 +20,7 @@ export const mount: Command = {
     const m = await mountStore(a.positional[0], a.positional[1], {
       cacheBytes: mb === undefined ? undefined : Number(mb) * 1024 * 1024,
       allowOther: a.flags.has("--allow-other"),
+      xattrs: a.flags.has("--xattrs"),
     });
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => m.unmount());
     console.error(`revfs: ${a.positional[0]} mounted on ${a.positional[1]} (Ctrl-C or revfs unmount to stop)`);

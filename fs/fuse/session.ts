@@ -43,6 +43,8 @@ export interface MountOptions {
   options?: string[];
   fsname?: string;
   log?: (line: string) => void;
+  /** Serve the xattr requests (fs/fuse/op_table.ts says why this is a choice). */
+  xattrs?: boolean;
 }
 
 export class FuseSession {
@@ -60,6 +62,7 @@ export class FuseSession {
     this.fuse = loadFuse();
     this.libc = libc();
     this.log = opts.log ?? ((l) => console.error(l));
+    this.xattrs = opts.xattrs ?? false;
     this.mountOptions = [
       `fsname=${opts.fsname ?? "revfs"}`,
       "subtype=revfs",
@@ -69,6 +72,7 @@ export class FuseSession {
   }
 
   private readonly mountOptions: string[];
+  private readonly xattrs: boolean;
 
   /** Requests received and not answered yet. */
   get pending(): number {
@@ -90,7 +94,7 @@ export class FuseSession {
     const { ops, callbacks } = buildOpTable(this.fuse, this.handler, {
       serve: (req, op, run, reply) => this.serveRequest(req, op, run, reply),
       errno: (e, op) => this.errno(e, op),
-    });
+    }, { xattrs: this.xattrs });
     this.callbacks.push(...callbacks);
     this.keep.push(args, ops);
     this.se = this.fuse.fuse_session_new(args, ops, BigInt(ops.length), null);
