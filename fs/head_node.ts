@@ -14,7 +14,7 @@ import {
   type Xattrs,
 } from "../mod.ts";
 import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
-import { attrOf, type AttrOut, type NodeType, type Tree, TYPE_BITS } from "./node.ts";
+import { attrOf, type AttrOut, type NodeType, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
 import type { PageCache } from "./page_cache.ts";
 
 /** The head changes only through us, so the kernel may cache what we tell it for a while. */
@@ -41,6 +41,18 @@ export class HeadTree implements Tree {
 
   owns(ino: number): boolean {
     return ino < this.mounted.ino;
+  }
+
+  storedBlocks(ino: number): StoredBlocks {
+    this.cache.writeOut(ino as Ino);
+    const f = this.store.head.inode(ino as Ino);
+    if (!f) throw new FuseError(Errno.ENOENT);
+    if (f.type !== "file") throw new FuseError(Errno.EINVAL);
+    return {
+      size: f.size,
+      blocks: this.store.head.presentBlocks(f),
+      inline0: this.store.head.inlineBlock(f) !== undefined,
+    };
   }
 
   xattrs(ino: number): Xattrs {

@@ -10,7 +10,13 @@
  */
 import type { Attr, Caller, DirEntryOut, Maybe, SetAttrIn } from "./fuse/ops.ts";
 import { Errno, FuseError, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from "./fuse/ops.ts";
-import type { EntryType, NodeInfo, XattrMode, Xattrs } from "../mod.ts";
+import type { BlockHash, EntryType, NodeInfo, XattrMode, Xattrs } from "../mod.ts";
+
+export interface StoredBlocks {
+  size: number;
+  blocks: [number, BlockHash][];
+  inline0: boolean;
+}
 
 /** Attributes and how long the kernel may cache them (and the name that led to them). */
 export interface AttrOut {
@@ -62,6 +68,13 @@ export interface Tree {
   fsync(ino: number): Promise<void>;
   /** Makes names durable. */
   fsyncdir(): Promise<void>;
+
+  /**
+   * A file as stored (its pending writes stored first): its size and the blocks that
+   * are not holes, in index order; `inline0`: block 0 has no record of its own (a
+   * small file kept in its directory page), so it can be read but not shared.
+   */
+  storedBlocks(ino: number): StoredBlocks;
 
   /** A node's extended attributes, sorted by name. */
   xattrs(ino: number): Xattrs;

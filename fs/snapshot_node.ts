@@ -5,6 +5,7 @@
  * stays for a while (so `ls -i` and `stat` agree) and is freed least-recently-used first.
  */
 import {
+  type BlockHash,
   type Entry,
   infoOfEntry,
   type NodeInfo,
@@ -15,7 +16,7 @@ import {
   type Xattrs,
 } from "../mod.ts";
 import { type Attr, type DirEntryOut, Errno, FuseError, S_IFDIR } from "./fuse/ops.ts";
-import { attrOf, type AttrOut, ReadOnlyTree, type Tree, TYPE_BITS } from "./node.ts";
+import { attrOf, type AttrOut, ReadOnlyTree, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
 import type { PageCache } from "./page_cache.ts";
 
 export const SNAPSHOTS_NAME = ".snapshots";
@@ -84,6 +85,18 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
       n.subdirs = this.store.view(n.rev).list(n.path).filter(([, i]) => i.type === "dir").length;
     }
     return { attr: attrOf(ino, n.info, undefined, n.subdirs), timeout: SNAPSHOT_TIMEOUT };
+  }
+
+  storedBlocks(ino: number): StoredBlocks {
+    const { entry } = this.node(ino);
+    if (entry.type !== "file") throw new FuseError(Errno.EINVAL);
+    if (entry.inline) return { size: entry.size, blocks: [], inline0: entry.size > 0 };
+    const blocks: [number, BlockHash][] = [];
+    for (let idx = 0; idx * this.store.blockSize < entry.size; idx++) {
+      const h = this.store.entryBlock(entry, idx);
+      if (h !== null) blocks.push([idx, h]);
+    }
+    return { size: entry.size, blocks, inline0: false };
   }
 
   xattrs(ino: number): Xattrs {

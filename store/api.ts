@@ -39,6 +39,8 @@ export interface HeadApi {
   blockHash(f: FileInode, index: number): BlockHash | null;
   /** Block 0 of a small file kept in its directory's last snapshot; undefined when it is not. */
   inlineBlock(f: FileInode): Uint8Array | undefined;
+  /** The blocks of a file that are not holes, in index order (an inline block 0 included, by its hash). */
+  presentBlocks(f: FileInode): [number, BlockHash][];
 
   create(parent: Ino, name: string, node: NewNode): Inode;
   /** Removes a file or symlink name (`dir: false`) or an empty directory (`dir: true`). */
@@ -58,6 +60,12 @@ export interface HeadApi {
   unpin(ino: Ino): void;
   /** Frees inodes a previous writer left open and unnamed; returns how many. */
   sweepOrphans(): number;
+
+  /**
+   * Points blocks of a file at blocks already in the store, growing it to at least
+   * `size` (a reflink copy). The blocks must have records: not an inline file's block 0.
+   */
+  shareBlocks(ino: Ino, size: number, blocks: [number, BlockHash | null][]): FileInode;
 
   /** Writes bytes at an offset and commits them (a library writer without a page cache). */
   write(ino: Ino, offset: number, data: Uint8Array): FileInode;

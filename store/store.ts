@@ -154,6 +154,7 @@ export class Store implements VersionedStore {
       readdir: (dir) => inodes.readdir(dir),
       blockHash: (f, index) => files.blockHash(f, index),
       inlineBlock: (f) => files.inlineBlock(f),
+      presentBlocks: (f) => files.presentBlocks(f),
       create: (parent, name, node) => later(() => names.create(parent, name, node)),
       remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
       rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
@@ -164,6 +165,7 @@ export class Store implements VersionedStore {
       sweepOrphans: () => this.transaction("sweep", () => names.sweepOrphans()),
       write: (ino, offset, data) => this.transaction("write", () => files.write(ino, offset, data)),
       writeBlocks: (w: FileWriteout[]) => this.transaction("writeout", () => w.map((f) => files.writeBlocks(f))),
+      shareBlocks: (ino, size, blocks) => later(() => files.shareBlocks(ino, size, blocks)),
     };
   }
 

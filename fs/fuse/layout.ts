@@ -99,6 +99,7 @@ export const LAYOUT = {
   "fuse_lowlevel_ops.forget_multi": 304,
   "fuse_lowlevel_ops.fallocate": 320,
   "fuse_lowlevel_ops.readdirplus": 328,
+  "fuse_lowlevel_ops.copy_file_range": 336,
   "fuse_lowlevel_ops.lseek": 344,
   "FUSE_CAP_WRITEBACK_CACHE": 65536,
   "FUSE_CAP_ASYNC_READ": 1,

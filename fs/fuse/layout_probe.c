@@ -72,6 +72,7 @@ int main(void) {
   OFF(fuse_lowlevel_ops, removexattr);
   OFF(fuse_lowlevel_ops, forget_multi); OFF(fuse_lowlevel_ops, fallocate);
   OFF(fuse_lowlevel_ops, readdirplus); OFF(fuse_lowlevel_ops, lseek);
+  OFF(fuse_lowlevel_ops, copy_file_range);
   printf("FUSE_CAP_WRITEBACK_CACHE %d\n", FUSE_CAP_WRITEBACK_CACHE);
   printf("FUSE_CAP_ASYNC_READ %d\n", FUSE_CAP_ASYNC_READ);
   printf("FUSE_CAP_ATOMIC_O_TRUNC %d\n", FUSE_CAP_ATOMIC_O_TRUNC);

@@ -266,6 +266,14 @@ class OpTable {
         f.fuse_reply_statfs(req, b);
       });
     });
+    def(
+      "fuse_lowlevel_ops.copy_file_range",
+      [P, U64, I64, P, U64, I64, P, USZ, I32],
+      (req, inoIn, offIn, _fiIn, inoOut, offOut, _fiOut, len, flags) => {
+        const copy = () => h.copyFileRange(num(inoIn), num(offIn), num(inoOut), num(offOut), num(len), flags);
+        this.run.serve(req, "copy_file_range", copy, (n) => void f.fuse_reply_write(req, BigInt(n)));
+      },
+    );
     // Served only when asked for. Once a filesystem answers getxattr, the kernel asks it
     // for security.capability before every write() (to drop file capabilities): a
     // round trip each, which made 4 KiB writes 4-6x slower. Unserved (ENOSYS), the

@@ -144,4 +144,13 @@ export interface FuseHandler {
   getxattr(ino: number, name: string): Maybe<Uint8Array>;
   listxattr(ino: number): Maybe<string[]>;
   removexattr(ino: number, name: string): Maybe<void>;
+  /** copy_file_range(2): bytes copied. */
+  copyFileRange(
+    inoIn: number,
+    offIn: number,
+    inoOut: number,
+    offOut: number,
+    len: number,
+    flags: number,
+  ): Maybe<number>;
 }

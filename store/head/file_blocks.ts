@@ -198,6 +198,24 @@ export class FileBlocks {
     return f;
   }
 
+  /**
+   * Points blocks of a file at blocks already stored (a reflink copy: copy_file_range),
+   * growing it to at least `size`; nothing is stored. Inside a write transaction.
+   */
+  shareBlocks(ino: Ino, size: number, blocks: [number, BlockHash | null][]): FileInode {
+    const i = this.inodes.file(ino);
+    let f: FileInode = size > i.size ? { ...i, size } : i;
+    for (const [idx, h] of blocks) {
+      // Within the file's size only; the block of an inline base has no record to share.
+      if (idx * this.blockSize >= f.size || sameHash(this.blockHash(f, idx), h)) continue;
+      this.setOverlay(ino, idx, h);
+    }
+    const t = nowNs();
+    f = { ...f, mtimeNs: t, ctimeNs: t };
+    this.inodes.saveChanged(f);
+    return f;
+  }
+
   /** Writes bytes at an offset, extending the file as needed; unchanged blocks are not stored. */
   write(ino: Ino, offset: number, data: Uint8Array): FileInode {
     const i = this.inodes.file(ino);
