@@ -28,6 +28,8 @@ import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotTree } from "./snapshot_nod
 const NAME_MAX = 255;
 /** setxattr(2) flags. */
 const XATTR_CREATE = 1, XATTR_REPLACE = 2;
+/** fallocate(2) modes. */
+const FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2;
 /** Bytes a copy_file_range moves per read and write where it cannot share blocks. */
 const COPY_CHUNK = 1 << 20;
 /** system.posix_acl_access and system.posix_acl_default. */
@@ -160,6 +162,42 @@ export class RevfsFilesystem implements FuseHandler {
       await this.copyBytes(inoIn, offIn + (end * bs - offOut), inoOut, end * bs, offOut + n - end * bs);
     } else await this.copyBytes(inoIn, offIn, inoOut, offOut, n);
     return n;
+  }
+
+  /**
+   * fallocate(2). Blocks are not reserved ahead (a copy-on-write store allocates when
+   * it writes): mode 0 grows the file, KEEP_SIZE does nothing, and PUNCH_HOLE|KEEP_SIZE
+   * turns whole blocks into holes and zeroes the bytes around them. Other modes are
+   * EOPNOTSUPP, as on filesystems without them.
+   */
+  fallocate(ino: number, mode: number, offset: number, length: number): void {
+    if (offset < 0 || length <= 0) throw new FuseError(Errno.EINVAL);
+    const tree = this.tree(ino);
+    if (tree !== this.head) throw new FuseError(Errno.EROFS);
+    if (mode === 0 || mode === FALLOC_FL_KEEP_SIZE) {
+      const { size } = tree.storedBlocks(ino);
+      if (mode === 0 && offset + length > size) tree.setattr(ino, { size: offset + length });
+      return;
+    }
+    if (mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) throw new FuseError(Errno.ENOTSUP);
+    const { size } = tree.storedBlocks(ino);
+    const end = Math.min(offset + length, size);
+    if (end <= offset) return;
+    const bs = this.store.blockSize;
+    const first = Math.ceil(offset / bs), last = Math.floor(end / bs);
+    if (last > first) {
+      const holes: [number, BlockHash | null][] = [];
+      for (let j = first; j < last; j++) holes.push([j, null]);
+      this.store.head.shareBlocks(ino as Ino, size, holes);
+      this.zero(ino, offset, first * bs);
+      this.zero(ino, last * bs, end);
+    } else this.zero(ino, offset, end);
+  }
+
+  private zero(ino: number, from: number, to: number): void {
+    for (let at = from; at < to; at += COPY_CHUNK) {
+      this.head.write(ino, new Uint8Array(Math.min(COPY_CHUNK, to - at)), at);
+    }
   }
 
   /** Copies `n` bytes through the page cache, a megabyte at a time. */

@@ -163,3 +163,56 @@ Deno.test("posix: extended attributes are set, read, listed and removed as Linux
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** fallocate(2) at random: each call's result, the size, and whether the bytes match a model. */
+const FALLOCATE_CALLS = `
+import ctypes, hashlib, os, random, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+KEEP, PUNCH = 1, 2
+os.chdir(sys.argv[1])
+rng = random.Random(5)
+B = 65536
+data = bytearray(rng.randbytes(6 * B + 777))
+fd = os.open("f", os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, data)
+def fa(mode, off, n):
+    r = libc.fallocate(fd, mode, off, n)
+    return "ok" if r == 0 else "errno %d" % ctypes.get_errno()
+for i in range(40):
+    off = rng.choice([rng.randrange(0, 8 * B), rng.randrange(0, 8) * B])
+    n = rng.choice([rng.randrange(1, 3 * B), rng.randrange(1, 4) * B])
+    mode = rng.choice([0, KEEP, PUNCH | KEEP, PUNCH | KEEP])
+    r = fa(mode, off, n)
+    if r == "ok":
+        if mode == 0 and off + n > len(data): data += bytes(off + n - len(data))
+        if mode & PUNCH:
+            end = min(off + n, len(data))
+            if end > off: data[off:end] = bytes(end - off)
+    got = os.pread(fd, len(data) + 10, 0)
+    print(i, mode, off, n, r, os.fstat(fd).st_size, "same" if got == bytes(data) else "DIFFERENT")
+print("punch without KEEP_SIZE:", fa(PUNCH, 0, 10))
+`;
+
+Deno.test("posix: fallocate grows files and punches holes exactly as the local disk does", async () => {
+  const dir = await tempDir();
+  try {
+    const script = `${dir}/fallocate.py`;
+    await Deno.writeTextFile(script, FALLOCATE_CALLS);
+    await Deno.mkdir(`${dir}/local`);
+    const local = await sh(`python3 ${script} ${dir}/local`);
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(
+      local.stdout.split("\n").filter((l) => l.endsWith(" same")).length,
+      40,
+      "the model is the local disk's",
+    );
+    await withMount(`${dir}/store`, `${dir}/mnt`, async () => {
+      const r = await sh(`python3 ${script} ${dir}/mnt`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.split("\n"), local.stdout.split("\n"));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -266,6 +266,10 @@ class OpTable {
         f.fuse_reply_statfs(req, b);
       });
     });
+    def("fuse_lowlevel_ops.fallocate", [P, U64, I32, I64, I64, P], (req, ino, mode, offset, length) => {
+      const allocate = () => h.fallocate(num(ino), mode, num(offset), num(length));
+      this.run.serve(req, "fallocate", allocate, this.replyOk(req));
+    });
     def(
       "fuse_lowlevel_ops.copy_file_range",
       [P, U64, I64, P, U64, I64, P, USZ, I32],

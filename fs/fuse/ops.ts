@@ -144,6 +144,8 @@ export interface FuseHandler {
   getxattr(ino: number, name: string): Maybe<Uint8Array>;
   listxattr(ino: number): Maybe<string[]>;
   removexattr(ino: number, name: string): Maybe<void>;
+  /** fallocate(2): mode 0 (grow), KEEP_SIZE, or PUNCH_HOLE|KEEP_SIZE. */
+  fallocate(ino: number, mode: number, offset: number, length: number): Maybe<void>;
   /** copy_file_range(2): bytes copied. */
   copyFileRange(
     inoIn: number,
