@@ -72,9 +72,10 @@ export class HeadTree implements Tree {
     // Open after its last name went: no links, as fstat on a local disk says.
     if (i.parent === 0 && ino !== ROOT_INO) attr.nlink = 0;
     const p = this.cache.pending(ino as Ino);
+    attr.atimeNs = i.atimeNs ?? i.mtimeNs;
     if (p) {
       attr.size = p.size;
-      attr.atimeNs = attr.mtimeNs = p.mtimeNs;
+      attr.mtimeNs = p.mtimeNs;
     }
     return { attr, timeout: HEAD_TIMEOUT };
   }
@@ -144,6 +145,10 @@ export class HeadTree implements Tree {
     return this.cache.headSegments(ino as Ino, offset, size);
   }
 
+  accessed(ino: number): void {
+    this.store.head.accessed(ino as Ino, BigInt(Date.now()) * 1_000_000n);
+  }
+
   write(ino: number, data: Uint8Array, offset: number): number {
     this.cache.write(ino as Ino, offset, data);
     return data.length;
@@ -163,7 +168,7 @@ export class HeadTree implements Tree {
 
   setattr(ino: number, set: SetAttrIn): AttrOut {
     const onlyTimes = set.mode === undefined && set.uid === undefined && set.gid === undefined &&
-      set.size === undefined;
+      set.size === undefined && set.atimeNs === undefined;
     // The kernel writes back a file's times after writes: keep them with the pending writes.
     if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingMtime(ino as Ino, set.mtimeNs)) {
       return this.getattr(ino);
@@ -178,6 +183,7 @@ export class HeadTree implements Tree {
       gid: set.gid,
       size: set.size,
       mtimeNs: set.mtimeNs,
+      atimeNs: set.atimeNs,
     });
     if (set.mtimeNs !== undefined) this.cache.setPendingMtime(ino as Ino, set.mtimeNs);
     return this.getattr(ino);

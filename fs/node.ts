@@ -41,6 +41,8 @@ export interface Tree {
   open(ino: number, flags: number): { keepCache: boolean };
   /** The last handle of an open file was released. */
   close(ino: number): void;
+  /** A file was read through a handle for the first time (its access time, if the tree keeps one). */
+  accessed?(ino: number): void;
   /** The bytes read, as views in order, valid until the next call into the tree. */
   read(ino: number, size: number, offset: number): Maybe<Uint8Array[]>;
 

@@ -40,7 +40,7 @@ export class RevfsFilesystem implements FuseHandler {
   private readonly snapshots: SnapshotTree;
   private readonly inodes = new InodeTable();
   /** Open file handles: the tree and inode each was opened on. */
-  private readonly files = new Map<number, { tree: Tree; ino: number }>();
+  private readonly files = new Map<number, { tree: Tree; ino: number; read?: true }>();
   private readonly dirs = new Map<number, DirEntryOut[]>();
   private nextFh = 1;
 
@@ -254,7 +254,13 @@ export class RevfsFilesystem implements FuseHandler {
     return [e, this.openHandle(this.tree(e.attr.ino), e.attr.ino, flags)];
   }
 
-  read(ino: number, size: number, offset: number): Maybe<Uint8Array[]> {
+  read(ino: number, size: number, offset: number, fh: number): Maybe<Uint8Array[]> {
+    const f = this.files.get(fh);
+    // relatime: the first read through a handle may record an access; later ones do not ask.
+    if (f && !f.read) {
+      f.read = true;
+      f.tree.accessed?.(ino);
+    }
     return this.tree(ino).read(ino, size, offset);
   }
 

@@ -48,6 +48,8 @@ export interface HeadApi {
   /** Moves a name, replacing a file, symlink or empty directory at the target. */
   rename(parent: Ino, name: string, newParent: Ino, newName: string): void;
   setattr(ino: Ino, change: AttrChange): Inode;
+  /** A file was read at `nowNs`: its access time, relatime-style (group-committed, often nothing). */
+  accessed(ino: Ino, nowNs: bigint): void;
   /**
    * Sets (`value` null: removes) one extended attribute; EXISTS, NO_XATTR and NO_SPACE
    * as setxattr(2) and removexattr(2) fail. An inode's attributes are in `inode(ino).xattrs`.

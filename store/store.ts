@@ -160,6 +160,7 @@ export class Store implements VersionedStore {
       rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
       setattr: (ino, change) => later(() => names.setattr(ino, change)),
       setXattr: (ino, name, value, mode) => later(() => names.setXattr(ino, name, value, mode)),
+      accessed: (ino, nowNs) => later(() => names.accessed(ino, nowNs)),
       pin: (ino) => pins.pin(ino),
       unpin: (ino) => later(() => names.unpin(ino)),
       sweepOrphans: () => this.transaction("sweep", () => names.sweepOrphans()),

@@ -5,7 +5,7 @@
  * against root's files (default_permissions, the sticky bit).
  */
 import assert from "node:assert/strict";
-import { tempDir } from "./helpers.ts";
+import { runCli, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 const DRIVER = new URL("./conformance/driver.py", import.meta.url).pathname;
@@ -45,6 +45,57 @@ Deno.test("conformance: system calls and their errors on the mount match the loc
       await calls(mnt, ["perms_setup"]);
       assert.deepEqual(differences(asUser, await calls(mnt, ["perms"], true)), [], "as an unprivileged user");
     }, ["--allow-other", "--xattrs"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const RANDOM_OPS = new URL("./conformance/random_ops.py", import.meta.url).pathname;
+
+Deno.test("conformance: thousands of random calls give the local disk's results, and each snapshot holds its checkpoint", async () => {
+  const dir = await tempDir("revfs-conformance-random-");
+  try {
+    const mnt = `${dir}/mnt`;
+    const seeds = [1, 2, 3], calls = 1000, every = 250;
+    const cli = new URL("../cli.ts", import.meta.url).pathname;
+    const local = new Map<number, string[]>();
+    for (const seed of seeds) {
+      await Deno.mkdir(`${dir}/local-${seed}`);
+      const r = await sh(`python3 ${RANDOM_OPS} ${dir}/local-${seed} ${seed} ${calls} ${every}`);
+      assert.equal(r.code, 0, r.stderr);
+      local.set(seed, r.stdout.trim().split("\n"));
+    }
+    await withMount(`${dir}/store`, mnt, async () => {
+      let rev = 0;
+      for (const seed of seeds) {
+        const root = `${mnt}/seed-${seed}`;
+        await Deno.mkdir(root);
+        const snapshot = `${Deno.execPath()} run -A ${cli} snapshot ${mnt}`;
+        const r = await sh(`python3 ${RANDOM_OPS} ${root} ${seed} ${calls} ${every} ${snapshot}`);
+        assert.equal(r.code, 0, r.stderr);
+        const want = local.get(seed)!;
+        assert.deepEqual(differences(want, r.stdout.trim().split("\n")), [], `seed ${seed}`);
+        // Each checkpoint's listing is what its snapshot must hold.
+        let checkpoint = 0;
+        let listingAt: string[] = [];
+        const check = async () => {
+          const got = await sh(`python3 ${RANDOM_OPS} --list ${mnt}/.snapshots/${rev}/seed-${seed}`);
+          assert.deepEqual(got.stdout.trim().split("\n").filter((l) => l), listingAt, `seed ${seed}, revision ${rev}`);
+        };
+        for (const line of want) {
+          if (line.startsWith("# checkpoint")) {
+            if (checkpoint > 0) await check();
+            checkpoint++;
+            rev++;
+            listingAt = [];
+          } else if (checkpoint > 0 && !/^\d+ /.test(line)) listingAt.push(line);
+        }
+        await check();
+        assert.equal(checkpoint, calls / every);
+      }
+    });
+    const verify = await runCli("verify", `${dir}/store`);
+    assert.equal(verify.code, 0, verify.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

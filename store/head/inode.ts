@@ -18,11 +18,14 @@ interface InodeCommon {
   ctimeNs: bigint;
   /** Extended attributes (format 6); absent when there are none. */
   xattrs?: Xattrs;
+  /** Last access (format 6); absent: the same as mtime. The head's only: revisions keep mtime. */
+  atimeNs?: bigint;
 }
 
 /** The trailing flags byte (format 5 for `inline`, 6 for the rest); absent: all clear. */
 const FLAG_INLINE = 1;
 const FLAG_XATTRS = 2;
+const FLAG_ATIME = 4;
 
 export type Inode =
   | InodeCommon & {
@@ -76,9 +79,11 @@ export function encodeInode(i: Inode): Uint8Array {
       // Format 6: a FIFO, socket or device node.
       w.u8(SPECIAL_KIND[i.type]).uint(i.rdev);
   }
-  const flags = (i.type === "file" && i.inline ? FLAG_INLINE : 0) | (i.xattrs?.length ? FLAG_XATTRS : 0);
+  const flags = (i.type === "file" && i.inline ? FLAG_INLINE : 0) | (i.xattrs?.length ? FLAG_XATTRS : 0) |
+    (i.atimeNs !== undefined ? FLAG_ATIME : 0);
   if (flags !== 0) w.u8(flags);
   if (flags & FLAG_XATTRS) writeXattrs(w, i.xattrs!);
+  if (flags & FLAG_ATIME) w.bigint(i.atimeNs!);
   return w.finish();
 }
 
@@ -116,5 +121,6 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
   const flags = r.done ? 0 : r.u8();
   if (i.type === "file") i.inline = (flags & FLAG_INLINE) !== 0;
   if (flags & FLAG_XATTRS) i.xattrs = readXattrs(r);
+  if (flags & FLAG_ATIME) i.atimeNs = r.bigint();
   return i;
 }

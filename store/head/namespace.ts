@@ -29,8 +29,12 @@ export interface AttrChange {
   uid?: number;
   gid?: number;
   mtimeNs?: bigint;
+  atimeNs?: bigint;
   size?: number;
 }
+
+/** relatime: an access older than this is recorded again. */
+const RELATIME_NS = 24n * 3600n * 1_000_000_000n;
 
 export class Namespace {
   constructor(
@@ -141,8 +145,22 @@ export class Namespace {
       i = this.files.resize(i, change.size);
     }
     if (change.mtimeNs !== undefined) i.mtimeNs = change.mtimeNs;
+    if (change.atimeNs !== undefined) i.atimeNs = change.atimeNs;
     this.inodes.saveChanged(i);
     return i;
+  }
+
+  /**
+   * Records a read at `nowNs` as relatime does: only when the last access is not
+   * after the last change, or is a day old, so reads do not write on every call.
+   * Nothing else changes (not ctime; revisions do not keep access times).
+   */
+  accessed(ino: Ino, nowNs: bigint): void {
+    const i = this.inodes.get(ino);
+    if (i === undefined) return;
+    const atime = i.atimeNs ?? i.mtimeNs;
+    if (atime > i.mtimeNs && atime > i.ctimeNs && nowNs - atime < RELATIME_NS) return;
+    this.inodes.save({ ...i, atimeNs: nowNs });
   }
 
   /** Sets (or with `value` null removes) one extended attribute; fails as setxattr(2) does. */

@@ -5,6 +5,7 @@ disk and on a revfs mount and compares the lines.
 
 Usage: driver.py ROOT [GROUP ...]   (groups: see GROUPS; default all)
 """
+import ctypes
 import errno
 import os
 import stat
@@ -30,6 +31,28 @@ def st(path):
     kind = stat.S_IFMT(s.st_mode)
     size = s.st_size if stat.S_ISREG(kind) or stat.S_ISLNK(kind) else "-"
     return f"mode={oct(s.st_mode)} nlink={s.st_nlink} size={size} rdev={s.st_rdev} uid={s.st_uid} gid={s.st_gid}"
+
+
+libc = ctypes.CDLL(None, use_errno=True)
+UTIME_OMIT = (1 << 30) - 2
+AT_FDCWD = -100
+
+
+class Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def utimensat(path, atime, mtime):
+    times = (Timespec * 2)(Timespec(*atime), Timespec(*mtime))
+    if libc.utimensat(AT_FDCWD, path.encode(), times, 0) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def read_then_atime(path):
+    with open(path, "rb") as f:
+        f.read()
+    return os.stat(path).st_atime_ns
 
 
 def write(path, data=b"x"):
@@ -112,6 +135,12 @@ def attrs():
     run("truncate down", lambda: (os.truncate("t", 2), st("t")))
     run("utime ns", lambda: (os.utime("t", ns=(1_500_000_000_123_456_789, 1_600_000_000_987_654_321)), os.stat("t").st_mtime_ns))
     run("utime mtime kept", lambda: os.stat("t").st_mtime_ns)
+    run("atime kept apart", lambda: os.stat("t").st_atime_ns)
+    run("utimensat atime, mtime omitted", lambda: (utimensat("t", (1_400_000_000, 111_222_333), (0, UTIME_OMIT)),
+                                                   os.stat("t").st_atime_ns, os.stat("t").st_mtime_ns))
+    run("a read records an access older than the change (relatime)", lambda: read_then_atime("t") > 1_400_000_000_111_222_333)
+    run("a second read records nothing", lambda: read_then_atime("t") == os.stat("t").st_atime_ns)
+    run("chmod keeps atime", lambda: (at := os.stat("t").st_atime_ns, os.chmod("t", 0o644), os.stat("t").st_atime_ns == at)[2])
     run("mkfifo", lambda: (os.mkfifo("fifo", 0o640), st("fifo")))
     run("mkfifo exists", lambda: os.mkfifo("fifo"))
     run("mknod char", lambda: (os.mknod("chr", 0o600 | stat.S_IFCHR, os.makedev(1, 7)), st("chr")))
