@@ -326,6 +326,11 @@ export async function runCrashRounds(o: CrashOptions): Promise<CrashReport> {
     }, ["--cache-mb", String(cacheMb)]);
     // withMount has cleared the dead mount (fusermount3 -u -z) if auto_unmount had not.
     if (isMounted(mnt)) report.losses.push(`round ${round}: the dead mount was not cleared`);
+    else {
+      // A step that began before the kill can open a path after the mount is gone and
+      // write into the bare mountpoint: not the store's, and the next mount needs it empty.
+      for (const e of Deno.readDirSync(mnt)) Deno.removeSync(join(mnt, e.name), { recursive: true });
+    }
     if (!final) {
       const v = await runCli("verify", store);
       if (v.code !== 0) report.losses.push(`round ${round}: verify failed after the kill: ${v.stdout}${v.stderr}`);
