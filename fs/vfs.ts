@@ -4,7 +4,8 @@
  * read-write, and `.snapshots`, read-only. It keeps what is the same for both: the
  * kernel's references (fs/inode_table.ts), open file and directory handles, statfs.
  */
-import { type BlockHash, type Ino, RevfsError, type VersionedStore } from "../mod.ts";
+import { RevfsError, type VersionedStore } from "../mod.ts";
+import { copyRange, fallocate } from "./file_ranges.ts";
 import { toErrno } from "./errno.ts";
 import type {
   Attr,
@@ -28,10 +29,6 @@ import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotTree } from "./snapshot_nod
 const NAME_MAX = 255;
 /** setxattr(2) flags. */
 const XATTR_CREATE = 1, XATTR_REPLACE = 2;
-/** fallocate(2) modes. */
-const FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2;
-/** Bytes a copy_file_range moves per read and write where it cannot share blocks. */
-const COPY_CHUNK = 1 << 20;
 /** system.posix_acl_access and system.posix_acl_default. */
 const POSIX_ACL_PREFIX = "system.posix_acl_";
 
@@ -134,88 +131,18 @@ export class RevfsFilesystem implements FuseHandler {
     from.rename(parent, name, newParent, newName);
   }
 
-  // --- copies and holes ----------------------------------------------------
+  // --- copies and holes (fs/file_ranges.ts) -------------------------------
 
-  /**
-   * copy_file_range(2): whole blocks at the same offset within a block in both files
-   * are shared, not copied (a reflink: nothing new is stored, however large the file);
-   * the bytes around them are copied. A copy from `.snapshots` into the head shares too.
-   */
-  async copyFileRange(inoIn: number, offIn: number, inoOut: number, offOut: number, len: number, flags: number) {
+  copyFileRange(inoIn: number, offIn: number, inoOut: number, offOut: number, len: number, flags: number) {
     if (flags !== 0) throw new FuseError(Errno.EINVAL);
-    const to = this.tree(inoOut);
-    if (to !== this.head) throw new FuseError(Errno.EROFS);
-    const src = this.tree(inoIn).storedBlocks(inoIn);
-    const n = Math.max(0, Math.min(len, src.size - offIn));
-    if (n === 0) return 0;
-    const bs = this.store.blockSize;
-    const first = Math.ceil(offOut / bs), end = Math.floor((offOut + n) / bs);
-    const aligned = (offIn - offOut) % bs === 0 && end > first && !src.inline0;
-    if (aligned) {
-      to.storedBlocks(inoOut); // its pending writes go first: shared blocks replace them
-      const shift = (offIn - offOut) / bs;
-      const byIndex = new Map(src.blocks);
-      const blocks: [number, BlockHash | null][] = [];
-      for (let j = first; j < end; j++) blocks.push([j, byIndex.get(j + shift) ?? null]);
-      this.store.head.shareBlocks(inoOut as Ino, end * bs, blocks);
-      await this.copyBytes(inoIn, offIn, inoOut, offOut, first * bs - offOut);
-      await this.copyBytes(inoIn, offIn + (end * bs - offOut), inoOut, end * bs, offOut + n - end * bs);
-    } else await this.copyBytes(inoIn, offIn, inoOut, offOut, n);
-    return n;
+    if (this.tree(inoOut) !== this.head) throw new FuseError(Errno.EROFS);
+    const src = { tree: this.tree(inoIn), ino: inoIn }, dst = { tree: this.head, ino: inoOut };
+    return copyRange(this.store.head, this.store.blockSize, src, offIn, dst, offOut, len);
   }
 
-  /**
-   * fallocate(2). Blocks are not reserved ahead (a copy-on-write store allocates when
-   * it writes): mode 0 grows the file, KEEP_SIZE does nothing, and PUNCH_HOLE|KEEP_SIZE
-   * turns whole blocks into holes and zeroes the bytes around them. Other modes are
-   * EOPNOTSUPP, as on filesystems without them.
-   */
   fallocate(ino: number, mode: number, offset: number, length: number): void {
-    if (offset < 0 || length <= 0) throw new FuseError(Errno.EINVAL);
-    const tree = this.tree(ino);
-    if (tree !== this.head) throw new FuseError(Errno.EROFS);
-    if (mode === 0 || mode === FALLOC_FL_KEEP_SIZE) {
-      const { size } = tree.storedBlocks(ino);
-      if (mode === 0 && offset + length > size) tree.setattr(ino, { size: offset + length });
-      return;
-    }
-    if (mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) throw new FuseError(Errno.ENOTSUP);
-    const { size } = tree.storedBlocks(ino);
-    const end = Math.min(offset + length, size);
-    if (end <= offset) return;
-    const bs = this.store.blockSize;
-    const first = Math.ceil(offset / bs), last = Math.floor(end / bs);
-    if (last > first) {
-      const holes: [number, BlockHash | null][] = [];
-      for (let j = first; j < last; j++) holes.push([j, null]);
-      this.store.head.shareBlocks(ino as Ino, size, holes);
-      this.zero(ino, offset, first * bs);
-      this.zero(ino, last * bs, end);
-    } else this.zero(ino, offset, end);
-  }
-
-  private zero(ino: number, from: number, to: number): void {
-    for (let at = from; at < to; at += COPY_CHUNK) {
-      this.head.write(ino, new Uint8Array(Math.min(COPY_CHUNK, to - at)), at);
-    }
-  }
-
-  /** Copies `n` bytes through the page cache, a megabyte at a time. */
-  private async copyBytes(inoIn: number, offIn: number, inoOut: number, offOut: number, n: number): Promise<void> {
-    for (let done = 0; done < n;) {
-      const want = Math.min(COPY_CHUNK, n - done);
-      const segments = await this.tree(inoIn).read(inoIn, want, offIn + done);
-      // The views last only until the next call into the tree: gather them first.
-      const data = new Uint8Array(segments.reduce((k, s) => k + s.length, 0));
-      let at = 0;
-      for (const s of segments) {
-        data.set(s, at);
-        at += s.length;
-      }
-      if (data.length === 0) break;
-      this.tree(inoOut).write(inoOut, data, offOut + done);
-      done += data.length;
-    }
+    if (this.tree(ino) !== this.head) throw new FuseError(Errno.EROFS);
+    fallocate(this.store.head, this.store.blockSize, { tree: this.head, ino }, mode, offset, length);
   }
 
   // --- extended attributes -------------------------------------------------
