@@ -1,4 +1,5 @@
-"""Random system calls on a small pool of names, the same sequence for a seed: one line
+"""Random system calls (files, directories, renames, symlinks, FIFOs, modes, copies, holes
+and user xattrs) on a small pool of names, the same sequence for a seed: one line
 per call with its result (ok, or the errno's name), and at each checkpoint the whole
 tree as a listing. tests/conformance_test.ts runs it on the local disk and on a revfs
 mount (which snapshots at each checkpoint) and compares the lines, then compares each
@@ -7,6 +8,7 @@ snapshot with the listing taken at its checkpoint.
 Usage: random_ops.py ROOT SEED CALLS CHECKPOINT_EVERY [SNAPSHOT_COMMAND...]
        random_ops.py --list DIR        (print the listing of DIR and exit)
 """
+import ctypes
 import errno
 import hashlib
 import os
@@ -37,7 +39,10 @@ def listing(root):
                 what = "dir"
             else:
                 what = f"special {oct(kind)}"
-            out.append(f"{rel} {what} {oct(stat.S_IMODE(s.st_mode))}")
+            xattrs = sorted(n for n in os.listxattr(path, follow_symlinks=False) if n.startswith("user."))
+            values = [hashlib.sha256(os.getxattr(path, n, follow_symlinks=False)).hexdigest()[:8] for n in xattrs]
+            line = f"{rel} {what} {oct(stat.S_IMODE(s.st_mode))}"
+            out.append(f"{line} {','.join(map(':'.join, zip(xattrs, values)))}" if xattrs else line)
     return out
 
 
@@ -83,6 +88,20 @@ def copy_range(src, dst, off_in, off_out, n):
         os.close(a)
 
 
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+
+
+def punch(p, off, n):
+    fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        if libc.fallocate(fd, 3, off, n) != 0:  # PUNCH_HOLE | KEEP_SIZE
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+    finally:
+        os.close(fd)
+
+
 OPS = [
     (6, "write", lambda: write_at(path(), rng.choice([0, rng.randrange(3 * B)]), rng.choice([10, 3000, B, 2 * B + 5]))),
     (3, "truncate", lambda: os.truncate(path(), rng.choice([0, 100, B, 3 * B + 7]))),
@@ -94,6 +113,9 @@ OPS = [
     (1, "mkfifo", lambda: os.mkfifo(path(), 0o640)),
     (2, "chmod", lambda: os.chmod(path(), rng.choice([0o600, 0o644, 0o755, 0o4711]))),
     (2, "copy_file_range", lambda: copy_range(path(), path(), rng.choice([0, B, 100]), rng.choice([0, B, 2 * B, 7]), rng.choice([B, 3 * B, 500]))),
+    (1, "fallocate punch", lambda: punch(path(), rng.choice([0, 100, B]), rng.choice([50, B, 2 * B + 3]))),
+    (2, "setxattr", lambda: os.setxattr(path(), rng.choice(["user.a", "user.b"]), rng.randbytes(rng.randrange(0, 40)), follow_symlinks=False)),
+    (1, "removexattr", lambda: os.removexattr(path(), rng.choice(["user.a", "user.b"]), follow_symlinks=False)),
 ]
 weights = [w for w, _, _ in OPS]
 for i in range(calls):
