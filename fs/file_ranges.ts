@@ -4,7 +4,7 @@
  * large the file), and fallocate's PUNCH_HOLE turns whole blocks into holes. The bytes
  * around whole blocks go through the trees' ordinary read and write.
  */
-import type { BlockHash, HeadApi, Ino } from "../mod.ts";
+import { type BlockHash, gather, type HeadApi, type Ino } from "../mod.ts";
 import { Errno, FuseError } from "./fuse/ops.ts";
 import type { Tree } from "./node.ts";
 
@@ -42,7 +42,7 @@ export async function copyRange(
     await copyBytes(src, offIn, dst, offOut, n);
     return n;
   }
-  dst.tree.storedBlocks(dst.ino); // its pending writes go first: shared blocks replace them
+  dst.tree.storePending(dst.ino); // shared blocks replace what it had pending
   const shift = (offIn - offOut) / bs;
   const byIndex = new Map(from.blocks);
   const blocks: [number, BlockHash | null][] = [];
@@ -60,7 +60,9 @@ export async function copyRange(
  */
 export function fallocate(head: HeadApi, blockSize: number, f: FileRef, mode: number, offset: number, length: number) {
   if (offset < 0 || length <= 0) throw new FuseError(Errno.EINVAL);
-  const { size } = f.tree.storedBlocks(f.ino);
+  // Holes replace what the file had pending; its size is then the stored one.
+  f.tree.storePending(f.ino);
+  const { size } = f.tree.getattr(f.ino).attr;
   if (mode === 0 || mode === FALLOC_FL_KEEP_SIZE) {
     if (mode === 0 && offset + length > size) f.tree.setattr(f.ino, { size: offset + length });
     return;
@@ -84,14 +86,8 @@ function zero(f: FileRef, from: number, to: number): void {
 /** Copies `n` bytes through the trees, a megabyte at a time. */
 async function copyBytes(src: FileRef, offIn: number, dst: FileRef, offOut: number, n: number): Promise<void> {
   for (let done = 0; done < n;) {
-    const segments = await src.tree.read(src.ino, Math.min(CHUNK, n - done), offIn + done);
     // The views last only until the next call into the tree: gather them first.
-    const data = new Uint8Array(segments.reduce((k, s) => k + s.length, 0));
-    let at = 0;
-    for (const s of segments) {
-      data.set(s, at);
-      at += s.length;
-    }
+    const data = gather(await src.tree.read(src.ino, Math.min(CHUNK, n - done), offIn + done));
     if (data.length === 0) break;
     dst.tree.write(dst.ino, data, offOut + done);
     done += data.length;

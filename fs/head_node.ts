@@ -43,8 +43,12 @@ export class HeadTree implements Tree {
     return ino < this.mounted.ino;
   }
 
-  storedBlocks(ino: number): StoredBlocks {
+  storePending(ino: number): void {
     this.cache.writeOut(ino as Ino);
+  }
+
+  storedBlocks(ino: number): StoredBlocks {
+    this.storePending(ino);
     const f = this.store.head.inode(ino as Ino);
     if (!f) throw new FuseError(Errno.ENOENT);
     if (f.type !== "file") throw new FuseError(Errno.EINVAL);

@@ -9,7 +9,18 @@
  * RevfsError that fs/errno.ts maps, to answer with an errno.
  */
 import type { Attr, Caller, DirEntryOut, Maybe, SetAttrIn } from "./fuse/ops.ts";
-import { Errno, FuseError, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from "./fuse/ops.ts";
+import {
+  Errno,
+  FuseError,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+} from "./fuse/ops.ts";
 import type { BlockHash, EntryType, NodeInfo, XattrMode, Xattrs } from "../mod.ts";
 
 export interface StoredBlocks {
@@ -77,6 +88,8 @@ export interface Tree {
    * small file kept in its directory page), so it can be read but not shared.
    */
   storedBlocks(ino: number): StoredBlocks;
+  /** Stores a file's pending writes (what the tree's cache holds), so the store is current. */
+  storePending(ino: number): void;
 
   /** A node's extended attributes, sorted by name. */
   xattrs(ino: number): Xattrs;
@@ -97,6 +110,7 @@ export abstract class ReadOnlyTree {
   readonly rename: Tree["rename"] = readOnly;
   readonly write: Tree["write"] = readOnly;
   readonly setXattr: Tree["setXattr"] = readOnly;
+  storePending(): void {}
   fsync(): Promise<void> {
     return Promise.resolve();
   }
@@ -117,7 +131,7 @@ export const TYPE_BITS: Record<NodeType, number> = {
 
 /** The node type of st_mode's type bits; undefined for bits no node has. */
 export function typeOfMode(mode: number): NodeType | undefined {
-  const bits = mode & 0o170000;
+  const bits = mode & S_IFMT;
   return (Object.keys(TYPE_BITS) as NodeType[]).find((t) => TYPE_BITS[t] === bits);
 }
 

@@ -6,6 +6,8 @@
  * export and import, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
  */
 export const O_RDONLY = 0, O_RDWR = 0o2, O_CREAT = 0o100, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
+/** st_mode's file type bits. */
+export const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
 export const S_IFIFO = 0o010000, S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFSOCK = 0o140000;
 
 const symbols = {

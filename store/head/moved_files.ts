@@ -34,6 +34,8 @@ interface File {
 }
 
 export class MovedFiles {
+  /** Entries the snapshot removes, by name; a directory is looked into only when files were added. */
+  private readonly removedEntries: [string, Entry][] = [];
   private readonly gone: File[] = [];
   private readonly added: File[] = [];
   private readonly byName = new Map<string, File[]>();
@@ -43,11 +45,16 @@ export class MovedFiles {
 
   /** `entry` was at `name` in the parent revision and the snapshot removes it (for a directory: every file below). */
   removed(name: string, entry: Entry | null): void {
+    if (entry !== null) this.removedEntries.push([name, entry]);
+  }
+
+  /** The files of the removed entries, those below removed directories included, up to MAX_GONE. */
+  private collectGone(name: string, entry: Entry): void {
     if (this.gone.length >= MAX_GONE) return;
-    if (entry?.type === "file" && entry.content !== null) {
+    if (entry.type === "file" && entry.content !== null) {
       this.gone.push({ name, size: entry.size, root: entry.content });
-    } else if (entry?.type === "dir") {
-      for (const [child, e] of this.p.dirs.list(entry.content)) this.removed(child, e);
+    } else if (entry.type === "dir") {
+      for (const [child, e] of this.p.dirs.list(entry.content)) this.collectGone(child, e);
     }
   }
 
@@ -60,7 +67,8 @@ export class MovedFiles {
 
   /** Makes the deleted files' blocks deltas on their likely successors. Inside the snapshot's transaction. */
   apply(): void {
-    if (this.gone.length === 0 || this.added.length === 0) return;
+    if (this.removedEntries.length === 0 || this.added.length === 0) return;
+    for (const [name, entry] of this.removedEntries) this.collectGone(name, entry);
     // A block an added file holds is the head's: it stays whole (a file moved unchanged).
     const held = new Set<string>();
     for (const f of this.added) for (const [, h] of this.p.maps.present(f.root)) held.add(hashKey(h));

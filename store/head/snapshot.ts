@@ -122,14 +122,16 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
     const prevTree = previous.of(dir);
     for (const name of dirty.get(parent)!) {
       const child = head.inodes.lookup(parent, name);
-      const prev = prevTree === null ? null : p.dirs.lookup(prevTree, name);
+      // What the parent revision had under this name (looked up for files and removals only).
+      const before = () => prevTree === null ? null : p.dirs.lookup(prevTree, name);
       if (child === undefined) {
-        moved.removed(name, prev);
+        moved.removed(name, before());
         edits.set(name, null);
         continue;
       }
       const i = head.inodes.must(child);
       if (i.type === "file") {
+        const prev = before();
         const e = foldFile(p, i, prev?.type === "file" ? prev.content : null);
         if (prev?.type !== "file") moved.appeared(name, e);
         edits.set(name, e);

@@ -40,7 +40,7 @@ type PlanNode =
   | Meta & { type: SpecialType; rdev: number };
 
 /** A FIFO, socket or device node's type; undefined for anything else. */
-function specialOf(st: Deno.FileInfo): SpecialType | undefined {
+function specialTypeOf(st: Deno.FileInfo): SpecialType | undefined {
   if (st.isFifo) return "fifo";
   if (st.isSocket) return "socket";
   if (st.isCharDevice) return "chardev";
@@ -96,7 +96,7 @@ export async function importDir(
   const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
     const meta = metaOf(st, path);
     if (st.isSymlink) return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
-    const special = specialOf(st);
+    const special = specialTypeOf(st);
     if (special) return { ...meta, type: special, rdev: special.endsWith("dev") ? st.rdev ?? 0 : 0 };
     if (st.isDirectory) {
       const children = new Map<string, PlanNode>();
@@ -112,7 +112,7 @@ export async function importDir(
           const why = name.includes("\uFFFD") ? "a name that is not valid UTF-8" : "a file that vanished";
           throw new RevfsError("INVALID", `cannot import ${p}: ${why} (nothing was imported)`);
         }
-        if (!cst.isFile && !cst.isDirectory && !cst.isSymlink && !specialOf(cst)) {
+        if (!cst.isFile && !cst.isDirectory && !cst.isSymlink && !specialTypeOf(cst)) {
           console.error(`revfs: skipping ${p}: not a file, directory, symlink, FIFO, socket or device`);
           continue;
         }
