@@ -5,7 +5,6 @@
  * stays for a while (so `ls -i` and `stat` agree) and is freed least-recently-used first.
  */
 import {
-  type BlockHash,
   type Entry,
   infoOfEntry,
   type NodeInfo,
@@ -91,12 +90,7 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
     const { entry } = this.node(ino);
     if (entry.type !== "file") throw new FuseError(Errno.EINVAL);
     if (entry.inline) return { size: entry.size, blocks: [], inline0: entry.size > 0 };
-    const blocks: [number, BlockHash][] = [];
-    for (let idx = 0; idx * this.store.blockSize < entry.size; idx++) {
-      const h = this.store.entryBlock(entry, idx);
-      if (h !== null) blocks.push([idx, h]);
-    }
-    return { size: entry.size, blocks, inline0: false };
+    return { size: entry.size, blocks: this.store.entryBlocks(entry), inline0: false };
   }
 
   xattrs(ino: number): Xattrs {

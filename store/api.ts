@@ -109,6 +109,8 @@ export interface VersionedStore {
   revisionTree(rev: RevNumber): RevisionTree;
   /** Hash of block `index` of a revision's file (null: a hole). An `inline` file has no blocks: read `e.inline`. */
   entryBlock(e: FileEntry, index: number): BlockHash | null;
+  /** The blocks of a revision's file that are not holes, in index order (none for an inline file). */
+  entryBlocks(e: FileEntry): [number, BlockHash][];
   /** A block's verified bytes; decoded into `into` when it fits (raw and zstd records). */
   readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */

@@ -229,6 +229,10 @@ export class Store implements VersionedStore {
     return new RevisionView(this.revision(rev), dirs, maps, blocks);
   }
 
+  entryBlocks(e: FileEntry): [number, BlockHash][] {
+    return [...this.parts.maps.present(e.content)].filter(([idx]) => idx * this.blockSize < e.size);
+  }
+
   entryBlock(e: FileEntry, index: number): BlockHash | null {
     return index * this.blockSize < e.size ? this.parts.maps.lookup(e.content, index) : null;
   }

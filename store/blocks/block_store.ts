@@ -226,7 +226,8 @@ export class BlockStore {
    */
   recompress(hash: BlockHash, dict: { id: number; bytes: Uint8Array } | undefined, level = ZSTD_LEVEL): number {
     const stored = this.records.get("blocks", hash);
-    if (stored === undefined || isDelta(stored)) return 0;
+    // A raw record did not compress at level 3: only a dictionary may change that.
+    if (stored === undefined || isDelta(stored) || (isRaw(stored) && !dict)) return 0;
     const data = this.get(hash);
     const record = encodeBlockRecord(encodeBlock(data, dict, level));
     if (record.length >= stored.length) return 0;
@@ -251,12 +252,6 @@ export class BlockStore {
     if (!bytesEqual(decompressWithDict(frame, baseData), data)) return 0;
     this.records.put("blocks", hash, record);
     return stored.length - record.length;
-  }
-
-  /** Whether a block is stored raw (it did not compress). */
-  isRaw(hash: BlockHash): boolean {
-    const v = this.records.get("blocks", hash);
-    return v !== undefined && isRaw(v);
   }
 
   /** The dictionary id of a record, or undefined when it has none. */

@@ -211,7 +211,7 @@ function reencode(
 ): void {
   const { records, blocks } = parts;
   const deltas = [...records.range("blocks")].filter(([, v]) => isDelta(v)).map(([k]) => k.slice() as BlockHash);
-  const pages = [...parts.records.keys("pages")].map((k) => k.slice() as PageHash);
+  const pages = [...records.keys("pages")].map((k) => k.slice() as PageHash);
   const total = live.length + deltas.length + pages.length;
   const saved = new Map<number, number>();
   const count = (n: number, dictId?: number) => {
@@ -226,7 +226,7 @@ function reencode(
       for (const b of live.slice(i, i + BATCH)) {
         const d = dictFor.get(b.kind) ?? dictFor.get(STORE_KIND);
         const dictId = blocks.dictOf(b.hash);
-        if (d ? dictId === d.id : (dictId !== undefined || blocks.isRaw(b.hash))) continue;
+        if (d ? dictId === d.id : dictId !== undefined) continue;
         count(blocks.recompress(b.hash, d, DENSE_LEVEL), d?.id);
       }
       for (const [id, n] of saved) blocks.dicts.noteSaved(id, n);
