@@ -4,8 +4,13 @@
  * write standard frames with the content size in the header, so either reads the
  * other's records. REVFS_ZSTD=wasm forces the portable one (tests, benchmarks).
  *
- * One compression and one decompression context each, reused: creating them per
- * block costs more than compressing a small block.
+ * Every frame written carries zstd's content checksum (XXH64 of the content, low 32
+ * bits), which the decoder checks: a damaged record fails to decode instead of
+ * returning other bytes (FORMAT.md, "Block records"). The WASM build cannot set that
+ * frame parameter, so its frames get the checksum appended as the format specifies.
+ *
+ * Contexts are made once and reused: creating them per block costs more than
+ * compressing a small block.
  */
 import {
   compress as wCompress,
@@ -16,6 +21,7 @@ import {
   decompressUsingDict as wDecompressUsingDict,
   init as wInit,
 } from "zstd-wasm";
+import { initChecksums, xxh64 } from "./checksum.ts";
 
 export const ZSTD_LEVEL = 3;
 
@@ -38,12 +44,10 @@ const nativeSymbols = {
   ZSTD_getErrorName: { parameters: ["usize"], result: "pointer" },
   ZSTD_createCCtx: { parameters: [], result: "pointer" },
   ZSTD_createDCtx: { parameters: [], result: "pointer" },
-  ZSTD_compressCCtx: { parameters: ["pointer", "buffer", "usize", "buffer", "usize", "i32"], result: "usize" },
+  ZSTD_CCtx_setParameter: { parameters: ["pointer", "i32", "i32"], result: "usize" },
+  ZSTD_CCtx_loadDictionary: { parameters: ["pointer", "buffer", "usize"], result: "usize" },
+  ZSTD_compress2: { parameters: ["pointer", "buffer", "usize", "buffer", "usize"], result: "usize" },
   ZSTD_decompressDCtx: { parameters: ["pointer", "buffer", "usize", "buffer", "usize"], result: "usize" },
-  ZSTD_compress_usingDict: {
-    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize", "i32"],
-    result: "usize",
-  },
   ZSTD_decompress_usingDict: {
     parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
     result: "usize",
@@ -67,18 +71,10 @@ interface NativeLib {
   ZSTD_getErrorName(code: Size): Ptr;
   ZSTD_createCCtx(): Ptr;
   ZSTD_createDCtx(): Ptr;
-  ZSTD_compressCCtx(c: Ptr, dst: Buf, cap: number, src: Buf, n: number, level: number): Size;
+  ZSTD_CCtx_setParameter(c: Ptr, param: number, value: number): Size;
+  ZSTD_CCtx_loadDictionary(c: Ptr, dict: Buf, n: number): Size;
+  ZSTD_compress2(c: Ptr, dst: Buf, cap: number, src: Buf, n: number): Size;
   ZSTD_decompressDCtx(d: Ptr, dst: Buf, cap: number, src: Buf, n: number): Size;
-  ZSTD_compress_usingDict(
-    c: Ptr,
-    dst: Buf,
-    cap: number,
-    src: Buf,
-    n: number,
-    dict: Buf,
-    dictN: number,
-    level: number,
-  ): Size;
   ZSTD_decompress_usingDict(d: Ptr, dst: Buf, cap: number, src: Buf, n: number, dict: Buf, dictN: number): Size;
   ZSTD_getFrameContentSize(src: Buf, n: number): Size;
   ZDICT_trainFromBuffer(dict: Buf, cap: number, samples: Buf, sizes: Buf, count: number): Size;
@@ -88,15 +84,50 @@ interface NativeLib {
 /** Frames revfs reads hold at most this much (a block is at most 16 MiB). */
 const MAX_CONTENT = 16 << 20;
 
+/** zstd.h's ZSTD_cParameter values used here. */
+const ZSTD_C_COMPRESSION_LEVEL = 100;
+const ZSTD_C_CHECKSUM_FLAG = 201;
+
+const FRAME_MAGIC = 0xfd2fb528;
+/** Frame_Header_Descriptor (the byte after the magic): its Content_Checksum_flag. */
+const CHECKSUM_FLAG_BIT = 0x04;
+
+/** Whether `frame` is a zstd frame that carries a content checksum. */
+export function hasContentChecksum(frame: Uint8Array): boolean {
+  if (frame.length < 5) return false;
+  const magic = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0, true);
+  return magic === FRAME_MAGIC && (frame[4] & CHECKSUM_FLAG_BIT) !== 0;
+}
+
+/**
+ * `frame` (one frame of `content`, without a checksum) with the content checksum added:
+ * the flag set and XXH64's low 32 bits, little-endian, after the last block (RFC 8878,
+ * 3.1.1).
+ */
+function withContentChecksum(frame: Uint8Array, content: Uint8Array): Uint8Array {
+  if (hasContentChecksum(frame)) return frame;
+  const out = new Uint8Array(frame.length + 4);
+  out.set(frame);
+  out[4] |= CHECKSUM_FLAG_BIT;
+  new DataView(out.buffer).setUint32(frame.length, Number(xxh64(content) & 0xffffffffn), true);
+  return out;
+}
+
 class NativeZstd implements Zstd {
   readonly name = "libzstd";
+  /** Compresses without a dictionary; `dictCctx` holds the last dictionary loaded. */
   private readonly cctx: Deno.PointerValue;
+  private readonly dictCctx: Deno.PointerValue;
   private readonly dctx: Deno.PointerValue;
   private out = new Uint8Array(0);
 
   constructor(private readonly lib: NativeLib) {
     this.cctx = lib.ZSTD_createCCtx();
+    this.dictCctx = lib.ZSTD_createCCtx();
     this.dctx = lib.ZSTD_createDCtx();
+    for (const c of [this.cctx, this.dictCctx]) {
+      this.check(lib.ZSTD_CCtx_setParameter(c, ZSTD_C_CHECKSUM_FLAG, 1), "set checksum flag");
+    }
   }
 
   private check(code: Size, what: string): number {
@@ -128,10 +159,16 @@ class NativeZstd implements Zstd {
     return Number(n);
   }
 
-  compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+  /** ZSTD_compress2 keeps the context's parameters (the checksum flag); the simple calls ignore them. */
+  private compressWith(cctx: Ptr, data: Uint8Array, level: number): Uint8Array {
+    this.check(this.lib.ZSTD_CCtx_setParameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level), "set level");
     const out = this.scratch(Number(this.lib.ZSTD_compressBound(data.length)));
-    const n = this.check(this.lib.ZSTD_compressCCtx(this.cctx, out, out.length, data, data.length, level), "compress");
+    const n = this.check(this.lib.ZSTD_compress2(cctx, out, out.length, data, data.length), "compress");
     return out.slice(0, n);
+  }
+
+  compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+    return this.compressWith(this.cctx, data, level);
   }
 
   decompress(frame: Uint8Array, into?: Uint8Array): Uint8Array {
@@ -145,12 +182,11 @@ class NativeZstd implements Zstd {
   }
 
   compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-    const out = this.scratch(Number(this.lib.ZSTD_compressBound(data.length)));
-    const n = this.check(
-      this.lib.ZSTD_compress_usingDict(this.cctx, out, out.length, data, data.length, dict, dict.length, level),
-      "compress",
-    );
-    return out.slice(0, n);
+    // Loaded by copy (FFI buffers are only valid during the call); a trained dictionary
+    // (it starts with the dictionary magic) is loaded as one, other bytes as raw content,
+    // as ZSTD_decompress_usingDict reads them.
+    this.check(this.lib.ZSTD_CCtx_loadDictionary(this.dictCctx, dict, dict.length), "load dictionary");
+    return this.compressWith(this.dictCctx, data, level);
   }
 
   decompressWithDict(frame: Uint8Array, dict: Uint8Array, into?: Uint8Array): Uint8Array {
@@ -190,13 +226,13 @@ class WasmZstd implements Zstd {
   private readonly dctx = wCreateDCtx();
 
   compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-    return wCompress(data, level);
+    return withContentChecksum(wCompress(data, level), data);
   }
   decompress(frame: Uint8Array): Uint8Array {
     return wDecompress(frame);
   }
   compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-    return wCompressUsingDict(this.cctx, data, dict, level);
+    return withContentChecksum(wCompressUsingDict(this.cctx, data, dict, level), data);
   }
   decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
     return wDecompressUsingDict(this.dctx, frame, dict);
@@ -218,7 +254,7 @@ function loadNative(): Zstd | undefined {
 /** Picks the implementation once per process. */
 export function initZstd(): Promise<Zstd> {
   ready ??= (async () => {
-    const z = loadNative() ?? (await wInit(), new WasmZstd());
+    const z = loadNative() ?? (await Promise.all([wInit(), initChecksums()]), new WasmZstd());
     current = z;
     return z;
   })();
@@ -227,7 +263,7 @@ export function initZstd(): Promise<Zstd> {
 
 /** Loads both implementations, for benchmarks and tests that compare them. */
 export async function bothZstd(): Promise<{ native?: Zstd; wasm: Zstd }> {
-  await wInit();
+  await Promise.all([wInit(), initChecksums()]);
   return { native: loadNative(), wasm: new WasmZstd() };
 }
 

@@ -1,0 +1,66 @@
+/**
+ * Record checksums: libxxhash and the WebAssembly fallback give the published values
+ * and agree with each other; every zstd frame either implementation writes carries a
+ * content checksum that the other one checks.
+ */
+import assert from "node:assert/strict";
+import { bothChecksums } from "../store/blocks/checksum.ts";
+import { bothZstd, hasContentChecksum } from "../store/blocks/zstd.ts";
+import { Rng } from "./helpers.ts";
+
+const utf8 = new TextEncoder();
+
+Deno.test("checksums: libxxhash and hash-wasm give XXH3-64 and XXH64's published values and agree on any input", async () => {
+  const { native, wasm } = await bothChecksums();
+  assert.ok(native, "libxxhash.so.0 is not installed (.ci/setup installs libxxhash0)");
+  // From xxHash's own test vectors (seed 0).
+  const published: [string, bigint, bigint][] = [
+    ["", 0x2d06800538d394c2n, 0xef46db3751d8e999n],
+    ["a", 0xe6c632b61e964e1fn, 0xd24ec4f1a98c6e5bn],
+  ];
+  for (const impl of [native, wasm]) {
+    for (const [s, x3, x64] of published) {
+      assert.equal(impl.xxh3(utf8.encode(s)), x3, `${impl.name} XXH3 of ${JSON.stringify(s)}`);
+      assert.equal(impl.xxh64(utf8.encode(s)), x64, `${impl.name} XXH64 of ${JSON.stringify(s)}`);
+    }
+  }
+  // Every length class XXH3 treats differently (0-16, 17-128, 129-240, longer, several stripes).
+  const rng = new Rng(5);
+  for (const n of [1, 3, 8, 16, 17, 100, 128, 129, 200, 240, 241, 1000, 1024, 65536, 100_001]) {
+    const data = rng.bytes(n);
+    assert.equal(native.xxh3(data), wasm.xxh3(data), `XXH3 of ${n} bytes`);
+    assert.equal(native.xxh64(data), wasm.xxh64(data), `XXH64 of ${n} bytes`);
+    // A view into a larger buffer hashes only its own bytes.
+    const padded = new Uint8Array(n + 7);
+    padded.set(data, 3);
+    assert.equal(native.xxh3(padded.subarray(3, 3 + n)), native.xxh3(data));
+    assert.equal(wasm.xxh3(padded.subarray(3, 3 + n)), native.xxh3(data));
+  }
+});
+
+Deno.test("checksums: zstd frames from libzstd and zstd-wasm carry a content checksum the other one checks", async () => {
+  const { native, wasm } = await bothZstd();
+  assert.ok(native, "libzstd.so.1 is not installed");
+  const rng = new Rng(6);
+  const data = rng.bytes(60_000, "text");
+  const dict = rng.bytes(20_000, "text");
+  for (const [writer, reader] of [[native, wasm], [wasm, native], [native, native], [wasm, wasm]]) {
+    const what = `${writer.name} -> ${reader.name}`;
+    const plain = writer.compress(data);
+    const withDict = writer.compressWithDict(data, dict);
+    assert.ok(hasContentChecksum(plain) && hasContentChecksum(withDict), `${what}: a frame without checksum`);
+    assert.deepEqual(reader.decompress(plain), data, what);
+    assert.deepEqual(reader.decompressWithDict(withDict, dict), data, what);
+    // A flipped bit inside the compressed blocks or in the checksum itself is refused.
+    for (const at of [plain.length >> 1, plain.length - 2]) {
+      const bad = plain.slice();
+      bad[at] ^= 0x10;
+      assert.throws(() => reader.decompress(bad), Error, `${what}: flip at ${at} not detected`);
+    }
+    const bad = withDict.slice();
+    bad[bad.length - 1] ^= 1;
+    assert.throws(() => reader.decompressWithDict(bad, dict), Error, `${what}: flipped dict frame read`);
+  }
+  assert.ok(!hasContentChecksum(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00])), "a frame without the flag");
+  assert.ok(!hasContentChecksum(utf8.encode("not a frame")));
+});
