@@ -39,8 +39,11 @@ export async function initStore(dir: string, opts: InitOptions = {}): Promise<Ve
 }
 
 /** Opens `dir` for writing, creating a store there when nothing exists at that path. */
-export async function openOrCreateStore(dir: string): Promise<VersionedStore> {
-  return (await storeCode()).Store.openOrCreate(dir);
+export async function openOrCreateStore(
+  dir: string,
+  opts: Omit<OpenOptions, "write"> = {},
+): Promise<VersionedStore> {
+  return (await storeCode()).Store.openOrCreate(dir, opts);
 }
 
 /** Rewrites a closed store's file densely (see store/maintenance/compact.ts). */

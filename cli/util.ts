@@ -1,7 +1,7 @@
 /** What the commands share: argument counts, output, opening a store, finding a mount's store. */
 import { type Args } from "./args.ts";
 import { runningMounts } from "../fs/control_client.ts";
-import { type NodeInfo, openStore, RevfsError, type RevNumber, type VersionedStore } from "../mod.ts";
+import { type NodeInfo, type OpenOptions, openStore, RevfsError, type RevNumber, type VersionedStore } from "../mod.ts";
 
 /** Wrong use of a command: exit code 2 and a pointer to `revfs help`. */
 export class UsageError extends Error {}
@@ -25,13 +25,13 @@ export function out(line: string): void {
  */
 export async function withStore<T>(
   path: string,
-  write: boolean,
+  opts: OpenOptions,
   fn: (s: VersionedStore) => T | Promise<T>,
 ): Promise<T> {
-  const store = await openStore(findStore(path), { write });
+  const store = await openStore(findStore(path), opts);
   try {
     const result = await fn(store);
-    if (write) await store.flush();
+    if (opts.write) await store.flush();
     return result;
   } finally {
     await store.close();

@@ -13,7 +13,7 @@ import { type BlockHash, type ErrorCode, RevfsError } from "../mod.ts";
 
 /** What the main thread sends a loader thread. */
 export type LoaderRequest =
-  | { kind: "open"; storeDir: string }
+  | { kind: "open"; storeDir: string; verifyReads: boolean }
   /** `into`: a block-sized buffer to decode into (transferred; it comes back with the block). */
   | { kind: "load"; id: number; hash: BlockHash; into?: ArrayBuffer }
   | { kind: "close" };
@@ -62,14 +62,17 @@ export class BlockLoader {
   }
 
   /** Starts `threads` loader threads on the store at `storeDir`; each opens it for reading. */
-  static async start(storeDir: string, threads = defaultLoaderThreads()): Promise<BlockLoader> {
+  static async start(
+    storeDir: string,
+    { verifyReads = false, threads = defaultLoaderThreads() } = {},
+  ): Promise<BlockLoader> {
     const started: Worker[] = [];
     try {
       for (let i = 0; i < threads; i++) {
         const worker = new Worker(new URL("./block_loader_worker.ts", import.meta.url), { type: "module" });
         started.push(worker);
       }
-      await Promise.all(started.map((w) => opened(w, storeDir)));
+      await Promise.all(started.map((w) => opened(w, { kind: "open", storeDir, verifyReads })));
     } catch (e) {
       for (const w of started) w.terminate();
       throw e;
@@ -127,7 +130,7 @@ export class BlockLoader {
   }
 }
 
-function opened(w: Worker, storeDir: string): Promise<void> {
+function opened(w: Worker, req: LoaderRequest): Promise<void> {
   return new Promise((resolve, reject) => {
     w.onmessage = (ev: MessageEvent<LoaderReply>) => {
       if (ev.data.kind === "ready") resolve();
@@ -137,7 +140,6 @@ function opened(w: Worker, storeDir: string): Promise<void> {
       ev.preventDefault();
       reject(new RevfsError("INVALID", `a block loader thread did not start: ${ev.message}`));
     };
-    const req: LoaderRequest = { kind: "open", storeDir };
     w.postMessage(req);
   });
 }

@@ -20,7 +20,7 @@ self.onmessage = async (ev: MessageEvent<LoaderRequest>) => {
   switch (m.kind) {
     case "open":
       try {
-        store = await openStore(m.storeDir);
+        store = await openStore(m.storeDir, { verifyReads: m.verifyReads });
         send({ kind: "ready" });
       } catch (e) {
         send({ kind: "open-failed", message: (e as Error).message });

@@ -39,6 +39,8 @@ export interface MountOptions {
   allowOther?: boolean;
   /** Serve extended attributes (off by default: they cost a round trip per write; fs/fuse/op_table.ts). */
   xattrs?: boolean;
+  /** Check every block read against its SHA-256 name, not only its record's checksum. */
+  verifyReads?: boolean;
 }
 
 function mountedPaths(): string[] {
@@ -70,11 +72,12 @@ export interface MountHandle {
 /** Mounts `storePath` (created if missing) on `mountpoint` and starts serving. */
 export async function mountStore(storePath: string, mountpoint: string, opts: MountOptions = {}): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
-  const store = await openOrCreateStore(storePath);
+  const verifyReads = opts.verifyReads ?? false;
+  const store = await openOrCreateStore(storePath, { verifyReads });
   let cache: PageCache;
   let loader: BlockLoader;
   try {
-    loader = await BlockLoader.start(store.dir);
+    loader = await BlockLoader.start(store.dir, { verifyReads });
     try {
       cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES, loader);
     } catch (e) {

@@ -4,6 +4,7 @@
  * writes. The format version is here; store/FORMAT.md documents each version.
  */
 import { initZstd } from "./blocks/zstd.ts";
+import { initChecksums } from "./blocks/checksum.ts";
 import { shortenChainKeys } from "./blocks/chains.ts";
 import { toHex } from "./blocks/hash.ts";
 import { readU64, u64Key, utf8, utf8d } from "./codec.ts";
@@ -29,6 +30,11 @@ const META = {
 export interface OpenOptions {
   /** Take the writer lock; fails with STORE_LOCKED while another writer has it. */
   write?: boolean;
+  /**
+   * Check every block read against its SHA-256 name, not only its record's own checksum
+   * (`mount --verify-reads`, `export`).
+   */
+  verifyReads?: boolean;
 }
 
 export interface InitOptions {
@@ -83,7 +89,7 @@ export async function createRecords(dir: string, opts: InitOptions): Promise<Ope
   if ([...Deno.readDirSync(dir)].length > 0) {
     throw new RevfsError("STORE_EXISTS", `${dir} is not empty; a new store needs an empty or missing directory`);
   }
-  await initZstd();
+  await Promise.all([initZstd(), initChecksums()]);
   const lock = WriterLock.tryAcquire(dir);
   if (!lock) throw new RevfsError("STORE_LOCKED", `${dir} is being initialised by another process`);
   const access = AccessLock.shared(dir);
@@ -110,7 +116,7 @@ export async function openRecords(dir: string, opts: OpenOptions): Promise<Opene
   if (!exists(`${dir}/${LMDB_DATA_FILE}`)) {
     throw new RevfsError("NOT_A_STORE", `${dir} is not a revfs store (no ${LMDB_DATA_FILE})`);
   }
-  await initZstd();
+  await Promise.all([initZstd(), initChecksums()]);
   let lock: WriterLock | null = null;
   if (opts.write) {
     lock = WriterLock.tryAcquire(dir);

@@ -87,15 +87,18 @@ export class Store implements VersionedStore {
   }
 
   /** Opens `dir` for writing, creating a store there when nothing exists at that path. */
-  static async openOrCreate(dir: string): Promise<Store> {
-    if (!exists(dir)) return await Store.init(dir);
-    return await Store.open(dir, { write: true });
+  static async openOrCreate(dir: string, opts: Omit<OpenOptions, "write"> = {}): Promise<Store> {
+    const store = exists(dir) ? await Store.open(dir, { ...opts, write: true }) : await Store.init(dir);
+    store.parts.blocks.hashOnRead = opts.verifyReads ?? false;
+    return store;
   }
 
   /** Opens the store in `dir`, refusing what is not a store or is of a newer format. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
     const { records, lock, access } = await openRecords(dir, opts);
-    return new Store(dir, records, lock, access);
+    const store = new Store(dir, records, lock, access);
+    store.parts.blocks.hashOnRead = opts.verifyReads ?? false;
+    return store;
   }
 
   /** Closes the store; pending changes are committed first (and lost only if that fails). */
@@ -272,8 +275,12 @@ export class Store implements VersionedStore {
     return importDir(this.parts, src, message, progress);
   }
 
-  exportTree(spec: RevNumber | "head", dst: string, progress?: Progress): Promise<void> {
-    return exportTree(this.view(spec), this.blockSize, dst, progress);
+  async exportTree(spec: RevNumber | "head", dst: string, progress?: Progress): Promise<void> {
+    try {
+      await exportTree(this.view(spec), this.blockSize, dst, progress);
+    } catch (e) {
+      throw e instanceof RevfsError && e.rev === undefined && spec !== "head" ? e.with({ rev: spec }) : e;
+    }
   }
 
   restore(path: string, rev: RevNumber): void {

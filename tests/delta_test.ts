@@ -6,7 +6,7 @@
 import { materialize } from "../store/head/restore.ts";
 import assert from "node:assert/strict";
 import { type FileEntry, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
-import { Store } from "../store/store.ts";
+import { FORMAT_VERSION, Store } from "../store/store.ts";
 import { MAX_DELTA_DEPTH, maxChainBytes } from "../store/blocks/chains.ts";
 import { checkStoreInvariants, readEntry, readHead, Rng, sha256Hex, storeTest } from "./helpers.ts";
 
@@ -220,7 +220,7 @@ storeTest(
     try {
       const now = new Map([...again.parts.records.range("chains")].map(([k, v]) => [sha256Hex(k), sha256Hex(v)]));
       assert.deepEqual(now, new Map([...short].map(([k, v]) => [sha256Hex(k), sha256Hex(v)])));
-      assert.equal(again.parts.records.get("meta", format)![7], 6, "relabelled format 6");
+      assert.equal(again.parts.records.get("meta", format)![7], FORMAT_VERSION, "relabelled this format");
     } finally {
       await again.close();
     }

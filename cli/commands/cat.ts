@@ -22,7 +22,7 @@ export const cat: Command = {
   args: { min: 2, max: 2, missing: "STORE PATH", flags: ["--rev"] },
   async run(a) {
     const [storePath, path] = a.positional;
-    await withStore(storePath, false, async (s) => {
+    await withStore(storePath, {}, async (s) => {
       const spec = s.resolve(flag(a, "--rev") ?? "head");
       const view = s.view(spec);
       const info = view.stat(path);

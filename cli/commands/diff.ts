@@ -8,7 +8,7 @@ export const diff: Command = {
   args: { min: 3, max: 3, missing: "STORE REV1 REV2" },
   async run(a) {
     const [storePath, r1, r2] = a.positional;
-    await withStore(storePath, false, (s) => {
+    await withStore(storePath, {}, (s) => {
       const letter: Record<Change["kind"], string> = { added: "A", deleted: "D", modified: "M", "type-changed": "T" };
       for (const c of s.diff(revNumber(s, r1), revNumber(s, r2))) out(`${letter[c.kind]}  ${c.path}`);
     });

@@ -8,7 +8,8 @@ export const exportTree: Command = {
   args: { min: 3, max: 3, missing: "STORE REV DIR" },
   async run(a) {
     const [storePath, spec, dir] = a.positional;
-    await withStore(storePath, false, async (s) => {
+    // What leaves the store is checked against its SHA-256 names, not only checksums.
+    await withStore(storePath, { verifyReads: true }, async (s) => {
       await withProgress("export", "bytes", (p) => s.exportTree(s.resolve(spec), dir, p));
     });
     return 0;

@@ -8,7 +8,7 @@ export const gc: Command = {
   usage: [["gc STORE", "free records no revision or the head uses, and compact the store's file"]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
-    const r = await withStore(a.positional[0], true, (s) => withProgress("gc", "items", (p) => s.gc(p)));
+    const r = await withStore(a.positional[0], { write: true }, (s) => withProgress("gc", "items", (p) => s.gc(p)));
     console.error(
       `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records` +
         (r.storedWhole > 0 ? `; re-encoded ${r.storedWhole} deltas whose base went away` : ""),

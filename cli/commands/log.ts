@@ -7,7 +7,7 @@ export const log: Command = {
   usage: [["log STORE [--json]", "list revisions, newest first"]],
   args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
   async run(a) {
-    await withStore(a.positional[0], false, (s) => {
+    await withStore(a.positional[0], {}, (s) => {
       const revs = s.revisions().reverse();
       if (a.flags.has("--json")) {
         const added = s.revisionCosts();

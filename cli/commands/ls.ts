@@ -9,7 +9,7 @@ export const ls: Command = {
   args: { min: 1, max: 2, missing: "STORE", flags: ["--rev"] },
   async run(a) {
     const [storePath, path = ""] = a.positional;
-    await withStore(storePath, false, (s) => {
+    await withStore(storePath, {}, (s) => {
       const view = s.view(s.resolve(flag(a, "--rev") ?? "head"));
       const info = view.stat(path);
       const rows: [string, NodeInfo][] = info.type === "dir" ? view.list(path) : [[path, info]];

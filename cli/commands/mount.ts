@@ -9,8 +9,14 @@ export const mount: Command = {
     ["      [--cache-mb N]", "block cache memory in MiB, clean and dirty (default 256)"],
     ["      [--allow-other]", "let other users in (permission bits still apply); default: only you"],
     ["      [--xattrs]", "serve extended attributes (each write then costs the kernel one more request)"],
+    ["      [--verify-reads]", "check every block read against its SHA-256 name, not only its checksum"],
   ],
-  args: { min: 2, max: 2, missing: "STORE MOUNTPOINT", flags: ["--cache-mb", "--allow-other", "--xattrs"] },
+  args: {
+    min: 2,
+    max: 2,
+    missing: "STORE MOUNTPOINT",
+    flags: ["--cache-mb", "--allow-other", "--xattrs", "--verify-reads"],
+  },
   async run(a) {
     const mb = flag(a, "--cache-mb");
     if (mb !== undefined && !/^[1-9][0-9]*$/.test(mb)) {
@@ -21,6 +27,7 @@ export const mount: Command = {
       cacheBytes: mb === undefined ? undefined : Number(mb) * 1024 * 1024,
       allowOther: a.flags.has("--allow-other"),
       xattrs: a.flags.has("--xattrs"),
+      verifyReads: a.flags.has("--verify-reads"),
     });
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => m.unmount());
     console.error(`revfs: ${a.positional[0]} mounted on ${a.positional[1]} (Ctrl-C or revfs unmount to stop)`);

@@ -10,7 +10,7 @@ export const optimize: Command = {
   ]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
-    const r = await withStore(a.positional[0], true, async (s) => {
+    const r = await withStore(a.positional[0], { write: true }, async (s) => {
       const before = s.stats().storedBytes;
       const result = await withProgress(
         "optimize",
@@ -36,6 +36,9 @@ export const optimize: Command = {
           trained.length ? `trained ${trained.length} dictionaries (${trained.join(", ")})` : "no new dictionaries"
         }` + (result.reused ? `, reused ${result.reused}` : ""),
     );
+    if (result.converted > 0) {
+      console.error(`revfs: ${result.converted} block records from before format 7 now carry their own checksum`);
+    }
     const saved = result.bytesSaved + result.pageBytesSaved;
     console.error(
       `revfs: re-encoded at zstd level ${result.level}: ${result.recompressed} block records (saved ${

@@ -10,7 +10,7 @@ export const restore: Command = {
     const spec = flag(a, "--rev");
     if (spec === undefined) throw new UsageError("restore needs --rev REV");
     const [storePath, path] = a.positional;
-    await withStore(storePath, true, (s) => s.restore(path, revNumber(s, spec)));
+    await withStore(storePath, { write: true }, (s) => s.restore(path, revNumber(s, spec)));
     console.error(`revfs: restored ${path} from revision ${spec} into the head`);
     return 0;
   },

@@ -18,7 +18,7 @@ export const snapshot: Command = {
       out(String(reply.rev));
       return 0;
     }
-    const rev = await withStore(storeDir, true, (s) => s.snapshot(message));
+    const rev = await withStore(storeDir, { write: true }, (s) => s.snapshot(message));
     out(String(rev.rev));
     return 0;
   },

@@ -8,7 +8,7 @@ export const stats: Command = {
   args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
   async run(a) {
     const storeDir = findStore(a.positional[0]);
-    const st = await withStore(storeDir, false, (s) => s.stats());
+    const st = await withStore(storeDir, {}, (s) => s.stats());
     const { askMount } = await import("../../fs/control_client.ts");
     const reply = await askMount(storeDir, { op: "status" });
     const mount = reply?.ok && "status" in reply ? reply.status : undefined;

@@ -11,7 +11,7 @@ export const tag: Command = {
   args: { min: 2, max: 3, missing: "STORE NAME", flags: ["--delete"] },
   async run(a) {
     const [storePath, name, spec] = a.positional;
-    await withStore(storePath, true, (s) => {
+    await withStore(storePath, { write: true }, (s) => {
       if (a.flags.has("--delete")) {
         if (spec !== undefined) throw new UsageError("tag --delete takes only NAME");
         s.untag(name);

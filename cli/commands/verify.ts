@@ -7,7 +7,7 @@ export const verify: Command = {
   usage: [["verify STORE", "check every record of every revision"]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
-    const report = await withStore(a.positional[0], false, (s) => {
+    const report = await withStore(a.positional[0], {}, (s) => {
       return withProgress("verify", "items", (p) => s.verify(p));
     });
     for (const p of report.problems) console.error(`revfs: ${p}`);

@@ -4,10 +4,15 @@
  *
  * Block content is canonical before it is hashed: trailing zero bytes are removed
  * (readers zero-fill to the block or file size), so an all-zero block has no record.
+ *
+ * Records written since format 7 check themselves: a raw record carries XXH3-64 of its
+ * bytes, a zstd frame its content checksum. Older records (kinds 0-3) are checked
+ * against their SHA-256 name until `optimize` re-encodes them.
  */
 import { HASH_BYTES } from "./hash.ts";
+import { xxh3 } from "./checksum.ts";
 import { Reader, Writer } from "../codec.ts";
-import { compress, compressWithDict, ZSTD_LEVEL } from "./zstd.ts";
+import { compress, compressWithDict, hasContentChecksum, ZSTD_LEVEL } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
 
 export type BlockRecord =
@@ -16,7 +21,19 @@ export type BlockRecord =
   | { kind: "zstd-dict"; dictId: number; frame: Uint8Array }
   | { kind: "delta"; base: BlockHash; frame: Uint8Array };
 
+/**
+ * How a record read from the store is checked: by its own checksum (XXH3-64 of a raw
+ * record's bytes; a frame's content checksum, which decoding checks), or, written
+ * before format 7, only by the SHA-256 of what it decodes to.
+ */
+export type RecordCheck = { by: "xxh3"; value: bigint } | { by: "frame" } | { by: "sha256" };
+
+export type StoredBlockRecord = BlockRecord & { check: RecordCheck };
+
 const KIND_BYTE = { raw: 0, zstd: 1, "zstd-dict": 2, delta: 3 } as const;
+/** Added to the kind byte of records that carry their own checksum (format 7). */
+const CHECKED = 4;
+const XXH3_BYTES = 8;
 
 /** Below this many bytes a zstd frame's own overhead eats the gain: keep raw. */
 export const MIN_COMPRESS_BYTES = 64;
@@ -24,34 +41,52 @@ export const MIN_COMPRESS_BYTES = 64;
 /** Compress when it saves at least this fraction; else raw is cheaper to read. */
 const MIN_SAVING = 1 / 32;
 
+/** The kind of a stored record without its checksum bit (KIND_BYTE); -1 when unknown. */
+function kindOf(stored: Uint8Array): number {
+  return stored[0] < 2 * CHECKED ? stored[0] % CHECKED : -1;
+}
+
 /** The base a stored record is a delta on; undefined for any other kind. No decoding. */
 export function deltaBaseOf(stored: Uint8Array): BlockHash | undefined {
-  return stored[0] === KIND_BYTE.delta ? stored.subarray(1, 1 + HASH_BYTES) as BlockHash : undefined;
+  return isDelta(stored) ? stored.subarray(1, 1 + HASH_BYTES) as BlockHash : undefined;
 }
 
 export function isDelta(stored: Uint8Array): boolean {
-  return stored[0] === KIND_BYTE.delta;
+  return kindOf(stored) === KIND_BYTE.delta;
 }
 
 export function isRaw(stored: Uint8Array): boolean {
-  return stored[0] === KIND_BYTE.raw;
+  return kindOf(stored) === KIND_BYTE.raw;
+}
+
+/** Written before format 7: checked only against its hash (optimize re-encodes it). */
+export function isUnchecked(stored: Uint8Array): boolean {
+  return stored[0] < CHECKED;
 }
 
 /** Raw or plain zstd: decoding the record reads no other record (no dictionary, no base). */
 export function decodesAlone(stored: Uint8Array): boolean {
-  return stored[0] === KIND_BYTE.raw || stored[0] === KIND_BYTE.zstd;
+  const kind = kindOf(stored);
+  return kind === KIND_BYTE.raw || kind === KIND_BYTE.zstd;
 }
 
 /** The dictionary a stored record was compressed with; undefined when none. */
 export function dictIdOf(stored: Uint8Array): number | undefined {
-  return stored[0] === KIND_BYTE["zstd-dict"] ? new Reader(stored.subarray(1), "block record").uint() : undefined;
+  return kindOf(stored) === KIND_BYTE["zstd-dict"] ? new Reader(stored.subarray(1), "block record").uint() : undefined;
 }
 
+/** A record as format 7 writes it: checked, a raw one with XXH3-64 of its bytes. */
 export function encodeBlockRecord(r: BlockRecord): Uint8Array {
-  const w = new Writer().u8(KIND_BYTE[r.kind]);
+  const w = new Writer().u8(KIND_BYTE[r.kind] + CHECKED);
+  if (r.kind === "raw") {
+    const sum = new Uint8Array(XXH3_BYTES);
+    new DataView(sum.buffer).setBigUint64(0, xxh3(r.data), true);
+    return w.raw(sum).raw(r.data).finish();
+  }
+  // Every frame this revfs writes carries its checksum (zstd.ts); a record without one
+  // would be read as damaged.
+  if (!hasContentChecksum(r.frame)) throw new Error("a block record's zstd frame has no content checksum");
   switch (r.kind) {
-    case "raw":
-      return w.raw(r.data).finish();
     case "zstd":
       return w.raw(r.frame).finish();
     case "zstd-dict":
@@ -61,20 +96,38 @@ export function encodeBlockRecord(r: BlockRecord): Uint8Array {
   }
 }
 
-export function decodeBlockRecord(bytes: Uint8Array, what: string): BlockRecord {
+export function decodeBlockRecord(bytes: Uint8Array, what: string): StoredBlockRecord {
   const r = new Reader(bytes, what);
-  const kind = r.u8();
-  switch (kind) {
-    case 0:
-      return { kind: "raw", data: r.rest() };
-    case 1:
-      return { kind: "zstd", frame: r.rest() };
-    case 2:
-      return { kind: "zstd-dict", dictId: r.uint(), frame: r.rest() };
-    case 3:
-      return { kind: "delta", base: r.raw(HASH_BYTES).slice() as BlockHash, frame: r.rest() };
+  const byte = r.u8();
+  const checked = byte >= CHECKED;
+  const frameCheck = (frame: Uint8Array): RecordCheck => {
+    if (!checked) return { by: "sha256" };
+    if (!hasContentChecksum(frame)) throw new RevfsError("CORRUPT", `${what}: its zstd frame has no checksum`);
+    return { by: "frame" };
+  };
+  switch (kindOf(bytes)) {
+    case KIND_BYTE.raw: {
+      if (!checked) return { kind: "raw", data: r.rest(), check: { by: "sha256" } };
+      const sum = r.raw(XXH3_BYTES);
+      const value = new DataView(sum.buffer, sum.byteOffset, XXH3_BYTES).getBigUint64(0, true);
+      return { kind: "raw", data: r.rest(), check: { by: "xxh3", value } };
+    }
+    case KIND_BYTE.zstd: {
+      const frame = r.rest();
+      return { kind: "zstd", frame, check: frameCheck(frame) };
+    }
+    case KIND_BYTE["zstd-dict"]: {
+      const dictId = r.uint();
+      const frame = r.rest();
+      return { kind: "zstd-dict", dictId, frame, check: frameCheck(frame) };
+    }
+    case KIND_BYTE.delta: {
+      const base = r.raw(HASH_BYTES).slice() as BlockHash;
+      const frame = r.rest();
+      return { kind: "delta", base, frame, check: frameCheck(frame) };
+    }
     default:
-      throw new RevfsError("CORRUPT", `${what}: unknown block record kind ${kind}`);
+      throw new RevfsError("CORRUPT", `${what}: unknown block record kind ${byte}`);
   }
 }
 

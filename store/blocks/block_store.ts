@@ -8,7 +8,6 @@
  * keeps the hash, so nothing that refers to the block changes.
  */
 import {
-  type BlockRecord,
   decodeBlockRecord,
   deltaBaseOf,
   dictIdOf,
@@ -16,7 +15,10 @@ import {
   encodeBlockRecord,
   isDelta,
   isRaw,
+  isUnchecked,
+  type StoredBlockRecord,
 } from "./block_codec.ts";
+import { xxh3 } from "./checksum.ts";
 import { Chains } from "./chains.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
@@ -37,6 +39,11 @@ export class BlockStore {
   written = 0;
   /** Whether `supersede` makes deltas (off only to measure what they save). */
   deltasEnabled = true;
+  /**
+   * Whether every read also checks the block's SHA-256 name (`mount --verify-reads`,
+   * `export`); else a record's own checksum is what a read checks.
+   */
+  hashOnRead = false;
   readonly chains: Chains;
   readonly dicts: Dictionaries;
   /** Where a delta chain's lower steps are decoded (`get`). */
@@ -88,18 +95,28 @@ export class BlockStore {
   }
 
   /**
-   * Canonical bytes of a block, checked against its hash. With `into` (a buffer of a
-   * block's size), the block is decoded into it when it fits and the result is a view
-   * of it: no copy of the record, no new buffer.
+   * Canonical bytes of a block, checked. With `into` (a buffer of a block's size), the
+   * block is decoded into it when it fits and the result is a view of it: no copy of
+   * the record, no new buffer.
    *
-   * A delta chain is decoded up from its whole record through two scratch buffers, each
-   * record read in place from the store's map: a new buffer per step cost more than the
-   * decoding (fresh pages fault in). The bases are not hashed one by one: a damaged
-   * base decodes to other bytes and the block's own check fails, and SHA-256 of every
-   * base was two thirds of reading an old version (`verify` checks every record under
-   * its own name).
+   * What is checked is the block as read: its record's own checksum (format 7), or
+   * SHA-256 against its name for an older record, or with `hashOnRead`. A delta chain
+   * is decoded up from its whole record through two scratch buffers, each record read in
+   * place from the store's map: a new buffer per step cost more than the decoding. Each
+   * frame checks its own content as it decodes; an older base is not hashed on its own:
+   * damaged, it decodes to other bytes and the block's own check fails (`verify` checks
+   * every record under its own name).
    */
   get(hash: BlockHash, into?: Uint8Array): Uint8Array {
+    return this.read(hash, into, this.hashOnRead);
+  }
+
+  /** `get`, always checked against the block's SHA-256 name (`verify`). */
+  getVerified(hash: BlockHash): Uint8Array {
+    return this.read(hash, undefined, true);
+  }
+
+  private read(hash: BlockHash, into: Uint8Array | undefined, byName: boolean): Uint8Array {
     const chain: BlockHash[] = [hash];
     for (;;) {
       const base = deltaBaseOf(this.stored(chain[chain.length - 1]));
@@ -112,7 +129,9 @@ export class BlockStore {
     for (let i = chain.length - 1; i >= 0; i--) {
       const h = chain[i];
       const out = i === 0 ? into : this.scratch[i % 2] ??= new Uint8Array(this.blockSize);
-      data = this.decodeOne(h, decodeBlockRecord(this.stored(h), `block ${shortHex(h)}`), data, out, i === 0);
+      const record = decodeBlockRecord(this.stored(h), `block ${shortHex(h)}`);
+      data = this.decodeOne(h, record, data, out);
+      if (i === 0 && (byName || record.check.by === "sha256")) checkName(h, data);
     }
     return data;
   }
@@ -128,8 +147,8 @@ export class BlockStore {
     return dictIdOf(view) === undefined ? view : view.slice();
   }
 
-  /** One record's bytes, into `into` when it fits; checked against `h` when `check`. */
-  private decodeOne(h: BlockHash, r: BlockRecord, base: Uint8Array, into?: Uint8Array, check = true): Uint8Array {
+  /** One record's bytes, into `into` when it fits, checked by the record's own checksum if it has one. */
+  private decodeOne(h: BlockHash, r: StoredBlockRecord, base: Uint8Array, into?: Uint8Array): Uint8Array {
     let data: Uint8Array;
     try {
       switch (r.kind) {
@@ -149,12 +168,11 @@ export class BlockStore {
       }
     } catch (e) {
       if (e instanceof RevfsError) throw e;
-      throw corruptBlock(h, `corrupt, its ${r.kind} record does not decode`);
+      const why = e instanceof Error ? e.message.replace(/^zstd \w+: /, "") : String(e);
+      throw corruptBlock(h, `corrupt, its ${r.kind} record does not decode (${why})`);
     }
-    if (!check) return data;
-    const actual = sha256(data);
-    if (!bytesEqual(actual, h)) {
-      throw corruptBlock(h, `corrupt, its content hashes to ${shortHex(actual)}`);
+    if (r.check.by === "xxh3" && xxh3(data) !== r.check.value) {
+      throw corruptBlock(h, "corrupt, its bytes do not match their checksum");
     }
     return data;
   }
@@ -222,22 +240,27 @@ export class BlockStore {
 
   /**
    * Re-encodes a whole record with a dictionary when that makes it smaller
-   * (`optimize`). Returns the bytes saved; 0 when the record was left alone.
+   * (`optimize`). Returns the bytes saved; 0 when the record was left alone. A record
+   * written before format 7 is always re-encoded, so that it checks itself (the result
+   * may then be a few bytes larger: negative).
    */
   recompress(hash: BlockHash, dict: { id: number; bytes: Uint8Array } | undefined, level = ZSTD_LEVEL): number {
     const stored = this.records.get("blocks", hash);
+    if (stored === undefined || isDelta(stored)) return 0;
+    const convert = isUnchecked(stored);
     // A raw record did not compress at level 3: only a dictionary may change that.
-    if (stored === undefined || isDelta(stored) || (isRaw(stored) && !dict)) return 0;
+    if (isRaw(stored) && !dict && !convert) return 0;
     const data = this.get(hash);
     const record = encodeBlockRecord(encodeBlock(data, dict, level));
-    if (record.length >= stored.length) return 0;
+    if (record.length >= stored.length && !convert) return 0;
     this.records.put("blocks", hash, record);
     return stored.length - record.length;
   }
 
   /**
    * Re-encodes a delta record's frame at `level` against the same base, when that makes
-   * it smaller (`optimize`). Same base, so every chain keeps its shape. Returns the bytes saved.
+   * it smaller or the record is older than format 7 (`optimize`). Same base, so every
+   * chain keeps its shape. Returns the bytes saved (negative: a conversion that grew).
    */
   recompressDelta(hash: BlockHash, level: number): number {
     const stored = this.records.get("blocks", hash);
@@ -247,7 +270,7 @@ export class BlockStore {
     const baseData = this.get(base);
     const frame = compressWithDict(data, baseData, level);
     const record = encodeBlockRecord({ kind: "delta", base, frame });
-    if (record.length >= stored.length) return 0;
+    if (record.length >= stored.length && !isUnchecked(stored)) return 0;
     // Read back before it replaces a record that reads, as `supersede` does.
     if (!bytesEqual(decompressWithDict(frame, baseData), data)) return 0;
     this.records.put("blocks", hash, record);
@@ -267,6 +290,12 @@ function copyInto(src: Uint8Array, into: Uint8Array): Uint8Array {
   const out = into.subarray(0, src.length);
   out.set(src);
   return out;
+}
+
+/** Throws unless `data` hashes to the block's name. */
+function checkName(h: BlockHash, data: Uint8Array): void {
+  const actual = sha256(data);
+  if (!bytesEqual(actual, h)) throw corruptBlock(h, `corrupt, its content hashes to ${shortHex(actual)}`);
 }
 
 /** A block that cannot be read as stored: EIO for its reads, named by verify. */

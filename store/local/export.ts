@@ -91,6 +91,9 @@ export async function exportTree(
           progress?.(done, total);
         }
         await f.truncate(info.size);
+      } catch (e) {
+        // A damaged block names itself; say which file it belongs to.
+        throw e instanceof RevfsError && e.path === undefined ? e.with({ path }) : e;
       } finally {
         f.close();
       }

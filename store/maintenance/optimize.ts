@@ -11,7 +11,7 @@
  * small transactions keeping their hash, so an interrupted run leaves a valid store;
  * running again reuses the dictionaries already there and carries on.
  */
-import { isDelta } from "../blocks/block_codec.ts";
+import { isDelta, isUnchecked } from "../blocks/block_codec.ts";
 import type { BlockStore } from "../blocks/block_store.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import { type Dictionary, kindOf, STORE_KIND } from "../blocks/dicts.ts";
@@ -48,6 +48,8 @@ export interface OptimizeResult {
   /** Block records (whole and deltas) re-encoded smaller, and the bytes that saved. */
   recompressed: number;
   bytesSaved: number;
+  /** Block records written before format 7 re-encoded to carry their own checksum. */
+  converted: number;
   /** Page records re-encoded at DENSE_LEVEL: the bytes that saved. */
   pageBytesSaved: number;
   /** The zstd level records were re-encoded at. */
@@ -131,6 +133,7 @@ export function optimize(
     blocks: 0,
     recompressed: 0,
     bytesSaved: 0,
+    converted: 0,
     pageBytesSaved: 0,
     level: DENSE_LEVEL,
   };
@@ -200,7 +203,8 @@ function trainDictionaries(
  * Re-encodes whole records (with their kind's dictionary, if any) and then delta
  * records at DENSE_LEVEL, in small transactions, keeping each only when smaller; a
  * record already on its dictionary was done by an earlier run. Raw records stay raw:
- * they did not compress at level 3.
+ * they did not compress at level 3. Every record written before format 7, live or not
+ * (the head's, a dropped revision's before gc), is re-encoded so that it checks itself.
  */
 function reencode(
   parts: RedeltaParts,
@@ -210,39 +214,49 @@ function reencode(
   progress: (done: number, total: number) => void,
 ): void {
   const { records, blocks } = parts;
-  const deltas = [...records.range("blocks")].filter(([, v]) => isDelta(v)).map(([k]) => k.slice() as BlockHash);
+  const deltas: BlockHash[] = [];
+  const older: BlockHash[] = [];
+  const liveKeys = new Set(live.map((b) => hashKey(b.hash)));
+  for (const [k, v] of records.range("blocks")) {
+    if (isDelta(v)) deltas.push(k.slice() as BlockHash);
+    else if (isUnchecked(v) && !liveKeys.has(hashKey(k))) older.push(k.slice() as BlockHash);
+  }
   const pages = [...records.keys("pages")].map((k) => k.slice() as PageHash);
-  const total = live.length + deltas.length + pages.length;
+  const total = live.length + older.length + deltas.length + pages.length;
+  let done = 0;
   const saved = new Map<number, number>();
-  const count = (n: number, dictId?: number) => {
+  const count = (h: BlockHash, wasUnchecked: boolean, n: number, dictId?: number) => {
+    if (wasUnchecked && !isUnchecked(records.get("blocks", h)!)) result.converted++;
+    result.bytesSaved += n;
     if (n <= 0) return;
     result.recompressed++;
-    result.bytesSaved += n;
     if (dictId !== undefined) saved.set(dictId, (saved.get(dictId) ?? 0) + n);
   };
-  for (let i = 0; i < live.length; i += BATCH) {
-    records.write(() => {
-      saved.clear();
-      for (const b of live.slice(i, i + BATCH)) {
-        const d = dictFor.get(b.kind) ?? dictFor.get(STORE_KIND);
-        const dictId = blocks.dictOf(b.hash);
-        if (d ? dictId === d.id : dictId !== undefined) continue;
-        count(blocks.recompress(b.hash, d, DENSE_LEVEL), d?.id);
-      }
-      for (const [id, n] of saved) blocks.dicts.noteSaved(id, n);
-    });
-    progress(Math.min(live.length, i + BATCH), total);
-  }
-  for (let i = 0; i < deltas.length; i += BATCH) {
-    records.write(() => {
-      for (const h of deltas.slice(i, i + BATCH)) count(blocks.recompressDelta(h, DENSE_LEVEL));
-    });
-    progress(live.length + Math.min(deltas.length, i + BATCH), total);
-  }
-  for (let i = 0; i < pages.length; i += BATCH) {
-    records.write(() => {
-      for (const h of pages.slice(i, i + BATCH)) result.pageBytesSaved += parts.pages.recompress(h, DENSE_LEVEL);
-    });
-    progress(total - pages.length + Math.min(pages.length, i + BATCH), total);
-  }
+  const inBatches = <T>(items: T[], each: (item: T) => void) => {
+    for (let i = 0; i < items.length; i += BATCH) {
+      records.write(() => {
+        saved.clear();
+        for (const item of items.slice(i, i + BATCH)) each(item);
+        for (const [id, n] of saved) blocks.dicts.noteSaved(id, n);
+      });
+      progress(done += Math.min(BATCH, items.length - i), total);
+    }
+  };
+  const unchecked = (h: BlockHash) => isUnchecked(records.get("blocks", h)!);
+  inBatches(live, (b) => {
+    const d = dictFor.get(b.kind) ?? dictFor.get(STORE_KIND);
+    const dictId = blocks.dictOf(b.hash);
+    const was = unchecked(b.hash);
+    if (!was && (d ? dictId === d.id : dictId !== undefined)) return;
+    // Converting a record on a dictionary that is not its kind's: it keeps the one it has.
+    const use = d ?? (dictId === undefined ? undefined : blocks.dicts.get(dictId));
+    count(b.hash, was, blocks.recompress(b.hash, use, DENSE_LEVEL), use?.id);
+  });
+  // Not live: converted, keeping the dictionary they have.
+  inBatches(older, (h) => {
+    const id = blocks.dictOf(h);
+    count(h, true, blocks.recompress(h, id === undefined ? undefined : blocks.dicts.get(id), DENSE_LEVEL));
+  });
+  inBatches(deltas, (h) => count(h, unchecked(h), blocks.recompressDelta(h, DENSE_LEVEL)));
+  inBatches(pages, (h) => result.pageBytesSaved += parts.pages.recompress(h, DENSE_LEVEL));
 }

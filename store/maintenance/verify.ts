@@ -165,7 +165,7 @@ export class Verifier {
     if (r === undefined) {
       this.report.blocks++;
       try {
-        r = this.blocks.get(hash).length;
+        r = this.blocks.getVerified(hash).length;
         const chain = this.blocks.chains.below(hash);
         if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(this.blockSize)) {
           r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
