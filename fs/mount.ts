@@ -43,6 +43,32 @@ export interface MountOptions {
   verifyReads?: boolean;
 }
 
+/**
+ * The kernel's readahead window for the mount, in KiB. FUSE starts every mount at the
+ * 128 KiB default and lets a filesystem only lower it. Requests are served one at a
+ * time here, so a deeper window is what keeps the kernel's next requests queued while
+ * one is answered: cold sequential reads by hand, 256 MiB, medians of 2-4: 128 KiB
+ * 343-359 MB/s, 1 MiB 382, 2 MiB 413-458, 4 MiB 465-554, 8 MiB no better.
+ */
+export const READAHEAD_KB = 4096;
+
+/**
+ * Sets the mount's readahead window (its bdi in sysfs, which only root may write), after
+ * the init reply (which sets it to at most what the kernel offered); else leaves it.
+ */
+function widenReadahead(mountpoint: string): void {
+  // From mountinfo, not stat(): a stat of the mountpoint would wait on this thread's own FUSE loop.
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const f = line.split(" ");
+    if (f[4]?.replace(/\\040/g, " ") !== mountpoint) continue;
+    try {
+      Deno.writeTextFileSync(`/sys/class/bdi/${f[2]}/read_ahead_kb`, String(READAHEAD_KB));
+    } catch {
+      // Not root: the kernel's default window, slower for long sequential reads only.
+    }
+  }
+}
+
 function mountedPaths(): string[] {
   return Deno.readTextFileSync("/proc/mounts").split("\n").map((l) => l.split(" ")[1]).filter(Boolean)
     .map((p) => p.replace(/\\040/g, " "));
@@ -95,6 +121,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
     xattrs: opts.xattrs,
+    onInit: () => widenReadahead(real),
   });
   // The control socket is up before the mount appears: whoever sees the mount can snapshot it.
   let control: { close(): void };

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { isMounted, mountTestDir, sh, withMount } from "./mount_helpers.ts";
 import { Rng, runCli, tempDir } from "./helpers.ts";
 import { seedTree } from "./tree_model.ts";
+import { READAHEAD_KB } from "../fs/mount.ts";
 
 async function ok(cmd: string, cwd?: string): Promise<string> {
   const r = await sh(cmd, cwd);
@@ -122,6 +123,11 @@ Deno.test("mount: snapshot while mounted, by store, by mountpoint and from insid
     await withMount(store, mnt, async () => {
       const mode = (await ok(`stat -c %a ${store}/control.sock`)).trim();
       assert.equal(mode, "600", "control socket must be private");
+      if (Deno.uid() === 0) {
+        // Root may widen the kernel's readahead window (fs/mount.ts), once the mount is set up.
+        const dev = (await ok(`mountpoint -d ${mnt}`)).trim();
+        assert.equal(Deno.readTextFileSync(`/sys/class/bdi/${dev}/read_ahead_kb`).trim(), String(READAHEAD_KB));
+      }
       await ok(`echo one > ${mnt}/f.txt`);
       assert.equal((await runCli("snapshot", store, "-m", "by store")).stdout, "1\n");
       await ok(`echo two > ${mnt}/f.txt`);

@@ -23,9 +23,9 @@ export function buildOpTable(
   fuse: Fuse,
   handler: FuseHandler,
   run: RequestRunner,
-  opts: { xattrs: boolean },
+  opts: { xattrs: boolean; onInit?: () => void },
 ): { ops: Uint8Array; callbacks: Deno.UnsafeCallback[] } {
-  const t = new OpTable(fuse, handler, run, opts.xattrs);
+  const t = new OpTable(fuse, handler, run, opts.xattrs, opts.onInit);
   return { ops: t.build(), callbacks: t.callbacks };
 }
 
@@ -37,6 +37,7 @@ class OpTable {
     private readonly handler: FuseHandler,
     private readonly run: RequestRunner,
     private readonly xattrs: boolean,
+    private readonly onInit?: () => void,
   ) {}
 
   private caller(req: Ptr): Caller {
@@ -88,6 +89,8 @@ class OpTable {
         (want | add) & ~drop,
         true,
       );
+      // After this callback libfuse writes the reply, which the kernel applies at once.
+      if (this.onInit) queueMicrotask(this.onInit);
     });
     def("fuse_lowlevel_ops.lookup", [P, U64, P], (req, parent, name) => {
       this.run.serve(req, "lookup", () => h.lookup(num(parent), cString(name)), this.replyEntry(req));

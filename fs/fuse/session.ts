@@ -45,6 +45,8 @@ export interface MountOptions {
   log?: (line: string) => void;
   /** Serve the xattr requests (fs/fuse/op_table.ts says why this is a choice). */
   xattrs?: boolean;
+  /** Called once the kernel has taken the session's init reply (the mount's settings are final). */
+  onInit?: () => void;
 }
 
 export class FuseSession {
@@ -63,6 +65,7 @@ export class FuseSession {
     this.libc = libc();
     this.log = opts.log ?? ((l) => console.error(l));
     this.xattrs = opts.xattrs ?? false;
+    this.onInit = opts.onInit;
     this.mountOptions = [
       `fsname=${opts.fsname ?? "revfs"}`,
       "subtype=revfs",
@@ -73,6 +76,7 @@ export class FuseSession {
 
   private readonly mountOptions: string[];
   private readonly xattrs: boolean;
+  private readonly onInit?: () => void;
 
   /** Requests received and not answered yet. */
   get pending(): number {
@@ -94,7 +98,7 @@ export class FuseSession {
     const { ops, callbacks } = buildOpTable(this.fuse, this.handler, {
       serve: (req, op, run, reply) => this.serveRequest(req, op, run, reply),
       errno: (e, op) => this.errno(e, op),
-    }, { xattrs: this.xattrs });
+    }, { xattrs: this.xattrs, onInit: this.onInit });
     this.callbacks.push(...callbacks);
     this.keep.push(args, ops);
     this.se = this.fuse.fuse_session_new(args, ops, BigInt(ops.length), null);
