@@ -47,6 +47,8 @@ export interface HeadApi {
   remove(parent: Ino, name: string, dir: boolean): void;
   /** Moves a name, replacing a file, symlink or empty directory at the target. */
   rename(parent: Ino, name: string, newParent: Ino, newName: string): void;
+  /** Gives a file, symlink or special node one more name (a hard link); returns it as changed. */
+  link(ino: Ino, newParent: Ino, newName: string): Inode;
   setattr(ino: Ino, change: AttrChange): Inode;
   /** A file was read at `nowNs`: its access time, relatime-style (group-committed, often nothing). */
   accessed(ino: Ino, nowNs: bigint): void;

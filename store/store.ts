@@ -161,6 +161,7 @@ export class Store implements VersionedStore {
       create: (parent, name, node) => later(() => names.create(parent, name, node)),
       remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
       rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
+      link: (ino, newParent, newName) => later(() => names.link(ino, newParent, newName)),
       setattr: (ino, change) => later(() => names.setattr(ino, change)),
       setXattr: (ino, name, value, mode) => later(() => names.setXattr(ino, name, value, mode)),
       accessed: (ino, nowNs) => later(() => names.accessed(ino, nowNs)),

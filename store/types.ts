@@ -40,6 +40,18 @@ interface EntryMeta {
   mtimeNs: bigint;
   /** Extended attributes (format 6); absent when there are none. */
   xattrs?: Xattrs;
+  /** Set when this name is one of several of one file (format 7; never a directory's). */
+  link?: HardLink;
+}
+
+/**
+ * A hard link: the file a name shares with `count` names in all of its revision. `id`
+ * is the same for each of them and for no other file of the revision (the head's inode
+ * number, which is never reused).
+ */
+export interface HardLink {
+  id: number;
+  count: number;
 }
 
 /** One name in a directory of a revision, as stored in a directory page. */

@@ -20,12 +20,18 @@ interface InodeCommon {
   xattrs?: Xattrs;
   /** Last access (format 6); absent: the same as mtime. The head's only: revisions keep mtime. */
   atimeNs?: bigint;
+  /**
+   * Its other names (hard links, format 7), each a directory and a name in it; absent
+   * when `parent`/`name` is its only one. Never a directory's.
+   */
+  links?: [Ino, string][];
 }
 
 /** The trailing flags byte (format 5 for `inline`, 6 for the rest); absent: all clear. */
 const FLAG_INLINE = 1;
 const FLAG_XATTRS = 2;
 const FLAG_ATIME = 4;
+const FLAG_LINKS = 8;
 
 export type Inode =
   | InodeCommon & {
@@ -80,10 +86,14 @@ export function encodeInode(i: Inode): Uint8Array {
       w.u8(SPECIAL_KIND[i.type]).uint(i.rdev);
   }
   const flags = (i.type === "file" && i.inline ? FLAG_INLINE : 0) | (i.xattrs?.length ? FLAG_XATTRS : 0) |
-    (i.atimeNs !== undefined ? FLAG_ATIME : 0);
+    (i.atimeNs !== undefined ? FLAG_ATIME : 0) | (i.links?.length ? FLAG_LINKS : 0);
   if (flags !== 0) w.u8(flags);
   if (flags & FLAG_XATTRS) writeXattrs(w, i.xattrs!);
   if (flags & FLAG_ATIME) w.bigint(i.atimeNs!);
+  if (flags & FLAG_LINKS) {
+    w.uint(i.links!.length);
+    for (const [parent, name] of i.links!) w.uint(parent).str(name);
+  }
   return w.finish();
 }
 
@@ -122,5 +132,21 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
   if (i.type === "file") i.inline = (flags & FLAG_INLINE) !== 0;
   if (flags & FLAG_XATTRS) i.xattrs = readXattrs(r);
   if (flags & FLAG_ATIME) i.atimeNs = r.bigint();
+  if (flags & FLAG_LINKS) {
+    const n = r.uint();
+    i.links = [];
+    for (let k = 0; k < n; k++) i.links.push([r.uint() as Ino, r.str()]);
+  }
   return i;
+}
+
+/** Every name of an inode: (directory, name) pairs, its first one first; none when unlinked. */
+export function namesOf(i: Inode): [Ino, string][] {
+  if (i.parent === 0) return [];
+  return i.links ? [[i.parent, i.name], ...i.links] : [[i.parent, i.name]];
+}
+
+/** st_nlink of a file, symlink or special node: its names (0 while open after its last unlink). */
+export function linkCount(i: Inode): number {
+  return i.parent === 0 ? 0 : 1 + (i.links?.length ?? 0);
 }

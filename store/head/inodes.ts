@@ -7,7 +7,7 @@ import { readU64, u64Key, utf8, utf8d } from "../codec.ts";
 import { splitPath } from "../paths.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
 import { type Ino, RevfsError, ROOT_INO } from "../types.ts";
-import { decodeInode, type DirInode, encodeInode, type FileInode, type Inode } from "./inode.ts";
+import { decodeInode, type DirInode, encodeInode, type FileInode, type Inode, namesOf } from "./inode.ts";
 
 const META_NEXT_INO = utf8.encode("nextIno");
 const EMPTY = new Uint8Array(0);
@@ -99,10 +99,10 @@ export class Inodes {
     this.records.del("inodes", u64Key(ino));
   }
 
-  /** Saves the inode and marks its name for the next snapshot. */
+  /** Saves the inode and marks its names for the next snapshot. */
   saveChanged(i: Inode): void {
     this.save(i);
-    if (i.parent !== 0) this.markName(i.parent, i.name);
+    for (const [parent, name] of namesOf(i)) this.markName(parent, name);
   }
 
   /** Marks a name for the next snapshot: it was added, changed or removed. */
@@ -123,6 +123,12 @@ export class Inodes {
     if (i.parent === 0) throw new Error("link of an inode with no parent");
     this.records.put("dirents", direntKey(i.parent, i.name), u64Key(i.ino));
     this.saveChanged(i);
+  }
+
+  /** One more name of `ino` (a rename's new name, a hard link): the dirent and the mark. */
+  addName(parent: Ino, name: string, ino: Ino): void {
+    this.records.put("dirents", direntKey(parent, name), u64Key(ino));
+    this.markName(parent, name);
   }
 
   unlink(parent: Ino, name: string): void {

@@ -6,7 +6,7 @@
 import { checkName } from "../paths.ts";
 import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
 import type { FileBlocks } from "./file_blocks.ts";
-import type { Inode } from "./inode.ts";
+import { type Inode, namesOf } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
 import type { Pins } from "./pins.ts";
 import { withXattr, type XattrMode } from "../tree/xattrs.ts";
@@ -70,6 +70,28 @@ export class Namespace {
     return inode;
   }
 
+  /**
+   * Gives file (or symlink, or special node) `ino` one more name: a hard link. Both
+   * names then are the same inode: a change through one is seen through the other.
+   */
+  link(ino: Ino, newParent: Ino, newName: string): Inode {
+    checkName(newName);
+    const dir = this.inodes.dir(newParent);
+    let i = this.inodes.named(ino);
+    if (i.type === "dir") throw new RevfsError("INVALID", `a directory cannot have a second name`, { path: i.name });
+    if (i.parent === 0) throw new RevfsError("NO_SUCH_PATH", `has no name left to link to`);
+    if (this.inodes.lookup(newParent, newName) !== undefined) {
+      throw new RevfsError("EXISTS", `already exists`, { path: newName });
+    }
+    // An inline file reads from its directory under its first name: give it its own bytes.
+    if (i.type === "file") i = this.files.detachInline(i);
+    this.inodes.addName(newParent, newName, ino);
+    const linked: Inode = { ...i, links: [...(i.links ?? []), [newParent, newName]], ctimeNs: nowNs() };
+    this.inodes.saveChanged(linked);
+    this.inodes.touchDir(dir);
+    return linked;
+  }
+
   /** Removes a name and, for a directory, everything below it. */
   removeTree(parent: Ino, name: string): void {
     const ino = this.inodes.lookup(parent, name);
@@ -106,12 +128,14 @@ export class Namespace {
     const from = this.inodes.dir(parent);
     const to = this.inodes.dir(newParent);
     if (parent === newParent && name === newName) return;
+    const existing = this.inodes.lookup(newParent, newName);
+    // Two names of one file: rename(2) does nothing.
+    if (existing === ino) return;
     if (i.type === "dir") {
       for (let a: Inode | undefined = to; a; a = a.parent === 0 ? undefined : this.inodes.get(a.parent)) {
         if (a.ino === ino) throw new RevfsError("INVALID", `cannot move a directory into itself`, { path: name });
       }
     }
-    const existing = this.inodes.lookup(newParent, newName);
     if (existing !== undefined) {
       const e = this.inodes.must(existing);
       if (i.type === "dir" && e.type !== "dir") {
@@ -126,7 +150,8 @@ export class Namespace {
     // An inline file reads from its directory under its name: it takes its bytes along.
     if (i.type === "file") i = this.files.detachInline(i);
     this.inodes.unlink(parent, name);
-    this.inodes.link({ ...i, parent: newParent, name: newName, ctimeNs: nowNs() });
+    this.inodes.addName(newParent, newName, ino);
+    this.inodes.saveChanged({ ...renamed(i, parent, name, newParent, newName), ctimeNs: nowNs() });
     this.inodes.touchDir(from);
     if (newParent !== parent) this.inodes.touchDir(this.inodes.dir(newParent));
   }
@@ -193,7 +218,15 @@ export class Namespace {
 
   private unlinkName(parent: Ino, name: string, i: Inode): void {
     this.inodes.unlink(parent, name);
-    this.dropInode(i);
+    const rest = namesOf(i).filter(([p, n]) => p !== parent || n !== name);
+    if (rest.length === 0) {
+      this.dropInode(i);
+      return;
+    }
+    // Its other names keep the file; the first of them becomes its first name.
+    if (i.type === "file") i = this.files.detachInline(i);
+    const [[p0, n0], ...more] = rest;
+    this.inodes.saveChanged({ ...i, parent: p0, name: n0, links: more.length ? more : undefined, ctimeNs: nowNs() });
   }
 
   private dropInode(i: Inode): void {
@@ -207,4 +240,13 @@ export class Namespace {
     if (i.type === "dir") this.inodes.clearMarks(i.ino);
     this.inodes.delete(i.ino);
   }
+}
+
+/** `i` with its name `name` in `parent` changed to `newName` in `newParent` (any of its names). */
+function renamed(i: Inode, parent: Ino, name: string, newParent: Ino, newName: string): Inode {
+  if (i.parent === parent && i.name === name) return { ...i, parent: newParent, name: newName };
+  const links = (i.links ?? []).map(([p, n]): [Ino, string] =>
+    p === parent && n === name ? [newParent, newName] : [p, n]
+  );
+  return { ...i, links };
 }

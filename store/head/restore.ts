@@ -53,14 +53,33 @@ export function materialize(p: RestoreParts, parent: Ino, name: string, entry: E
   checkName(name);
   const dir = p.head.inodes.dir(parent);
   if (p.head.inodes.lookup(parent, name) !== undefined) p.head.names.removeTree(parent, name);
-  const inode = materializeAt(p, parent, name, entry, false);
+  const inode = materializeAt(p, parent, name, entry, false, new Map());
   p.head.inodes.touchDir(dir);
   return inode;
 }
 
-/** `inParentBase`: `e` is in the parent's base tree under `name` (an inline file may read from there). */
-function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry, inParentBase: boolean): Inode {
+/**
+ * `inParentBase`: `e` is in the parent's base tree under `name` (an inline file may read
+ * from there). `linked`: the inode made for each hard link id met so far, so that a
+ * file's names in the revision are one inode again.
+ */
+function materializeAt(
+  p: RestoreParts,
+  parent: Ino,
+  name: string,
+  e: Entry,
+  inParentBase: boolean,
+  linked: Map<number, Ino>,
+): Inode {
   const { inodes } = p.head;
+  const first = e.link && linked.get(e.link.id);
+  if (first) {
+    const i = inodes.must(first);
+    const out: Inode = { ...i, links: [...(i.links ?? []), [parent, name]] };
+    inodes.addName(parent, name, first);
+    inodes.save(out);
+    return out;
+  }
   const common = {
     ino: inodes.allocIno(),
     parent,
@@ -88,14 +107,18 @@ function materializeAt(p: RestoreParts, parent: Ino, name: string, e: Entry, inP
     inode = { ...common, type: e.type, rdev: e.rdev };
   }
   inodes.link(inode);
+  if (e.link) linked.set(e.link.id, inode.ino);
   if (e.type === "file" && e.inline && !inParentBase && e.size > 0) {
     // Its directory's base is not the revision's: its bytes go into the overlay.
     p.head.files.setOverlay(inode.ino, 0, p.head.fresh.put(e.inline, kindOf(name)));
   }
   if (e.type === "dir") {
-    for (const [childName, child] of p.dirs.list(e.content)) materializeAt(p, inode.ino, childName, child, true);
-    // The children match `base` exactly: nothing below needs a rebuild at snapshot.
+    const children = p.dirs.list(e.content);
+    for (const [childName, child] of children) materializeAt(p, inode.ino, childName, child, true, linked);
+    // The children match `base` exactly: nothing below needs a rebuild at snapshot, but
+    // hard links, whose entries must name their new inode.
     inodes.clearMarks(inode.ino);
+    for (const [childName, child] of children) if (child.link) inodes.markName(inode.ino, childName);
   }
   return inode;
 }

@@ -63,10 +63,11 @@ function entrySize(e: Entry | null): number {
   return e?.type === "file" || e?.type === "dir" ? e.size : 0;
 }
 
-/** What every entry keeps of its inode. */
+/** What every entry keeps of its inode: a hard-linked file's entries name it by its inode number. */
 function metaOf(i: Inode) {
   const meta = { mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs };
-  return i.xattrs?.length ? { ...meta, xattrs: i.xattrs } : meta;
+  const link = i.links?.length ? { link: { id: i.ino, count: 1 + i.links.length } } : {};
+  return i.xattrs?.length ? { ...meta, ...link, xattrs: i.xattrs } : { ...meta, ...link };
 }
 
 /** A directory's or symlink's entry; a file's comes from `foldFile`. */
@@ -125,7 +126,9 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
       // What the parent revision had under this name (looked up for files and removals only).
       const before = () => prevTree === null ? null : p.dirs.lookup(prevTree, name);
       if (child === undefined) {
-        moved.removed(name, before());
+        const gone = before();
+        // One name of a file that keeps others: the file is not gone.
+        if (!(gone?.link && head.inodes.get(gone.link.id as Ino))) moved.removed(name, gone);
         edits.set(name, null);
         continue;
       }
@@ -164,7 +167,8 @@ export function takeSnapshot(p: SnapshotParts, message: string): Revision {
 function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry {
   const files = p.head.files;
   const meta = metaOf(f);
-  if (f.size <= INLINE_MAX) {
+  // A file with several names keeps one copy of its bytes: in a block, not in each directory.
+  if (f.size <= INLINE_MAX && !f.links?.length) {
     const inline = new Uint8Array(f.size);
     const block = files.blockBytes(f, 0);
     if (block !== null) inline.set(block.subarray(0, f.size));

@@ -27,6 +27,8 @@ export interface VerifyReport {
 export class Verifier {
   private readonly pageResult = new Map<string, Page | string>();
   private readonly blockResult = new Map<string, string | number>();
+  /** Names of each hard link id met in the revision being verified. */
+  private readonly links = new Map<number, [string, Entry][]>();
   readonly report: VerifyReport = { revisions: 0, pages: 0, blocks: 0, problems: [] };
 
   constructor(
@@ -42,7 +44,9 @@ export class Verifier {
     const total = revs.length + 1;
     for (const rev of revs) {
       this.report.revisions++;
+      this.links.clear();
       this.dir(rev.root.content, `revision ${rev.rev}`, "", 0);
+      this.checkLinks(`revision ${rev.rev}`);
       this.progress(this.report.revisions, total);
     }
     this.head(head);
@@ -118,7 +122,32 @@ export class Verifier {
     return p.entries.length;
   }
 
+  /**
+   * Every name of a hard-linked file in one revision: the entries must agree with each
+   * other (one file: same type, size and content) and count their names right.
+   */
+  private checkLinks(where: string): void {
+    for (const [id, names] of this.links) {
+      const [first] = names;
+      const what = (e: Entry) => JSON.stringify([e.type, e.type === "file" ? e.size : 0, contentKey(e)]);
+      if (names.some(([, e]) => e.link!.count !== names.length)) {
+        this.problem(
+          where,
+          first[0],
+          `hard link ${id} counts ${first[1].link!.count} names; the tree has ${names.length}`,
+        );
+      } else if (names.some(([, e]) => what(e) !== what(first[1]))) {
+        this.problem(where, first[0], `the names of hard link ${id} do not hold the same file`);
+      }
+    }
+  }
+
   private entry(e: Entry, where: string, path: string, seen: boolean): void {
+    if (e.link) {
+      const names = this.links.get(e.link.id);
+      if (names) names.push([path, e]);
+      else this.links.set(e.link.id, [[path, e]]);
+    }
     if (e.type === "dir") this.dir(e.content, where, path, 0);
     else if (e.type === "file") this.file(e.content, e.size, where, path, seen);
   }
@@ -210,4 +239,11 @@ export class Verifier {
       }
     }
   }
+}
+
+/** What an entry points at, comparable: its map root, symlink target or device. */
+function contentKey(e: Entry): string {
+  if (e.type === "file") return e.content === null ? "" : hashKey(e.content);
+  if (e.type === "symlink") return e.target;
+  return e.type === "dir" ? "" : String(e.rdev);
 }

@@ -31,6 +31,8 @@ const ENTRY_TAG = { file: 1, dir: 2, symlink: 3 } as const;
 const INLINE_FILE_TAG = 4;
 /** On an entry's type byte (format 6): its extended attributes follow the entry. */
 const XATTRS_BIT = 0x80;
+/** On an entry's type byte (format 7): a hard link, `uint` id and `uint` count, follows the entry's body. */
+const LINK_BIT = 0x40;
 /** A FIFO, socket or device node (format 6): `u8` which, `uint` rdev. */
 const SPECIAL_TAG = 5;
 export const SPECIAL_KIND: Record<SpecialType, number> = { fifo: 1, socket: 2, chardev: 3, blockdev: 4 };
@@ -48,7 +50,8 @@ export function writeEntry(w: Writer, e: Entry): void {
     : e.type === "file" || e.type === "dir" || e.type === "symlink"
     ? ENTRY_TAG[e.type]
     : SPECIAL_TAG;
-  w.u8(e.xattrs?.length ? tag | XATTRS_BIT : tag).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
+  const bits = (e.xattrs?.length ? XATTRS_BIT : 0) | (e.link ? LINK_BIT : 0);
+  w.u8(tag | bits).uint(e.mode).uint(e.uid).uint(e.gid).bigint(e.mtimeNs);
   if (e.type === "file" && e.inline) {
     w.bytes(e.inline);
   } else if (e.type === "symlink") {
@@ -62,12 +65,17 @@ export function writeEntry(w: Writer, e: Entry): void {
     w.uint(e.size);
     writeOptHash(w, e.content);
   }
+  if (e.link) w.uint(e.link.id).uint(e.link.count);
   if (e.xattrs?.length) writeXattrs(w, e.xattrs);
 }
 
 export function readEntry(r: Reader): Entry {
   const tagged = r.u8();
-  const e = readEntryBody(r, tagged & ~XATTRS_BIT);
+  const e = readEntryBody(r, tagged & ~(XATTRS_BIT | LINK_BIT));
+  if (tagged & LINK_BIT) {
+    if (e.type === "dir") throw new RevfsError("CORRUPT", "a directory entry names a hard link");
+    e.link = { id: r.uint(), count: r.uint() };
+  }
   if (tagged & XATTRS_BIT) e.xattrs = readXattrs(r);
   return e;
 }

@@ -23,6 +23,10 @@ export interface NodeInfo {
   rdev?: number;
   /** Extended attributes, when it has any. */
   xattrs?: Xattrs;
+  /** Names of this file (hard links; absent: 1, or a directory's own count). */
+  nlink?: number;
+  /** The same for every name of one file in the view, when it has several; else absent. */
+  linkId?: number;
 }
 
 export interface TreeView {
@@ -45,14 +49,30 @@ function xattrsOf(n: { xattrs?: Xattrs }): { xattrs?: Xattrs } {
 }
 
 export function infoOfEntry(e: Entry): NodeInfo {
-  const base = { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs, ...xattrsOf(e) };
+  const base = {
+    type: e.type,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    mtimeNs: e.mtimeNs,
+    ...xattrsOf(e),
+    ...(e.link ? { nlink: e.link.count, linkId: e.link.id } : {}),
+  };
   if (e.type === "symlink") return { ...base, size: new TextEncoder().encode(e.target).length, target: e.target };
   if (e.type !== "file" && e.type !== "dir") return { ...base, size: 0, rdev: e.rdev };
   return { ...base, size: e.type === "file" ? e.size : 0 };
 }
 
 export function infoOfInode(i: Inode): NodeInfo {
-  const base = { type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtimeNs: i.mtimeNs, ...xattrsOf(i) };
+  const base = {
+    type: i.type,
+    mode: i.mode,
+    uid: i.uid,
+    gid: i.gid,
+    mtimeNs: i.mtimeNs,
+    ...xattrsOf(i),
+    ...(i.links?.length ? { nlink: 1 + i.links.length, linkId: i.ino } : {}),
+  };
   if (i.type === "symlink") return { ...base, size: new TextEncoder().encode(i.target).length, target: i.target };
   if (i.type !== "file" && i.type !== "dir") return { ...base, size: 0, rdev: i.rdev };
   return { ...base, size: i.type === "file" ? i.size : 0 };
