@@ -215,6 +215,17 @@ export class HeadTree implements Tree {
     if (ino !== undefined) this.dropIfGone(ino);
   }
 
+  link(ino: number, newParent: number, newName: string): number {
+    this.checkName(newParent, newName);
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    // The kernel refuses directories itself; a file open after its last unlink has no name to add to.
+    if (i.type === "dir") throw new FuseError(Errno.EPERM);
+    if (i.parent === 0) throw new FuseError(Errno.ENOENT);
+    this.store.head.link(ino as Ino, newParent as Ino, newName);
+    return ino;
+  }
+
   rmdir(parent: number, name: string): void {
     this.checkName(parent, name);
     const ino = this.store.head.lookup(parent as Ino, name);

@@ -76,6 +76,8 @@ export interface Tree {
   unlink(parent: number, name: string): void;
   rmdir(parent: number, name: string): void;
   rename(parent: number, name: string, newParent: number, newName: string): void;
+  /** Gives `ino` one more name (a hard link); returns `ino`. */
+  link(ino: number, newParent: number, newName: string): number;
   write(ino: number, data: Uint8Array, offset: number): number;
   /** Makes a file's data durable. */
   fsync(ino: number): Promise<void>;
@@ -108,6 +110,7 @@ export abstract class ReadOnlyTree {
   readonly unlink: Tree["unlink"] = readOnly;
   readonly rmdir: Tree["rmdir"] = readOnly;
   readonly rename: Tree["rename"] = readOnly;
+  readonly link: Tree["link"] = readOnly;
   readonly write: Tree["write"] = readOnly;
   readonly setXattr: Tree["setXattr"] = readOnly;
   storePending(): void {}
@@ -140,7 +143,7 @@ export function attrOf(ino: number, info: NodeInfo, ctimeNs = info.mtimeNs, subd
   return {
     ino,
     mode: TYPE_BITS[info.type] | info.mode,
-    nlink: info.type === "dir" ? 2 + subdirs : 1,
+    nlink: info.type === "dir" ? 2 + subdirs : info.nlink ?? 1,
     uid: info.uid,
     gid: info.gid,
     size: info.type === "dir" ? 4096 : info.size,

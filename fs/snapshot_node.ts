@@ -38,6 +38,8 @@ export interface SnapshotNode {
   info: NodeInfo;
   /** Subdirectories of a directory, counted on the first getattr (for nlink). */
   subdirs?: number;
+  /** Its keys in the node table: its path, and for a hard-linked file each other path met and its link. */
+  keys: string[];
 }
 
 export class SnapshotTree extends ReadOnlyTree implements Tree {
@@ -164,7 +166,7 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
       if (this.idle.size <= IDLE_MAX) break;
       this.idle.delete(ino);
       this.byIno.delete(ino);
-      this.byKey.delete(`${old.rev}\0${old.path}`);
+      for (const k of old.keys) this.byKey.delete(k);
     }
   }
 
@@ -188,13 +190,21 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
     // A tag and its number are the same tree: key by number so they share inodes.
     const key = `${rev}\0${path}`;
     let n = this.byKey.get(key);
-    if (!n) {
-      const entry = this.store.revisionTree(rev).entry(path);
-      n = { ino: this.nextIno++, rev, path, entry, info: infoOfEntry(entry) };
-      this.byKey.set(key, n);
+    if (n) return n;
+    const entry = this.store.revisionTree(rev).entry(path);
+    // Every name of a hard-linked file is one node: one inode number, as on a local disk.
+    const linkKey = entry.link && `${rev}\0#${entry.link.id}`;
+    n = linkKey === undefined ? undefined : this.byKey.get(linkKey);
+    if (n) {
+      n.keys.push(key);
+    } else {
+      n = { ino: this.nextIno++, rev, path, entry, info: infoOfEntry(entry), keys: [key] };
+      if (linkKey !== undefined) n.keys.push(linkKey);
+      this.byKey.set(linkKey ?? key, n);
       this.byIno.set(n.ino, n);
       this.makeIdle(n);
     }
+    this.byKey.set(key, n);
     return n;
   }
 }

@@ -131,6 +131,15 @@ export class RevfsFilesystem implements FuseHandler {
     from.rename(parent, name, newParent, newName);
   }
 
+  link(ino: number, newParent: number, newName: string): EntryOut {
+    const to = this.tree(newParent);
+    // Nothing is made in a revision; a revision's file has no inode in the head to name
+    // (as between filesystems).
+    if (to === this.snapshots) throw new FuseError(Errno.EROFS);
+    if (this.tree(ino) !== to) throw new FuseError(Errno.EXDEV);
+    return this.entry(to.link(ino, newParent, newName));
+  }
+
   // --- copies and holes (fs/file_ranges.ts) -------------------------------
 
   copyFileRange(inoIn: number, offIn: number, inoOut: number, offOut: number, len: number, flags: number) {

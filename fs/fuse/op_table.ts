@@ -170,7 +170,9 @@ class OpTable {
         this.replyOk(req),
       );
     });
-    def("fuse_lowlevel_ops.link", [P, U64, U64, P], (req) => void f.fuse_reply_err(req, Errno.EPERM));
+    def("fuse_lowlevel_ops.link", [P, U64, U64, P], (req, ino, np, nn) => {
+      this.run.serve(req, "link", () => h.link(num(ino), num(np), cString(nn)), this.replyEntry(req));
+    });
     def("fuse_lowlevel_ops.open", [P, U64, P], (req, ino, fi) => {
       const { flags } = fileInfo(fi);
       this.run.serve(

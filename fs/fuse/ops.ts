@@ -112,6 +112,8 @@ export interface FuseHandler {
   rmdir(parent: number, name: string): Maybe<void>;
   symlink(target: string, parent: number, name: string, caller: Caller): Maybe<EntryOut>;
   rename(parent: number, name: string, newParent: number, newName: string, flags: number): Maybe<void>;
+  /** A hard link: `newName` in `newParent` becomes one more name of `ino`. */
+  link(ino: number, newParent: number, newName: string): Maybe<EntryOut>;
   open(ino: number, flags: number): Maybe<OpenOut>;
   create(parent: number, name: string, mode: number, flags: number, caller: Caller): Maybe<[EntryOut, OpenOut]>;
   /** The bytes read, as views in order (a reply gathers them without copying). */

@@ -59,16 +59,29 @@ export async function exportTree(
   let total = 0;
   let done = 0;
   if (progress) {
+    const counted = new Set<number>();
     const count = (p: string): void => {
       for (const [name, info] of view.list(p)) {
+        if (info.linkId !== undefined && counted.has(info.linkId)) continue;
+        if (info.linkId !== undefined) counted.add(info.linkId);
         if (info.type === "file") total += info.size;
         else if (info.type === "dir") count(p ? `${p}/${name}` : name);
       }
     };
     count("");
   }
+  // The first path written of each hard-linked file: its other names link to it.
+  const linked = new Map<number, string>();
   const writeNode = async (path: string, out: string) => {
     const info = view.stat(path);
+    if (info.linkId !== undefined) {
+      const first = linked.get(info.linkId);
+      if (first !== undefined) {
+        Deno.linkSync(first, out);
+        return;
+      }
+      linked.set(info.linkId, out);
+    }
     if (info.type === "symlink") {
       Deno.symlinkSync(info.target!, out);
       if (info.xattrs) writeLocalXattrs(out, info.xattrs);

@@ -33,11 +33,18 @@ interface Meta {
   xattrs: Xattrs;
 }
 
+/** A file with several names in the tree: the key of its first, for the ones after it. */
+interface Linked {
+  linkKey?: string;
+}
+
 type PlanNode =
-  | Meta & { type: "file"; size: number; blocks: [number, BlockHash | null][] }
+  | Meta & Linked & { type: "file"; size: number; blocks: [number, BlockHash | null][] }
   | Meta & { type: "dir"; children: Map<string, PlanNode> }
-  | Meta & { type: "symlink"; target: string }
-  | Meta & { type: SpecialType; rdev: number };
+  | Meta & Linked & { type: "symlink"; target: string }
+  | Meta & Linked & { type: SpecialType; rdev: number }
+  /** Another name of a file met earlier in the scan (a hard link), by its `linkKey`. */
+  | { type: "link"; to: string };
 
 /** A FIFO, socket or device node's type; undefined for anything else. */
 function specialTypeOf(st: Deno.FileInfo): SpecialType | undefined {
@@ -84,17 +91,32 @@ export async function importDir(
   };
   let totalBytes = 0;
   let doneBytes = 0;
+  const counted = new Set<string>();
   const countBytes = (dir: string) => {
     for (const e of Deno.readDirSync(dir)) {
       const p = join(dir, e.name);
-      if (e.isFile) totalBytes += Deno.lstatSync(p).size;
-      else if (e.isDirectory) countBytes(p);
+      if (e.isDirectory) countBytes(p);
+      if (!e.isFile) continue;
+      const st = Deno.lstatSync(p);
+      // A file with several names is read once.
+      if ((st.nlink ?? 1) > 1 && counted.has(`${st.dev}:${st.ino}`)) continue;
+      counted.add(`${st.dev}:${st.ino}`);
+      totalBytes += st.size;
     }
   };
   if (progress) countBytes(src);
 
+  // Hard links: the names of one local file (device and inode) become one inode again.
+  const seen = new Set<string>();
   const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
-    const meta = metaOf(st, path);
+    let linked: Linked = {};
+    if (!st.isDirectory && (st.nlink ?? 1) > 1) {
+      const linkKey = `${st.dev}:${st.ino}`;
+      if (seen.has(linkKey)) return { type: "link", to: linkKey };
+      seen.add(linkKey);
+      linked = { linkKey };
+    }
+    const meta = { ...metaOf(st, path), ...linked };
     if (st.isSymlink) return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
     const special = specialTypeOf(st);
     if (special) return { ...meta, type: special, rdev: special.endsWith("dev") ? st.rdev ?? 0 : 0 };
@@ -160,7 +182,7 @@ export async function importDir(
   flush();
   if (plan.type !== "dir") throw new Error("unreachable");
   return records.write(() => {
-    syncDir(store.head, ROOT_INO, plan);
+    syncDir(store.head, ROOT_INO, plan, { byKey: new Map(), claimed: new Set() });
     setMeta(store.head, ROOT_INO, plan);
     return takeSnapshot(store, message);
   });
@@ -179,13 +201,27 @@ function setMeta(head: Head, ino: Ino, want: Meta): void {
   }
 }
 
-function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>): void {
+/** What one import has synced: the inode of each hard-linked file, and every inode it reused. */
+interface Synced {
+  byKey: Map<string, Ino>;
+  claimed: Set<Ino>;
+}
+
+function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>, synced: Synced): void {
   for (const [name] of [...head.inodes.readdir(dir)]) if (!plan.children.has(name)) head.names.removeTree(dir, name);
   for (const [name, want] of plan.children) {
     let ino = head.inodes.lookup(dir, name);
+    if (want.type === "link") {
+      const target = synced.byKey.get(want.to)!;
+      if (ino === target) continue;
+      if (ino !== undefined) head.names.removeTree(dir, name);
+      head.names.link(target, dir, name);
+      continue;
+    }
     if (ino !== undefined) {
       const have = head.inodes.must(ino);
-      const same = have.type === want.type &&
+      // An inode this import already gave other content (it had another name here) is not reused.
+      const same = !synced.claimed.has(ino) && have.type === want.type &&
         (have.type !== "symlink" || (want.type === "symlink" && have.target === want.target &&
           have.mtimeNs === want.mtimeNs && have.uid === want.uid && have.gid === want.gid)) &&
         (!("rdev" in have) || ("rdev" in want && have.rdev === want.rdev));
@@ -205,8 +241,10 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>)
         rdev: "rdev" in want ? want.rdev : undefined,
       }).ino;
     }
+    synced.claimed.add(ino);
+    if (want.type !== "dir" && want.linkKey !== undefined) synced.byKey.set(want.linkKey, ino);
     if (want.type === "file") head.files.setBlocks(ino, want.size, want.blocks);
-    if (want.type === "dir") syncDir(head, ino, want);
+    if (want.type === "dir") syncDir(head, ino, want, synced);
     setMeta(head, ino, want);
   }
 }

@@ -128,6 +128,36 @@ def links():
     run("O_NOFOLLOW on link", lambda: os.open("l", os.O_RDONLY | os.O_NOFOLLOW))
 
 
+def hardlinks():
+    write("h1", b"one")
+    run("link", lambda: (os.link("h1", "h2"), st("h1"), st("h2")))
+    run("same inode", lambda: os.stat("h1").st_ino == os.stat("h2").st_ino)
+    run("write one name, read the other", lambda: (write("h2", b"two"), open("h1", "rb").read()))
+    run("link into subdir", lambda: (os.mkdir("hd"), os.link("h2", "hd/h3"), st("hd/h3")))
+    run("link exists", lambda: os.link("h1", "h2"))
+    run("link a directory", lambda: os.link("hd", "hd2"))
+    run("link missing", lambda: os.link("none", "h4"))
+    run("link into missing dir", lambda: os.link("h1", "none/h4"))
+    run("link through a file", lambda: os.link("h1", "h1/h4"))
+    run("link long name", lambda: os.link("h1", LONG))
+    run("rename one name", lambda: (os.rename("h2", "h5"), st("h5"), st("h1")))
+    run("rename over another name of itself", lambda: (os.rename("h1", "h5"), st("h1"), st("h5")))
+    run("unlink one name", lambda: (os.unlink("h5"), st("h1"), open("hd/h3", "rb").read()))
+    run("rmdir with a link inside", lambda: os.rmdir("hd"))
+    run("symlink linked", lambda: (os.symlink("h1", "hs"), os.link("hs", "hs2", follow_symlinks=False), st("hs2")))
+    run("fifo linked", lambda: (os.mkfifo("hf"), os.link("hf", "hf2"), st("hf2")))
+
+    def open_after_last_unlink():
+        fd = os.open("h1", os.O_RDONLY)
+        try:
+            os.unlink("h1")
+            os.unlink("hd/h3")
+            return f"nlink={os.fstat(fd).st_nlink} {os.pread(fd, 10, 0)}"
+        finally:
+            os.close(fd)
+    run("open after the last name goes", open_after_last_unlink)
+
+
 def attrs():
     write("t", b"12345")
     run("chmod", lambda: (os.chmod("t", 0o4751), st("t")))
@@ -187,11 +217,13 @@ def perms():
     run("user xattr on own dir", lambda: os.setxattr("mine", "user.x", b"1"))
     run("trusted xattr as user", lambda: os.setxattr("mine", "trusted.x", b"1"))
     run("user xattr on root's file", lambda: os.setxattr("locked/f", "user.x", b"1"))
+    run("hard link to root's file", lambda: os.link("locked/f", "mine/f"))
+    run("hard link into root's dir", lambda: (write("mine/own"), os.link("mine/own", "locked/own")))
 
 
-GROUPS = {"names": names, "dirs": dirs, "renames": renames, "links": links, "attrs": attrs, "special_names": special_names,
-          "perms_setup": perms_setup, "perms": perms}
-ALL = ["names", "dirs", "renames", "links", "attrs", "special_names"]
+GROUPS = {"names": names, "dirs": dirs, "renames": renames, "links": links, "hardlinks": hardlinks, "attrs": attrs,
+          "special_names": special_names, "perms_setup": perms_setup, "perms": perms}
+ALL = ["names", "dirs", "renames", "links", "hardlinks", "attrs", "special_names"]
 for g in sys.argv[2:] or ALL:
     out.append(f"# {g}")
     GROUPS[g]()

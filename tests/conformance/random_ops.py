@@ -1,5 +1,5 @@
-"""Random system calls (files, directories, renames, symlinks, FIFOs, modes, copies, holes
-and user xattrs) on a small pool of names, the same sequence for a seed: one line
+"""Random system calls (files, directories, renames, hard links, symlinks, FIFOs, modes,
+copies, holes and user xattrs) on a small pool of names, the same sequence for a seed: one line
 per call with its result (ok, or the errno's name), and at each checkpoint the whole
 tree as a listing. tests/conformance_test.ts runs it on the local disk and on a revfs
 mount (which snapshots at each checkpoint) and compares the lines, then compares each
@@ -21,8 +21,10 @@ B = 65536
 
 
 def listing(root):
-    """Every node below root: path, type, permission bits, size and content hash (or target)."""
+    """Every node below root: path, type, permission bits, size and content hash (or target);
+    for a node of several names, its link count and the first of its names listed."""
     out = []
+    first_name = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".snapshots")
         for name in sorted(dirnames + filenames):
@@ -42,6 +44,8 @@ def listing(root):
             xattrs = sorted(n for n in os.listxattr(path, follow_symlinks=False) if n.startswith("user."))
             values = [hashlib.sha256(os.getxattr(path, n, follow_symlinks=False)).hexdigest()[:8] for n in xattrs]
             line = f"{rel} {what} {oct(stat.S_IMODE(s.st_mode))}"
+            if not stat.S_ISDIR(kind) and s.st_nlink > 1:
+                line += f" links {s.st_nlink} ={first_name.setdefault(s.st_ino, rel)}"
             out.append(f"{line} {','.join(map(':'.join, zip(xattrs, values)))}" if xattrs else line)
     return out
 
@@ -92,6 +96,13 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
 
 
+def link_over(src, dst):
+    # A new name for src beside dst, renamed over it: how tools replace a file with a link.
+    tmp = os.path.join(os.path.dirname(dst), ".lnk")
+    os.link(src, tmp, follow_symlinks=False)
+    os.rename(tmp, dst)
+
+
 def punch(p, off, n):
     fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK)
     try:
@@ -110,6 +121,8 @@ OPS = [
     (3, "unlink", lambda: os.unlink(path())),
     (4, "rename", lambda: os.rename(rng.choice([path(), rng.choice(DIRS[1:])]), rng.choice([path(), rng.choice(DIRS[1:])]))),
     (1, "symlink", lambda: os.symlink(rng.choice(NAMES), path())),
+    (2, "link", lambda: os.link(path(), path(), follow_symlinks=rng.random() < 0.5)),
+    (3, "link over", lambda: link_over(path(), path())),
     (1, "mkfifo", lambda: os.mkfifo(path(), 0o640)),
     (2, "chmod", lambda: os.chmod(path(), rng.choice([0o600, 0o644, 0o755, 0o4711]))),
     (2, "copy_file_range", lambda: copy_range(path(), path(), rng.choice([0, B, 100]), rng.choice([0, B, 2 * B, 7]), rng.choice([B, 3 * B, 500]))),
