@@ -40,6 +40,29 @@ export function libc(): Libc {
   return lib.symbols;
 }
 
+/**
+ * The calls of a client flushing a mount, in a library of their own: opening the
+ * whole set above costs about 5 ms, a sixth of a `revfs snapshot` run; these three 0.8.
+ */
+const syncSymbols = {
+  open: symbols.open,
+  close: symbols.close,
+  syncfs: symbols.syncfs,
+} as const;
+
+let syncLib: Deno.DynamicLibrary<typeof syncSymbols> | undefined;
+
+/** syncfs(2) of the filesystem holding directory `path`; false when it cannot be opened or synced. */
+export function syncFilesystemOf(path: string): boolean {
+  syncLib ??= Deno.dlopen("libc.so.6", syncSymbols);
+  const c = syncLib.symbols;
+  const fd = c.open(cPath(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const rc = c.syncfs(fd);
+  c.close(fd);
+  return rc === 0;
+}
+
 /** errno of the last failed call on this thread (FFI calls run on the caller's thread). */
 export function errno(): number {
   const p = libc().__errno_location();
