@@ -4,15 +4,7 @@
  * changes are group-committed (store/api.ts). The root also shows the read-only
  * `.snapshots` tree, which another Tree serves under its own inode numbers.
  */
-import {
-  infoOfInode,
-  type Ino,
-  RevfsError,
-  ROOT_INO,
-  type VersionedStore,
-  type XattrMode,
-  type Xattrs,
-} from "../mod.ts";
+import { infoOfInode, type Ino, ROOT_INO, type VersionedStore, type XattrMode, type Xattrs } from "../mod.ts";
 import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
 import { attrOf, type AttrOut, type NodeType, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
 import type { PageCache } from "./page_cache.ts";
@@ -103,10 +95,8 @@ export class HeadTree implements Tree {
       { name: ".", ino, mode: S_IFDIR },
       { name: "..", ino: ROOT_INO, mode: S_IFDIR },
     ];
-    for (const [name, child] of this.store.head.readdir(ino as Ino)) {
-      const i = this.store.head.inode(child);
-      if (!i) throw new RevfsError("CORRUPT", `head inode ${child} is missing`, { path: name });
-      entries.push({ name, ino: child, mode: TYPE_BITS[i.type] });
+    for (const [name, child, type] of this.store.head.readdir(ino as Ino)) {
+      entries.push({ name, ino: child, mode: TYPE_BITS[type] });
     }
     if (ino === ROOT_INO) entries.push({ name: this.mounted.name, ino: this.mounted.ino, mode: S_IFDIR });
     return entries;
@@ -258,9 +248,7 @@ export class HeadTree implements Tree {
     let n = this.subdirs.get(ino);
     if (n === undefined) {
       n = ino === ROOT_INO ? 1 : 0;
-      for (const [, child] of this.store.head.readdir(ino as Ino)) {
-        if (this.store.head.inode(child)?.type === "dir") n++;
-      }
+      for (const [, , type] of this.store.head.readdir(ino as Ino)) if (type === "dir") n++;
       this.subdirs.set(ino, n);
     }
     return n;

@@ -14,7 +14,7 @@ import type { GcResult } from "./maintenance/gc.ts";
 import type { OptimizeResult } from "./maintenance/optimize.ts";
 import type { StoreStats } from "./maintenance/stats.ts";
 import type { VerifyReport } from "./maintenance/verify.ts";
-import type { BlockHash, FileEntry, Ino, Revision, RevNumber } from "./types.ts";
+import type { BlockHash, EntryType, FileEntry, Ino, Revision, RevNumber } from "./types.ts";
 
 export type { AttrChange, Change, FileInode, FileWriteout, Inode, NewNode, NodeInfo, RevisionTree, TreeView };
 
@@ -30,8 +30,8 @@ export type Progress = (done: number, total: number) => void;
 export interface HeadApi {
   inode(ino: Ino): Inode | undefined;
   lookup(parent: Ino, name: string): Ino | undefined;
-  /** Names in a directory, in byte order of their UTF-8 encoding. */
-  readdir(dir: Ino): Iterable<[string, Ino]>;
+  /** Names in a directory, in byte order of their UTF-8 encoding, with each one's inode and type. */
+  readdir(dir: Ino): Iterable<[string, Ino, EntryType]>;
   /**
    * Hash of block `index` of a file as the head holds it; null for a hole. Ask
    * `inlineBlock` first for block 0 of an `inline` file: such a block has no record.

@@ -130,3 +130,29 @@ storeTest("head: an open file outlives its last name; orphans left by a crash ar
     await next.close();
   }
 });
+
+storeTest(
+  "head: a directory lists names and types from its dirents alone; a format 6 dirent (no type) reads its inode",
+  async (ts) => {
+    const { store } = ts;
+    const node = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n } as const;
+    const d = store.head.create(ROOT_INO, "d", { ...node, type: "dir" }).ino;
+    store.head.create(d, "f", { ...node, type: "file" });
+    store.head.create(d, "s", { ...node, type: "symlink", target: "f" });
+    store.head.create(d, "p", { ...node, type: "fifo" });
+    store.head.create(d, "sub", { ...node, type: "dir" });
+    await store.flush();
+    const listed = () =>
+      [...store.head.readdir(d)].map(([name, ino, type]) => `${name} ${type} ${store.head.inode(ino)?.type}`);
+    const want = ["f file file", "p fifo fifo", "s symlink symlink", "sub dir dir"];
+    assert.deepEqual(listed(), want);
+    const { records } = store.parts;
+    const dirents = [...records.range("dirents")].map(([k, v]) => [k.slice(), v.slice()]);
+    assert.ok(dirents.every(([, v]) => v.length === 9), "a dirent without its type");
+    // As format 6 wrote them: the inode number alone.
+    records.write(() => {
+      for (const [k, v] of dirents) records.put("dirents", k, v.subarray(0, 8));
+    });
+    assert.deepEqual(listed(), want);
+  },
+);

@@ -6,7 +6,7 @@
 import { readU64, u64Key, utf8, utf8d } from "../codec.ts";
 import { splitPath } from "../paths.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
-import { type Ino, RevfsError, ROOT_INO } from "../types.ts";
+import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
 import { decodeInode, type DirInode, encodeInode, type FileInode, type Inode, namesOf } from "./inode.ts";
 
 const META_NEXT_INO = utf8.encode("nextIno");
@@ -14,6 +14,37 @@ const EMPTY = new Uint8Array(0);
 
 export function direntKey(parent: Ino, name: string): Uint8Array {
   return u64Key(parent, utf8.encode(name));
+}
+
+/**
+ * A dirent's value: the inode number, then (format 7) the node's type, so that listing a
+ * directory reads no inode (d_type). A value of format 6 has no type byte.
+ */
+const DIRENT_TYPE: Record<EntryType, number> = {
+  file: 1,
+  dir: 2,
+  symlink: 3,
+  fifo: 4,
+  socket: 5,
+  chardev: 6,
+  blockdev: 7,
+};
+const TYPE_OF_DIRENT: (EntryType | undefined)[] = [
+  undefined,
+  "file",
+  "dir",
+  "symlink",
+  "fifo",
+  "socket",
+  "chardev",
+  "blockdev",
+];
+
+function direntValue(ino: Ino, type: EntryType): Uint8Array {
+  const v = new Uint8Array(9);
+  v.set(u64Key(ino));
+  v[8] = DIRENT_TYPE[type];
+  return v;
 }
 
 export function nowNs(): bigint {
@@ -62,11 +93,14 @@ export class Inodes {
     return v === undefined ? undefined : readU64(v) as Ino;
   }
 
-  /** Names in a directory, in byte order of their UTF-8 encoding. */
-  *readdir(parent: Ino): Iterable<[string, Ino]> {
+  /** Names in a directory with their inode and its type, in byte order of their UTF-8 encoding. */
+  *readdir(parent: Ino): Iterable<[string, Ino, EntryType]> {
     const prefix = u64Key(parent);
     for (const [k, v] of this.records.range("dirents", { start: prefix, end: prefixEnd(prefix) })) {
-      yield [utf8d.decode(k.subarray(8)), readU64(v) as Ino];
+      const ino = readU64(v) as Ino;
+      // A format 6 dirent has no type: its inode says.
+      const type = TYPE_OF_DIRENT[v[8]] ?? this.must(ino).type;
+      yield [utf8d.decode(k.subarray(8)), ino, type];
     }
   }
 
@@ -121,13 +155,13 @@ export class Inodes {
   /** Gives an inode its name: the dirent, the inode, the mark. */
   link(i: Inode): void {
     if (i.parent === 0) throw new Error("link of an inode with no parent");
-    this.records.put("dirents", direntKey(i.parent, i.name), u64Key(i.ino));
+    this.records.put("dirents", direntKey(i.parent, i.name), direntValue(i.ino, i.type));
     this.saveChanged(i);
   }
 
   /** One more name of `ino` (a rename's new name, a hard link): the dirent and the mark. */
-  addName(parent: Ino, name: string, ino: Ino): void {
-    this.records.put("dirents", direntKey(parent, name), u64Key(ino));
+  addName(parent: Ino, name: string, i: Inode): void {
+    this.records.put("dirents", direntKey(parent, name), direntValue(i.ino, i.type));
     this.markName(parent, name);
   }
 

@@ -85,7 +85,7 @@ export class Namespace {
     }
     // An inline file reads from its directory under its first name: give it its own bytes.
     if (i.type === "file") i = this.files.detachInline(i);
-    this.inodes.addName(newParent, newName, ino);
+    this.inodes.addName(newParent, newName, i);
     const linked: Inode = { ...i, links: [...(i.links ?? []), [newParent, newName]], ctimeNs: nowNs() };
     this.inodes.saveChanged(linked);
     this.inodes.touchDir(dir);
@@ -150,7 +150,7 @@ export class Namespace {
     // An inline file reads from its directory under its name: it takes its bytes along.
     if (i.type === "file") i = this.files.detachInline(i);
     this.inodes.unlink(parent, name);
-    this.inodes.addName(newParent, newName, ino);
+    this.inodes.addName(newParent, newName, i);
     this.inodes.saveChanged({ ...renamed(i, parent, name, newParent, newName), ctimeNs: nowNs() });
     this.inodes.touchDir(from);
     if (newParent !== parent) this.inodes.touchDir(this.inodes.dir(newParent));

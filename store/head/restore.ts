@@ -76,7 +76,7 @@ function materializeAt(
   if (first) {
     const i = inodes.must(first);
     const out: Inode = { ...i, links: [...(i.links ?? []), [parent, name]] };
-    inodes.addName(parent, name, first);
+    inodes.addName(parent, name, i);
     inodes.save(out);
     return out;
   }
