@@ -27,8 +27,8 @@ export interface VerifyReport {
 export class Verifier {
   private readonly pageResult = new Map<string, Page | string>();
   private readonly blockResult = new Map<string, string | number>();
-  /** Names of each hard link id met in the revision being verified. */
-  private readonly links = new Map<number, [string, Entry][]>();
+  /** Names of each hard link id met in the revision being verified; undefined while verifying the head. */
+  private links: Map<number, [string, Entry][]> | undefined;
   readonly report: VerifyReport = { revisions: 0, pages: 0, blocks: 0, problems: [] };
 
   constructor(
@@ -44,11 +44,13 @@ export class Verifier {
     const total = revs.length + 1;
     for (const rev of revs) {
       this.report.revisions++;
-      this.links.clear();
+      const links = this.links = new Map();
       this.dir(rev.root.content, `revision ${rev.rev}`, "", 0);
-      this.checkLinks(`revision ${rev.rev}`);
+      this.checkLinks(`revision ${rev.rev}`, links);
       this.progress(this.report.revisions, total);
     }
+    // The head's directories may hold entries of several revisions (restore): not one tree.
+    this.links = undefined;
     this.head(head);
     this.progress(total, total);
     return this.report;
@@ -126,8 +128,8 @@ export class Verifier {
    * Every name of a hard-linked file in one revision: the entries must agree with each
    * other (one file: same type, size and content) and count their names right.
    */
-  private checkLinks(where: string): void {
-    for (const [id, names] of this.links) {
+  private checkLinks(where: string, links: Map<number, [string, Entry][]>): void {
+    for (const [id, names] of links) {
       const [first] = names;
       const what = (e: Entry) => JSON.stringify([e.type, e.type === "file" ? e.size : 0, contentKey(e)]);
       if (names.some(([, e]) => e.link!.count !== names.length)) {
@@ -143,7 +145,7 @@ export class Verifier {
   }
 
   private entry(e: Entry, where: string, path: string, seen: boolean): void {
-    if (e.link) {
+    if (e.link && this.links) {
       const names = this.links.get(e.link.id);
       if (names) names.push([path, e]);
       else this.links.set(e.link.id, [[path, e]]);
