@@ -118,18 +118,22 @@ export class BlockStore {
 
   private read(hash: BlockHash, into: Uint8Array | undefined, byName: boolean): Uint8Array {
     const chain: BlockHash[] = [hash];
+    // The chain's whole record, read last: decoded first, from this same view.
+    let whole = this.stored(hash);
     for (;;) {
-      const base = deltaBaseOf(this.stored(chain[chain.length - 1]));
+      const base = deltaBaseOf(whole);
       if (!base) break;
       // A valid chain is bounded (store/blocks/chains.ts); a longer one is a cycle.
       if (chain.length > 64) throw corruptBlock(hash, "corrupt, its delta chain does not end");
       chain.push(base.slice() as BlockHash);
+      whole = this.stored(chain[chain.length - 1]);
     }
     let data: Uint8Array = EMPTY;
     for (let i = chain.length - 1; i >= 0; i--) {
       const h = chain[i];
       const out = i === 0 ? into : this.scratch[i % 2] ??= new Uint8Array(this.blockSize);
-      const record = decodeBlockRecord(this.stored(h), `block ${shortHex(h)}`);
+      const stored = i === chain.length - 1 ? whole : this.stored(h);
+      const record = decodeBlockRecord(stored, `block ${shortHex(h)}`);
       data = this.decodeOne(h, record, data, out);
       if (i === 0 && (byName || record.check.by === "sha256")) checkName(h, data);
     }

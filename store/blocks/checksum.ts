@@ -10,6 +10,7 @@
  * re-check.
  */
 import { createXXHash3, createXXHash64, type IHasher } from "hash-wasm";
+import { optionalLibrary } from "../../sys/native.ts";
 
 export interface Checksums {
   readonly name: "libxxhash" | "hash-wasm";
@@ -57,12 +58,8 @@ function digest(h: IHasher, data: Uint8Array): bigint {
 }
 
 function loadNative(): Checksums | undefined {
-  if (Deno.env.get("REVFS_XXHASH") === "wasm") return undefined;
-  try {
-    return new NativeChecksums(Deno.dlopen("libxxhash.so.0", nativeSymbols).symbols as unknown as NativeLib);
-  } catch {
-    return undefined;
-  }
+  const lib = optionalLibrary("libxxhash.so.0", nativeSymbols, "REVFS_XXHASH");
+  return lib && new NativeChecksums(lib as unknown as NativeLib);
 }
 
 async function loadWasm(): Promise<Checksums> {

@@ -22,6 +22,7 @@ import {
   init as wInit,
 } from "zstd-wasm";
 import { initChecksums, xxh64 } from "./checksum.ts";
+import { optionalLibrary } from "../../sys/native.ts";
 
 export const ZSTD_LEVEL = 3;
 
@@ -243,12 +244,8 @@ let ready: Promise<Zstd> | undefined;
 let current: Zstd | undefined;
 
 function loadNative(): Zstd | undefined {
-  if (Deno.env.get("REVFS_ZSTD") === "wasm") return undefined;
-  try {
-    return new NativeZstd(Deno.dlopen("libzstd.so.1", nativeSymbols).symbols as unknown as NativeLib);
-  } catch {
-    return undefined;
-  }
+  const lib = optionalLibrary("libzstd.so.1", nativeSymbols, "REVFS_ZSTD");
+  return lib && new NativeZstd(lib as unknown as NativeLib);
 }
 
 /** Picks the implementation once per process. */
