@@ -20,16 +20,7 @@ export function direntKey(parent: Ino, name: string): Uint8Array {
  * A dirent's value: the inode number, then (format 7) the node's type, so that listing a
  * directory reads no inode (d_type). A value of format 6 has no type byte.
  */
-const DIRENT_TYPE: Record<EntryType, number> = {
-  file: 1,
-  dir: 2,
-  symlink: 3,
-  fifo: 4,
-  socket: 5,
-  chardev: 6,
-  blockdev: 7,
-};
-const TYPE_OF_DIRENT: (EntryType | undefined)[] = [
+const DIRENT_TYPES: readonly (EntryType | undefined)[] = [
   undefined,
   "file",
   "dir",
@@ -43,7 +34,7 @@ const TYPE_OF_DIRENT: (EntryType | undefined)[] = [
 function direntValue(ino: Ino, type: EntryType): Uint8Array {
   const v = new Uint8Array(9);
   v.set(u64Key(ino));
-  v[8] = DIRENT_TYPE[type];
+  v[8] = DIRENT_TYPES.indexOf(type);
   return v;
 }
 
@@ -99,7 +90,7 @@ export class Inodes {
     for (const [k, v] of this.records.range("dirents", { start: prefix, end: prefixEnd(prefix) })) {
       const ino = readU64(v) as Ino;
       // A format 6 dirent has no type: its inode says.
-      const type = TYPE_OF_DIRENT[v[8]] ?? this.must(ino).type;
+      const type = DIRENT_TYPES[v[8]] ?? this.must(ino).type;
       yield [utf8d.decode(k.subarray(8)), ino, type];
     }
   }
