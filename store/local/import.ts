@@ -55,6 +55,11 @@ function specialTypeOf(st: Deno.FileInfo): SpecialType | undefined {
   return undefined;
 }
 
+/** A local node with several names (not a directory): its device and inode; else undefined. */
+function linkKeyOf(st: Deno.FileInfo): string | undefined {
+  return !st.isDirectory && (st.nlink ?? 1) > 1 ? `${st.dev}:${st.ino}` : undefined;
+}
+
 /** New block bytes per write transaction during import. */
 const BATCH_BYTES = 64 << 20;
 
@@ -99,8 +104,9 @@ export async function importDir(
       if (!e.isFile) continue;
       const st = Deno.lstatSync(p);
       // A file with several names is read once.
-      if ((st.nlink ?? 1) > 1 && counted.has(`${st.dev}:${st.ino}`)) continue;
-      counted.add(`${st.dev}:${st.ino}`);
+      const key = linkKeyOf(st);
+      if (key !== undefined && counted.has(key)) continue;
+      if (key !== undefined) counted.add(key);
       totalBytes += st.size;
     }
   };
@@ -110,8 +116,8 @@ export async function importDir(
   const seen = new Set<string>();
   const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
     let linked: Linked = {};
-    if (!st.isDirectory && (st.nlink ?? 1) > 1) {
-      const linkKey = `${st.dev}:${st.ino}`;
+    const linkKey = linkKeyOf(st);
+    if (linkKey !== undefined) {
       if (seen.has(linkKey)) return { type: "link", to: linkKey };
       seen.add(linkKey);
       linked = { linkKey };
