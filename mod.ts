@@ -14,6 +14,7 @@ export type {
   FileWriteout,
   HeadApi,
   Inode,
+  LoggedWrite,
   NewNode,
   NodeInfo,
   Progress,

@@ -8,15 +8,53 @@
  * full), nothing is lost and a later writeout tries again. A page equal to its stored
  * block is not written (blocks are content-addressed, and the head keeps an unchanged
  * hash). Written pages become clean blocks.
+ *
+ * An fsync of a few small writes logs them instead (HeadApi.logWrites: the byte ranges
+ * written since the file's last log or writeout, appended to the store's write log and
+ * synced); the pages stay dirty. A writeout of any logged file writes out every logged
+ * file, which folds the log; so does the mount's timer.
  */
-import { type BlockHash, type FileInode, hashKey, type Ino, type VersionedStore } from "../mod.ts";
+import {
+  type BlockHash,
+  type FileInode,
+  hashKey,
+  type Ino,
+  type LoggedWrite,
+  RevfsError,
+  type VersionedStore,
+} from "../mod.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+
+/** An fsync logs at most this many bytes of writes; more, and it writes the blocks out. */
+const LOG_MAX_BYTES = 1 << 20;
+/** The log is folded once this much has been logged since its last fold. */
+const LOG_FOLD_BYTES = 32 << 20;
 
 /** A file's writes not yet in the store: its size, mtime and dirty blocks. */
 export interface DirtyFile {
   size: number;
   mtimeNs: bigint;
   pages: Map<number, Uint8Array>;
+  /** Per dirty block, the byte ranges (in the block) written since the file's last log. */
+  unlogged: Map<number, Ranges>;
+}
+
+/** Sorted, disjoint [from, to) byte ranges. */
+type Ranges = [from: number, to: number][];
+
+/** A block's ranges are kept apart up to this many; past it, one range spans them. */
+const MAX_RANGES = 16;
+
+/** `ranges` with [from, to) added: overlapping and touching ranges merge. */
+function addRange(ranges: Ranges, from: number, to: number): Ranges {
+  const out: Ranges = [];
+  for (const r of ranges) {
+    if (r[1] < from || r[0] > to) out.push(r);
+    else [from, to] = [Math.min(from, r[0]), Math.max(to, r[1])];
+  }
+  out.push([from, to]);
+  out.sort((a, b) => a[0] - b[0]);
+  return out.length > MAX_RANGES ? [[out[0][0], out[out.length - 1][1]]] : out;
 }
 
 export class DirtyPages {
@@ -25,6 +63,12 @@ export class DirtyPages {
   bytes = 0;
   writeouts = 0;
   blocksWrittenOut = 0;
+  /** Fsyncs answered by the write log, and the bytes they logged. */
+  logs = 0;
+  loggedBytes = 0;
+  /** Files with writes in the store's write log (all of them have dirty pages). */
+  private readonly logged = new Set<Ino>();
+  private bytesSinceFold = 0;
 
   constructor(
     private readonly store: VersionedStore,
@@ -61,7 +105,7 @@ export class DirtyPages {
     const bs = this.pool.blockSize;
     let d = this.files.get(ino);
     if (!d) {
-      d = { size: inode().size, mtimeNs: inode().mtimeNs, pages: new Map() };
+      d = { size: inode().size, mtimeNs: inode().mtimeNs, pages: new Map(), unlogged: new Map() };
       this.files.set(ino, d);
     }
     const end = offset + data.length;
@@ -86,6 +130,7 @@ export class DirtyPages {
         d.pages.set(idx, page = grown);
       }
       page.set(data.subarray(from - offset, to - offset), from - blockStart);
+      d.unlogged.set(idx, addRange(d.unlogged.get(idx) ?? [], from - blockStart, to - blockStart));
     }
     d.size = Math.max(d.size, end);
     d.mtimeNs = BigInt(Date.now()) * 1_000_000n;
@@ -98,8 +143,47 @@ export class DirtyPages {
     return d !== undefined;
   }
 
+  /** Whether the file has writes in the store's write log (it must be written out before a resize). */
+  isLogged(ino: Ino): boolean {
+    return this.logged.has(ino);
+  }
+
+  /**
+   * Makes the file's writes durable through the store's write log; false when there is
+   * too much to log (the caller writes it out instead). Its pages stay dirty.
+   */
+  log(ino: Ino): boolean {
+    const d = this.files.get(ino);
+    if (!d || d.unlogged.size === 0) return true;
+    const bs = this.pool.blockSize;
+    const ranges: LoggedWrite["ranges"] = [];
+    let bytes = 0;
+    for (const [idx, inBlock] of [...d.unlogged].sort((a, b) => a[0] - b[0])) {
+      for (const [from, to] of inBlock) {
+        ranges.push([idx * bs + from, d.pages.get(idx)!.subarray(from, to)]);
+        bytes += to - from;
+      }
+    }
+    if (bytes > LOG_MAX_BYTES) return false;
+    try {
+      this.store.head.logWrites([{ ino, size: d.size, mtimeNs: d.mtimeNs, ranges }]);
+    } catch (e) {
+      // The log could not grow (a full disk): the store may still have free pages.
+      if (e instanceof RevfsError && e.code === "NO_SPACE") return false;
+      throw e;
+    }
+    d.unlogged.clear();
+    this.logged.add(ino);
+    this.logs++;
+    this.loggedBytes += bytes;
+    this.bytesSinceFold += bytes;
+    if (this.bytesSinceFold > LOG_FOLD_BYTES) this.writeOut([]);
+    return true;
+  }
+
   /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
   drop(ino: Ino): void {
+    this.logged.delete(ino);
     for (const page of this.take(ino)?.pages.values() ?? []) this.pool.retire(page);
   }
 
@@ -117,8 +201,12 @@ export class DirtyPages {
     return [...this.files.keys()].sort((a, b) => a - b);
   }
 
-  /** Writes out the files' pages in one transaction; then they are clean blocks. */
+  /**
+   * Writes out the files' pages in one transaction; then they are clean blocks. Every
+   * logged file is written out with them: a writeout folds the whole log.
+   */
   writeOut(inos: Ino[]): void {
+    if (this.logged.size > 0) inos = [...new Set([...inos, ...this.logged])].sort((a, b) => a - b);
     const work = inos.flatMap((ino) => {
       const d = this.files.get(ino);
       return d ? [{ ino, d, pages: [...d.pages].sort((a, b) => a[0] - b[0]) }] : [];
@@ -128,6 +216,8 @@ export class DirtyPages {
       work.map(({ ino, d, pages }) => ({ ino, size: d.size, mtimeNs: d.mtimeNs, blocks: pages })),
     );
     this.writeouts++;
+    for (const w of work) this.logged.delete(w.ino);
+    if (this.logged.size === 0) this.bytesSinceFold = 0;
     work.forEach((w, n) => this.written(w.ino, w.d, w.pages, hashes[n]));
   }
 

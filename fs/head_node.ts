@@ -148,9 +148,10 @@ export class HeadTree implements Tree {
     return data.length;
   }
 
+  /** Namespace changes commit first, so a logged file's inode is in the store before its writes. */
   async fsync(ino: number): Promise<void> {
-    this.cache.writeOut(ino as Ino);
     await this.store.flush();
+    this.cache.sync(ino as Ino);
   }
 
   /** Namespace changes are pending until a commit; `flush` commits them all. */
@@ -167,10 +168,8 @@ export class HeadTree implements Tree {
     if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingMtime(ino as Ino, set.mtimeNs)) {
       return this.getattr(ino);
     }
-    // A resize works on the stored file, so what is cached goes first; a truncate to
-    // nothing (open with O_TRUNC) has nothing to keep.
-    if (set.size === 0) this.cache.drop(ino as Ino);
-    else if (set.size !== undefined) this.cache.writeOut(ino as Ino);
+    // A resize works on the stored file (open with O_TRUNC too).
+    if (set.size !== undefined) this.cache.beforeResize(ino as Ino, set.size);
     this.store.head.setattr(ino as Ino, {
       mode: set.mode,
       uid: set.uid,

@@ -71,6 +71,9 @@ export interface PageCacheStats {
   /** Writeouts done and blocks they handed to the store (unchanged ones included). */
   writeouts: number;
   blocksWrittenOut: number;
+  /** Fsyncs the store's write log answered, and the bytes they logged. */
+  logs: number;
+  loggedBytes: number;
 }
 
 export class PageCache {
@@ -251,6 +254,23 @@ export class PageCache {
     this.dirty.drop(ino);
   }
 
+  /**
+   * Makes one file's writes durable (fsync): small ones through the store's write log,
+   * keeping the pages dirty; else by writing the file out.
+   */
+  sync(ino: Ino): void {
+    if (!this.dirty.log(ino)) this.writeOut(ino);
+  }
+
+  /**
+   * Before the store changes a file's size: what is cached goes first, or (a truncate
+   * to nothing of a file with no logged writes) is dropped, as there is nothing to keep.
+   */
+  beforeResize(ino: Ino, size: number): void {
+    if (size === 0 && !this.dirty.isLogged(ino)) this.dirty.drop(ino);
+    else this.writeOut(ino);
+  }
+
   /** Writes out one file's dirty pages, in block order. */
   writeOut(ino: Ino): void {
     if (this.dirty.get(ino)) this.dirty.writeOut([ino]);
@@ -279,6 +299,8 @@ export class PageCache {
       loadsInFlight: this.loads.inFlight,
       writeouts: this.dirty.writeouts,
       blocksWrittenOut: this.dirty.blocksWrittenOut,
+      logs: this.dirty.logs,
+      loggedBytes: this.dirty.loggedBytes,
     };
   }
 }

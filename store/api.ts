@@ -10,13 +10,25 @@ import type { FileWriteout } from "./head/file_blocks.ts";
 import type { FileInode, Inode } from "./head/inode.ts";
 import type { AttrChange, NewNode } from "./head/namespace.ts";
 import type { XattrMode } from "./tree/xattrs.ts";
+import type { LoggedWrite } from "./head/write_log.ts";
 import type { GcResult } from "./maintenance/gc.ts";
 import type { OptimizeResult } from "./maintenance/optimize.ts";
 import type { StoreStats } from "./maintenance/stats.ts";
 import type { VerifyReport } from "./maintenance/verify.ts";
 import type { BlockHash, EntryType, FileEntry, Ino, Revision, RevNumber } from "./types.ts";
 
-export type { AttrChange, Change, FileInode, FileWriteout, Inode, NewNode, NodeInfo, RevisionTree, TreeView };
+export type {
+  AttrChange,
+  Change,
+  FileInode,
+  FileWriteout,
+  Inode,
+  LoggedWrite,
+  NewNode,
+  NodeInfo,
+  RevisionTree,
+  TreeView,
+};
 
 /** Called as long work goes on: `done` of `total` items or bytes. */
 export type Progress = (done: number, total: number) => void;
@@ -71,6 +83,14 @@ export interface HeadApi {
    */
   shareBlocks(ino: Ino, size: number, blocks: [number, BlockHash | null][]): FileInode;
 
+  /**
+   * Makes files' writes durable without storing their blocks (an fsync of a few small
+   * writes): appended to the head's write log and synced. The caller keeps the writes
+   * and reads them from its own memory; a later `writeBlocks` covering every logged file
+   * stores them. Until then, resizing or sharing blocks into a logged file, and
+   * snapshots, are refused. A crash before that: the next writer's open stores them.
+   */
+  logWrites(writes: LoggedWrite[]): void;
   /** Writes bytes at an offset and commits them (a library writer without a page cache). */
   write(ino: Ino, offset: number, data: Uint8Array): FileInode;
   /**

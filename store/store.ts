@@ -12,6 +12,8 @@ import { Head } from "./head/head.ts";
 import type { FileWriteout } from "./head/file_blocks.ts";
 import { restorePath } from "./head/restore.ts";
 import { takeSnapshot } from "./head/snapshot.ts";
+import { foldedGeneration, markFolded, writeoutsOf } from "./head/log_fold.ts";
+import { type LoggedWrite, WriteLog } from "./head/write_log.ts";
 import { exportTree } from "./local/export.ts";
 import { importDir } from "./local/import.ts";
 import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
@@ -28,7 +30,7 @@ import { DirTrees } from "./tree/dir_tree.ts";
 import { PageStore } from "./tree/pages.ts";
 import { RevisionLog } from "./tree/revisions.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
-import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
+import { type BlockHash, type FileEntry, type Ino, RevfsError, type Revision, type RevNumber } from "./types.ts";
 
 export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./open.ts";
 
@@ -42,6 +44,8 @@ export class Store implements VersionedStore {
   readonly head: HeadApi;
   private forceCommitAt = COMMIT_PENDING_BYTES;
   private isClosed = false;
+  /** The head's write log; opened with the writer lock. */
+  private log: WriteLog | null = null;
 
   private constructor(
     readonly dir: string,
@@ -83,6 +87,7 @@ export class Store implements VersionedStore {
     const store = new Store(dir, records, lock, access);
     records.write(() => store.parts.head.inodes.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0));
     await records.flush();
+    store.openLog();
     return store;
   }
 
@@ -95,10 +100,51 @@ export class Store implements VersionedStore {
 
   /** Opens the store in `dir`, refusing what is not a store or is of a newer format. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
+    if (!opts.write && WriteLog.hasRecords(dir)) await Store.foldLeftLog(dir);
     const { records, lock, access } = await openRecords(dir, opts);
     const store = new Store(dir, records, lock, access);
     store.parts.blocks.hashOnRead = opts.verifyReads ?? false;
+    if (lock) {
+      try {
+        store.openLog();
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
     return store;
+  }
+
+  /**
+   * A writer that crashed left writes in its log: a reader folds them first (opening the
+   * store for writing once), so that it sees them, unless a writer is running (whose log
+   * it is) or the store cannot be written here (then it reads the head without them).
+   */
+  private static async foldLeftLog(dir: string): Promise<void> {
+    let writer: Store;
+    try {
+      writer = await Store.open(dir, { write: true });
+    } catch (e) {
+      if (e instanceof RevfsError && e.code === "STORE_LOCKED") return;
+      if (e instanceof Deno.errors.PermissionDenied || (e as Error).message.startsWith("cannot open")) return;
+      throw e;
+    }
+    await writer.close();
+  }
+
+  /** Opens the write log; what a crashed writer logged is stored as blocks first. */
+  private openLog(): void {
+    const { records, head } = this.parts;
+    const { log, unfolded, gen } = WriteLog.open(this.dir, foldedGeneration(records));
+    this.log = log;
+    if (unfolded.length > 0) {
+      this.transaction("write log replay", () => {
+        for (const w of writeoutsOf(unfolded, head)) head.files.writeBlocks(w);
+        markFolded(records, gen);
+      });
+    }
+    // What the file holds is folded now: it starts empty.
+    log.restart();
   }
 
   /** Closes the store; pending changes are committed first (and lost only if that fails). */
@@ -107,7 +153,9 @@ export class Store implements VersionedStore {
     this.isClosed = true;
     try {
       if (this.writable) this.commit();
+      this.dropGoneLog();
     } finally {
+      this.log?.close();
       await this.parts.records.close();
       this.lock?.release();
       this.access?.release();
@@ -162,16 +210,71 @@ export class Store implements VersionedStore {
       remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
       rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
       link: (ino, newParent, newName) => later(() => names.link(ino, newParent, newName)),
-      setattr: (ino, change) => later(() => names.setattr(ino, change)),
+      setattr: (ino, change) => {
+        if (change.size !== undefined) this.requireUnlogged(ino, "a resize");
+        return later(() => names.setattr(ino, change));
+      },
       setXattr: (ino, name, value, mode) => later(() => names.setXattr(ino, name, value, mode)),
       accessed: (ino, nowNs) => later(() => names.accessed(ino, nowNs)),
       pin: (ino) => pins.pin(ino),
       unpin: (ino) => later(() => names.unpin(ino)),
       sweepOrphans: () => this.transaction("sweep", () => names.sweepOrphans()),
-      write: (ino, offset, data) => this.transaction("write", () => files.write(ino, offset, data)),
-      writeBlocks: (w: FileWriteout[]) => this.transaction("writeout", () => w.map((f) => files.writeBlocks(f))),
-      shareBlocks: (ino, size, blocks) => later(() => files.shareBlocks(ino, size, blocks)),
+      write: (ino, offset, data) => {
+        this.requireUnlogged(ino, "a write");
+        return this.transaction("write", () => files.write(ino, offset, data));
+      },
+      logWrites: (w) => this.logWrites(w),
+      writeBlocks: (w) => this.writeout(w),
+      shareBlocks: (ino, size, blocks) => {
+        this.requireUnlogged(ino, "sharing blocks");
+        return later(() => files.shareBlocks(ino, size, blocks));
+      },
     };
+  }
+
+  // --- the write log ----------------------------------------------------------------
+
+  private logWrites(writes: LoggedWrite[]): void {
+    this.requireWrite("logging writes");
+    this.log!.append(writes);
+  }
+
+  /** A log whose files are all gone has nothing to replay: it is marked folded and emptied. */
+  private dropGoneLog(): void {
+    const log = this.log;
+    if (!log || log.bytes === 0 || [...log.logged].some((ino) => this.parts.head.inodes.get(ino))) return;
+    this.transaction("write log", () => markFolded(this.parts.records, log.generation));
+    log.restart();
+  }
+
+  /** Stores files' blocks; when the log holds writes, this must cover every logged file still in the head. */
+  private writeout(w: FileWriteout[]): ([number, BlockHash | null][] | undefined)[] {
+    const { files, inodes } = this.parts.head;
+    const log = this.log;
+    const folds = log !== null && log.logged.size > 0;
+    if (folds) {
+      const covered = new Set(w.map((f) => f.ino));
+      for (const ino of log.logged) {
+        if (!covered.has(ino) && inodes.get(ino)) {
+          throw new Error(`writeout leaves inode ${ino}'s logged writes behind: write out every logged file together`);
+        }
+      }
+    }
+    const out = this.transaction("writeout", () => {
+      const hashes = w.map((f) => files.writeBlocks(f));
+      if (folds) markFolded(this.parts.records, log.generation);
+      return hashes;
+    });
+    if (folds) log.restart();
+    return out;
+  }
+
+  /**
+   * A change to a file's stored size or blocks must not come before its logged writes
+   * are stored: a replay after a crash would put them back over it.
+   */
+  private requireUnlogged(ino: Ino, what: string): void {
+    if (this.log?.logged.has(ino)) throw new Error(`${what} of inode ${ino}, whose writes are only logged`);
   }
 
   // --- revisions and tags ---------------------------------------------------
@@ -218,6 +321,9 @@ export class Store implements VersionedStore {
   }
 
   snapshot(message = ""): Revision {
+    for (const ino of this.log?.logged ?? []) {
+      if (this.parts.head.inodes.get(ino)) throw new Error(`snapshot while inode ${ino}'s writes are only logged`);
+    }
     return this.transaction("snapshot", () => takeSnapshot(this.parts, message));
   }
 

@@ -19,6 +19,7 @@ import { LAYOUT as L } from "./layout.ts";
 import { buildOpTable } from "./op_table.ts";
 import { Errno, FuseError, type FuseHandler } from "./ops.ts";
 import { cstr } from "./structs.ts";
+import { OpTimes } from "./op_times.ts";
 
 type Ptr = Deno.PointerValue;
 
@@ -59,6 +60,7 @@ export class FuseSession {
   private readonly inFlight = new Map<number, { op: string; since: number }>();
   private nextReq = 0;
   private readonly log: (line: string) => void;
+  private readonly times = OpTimes.fromEnv();
 
   constructor(private readonly handler: FuseHandler, opts: MountOptions = {}) {
     this.fuse = loadFuse();
@@ -147,6 +149,7 @@ export class FuseSession {
       this.fuse.fuse_session_destroy(se);
       this.se = null;
       for (const cb of this.callbacks) cb.close();
+      this.times?.write();
     }
   }
 
@@ -172,6 +175,15 @@ export class FuseSession {
 
   /** Runs a handler and replies exactly once, synchronously when the value is ready. */
   private serveRequest<T>(req: Ptr, op: string, run: () => T | Promise<T>, reply: (v: T) => void): void {
+    const times = this.times;
+    if (times) {
+      const t0 = performance.now();
+      const untimed = reply;
+      reply = (v) => {
+        untimed(v);
+        times.add(op, performance.now() - t0);
+      };
+    }
     const fail = (e: unknown) => {
       this.fuse.fuse_reply_err(req, this.errno(e, op));
     };
