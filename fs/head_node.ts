@@ -148,15 +148,19 @@ export class HeadTree implements Tree {
     return data.length;
   }
 
-  /** Namespace changes commit first, so a logged file's inode is in the store before its writes. */
-  async fsync(ino: number): Promise<void> {
-    await this.store.flush();
+  /**
+   * Synchronous: a commit is durable when it returns, and a reply in the same turn lets
+   * the session wait for the caller's next request on this thread. Namespace changes
+   * commit first, so a logged file's inode is in the store before its writes.
+   */
+  fsync(ino: number): void {
+    this.store.commit();
     this.cache.sync(ino as Ino);
   }
 
-  /** Namespace changes are pending until a commit; `flush` commits them all. */
-  async fsyncdir(): Promise<void> {
-    await this.store.flush();
+  /** Namespace changes are pending until a commit. */
+  fsyncdir(): void {
+    this.store.commit();
   }
 
   // --- changes ------------------------------------------------------------

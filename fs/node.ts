@@ -80,9 +80,9 @@ export interface Tree {
   link(ino: number, newParent: number, newName: string): number;
   write(ino: number, data: Uint8Array, offset: number): number;
   /** Makes a file's data durable. */
-  fsync(ino: number): Promise<void>;
+  fsync(ino: number): void;
   /** Makes names durable. */
-  fsyncdir(): Promise<void>;
+  fsyncdir(): void;
 
   /**
    * A file as stored (its pending writes stored first): its size and the blocks that
@@ -114,12 +114,8 @@ export abstract class ReadOnlyTree {
   readonly write: Tree["write"] = readOnly;
   readonly setXattr: Tree["setXattr"] = readOnly;
   storePending(): void {}
-  fsync(): Promise<void> {
-    return Promise.resolve();
-  }
-  fsyncdir(): Promise<void> {
-    return Promise.resolve();
-  }
+  fsync(): void {}
+  fsyncdir(): void {}
 }
 
 export const TYPE_BITS: Record<NodeType, number> = {

@@ -213,12 +213,12 @@ export class RevfsFilesystem implements FuseHandler {
     f.tree.close(f.ino);
   }
 
-  fsync(ino: number): Promise<void> {
-    return this.tree(ino).fsync(ino);
+  fsync(ino: number): void {
+    this.tree(ino).fsync(ino);
   }
 
-  fsyncdir(ino: number): Promise<void> {
-    return this.tree(ino).fsyncdir();
+  fsyncdir(ino: number): void {
+    this.tree(ino).fsyncdir();
   }
 
   // --- directories --------------------------------------------------------
