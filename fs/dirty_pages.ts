@@ -149,29 +149,30 @@ export class DirtyPages {
   }
 
   /**
-   * Makes the file's writes durable through the store's write log; false when there is
-   * too much to log (the caller writes it out instead). Its pages stay dirty.
+   * Makes the file's writes, and the store's uncommitted namespace changes, durable
+   * through the store's write log; false when there is too much to log (the caller
+   * writes it out instead). Its pages stay dirty.
    */
   log(ino: Ino): boolean {
     const d = this.files.get(ino);
-    if (!d || d.unlogged.size === 0) return true;
     const bs = this.pool.blockSize;
     const ranges: LoggedWrite["ranges"] = [];
     let bytes = 0;
-    for (const [idx, inBlock] of [...d.unlogged].sort((a, b) => a[0] - b[0])) {
+    for (const [idx, inBlock] of [...d?.unlogged ?? []].sort((a, b) => a[0] - b[0])) {
       for (const [from, to] of inBlock) {
-        ranges.push([idx * bs + from, d.pages.get(idx)!.subarray(from, to)]);
+        ranges.push([idx * bs + from, d!.pages.get(idx)!.subarray(from, to)]);
         bytes += to - from;
       }
     }
     if (bytes > LOG_MAX_BYTES) return false;
     try {
-      this.store.head.logWrites([{ ino, size: d.size, mtimeNs: d.mtimeNs, ranges }]);
+      this.store.head.logWrites(d && bytes > 0 ? [{ ino, size: d.size, mtimeNs: d.mtimeNs, ranges }] : []);
     } catch (e) {
       // The log could not grow (a full disk): the store may still have free pages.
       if (e instanceof RevfsError && e.code === "NO_SPACE") return false;
       throw e;
     }
+    if (!d || bytes === 0) return true;
     d.unlogged.clear();
     this.logged.add(ino);
     this.logs++;

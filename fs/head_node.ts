@@ -149,18 +149,17 @@ export class HeadTree implements Tree {
   }
 
   /**
-   * Synchronous: a commit is durable when it returns, and a reply in the same turn lets
-   * the session wait for the caller's next request on this thread. Namespace changes
-   * commit first, so a logged file's inode is in the store before its writes.
+   * The file's writes and every namespace change not committed yet, through the store's
+   * write log (or a writeout). Synchronous: a reply in the same turn lets the session
+   * wait for the caller's next request on this thread.
    */
   fsync(ino: number): void {
-    this.store.commit();
     this.cache.sync(ino as Ino);
   }
 
-  /** Namespace changes are pending until a commit. */
-  fsyncdir(): void {
-    this.store.commit();
+  /** Namespace changes are pending until a commit: the write log makes them durable. */
+  fsyncdir(ino: number): void {
+    this.cache.sync(ino as Ino);
   }
 
   // --- changes ------------------------------------------------------------

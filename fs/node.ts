@@ -82,7 +82,7 @@ export interface Tree {
   /** Makes a file's data durable. */
   fsync(ino: number): void;
   /** Makes names durable. */
-  fsyncdir(): void;
+  fsyncdir(ino: number): void;
 
   /**
    * A file as stored (its pending writes stored first): its size and the blocks that

@@ -229,6 +229,11 @@ export class PageCache {
     return d && { size: d.size, mtimeNs: d.mtimeNs };
   }
 
+  /** Whether a file has writes only in the store's write log. */
+  isLogged(ino: Ino): boolean {
+    return this.dirty.isLogged(ino);
+  }
+
   /** Sets the mtime of a file with unwritten changes (the kernel's writeback of times). */
   setPendingMtime(ino: Ino, mtimeNs: bigint): boolean {
     return this.dirty.setMtime(ino, mtimeNs);
@@ -255,11 +260,13 @@ export class PageCache {
   }
 
   /**
-   * Makes one file's writes durable (fsync): small ones through the store's write log,
-   * keeping the pages dirty; else by writing the file out.
+   * Makes one file's writes, and every namespace change, durable (fsync): small writes
+   * through the store's write log, keeping the pages dirty; else by writing out.
    */
   sync(ino: Ino): void {
-    if (!this.dirty.log(ino)) this.writeOut(ino);
+    if (this.dirty.log(ino)) return;
+    this.writeOut(ino);
+    this.store.commit(); // namespace changes, when there was nothing to write out
   }
 
   /**

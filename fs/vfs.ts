@@ -218,7 +218,7 @@ export class RevfsFilesystem implements FuseHandler {
   }
 
   fsyncdir(ino: number): void {
-    this.tree(ino).fsyncdir();
+    this.tree(ino).fsyncdir(ino);
   }
 
   // --- directories --------------------------------------------------------

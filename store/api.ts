@@ -84,11 +84,12 @@ export interface HeadApi {
   shareBlocks(ino: Ino, size: number, blocks: [number, BlockHash | null][]): FileInode;
 
   /**
-   * Makes files' writes durable without storing their blocks (an fsync of a few small
-   * writes): appended to the head's write log and synced. The caller keeps the writes
-   * and reads them from its own memory; a later `writeBlocks` covering every logged file
-   * stores them. Until then, resizing or sharing blocks into a logged file, and
-   * snapshots, are refused. A crash before that: the next writer's open stores them.
+   * Makes the head's uncommitted changes and files' `writes` durable without a commit
+   * (an fsync): appended to the head's write log and synced; nothing to do when there is
+   * nothing new. The caller keeps the writes and reads them from its own memory; a later
+   * `writeBlocks` covering every logged file stores them. Until then, resizing or sharing
+   * blocks into a logged file, and snapshots, are refused. A crash before that: the next
+   * writer's open replays them.
    */
   logWrites(writes: LoggedWrite[]): void;
   /** Writes bytes at an offset and commits them (a library writer without a page cache). */

@@ -12,8 +12,7 @@ import { Head } from "./head/head.ts";
 import type { FileWriteout } from "./head/file_blocks.ts";
 import { restorePath } from "./head/restore.ts";
 import { takeSnapshot } from "./head/snapshot.ts";
-import { foldedGeneration, markFolded, writeoutsOf } from "./head/log_fold.ts";
-import { type LoggedWrite, WriteLog } from "./head/write_log.ts";
+import { HeadLog } from "./head/head_log.ts";
 import { exportTree } from "./local/export.ts";
 import { importDir } from "./local/import.ts";
 import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
@@ -45,7 +44,7 @@ export class Store implements VersionedStore {
   private forceCommitAt = COMMIT_PENDING_BYTES;
   private isClosed = false;
   /** The head's write log; opened with the writer lock. */
-  private log: WriteLog | null = null;
+  private log: HeadLog | null = null;
 
   private constructor(
     readonly dir: string,
@@ -100,7 +99,7 @@ export class Store implements VersionedStore {
 
   /** Opens the store in `dir`, refusing what is not a store or is of a newer format. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Store> {
-    if (!opts.write && WriteLog.hasRecords(dir)) await Store.foldLeftLog(dir);
+    if (!opts.write && HeadLog.hasRecords(dir)) await Store.foldLeftLog(dir);
     const { records, lock, access } = await openRecords(dir, opts);
     const store = new Store(dir, records, lock, access);
     store.parts.blocks.hashOnRead = opts.verifyReads ?? false;
@@ -132,19 +131,10 @@ export class Store implements VersionedStore {
     await writer.close();
   }
 
-  /** Opens the write log; what a crashed writer logged is stored as blocks first. */
+  /** Opens the write log; what a crashed writer logged is stored first. */
   private openLog(): void {
     const { records, head } = this.parts;
-    const { log, unfolded, gen } = WriteLog.open(this.dir, foldedGeneration(records));
-    this.log = log;
-    if (unfolded.length > 0) {
-      this.transaction("write log replay", () => {
-        for (const w of writeoutsOf(unfolded, head)) head.files.writeBlocks(w);
-        markFolded(records, gen);
-      });
-    }
-    // What the file holds is folded now: it starts empty.
-    log.restart();
+    this.log = HeadLog.open(this.dir, records, head, (fn) => this.transaction("write log replay", fn));
   }
 
   /** Closes the store; pending changes are committed first (and lost only if that fails). */
@@ -153,9 +143,12 @@ export class Store implements VersionedStore {
     this.isClosed = true;
     try {
       if (this.writable) this.commit();
-      this.dropGoneLog();
     } finally {
-      this.log?.close();
+      try {
+        this.log?.closing((fn) => this.transaction("write log", fn));
+      } catch {
+        // The log stays as it is; the next writer replays what it must.
+      }
       await this.parts.records.close();
       this.lock?.release();
       this.access?.release();
@@ -223,7 +216,10 @@ export class Store implements VersionedStore {
         this.requireUnlogged(ino, "a write");
         return this.transaction("write", () => files.write(ino, offset, data));
       },
-      logWrites: (w) => this.logWrites(w),
+      logWrites: (w) => {
+        this.requireWrite("logging writes");
+        this.log!.append(w);
+      },
       writeBlocks: (w) => this.writeout(w),
       shareBlocks: (ino, size, blocks) => {
         this.requireUnlogged(ino, "sharing blocks");
@@ -234,47 +230,22 @@ export class Store implements VersionedStore {
 
   // --- the write log ----------------------------------------------------------------
 
-  private logWrites(writes: LoggedWrite[]): void {
-    this.requireWrite("logging writes");
-    this.log!.append(writes);
-  }
-
-  /** A log whose files are all gone has nothing to replay: it is marked folded and emptied. */
-  private dropGoneLog(): void {
-    const log = this.log;
-    if (!log || log.bytes === 0 || [...log.logged].some((ino) => this.parts.head.inodes.get(ino))) return;
-    this.transaction("write log", () => markFolded(this.parts.records, log.generation));
-    log.restart();
-  }
-
   /** Stores files' blocks; when the log holds writes, this must cover every logged file still in the head. */
   private writeout(w: FileWriteout[]): ([number, BlockHash | null][] | undefined)[] {
-    const { files, inodes } = this.parts.head;
+    const { files } = this.parts.head;
     const log = this.log;
-    const folds = log !== null && log.logged.size > 0;
-    if (folds) {
-      const covered = new Set(w.map((f) => f.ino));
-      for (const ino of log.logged) {
-        if (!covered.has(ino) && inodes.get(ino)) {
-          throw new Error(`writeout leaves inode ${ino}'s logged writes behind: write out every logged file together`);
-        }
-      }
-    }
+    const folds = log?.foldsWith(w.map((f) => f.ino)) ?? false;
     const out = this.transaction("writeout", () => {
       const hashes = w.map((f) => files.writeBlocks(f));
-      if (folds) markFolded(this.parts.records, log.generation);
+      if (folds) log!.markFolded();
       return hashes;
     });
-    if (folds) log.restart();
+    if (folds) log!.folded();
     return out;
   }
 
-  /**
-   * A change to a file's stored size or blocks must not come before its logged writes
-   * are stored: a replay after a crash would put them back over it.
-   */
   private requireUnlogged(ino: Ino, what: string): void {
-    if (this.log?.logged.has(ino)) throw new Error(`${what} of inode ${ino}, whose writes are only logged`);
+    this.log?.requireUnlogged(ino, what);
   }
 
   // --- revisions and tags ---------------------------------------------------
@@ -321,9 +292,8 @@ export class Store implements VersionedStore {
   }
 
   snapshot(message = ""): Revision {
-    for (const ino of this.log?.logged ?? []) {
-      if (this.parts.head.inodes.get(ino)) throw new Error(`snapshot while inode ${ino}'s writes are only logged`);
-    }
+    const logged = this.log?.loggedFiles() ?? [];
+    if (logged.length > 0) throw new Error(`snapshot while inode ${logged[0]}'s writes are only logged`);
     return this.transaction("snapshot", () => takeSnapshot(this.parts, message));
   }
 

@@ -10,6 +10,7 @@ import { WRITE_LOG_FILE } from "../store/head/write_log.ts";
 import type { Ino } from "../store/types.ts";
 import { assertBytes, checkStoreInvariants, readHead, Rng, runCli, storeTest, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
+import { readTree, treeDiff } from "./file_tree.ts";
 
 const BS = 4096;
 
@@ -116,10 +117,21 @@ Deno.test("write log: a torn or damaged record ends the log; what came before it
         await s.close();
       }
     };
+    // Records of one size; the file runs on past them (zeros).
+    const frame = (log: Uint8Array) => 4 + new DataView(log.buffer).getUint32(16, true) + 8;
+    const end = (log: Uint8Array) => 16 + 3 * frame(log);
     assert.equal(await replayed((log) => log), 3);
-    assert.equal(await replayed((log) => log.slice(0, log.length - 3)), 2, "the last append cut short");
+    assert.equal(await replayed((log) => log.slice(0, end(log) - 3)), 2, "the last append cut short");
+    assert.equal(
+      await replayed((log) => {
+        const out = log.slice();
+        out.fill(0, end(log) - 5, end(log)); // its last sectors never written
+        return out;
+      }),
+      2,
+      "the last append torn",
+    );
     assert.equal(await replayed((log) => log.slice(0, 16 + 2)), 0, "cut inside the first record's length");
-    const frame = (log: Uint8Array) => (log.length - 16) / 3;
     assert.equal(
       await replayed((log) => {
         const out = log.slice();
@@ -159,6 +171,30 @@ storeTest("write log: a file's logged writes are stored before anything else cha
   store.head.setattr(f, { size: BS });
   store.snapshot();
   assert.equal(headBytes(store, f)[0], 1);
+}, { blockSize: BS });
+
+storeTest("write log: logged namespace changes a commit applied are not replayed over what came after", async (ts) => {
+  const { store, dir } = ts;
+  const path = `${dir}/store`;
+  const a = newFile(store, "a", new Uint8Array(BS));
+  // A's write stays only in the log, so the log is not emptied by the commits below.
+  store.head.logWrites([{ ino: a, size: BS, mtimeNs: 1n, ranges: [[0, new Uint8Array([7])]] }]);
+  const b = store.head.create(1 as Ino, "b", { type: "file", mode: 0o600, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+  store.head.logWrites([]); // b's creation: in the log, not committed
+  assert.ok(store.pendingChanges.count > 0);
+  store.commit();
+  store.head.write(b, 0, new TextEncoder().encode("hello")); // b's inode as committed now: 5 bytes
+  const d = newFile(store, "d", new Uint8Array(0));
+  store.head.rename(1 as Ino, "d", 1 as Ino, "e"); // a later change, only in the log
+  store.head.logWrites([]);
+  await store.close();
+  assert.ok(logSize(path) > 16);
+  const s = await Store.open(path, { write: true });
+  ts.store = s;
+  assertBytes(headBytes(s, b), new TextEncoder().encode("hello"), "b after replay");
+  assert.equal(s.head.lookup(1 as Ino, "e"), d);
+  assert.equal(s.head.lookup(1 as Ino, "d"), undefined);
+  assert.equal(headBytes(s, a)[0], 7);
 }, { blockSize: BS });
 
 /**
@@ -263,6 +299,38 @@ Deno.test("write log: writes a program fsync'd in a mount killed with SIGKILL ar
     await withMount(store, mnt, async () => {
       assertBytes(await Deno.readFile(`${mnt}/db`), want, "through the mount again");
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("write log: a writer killed after fsyncs comes back exactly, names and data, from its log", async () => {
+  const dir = await tempDir("revfs-wlog-");
+  try {
+    let replayedChanges = 0;
+    for (const seed of [1, 2, 3]) {
+      const store = `${dir}/store${seed}`, ref = `${dir}/ref${seed}`, out = `${dir}/out${seed}`;
+      Deno.mkdirSync(ref);
+      await (await Store.init(store, { blockSize: BS })).close();
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./write_log_child.ts", import.meta.url).pathname, store, ref, String(seed)],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(child.signal, "SIGKILL", new TextDecoder().decode(child.stderr));
+      const report = JSON.parse(new TextDecoder().decode(child.stdout));
+      assert.ok(report.logs > 10, `seed ${seed}: only ${report.logs} fsyncs went to the log`);
+      if (report.pending > 0) replayedChanges++;
+      const s = await Store.open(store, { write: true });
+      try {
+        checkStoreInvariants(s);
+        await s.exportTree("head", out);
+      } finally {
+        await s.close();
+      }
+      assert.deepEqual(treeDiff(readTree(ref), readTree(out)), [], `seed ${seed}`);
+    }
+    assert.ok(replayedChanges > 0, "no run died with namespace changes only in the log");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -43,6 +43,7 @@ export class LmdbRecordStore implements RecordStore {
   private inWrite: false | "now" | "later" = false;
   /** `writeLater` changes not committed yet; empty while a transaction applies them. */
   private readonly pending = new PendingWrites();
+  private hooks?: { during(): void; after(): void };
   /** Table `packs` (store/records/lmdb_packs.ts), opened when a packed record is first read. */
   private packsDb?: Database<Uint8Array, Uint8Array>;
 
@@ -218,9 +219,13 @@ export class LmdbRecordStore implements RecordStore {
     // Pending changes commit first, in the same transaction; they stay pending if it fails.
     const taken = this.pending.size > 0 ? this.pending.take() : undefined;
     this.inWrite = "now";
+    let out: T;
     try {
-      return this.env.transactionSync(() => {
-        if (taken) this.applyPending(taken);
+      out = this.env.transactionSync(() => {
+        if (taken) {
+          this.applyPending(taken);
+          this.hooks?.during();
+        }
         return fn();
       });
     } catch (e) {
@@ -229,6 +234,11 @@ export class LmdbRecordStore implements RecordStore {
     } finally {
       this.inWrite = false;
     }
+    if (taken) {
+      this.pending.markLogged();
+      this.hooks?.after();
+    }
+    return out;
   }
 
   private applyPending(taken: PendingWrites): void {
@@ -256,6 +266,18 @@ export class LmdbRecordStore implements RecordStore {
 
   get pendingChanges(): { count: number; bytes: number } {
     return { count: this.pending.size, bytes: this.pending.bytes };
+  }
+
+  unloggedChanges(): [Table, Uint8Array, Uint8Array | null][] {
+    return this.pending.unloggedEntries();
+  }
+
+  markLogged(): void {
+    this.pending.markLogged();
+  }
+
+  onCommitPending(hooks: { during(): void; after(): void }): void {
+    this.hooks = hooks;
   }
 
   /**

@@ -27,6 +27,8 @@ function keyBytes(s: string): Uint8Array {
 export class PendingWrites {
   private readonly tables = new Map<Table, Map<string, Pending>>();
   private undo: [Table, string, Pending | undefined][] | null = null;
+  /** Keys changed since the last `markLogged` (a write log holds the ones before). */
+  private unlogged = new Map<Table, Set<string>>();
   /** Pending puts and deletes. */
   size = 0;
   /** Bytes of pending keys and values. */
@@ -44,6 +46,9 @@ export class PendingWrites {
     const k = keyString(key);
     const prev = t.get(k);
     this.undo?.push([table, k, prev]);
+    let u = this.unlogged.get(table);
+    if (!u) this.unlogged.set(table, u = new Set());
+    u.add(k);
     this.account(k, prev, -1);
     t.set(k, value);
     this.account(k, value, 1);
@@ -91,6 +96,25 @@ export class PendingWrites {
     }
     out.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     return out.map(([k, v]) => [keyBytes(k), v]);
+  }
+
+  /** Pending changes made since the last `markLogged`, as they are now. */
+  unloggedEntries(): [Table, Uint8Array, Pending][] {
+    const out: [Table, Uint8Array, Pending][] = [];
+    for (const [table, keys] of this.unlogged) {
+      const t = this.tables.get(table);
+      for (const k of keys) {
+        const v = t?.get(k);
+        // A change rolled back since: the committed record stands.
+        if (v !== undefined) out.push([table, keyBytes(k), v]);
+      }
+    }
+    return out;
+  }
+
+  /** A log holds every pending change now (or a commit applied them all). */
+  markLogged(): void {
+    this.unlogged = new Map();
   }
 
   /** Every pending change, table by table, for a commit to apply. */

@@ -71,6 +71,18 @@ export interface RecordStore {
   writeLater<T>(fn: () => T): T;
   /** Changes `writeLater` made that no transaction has committed yet. */
   readonly pendingChanges: { count: number; bytes: number };
+  /**
+   * Pending changes made since the last `markLogged` (null: a delete), for a write log
+   * to make durable without a commit.
+   */
+  unloggedChanges(): [Table, Uint8Array, Uint8Array | null][];
+  /** The changes `unloggedChanges` gave are in a log. */
+  markLogged(): void;
+  /**
+   * `during` runs inside every transaction that commits pending changes, after they are
+   * applied; `after` once such a transaction has committed (the write log's marks).
+   */
+  onCommitPending(hooks: { during(): void; after(): void }): void;
   /** Forces committed transactions to disk. */
   flush(): Promise<void>;
   /** Reads from here on see every transaction committed so far (a reader's view may lag otherwise). */
