@@ -38,7 +38,8 @@ export class RevfsFilesystem implements FuseHandler {
   private readonly inodes = new InodeTable();
   /** Open file handles: the tree and inode each was opened on. */
   private readonly files = new Map<number, { tree: Tree; ino: number; read?: true }>();
-  private readonly dirs = new Map<number, DirEntryOut[]>();
+  /** Open directories: the listing is taken at the first readdir (an opendir for fsync never lists). */
+  private readonly dirs = new Map<number, { ino: number; entries: DirEntryOut[] | null }>();
   private nextFh = 1;
 
   constructor(private readonly store: VersionedStore, readonly cache: PageCache = new PageCache(store)) {
@@ -225,14 +226,15 @@ export class RevfsFilesystem implements FuseHandler {
 
   opendir(ino: number): OpenOut {
     const fh = this.nextFh++;
-    this.dirs.set(fh, this.tree(ino).list(ino));
+    this.dirs.set(fh, { ino, entries: null });
     return { fh };
   }
 
   readdir(_ino: number, offset: number, fh: number): DirEntryOut[] {
-    const entries = this.dirs.get(fh);
-    if (!entries) throw new FuseError(Errno.EBADF);
-    return entries.slice(offset);
+    const dir = this.dirs.get(fh);
+    if (!dir) throw new FuseError(Errno.EBADF);
+    dir.entries ??= this.tree(dir.ino).list(dir.ino);
+    return dir.entries.slice(offset);
   }
 
   releasedir(_ino: number, fh: number): void {
