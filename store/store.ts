@@ -349,7 +349,7 @@ export class Store implements VersionedStore {
 
   importDir(src: string, message: string, progress?: Progress): Promise<Revision> {
     this.requireWrite("import");
-    return importDir(this.parts, src, message, progress);
+    return Promise.resolve().then(() => importDir(this.parts, src, message, progress));
   }
 
   async exportTree(spec: RevNumber | "head", dst: string, progress?: Progress): Promise<void> {

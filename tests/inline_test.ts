@@ -45,6 +45,8 @@ storeTest(
       assert.equal(s.uniqueBlocks, 0, "small files were stored as blocks");
       assert.equal(s.inlineBytes, logical, "stats counts every small file once, inline");
       assert.ok(s.storedBytes <= logical / 2, `${s.storedBytes} bytes stored for ${logical} of files`);
+      // Import wrote them into their pages only: no blocks stored and freed on the way.
+      assert.ok(s.freeBytes <= 256 << 10, `import left ${s.freeBytes} bytes of free pages`);
       // The head reads them from their directory pages.
       const ino = ts.store.head.lookup(ts.store.head.lookup(ROOT_INO, "pkg7")!, "f42.json")!;
       const f = ts.store.head.inode(ino) as FileInode;

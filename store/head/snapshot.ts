@@ -57,6 +57,7 @@ export interface SnapshotParts {
   maps: BlockMaps;
   blocks: BlockStore;
   log: RevisionLog;
+  smallFiles?: Map<Ino, Uint8Array>;
 }
 
 function entrySize(e: Entry | null): number {
@@ -83,8 +84,13 @@ function entryOf(i: Exclude<Inode, FileInode>): Entry {
   }
 }
 
-/** Takes a snapshot; must run inside a write transaction. */
-export function takeSnapshot(p: SnapshotParts, message: string): Revision {
+/**
+ * Takes a snapshot; must run inside a write transaction. `smallFiles` gives the bytes of
+ * files small enough to be inline that `import` did not store as blocks (their overlay
+ * names a block with no record): they go straight into their directory pages.
+ */
+export function takeSnapshot(p: SnapshotParts, message: string, smallFiles?: Map<Ino, Uint8Array>): Revision {
+  if (smallFiles) p = { ...p, smallFiles };
   const { records, head } = p;
   const dirty = new Map<Ino, Set<string>>();
   const add = (parent: Ino, name: string) => {
@@ -168,9 +174,10 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry
   const files = p.head.files;
   const meta = metaOf(f);
   // A file with several names keeps one copy of its bytes: in a block, not in each directory.
+  const given = p.smallFiles?.get(f.ino);
   if (f.size <= INLINE_MAX && !f.links?.length) {
     const inline = new Uint8Array(f.size);
-    const block = files.blockBytes(f, 0);
+    const block = given ?? files.blockBytes(f, 0);
     if (block !== null) inline.set(block.subarray(0, f.size));
     // Its blocks are not the revision's: those only the head held are freed.
     files.clearOverlay(f.ino, 0);
@@ -178,6 +185,8 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry
     return { ...meta, type: "file", size: f.size, content: null, inline };
   }
   const edits = new Map(files.overlay(f.ino));
+  // Not inline after all (a name was linked to it): its block gets its record.
+  if (given) edits.set(0, p.head.fresh.put(given, kindOf(f.name)));
   const blocks = Math.ceil(f.size / files.blockSize);
   // A small file grown past INLINE_MAX: its inline block becomes a record.
   const inline = files.inlineBlock(f);

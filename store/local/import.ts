@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { BlockStore } from "../blocks/block_store.ts";
 import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "../head/head.ts";
-import { takeSnapshot } from "../head/snapshot.ts";
+import { INLINE_MAX, takeSnapshot } from "../head/snapshot.ts";
 import type { StoreParts } from "../parts.ts";
 import {
   type BlockHash,
@@ -39,7 +39,8 @@ interface Linked {
 }
 
 type PlanNode =
-  | Meta & Linked & { type: "file"; size: number; blocks: [number, BlockHash | null][] }
+  /** `small`: the bytes of a file the snapshot keeps inline, not stored as a block. */
+  | Meta & Linked & { type: "file"; size: number; blocks: [number, BlockHash | null][]; small?: Uint8Array }
   | Meta & { type: "dir"; children: Map<string, PlanNode> }
   | Meta & Linked & { type: "symlink"; target: string }
   | Meta & Linked & { type: SpecialType; rdev: number }
@@ -74,12 +75,12 @@ function metaOf(st: Deno.FileInfo, path: string): Meta {
   };
 }
 
-export async function importDir(
+export function importDir(
   store: StoreParts,
   src: string,
   message: string,
   progress?: (done: number, total: number) => void,
-): Promise<Revision> {
+): Revision {
   const st = Deno.statSync(src);
   if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${src} is not a directory`);
   const records = store.records;
@@ -114,7 +115,7 @@ export async function importDir(
 
   // Hard links: the names of one local file (device and inode) become one inode again.
   const seen = new Set<string>();
-  const scan = async (path: string, st: Deno.FileInfo): Promise<PlanNode> => {
+  const scan = (path: string, st: Deno.FileInfo): PlanNode => {
     let linked: Linked = {};
     const linkKey = linkKeyOf(st);
     if (linkKey !== undefined) {
@@ -144,26 +145,35 @@ export async function importDir(
           console.error(`revfs: skipping ${p}: not a file, directory, symlink, FIFO, socket or device`);
           continue;
         }
-        children.set(name, await scan(p, cst));
+        children.set(name, scan(p, cst));
       }
       return { ...meta, type: "dir", children };
     }
+    const size = st.size;
+    // A file the snapshot will keep inline in its directory page: read, named, not stored.
+    if (size <= INLINE_MAX && linkKey === undefined) {
+      const small = Deno.readFileSync(path);
+      if (small.length !== size) throw new RevfsError("INVALID", `cannot import ${path}: it changed while being read`);
+      const h = BlockStore.hashOf(small);
+      doneBytes += size;
+      progress?.(doneBytes, totalBytes);
+      return { ...meta, type: "file", size, blocks: h === null ? [] : [[0, h]], small };
+    }
     // Only blocks that overlap data are read and listed; the rest are holes.
     const blocks: [number, BlockHash | null][] = [];
-    const file = await Deno.open(path, { read: true });
+    const file = Deno.openSync(path, { read: true });
     try {
       const bs = store.blockSize;
-      const size = st.size;
       let idx = 0;
-      for (const [start, end] of dataExtents(path, size)) {
+      for (const [start, end] of size <= bs ? [[0, size]] : dataExtents(path, size)) {
         for (idx = Math.max(idx, Math.floor(start / bs)); idx * bs < end; idx++) {
           const want = Math.min(bs, size - idx * bs);
           const buf = new Uint8Array(want);
-          await file.seek(idx * bs, Deno.SeekMode.Start);
+          file.seekSync(idx * bs, Deno.SeekMode.Start);
           let n = 0;
           while (n < want) {
-            const got = await file.read(buf.subarray(n));
-            if (got === null) break;
+            const got = file.readSync(buf.subarray(n));
+            if (got === null || got === 0) break;
             n += got;
           }
           if (n < want) throw new RevfsError("INVALID", `cannot import ${path}: it shrank while being read`);
@@ -184,13 +194,14 @@ export async function importDir(
     }
   };
 
-  const plan = await scan(src, st);
+  const plan = scan(src, st);
   flush();
   if (plan.type !== "dir") throw new Error("unreachable");
   return records.write(() => {
-    syncDir(store.head, ROOT_INO, plan, { byKey: new Map(), claimed: new Set() });
+    const synced: Synced = { byKey: new Map(), claimed: new Set(), small: new Map() };
+    syncDir(store.head, ROOT_INO, plan, synced);
     setMeta(store.head, ROOT_INO, plan);
-    return takeSnapshot(store, message);
+    return takeSnapshot(store, message, synced.small);
   });
 }
 
@@ -207,10 +218,11 @@ function setMeta(head: Head, ino: Ino, want: Meta): void {
   }
 }
 
-/** What one import has synced: the inode of each hard-linked file, and every inode it reused. */
+/** What one import has synced: the inode of each hard-linked file, every inode it reused, small files' bytes. */
 interface Synced {
   byKey: Map<string, Ino>;
   claimed: Set<Ino>;
+  small: Map<Ino, Uint8Array>;
 }
 
 function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>, synced: Synced): void {
@@ -249,7 +261,10 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>,
     }
     synced.claimed.add(ino);
     if (want.type !== "dir" && want.linkKey !== undefined) synced.byKey.set(want.linkKey, ino);
-    if (want.type === "file") head.files.setBlocks(ino, want.size, want.blocks);
+    if (want.type === "file") {
+      head.files.setBlocks(ino, want.size, want.blocks);
+      if (want.small) synced.small.set(ino, want.small);
+    }
     if (want.type === "dir") syncDir(head, ino, want, synced);
     setMeta(head, ino, want);
   }
