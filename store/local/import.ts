@@ -248,6 +248,7 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>,
         ino = undefined;
       }
     }
+    const created = ino === undefined;
     if (ino === undefined) {
       ino = head.names.create(dir, name, {
         type: want.type,
@@ -262,7 +263,8 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>,
     synced.claimed.add(ino);
     if (want.type !== "dir" && want.linkKey !== undefined) synced.byKey.set(want.linkKey, ino);
     if (want.type === "file") {
-      head.files.setBlocks(ino, want.size, want.blocks);
+      // A new small file's bytes go to the snapshot only: no overlay slot to set and clear.
+      head.files.setBlocks(ino, want.size, created && want.small ? [] : want.blocks);
       if (want.small) synced.small.set(ino, want.small);
     }
     if (want.type === "dir") syncDir(head, ino, want, synced);
