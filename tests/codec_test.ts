@@ -1,6 +1,6 @@
 /** The record primitives (store/codec.ts): 8-byte keys sort as their numbers and read back exactly. */
 import assert from "node:assert/strict";
-import { readU64, u64Key, u64KeyPair } from "../store/codec.ts";
+import { Reader, readU64, u64Key, u64KeyPair, Writer } from "../store/codec.ts";
 import { Rng } from "./helpers.ts";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -28,4 +28,47 @@ Deno.test("codec: u64 keys are big-endian, read back exactly, and sort as number
     assert.ok(compareBytes(sorted[i - 1], sorted[i]) <= 0, "byte order is number order");
   }
   assert.throws(() => readU64(new Uint8Array(7)), RangeError);
+});
+
+/** The zigzag LEB128 of FORMAT.md, bit by bit: what `Writer.bigint` must write. */
+function referenceZigzag(v: bigint): number[] {
+  let z = v >= 0n ? v << 1n : ((-v) << 1n) - 1n;
+  const out: number[] = [];
+  while (z >= 0x80n) {
+    out.push(Number(z & 0x7fn) | 0x80);
+    z >>= 7n;
+  }
+  out.push(Number(z));
+  return out;
+}
+
+Deno.test("codec: signed varints (times in ns) are zigzag LEB128 and read back exactly", () => {
+  const rng = new Rng(65);
+  const values = [
+    0n,
+    1n,
+    -1n,
+    63n,
+    -64n,
+    64n,
+    2n ** 52n,
+    -(2n ** 52n),
+    2n ** 53n,
+    2n ** 62n,
+    -(2n ** 63n),
+    2n ** 63n - 1n,
+  ];
+  for (let i = 0; i < 2000; i++) {
+    const bits = BigInt(1 + rng.int(63));
+    const v = BigInt(Math.floor(rng.next() * 2 ** 31)) * BigInt(Math.floor(rng.next() * 2 ** 31)) % (1n << bits);
+    values.push(rng.chance(0.5) ? v : -v);
+  }
+  values.push(1_764_700_000_123_456_789n); // a time in ns
+  for (const v of values) {
+    const bytes = new Writer().bigint(v).uint(5).finish();
+    assert.deepEqual([...bytes.subarray(0, bytes.length - 1)], referenceZigzag(v), `encoding of ${v}`);
+    const r = new Reader(bytes, "test");
+    assert.equal(r.bigint(), v);
+    assert.equal(r.uint(), 5, "the next value starts where it ended");
+  }
 });
