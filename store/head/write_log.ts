@@ -193,10 +193,6 @@ export class WriteLog {
     this.file.seekSync(0, Deno.SeekMode.Start);
     writeAll(this.file, h);
   }
-
-  toString(): string {
-    return this.path;
-  }
 }
 
 function headerGen(bytes: Uint8Array, path: string): number {
