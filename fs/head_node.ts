@@ -8,6 +8,7 @@ import { infoOfInode, type Ino, ROOT_INO, type VersionedStore, type XattrMode, t
 import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
 import { attrOf, type AttrOut, type NodeType, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
 import type { PageCache } from "./page_cache.ts";
+import { ACL_ACCESS, ACL_DEFAULT, aclBytes, chmodAcl, inherit, isAclName, modeOfAcl, parseAcl } from "./posix_acl.ts";
 
 /** The head changes only through us, so the kernel may cache what we tell it for a while. */
 const HEAD_TIMEOUT = 1;
@@ -29,6 +30,8 @@ export class HeadTree implements Tree {
     private readonly store: VersionedStore,
     private readonly cache: PageCache,
     private readonly mounted: MountedDir,
+    /** POSIX ACLs are on (fs/posix_acl.ts): the kernel enforces them, we keep them. */
+    private readonly acls = false,
   ) {}
 
   owns(ino: number): boolean {
@@ -58,7 +61,31 @@ export class HeadTree implements Tree {
   }
 
   setXattr(ino: number, name: string, value: Uint8Array | null, mode: XattrMode): void {
+    if (this.acls && isAclName(name)) return this.setAcl(ino, name, value);
     this.store.head.setXattr(ino as Ino, name, value, mode);
+  }
+
+  /**
+   * An access ACL sets the mode and is kept only when the mode cannot say it all; a
+   * default ACL is for directories. Removing one that is not there is no error (as on
+   * ext4). The kernel has checked the caller and the ACL's form before it asks.
+   */
+  private setAcl(ino: number, name: string, value: Uint8Array | null): void {
+    const i = this.store.head.inode(ino as Ino);
+    if (!i) throw new FuseError(Errno.ENOENT);
+    const acl = value === null ? null : parseAcl(value);
+    let keep = acl ? aclBytes(acl) : null;
+    if (name === ACL_DEFAULT && i.type !== "dir") {
+      if (acl) throw new FuseError(Errno.EACCES);
+      return;
+    }
+    if (name === ACL_ACCESS && acl) {
+      const { mode, equivalent } = modeOfAcl(acl, i.mode);
+      if (mode !== i.mode) this.store.head.setattr(ino as Ino, { mode });
+      if (equivalent) keep = null;
+    }
+    if (keep === null && !i.xattrs?.some(([n]) => n === name)) return;
+    this.store.head.setXattr(ino as Ino, name, keep, "either");
   }
 
   getattr(ino: number): AttrOut {
@@ -182,19 +209,42 @@ export class HeadTree implements Tree {
       atimeNs: set.atimeNs,
     });
     if (set.mtimeNs !== undefined) this.cache.setPendingMtime(ino as Ino, set.mtimeNs);
+    if (set.mode !== undefined && this.acls) this.chmodAcl(ino, set.mode);
     return this.getattr(ino);
+  }
+
+  /** chmod rewrites an access ACL's owner, mask and other entries, as on a local disk. */
+  private chmodAcl(ino: number, mode: number): void {
+    const value = this.store.head.inode(ino as Ino)?.xattrs?.find(([n]) => n === ACL_ACCESS)?.[1];
+    const acl = value && parseAcl(value);
+    if (acl) this.store.head.setXattr(ino as Ino, ACL_ACCESS, aclBytes(chmodAcl(acl, mode)), "replace");
+  }
+
+  /** The mode a new node gets: the umask, or (ACLs on) its directory's default ACL. */
+  private newMode(parent: number, type: NodeType, mode: number, c: Caller): { mode: number; xattrs?: Xattrs } {
+    const parentDefault = this.acls && type !== "symlink"
+      ? this.store.head.inode(parent as Ino)?.xattrs?.find(([n]) => n === ACL_DEFAULT)?.[1]
+      : undefined;
+    if (!parentDefault) return { mode: mode & ~c.umask };
+    const got = inherit(parentDefault, mode, c.umask, type === "dir");
+    const xattrs: Xattrs = [];
+    if (got.access) xattrs.push([ACL_ACCESS, got.access]);
+    if (got.default) xattrs.push([ACL_DEFAULT, got.default]);
+    return { mode: got.mode, xattrs };
   }
 
   make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string, rdev?: number): number {
     this.checkName(parent, name);
+    const made = this.newMode(parent, type, mode, c);
     const ino = this.store.head.create(parent as Ino, name, {
       type,
-      mode: mode & ~c.umask & 0o7777,
+      mode: made.mode & 0o7777,
       uid: c.uid,
       gid: c.gid,
       mtimeNs: BigInt(Date.now()) * 1_000_000n,
       target,
       rdev,
+      xattrs: made.xattrs,
     }).ino;
     if (type === "dir") this.countSubdirs(parent, +1);
     return ino;

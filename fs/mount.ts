@@ -117,7 +117,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   tuneMalloc(store.blockSize);
   const orphans = store.head.sweepOrphans();
   if (orphans > 0) console.error(`revfs: freed ${orphans} files left open by a previous mount`);
-  const session = new FuseSession(new RevfsFilesystem(store, cache), {
+  const session = new FuseSession(new RevfsFilesystem(store, cache, { acls: opts.xattrs }), {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
     xattrs: opts.xattrs,

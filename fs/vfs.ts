@@ -24,27 +24,43 @@ import { HeadTree } from "./head_node.ts";
 import { InodeTable } from "./inode_table.ts";
 import { type NodeType, type Tree, typeOfMode } from "./node.ts";
 import { PageCache } from "./page_cache.ts";
+import { isAclName } from "./posix_acl.ts";
 import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotTree } from "./snapshot_node.ts";
 
 const NAME_MAX = 255;
 /** setxattr(2) flags. */
 const XATTR_CREATE = 1, XATTR_REPLACE = 2;
-/** system.posix_acl_access and system.posix_acl_default. */
-const POSIX_ACL_PREFIX = "system.posix_acl_";
+/** lseek(2) whences the kernel passes on (the others it answers itself). */
+const SEEK_DATA = 3, SEEK_HOLE = 4;
+const O_ACCMODE = 3, O_RDONLY = 0;
+
+export interface FilesystemOptions {
+  /** POSIX ACLs (the session asks the kernel for FUSE_POSIX_ACL): kept with the mode, inherited. */
+  acls?: boolean;
+}
 
 export class RevfsFilesystem implements FuseHandler {
   private readonly head: HeadTree;
   private readonly snapshots: SnapshotTree;
   private readonly inodes = new InodeTable();
   /** Open file handles: the tree and inode each was opened on. */
-  private readonly files = new Map<number, { tree: Tree; ino: number; read?: true }>();
+  private readonly files = new Map<number, { tree: Tree; ino: number; read?: true; writes: boolean }>();
+  /** Handles open for writing, per inode (lseek says why). */
+  private readonly writers = new Map<number, number>();
   /** Open directories: the listing is taken at the first readdir (an opendir for fsync never lists). */
   private readonly dirs = new Map<number, { ino: number; entries: DirEntryOut[] | null }>();
   private nextFh = 1;
 
-  constructor(private readonly store: VersionedStore, readonly cache: PageCache = new PageCache(store)) {
+  private readonly acls: boolean;
+
+  constructor(
+    private readonly store: VersionedStore,
+    readonly cache: PageCache = new PageCache(store),
+    opts: FilesystemOptions = {},
+  ) {
+    this.acls = opts.acls ?? false;
     this.snapshots = new SnapshotTree(store, cache);
-    this.head = new HeadTree(store, cache, { name: SNAPSHOTS_NAME, ino: SNAPSHOTS_ROOT_INO });
+    this.head = new HeadTree(store, cache, { name: SNAPSHOTS_NAME, ino: SNAPSHOTS_ROOT_INO }, this.acls);
   }
 
   errnoOf(e: unknown): number | undefined {
@@ -66,7 +82,9 @@ export class RevfsFilesystem implements FuseHandler {
   private openHandle(tree: Tree, ino: number, flags: number): OpenOut {
     const { keepCache } = tree.open(ino, flags);
     const fh = this.nextFh++;
-    this.files.set(fh, { tree, ino });
+    const writes = (flags & O_ACCMODE) !== O_RDONLY;
+    this.files.set(fh, { tree, ino, writes });
+    if (writes) this.writers.set(ino, (this.writers.get(ino) ?? 0) + 1);
     return { fh, keepCache };
   }
 
@@ -155,13 +173,42 @@ export class RevfsFilesystem implements FuseHandler {
     fallocate(this.store.head, this.store.blockSize, { tree: this.head, ino }, mode, offset, length);
   }
 
+  /**
+   * lseek(2) SEEK_DATA / SEEK_HOLE: a hole is a block the file does not store (never
+   * written, or punched); ENXIO at or past the end, as a local disk gives. The kernel
+   * asks without writing back the pages it holds dirty, which only a handle open for
+   * writing (or a mapping, which holds one) can have made: while there is one, the
+   * whole file is data, as on a filesystem without holes. Calling a hole what the
+   * kernel still holds would make `cp --sparse` skip real data.
+   */
+  lseek(ino: number, offset: number, whence: number): number {
+    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new FuseError(Errno.EINVAL);
+    const tree = this.tree(ino);
+    if (this.writers.has(ino)) {
+      // The kernel's size may be past ours too: no ENXIO for data past our end.
+      if (offset < 0) throw new FuseError(Errno.ENXIO);
+      return whence === SEEK_DATA ? offset : Math.max(offset, tree.getattr(ino).attr.size);
+    }
+    const { size, blocks, inline0 } = tree.storedBlocks(ino);
+    if (offset < 0 || offset >= size) throw new FuseError(Errno.ENXIO);
+    const bs = this.store.blockSize;
+    const data = new Set(blocks.map(([i]) => i));
+    if (inline0) data.add(0);
+    const last = Math.ceil(size / bs);
+    for (let i = Math.floor(offset / bs); i < last; i++) {
+      if (data.has(i) === (whence === SEEK_DATA)) return Math.max(offset, i * bs);
+    }
+    if (whence === SEEK_HOLE) return size;
+    throw new FuseError(Errno.ENXIO);
+  }
+
   // --- extended attributes -------------------------------------------------
 
   setxattr(ino: number, name: string, value: Uint8Array, flags: number): void {
-    // Setting an access ACL changes the mode on a filesystem with ACLs, and cp -a sets
-    // the mode that way; stored as a plain attribute it would change nothing. Refused,
-    // programs fall back to chmod, as on a filesystem without ACLs.
-    if (name.startsWith(POSIX_ACL_PREFIX)) throw new FuseError(Errno.ENOTSUP);
+    // Without ACLs on, an ACL stored as a plain attribute would change nothing (cp -a
+    // sets the mode that way): refused, programs fall back to chmod, as on a
+    // filesystem without ACLs.
+    if (!this.acls && isAclName(name)) throw new FuseError(Errno.ENOTSUP);
     const mode = flags & XATTR_CREATE ? "create" : flags & XATTR_REPLACE ? "replace" : "either";
     this.tree(ino).setXattr(ino, name, value, mode);
   }
@@ -211,6 +258,11 @@ export class RevfsFilesystem implements FuseHandler {
     const f = this.files.get(fh);
     if (!f) return;
     this.files.delete(fh);
+    if (f.writes) {
+      const n = this.writers.get(f.ino)! - 1;
+      if (n > 0) this.writers.set(f.ino, n);
+      else this.writers.delete(f.ino);
+    }
     f.tree.close(f.ino);
   }
 

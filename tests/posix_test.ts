@@ -106,6 +106,14 @@ buf = ctypes.create_string_buffer(2)
 print("small buffer:", libc.getxattr(b"f", b"user.color", buf, 2), ctypes.get_errno())
 print("size query:", libc.getxattr(b"f", b"user.color", None, 0))
 os.setxattr("f", "user.color", b"red", os.XATTR_REPLACE)
+# POSIX ACLs (as the kernel encodes them): a named user on f, a default ACL on d.
+import struct
+def acl(*entries):
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in entries)
+N = 0xFFFFFFFF
+os.setxattr("f", "system.posix_acl_access", acl((1, 6, N), (2, 5, 1000), (4, 4, N), (0x10, 5, N), (0x20, 4, N)))
+os.setxattr("d", "system.posix_acl_default", acl((1, 7, N), (2, 7, 1000), (4, 5, N), (0x10, 7, N), (0x20, 0, N)))
+print("mode with an ACL:", oct(os.stat("f").st_mode))
 `;
 
 Deno.test("posix: extended attributes are set, read, listed and removed as Linux does, and kept per revision, exported and imported", async () => {
@@ -123,6 +131,7 @@ Deno.test("posix: extended attributes are set, read, listed and removed as Linux
       "too big: errno 7",
       "small buffer: -1 34",
       "size query: 4",
+      "mode with an ACL: 0o100654",
     ];
     // The same calls on the local disk give the same answers: the reference.
     const local = `${dir}/local`;
@@ -140,25 +149,36 @@ Deno.test("posix: extended attributes are set, read, listed and removed as Linux
       assert.equal((await runCli("snapshot", mnt)).stdout.trim(), "1");
       const after = await sh(
         `cd ${mnt} && python3 -c 'import os; os.removexattr("f", "user.color"); ` +
-          `print(os.listxattr("f"), os.getxattr(".snapshots/1/f", "user.color"), os.listxattr(".snapshots/1/d"))'`,
+          `acl = "system.posix_acl_access"; os.removexattr("f", acl); ` +
+          `print(sorted(os.listxattr("f")), os.getxattr(".snapshots/1/f", "user.color"), ` +
+          `sorted(os.listxattr(".snapshots/1/d")), len(os.getxattr(".snapshots/1/f", acl)))'`,
       );
-      assert.equal(after.stdout.trim(), "['user.empty'] b'red' ['trusted.root', 'user.tag']", after.stderr);
+      assert.equal(
+        after.stdout.trim(),
+        "['user.empty'] b'red' ['system.posix_acl_default', 'trusted.root', 'user.tag'] 44",
+        after.stderr,
+      );
       const ro = await sh(`python3 -c 'import os; os.setxattr("${mnt}/.snapshots/1/f", "user.x", b"1")'`);
       assert.match(ro.stderr, /Read-only file system/);
     }, ["--xattrs"]);
     const out = `${dir}/out`;
     assert.equal((await runCli("export", store, "1", out)).code, 0);
-    const read = (root: string) =>
-      sh(
-        `cd ${root} && python3 -c 'import os; print([(p, n, os.getxattr(p, n)) for p in ("d", "f") for n in sorted(os.listxattr(p))])'`,
-      );
-    const want = "[('d', 'trusted.root', b'only root'), ('d', 'user.tag', b'\\x00\\x01\\xff'), " +
-      "('f', 'user.color', b'red'), ('f', 'user.empty', b'')]";
-    assert.equal((await read(out)).stdout.trim(), want, "export");
+    const read = async (root: string) =>
+      (await sh(
+        `cd ${root} && python3 -c 'import os; print(oct(os.stat("f").st_mode), ` +
+          `[(p, n, os.getxattr(p, n)) for p in ("d", "f") for n in sorted(os.listxattr(p))])'`,
+      )).stdout.trim();
+    // Revision 1 held what the local disk holds now: ACLs and the mode they set included.
+    const want = await read(local);
+    assert.match(
+      want,
+      /0o100654 .*'d', 'system.posix_acl_default'.*'f', 'system.posix_acl_access'.*'user.color', b'red'/,
+    );
+    assert.equal(await read(out), want, "export");
     const again = `${dir}/again`, back = `${dir}/back`;
     assert.equal((await runCli("import", again, out)).code, 0);
     assert.equal((await runCli("export", again, "1", back)).code, 0);
-    assert.equal((await read(back)).stdout.trim(), want, "import, then export");
+    assert.equal(await read(back), want, "import, then export");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -211,6 +231,66 @@ Deno.test("posix: fallocate grows files and punches holes exactly as the local d
       const r = await sh(`python3 ${script} ${dir}/mnt`);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stdout.split("\n"), local.stdout.split("\n"));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** SEEK_DATA/SEEK_HOLE answers, as "label: offset" lines (B = 64 KiB, the block size). */
+const SEEK_CALLS = `
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+os.chdir(sys.argv[1])
+B = 65536
+def seeks(label, path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        at = []
+        for off, whence in [(0, os.SEEK_DATA), (4 * B, os.SEEK_HOLE), (5 * B, os.SEEK_DATA)]:
+            try:
+                at.append(str(os.lseek(fd, off, whence) // B))
+            except OSError as e:
+                at.append("ENXIO" if e.errno == 6 else str(e))
+        print(label + ":", " ".join(at))
+    finally:
+        os.close(fd)
+if sys.argv[2] == "write":
+    fd = os.open("sparse", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.ftruncate(fd, 16 * B)
+    os.pwrite(fd, b"d" * B, 4 * B)
+    os.pwrite(fd, b"e" * B, 10 * B)
+    seeks("open for writing, not flushed", "sparse")
+    os.close(fd)
+    seeks("closed", "sparse")
+else:
+    fd = os.open("sparse", os.O_RDWR)
+    libc.fallocate(fd, 3, 4 * B, B)
+    os.close(fd)
+    seeks("first block punched", "sparse")
+    seeks("revision 1", ".snapshots/1/sparse")
+    print(open("sparse", "rb").read() == bytes(10 * B) + b"e" * B + bytes(5 * B))
+`;
+
+Deno.test("posix: SEEK_DATA/SEEK_HOLE find the holes a file has, in the head and in revisions, and none the kernel may still hold data for", async () => {
+  const dir = await tempDir();
+  try {
+    const mnt = `${dir}/mnt`;
+    const script = `${dir}/seek.py`;
+    await Deno.writeTextFile(script, SEEK_CALLS);
+    await withMount(`${dir}/store`, mnt, async () => {
+      const first = await sh(`python3 ${script} ${mnt} write`);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(first.stdout.trim().split("\n"), [
+        // The writes may still be in the kernel's cache: all of it is data, no hole before its end.
+        "open for writing, not flushed: 0 16 5",
+        "closed: 4 5 10",
+      ]);
+      assert.equal((await runCli("snapshot", mnt)).stdout.trim(), "1");
+      const then = await sh(`python3 ${script} ${mnt} punch`);
+      assert.equal(then.code, 0, then.stderr);
+      assert.deepEqual(then.stdout.trim().split("\n"), ["first block punched: 10 4 10", "revision 1: 4 5 10", "True"]);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

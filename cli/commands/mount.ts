@@ -8,7 +8,10 @@ export const mount: Command = {
     ["mount STORE MOUNTPOINT", "mount the store (created if missing); stays in the foreground"],
     ["      [--cache-mb N]", "block cache memory in MiB, clean and dirty (default 256)"],
     ["      [--allow-other]", "let other users in (permission bits still apply); default: only you"],
-    ["      [--xattrs]", "serve extended attributes (each write then costs the kernel one more request)"],
+    [
+      "      [--xattrs]",
+      "serve extended attributes and POSIX ACLs (each write then costs the kernel one more request)",
+    ],
     ["      [--verify-reads]", "check every block read against its SHA-256 name, not only its checksum"],
   ],
   args: {

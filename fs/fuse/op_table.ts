@@ -79,7 +79,10 @@ class OpTable {
       const capable = v.getUint32(L["fuse_conn_info.capable"]);
       const want = v.getUint32(L["fuse_conn_info.want"]);
       // Writes are cached and merged by the kernel; we see fewer, larger writes.
-      const add = capable & L.FUSE_CAP_WRITEBACK_CACHE;
+      let add = capable & L.FUSE_CAP_WRITEBACK_CACHE;
+      // ACLs come with xattrs: the kernel checks them; we keep them and apply the umask
+      // ourselves, since a directory's default ACL overrides it (fs/posix_acl.ts).
+      if (this.xattrs) add |= capable & (L.FUSE_CAP_POSIX_ACL | L.FUSE_CAP_DONT_MASK);
       // Without atomic O_TRUNC, open(O_TRUNC) of an existing file is a setattr to size 0
       // first, and a create is not: with it, every create with O_TRUNC (what most
       // programs write files with) cost the kernel a getattr and a setattr of the times.
@@ -283,6 +286,10 @@ class OpTable {
         this.run.serve(req, "copy_file_range", copy, (n) => void f.fuse_reply_write(req, BigInt(n)));
       },
     );
+    def("fuse_lowlevel_ops.lseek", [P, U64, I64, I32, P], (req, ino, off, whence) => {
+      const seek = () => h.lseek(num(ino), num(off), whence);
+      this.run.serve(req, "lseek", seek, (at) => void f.fuse_reply_lseek(req, BigInt(at)));
+    });
     // Served only when asked for. Once a filesystem answers getxattr, the kernel asks it
     // for security.capability before every write() (to drop file capabilities): a
     // round trip each, which made 4 KiB writes 4-6x slower. Unserved (ENOSYS), the

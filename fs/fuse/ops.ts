@@ -79,6 +79,7 @@ export const Errno = {
   EPERM: 1,
   ENOENT: 2,
   EIO: 5,
+  ENXIO: 6,
   EBADF: 9,
   EACCES: 13,
   EEXIST: 17,
@@ -141,6 +142,8 @@ export interface FuseHandler {
   removexattr(ino: number, name: string): Maybe<void>;
   /** fallocate(2): mode 0 (grow), KEEP_SIZE, or PUNCH_HOLE|KEEP_SIZE. */
   fallocate(ino: number, mode: number, offset: number, length: number): Maybe<void>;
+  /** lseek(2) with SEEK_DATA (3) or SEEK_HOLE (4): the offset found. */
+  lseek(ino: number, offset: number, whence: number): Maybe<number>;
   /** copy_file_range(2): bytes copied. */
   copyFileRange(
     inoIn: number,

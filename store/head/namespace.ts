@@ -4,7 +4,7 @@
  * a write transaction (or a group-committed change) of its choosing.
  */
 import { checkName } from "../paths.ts";
-import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
+import { type EntryType, type Ino, RevfsError, ROOT_INO, type Xattrs } from "../types.ts";
 import type { FileBlocks } from "./file_blocks.ts";
 import { type Inode, namesOf } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
@@ -21,6 +21,8 @@ export interface NewNode {
   target?: string;
   /** A device node's number. */
   rdev?: number;
+  /** Attributes it starts with (an inherited ACL), sorted by name. */
+  xattrs?: Xattrs;
 }
 
 /** Attributes to change; a field left out is kept. */
@@ -59,6 +61,7 @@ export class Namespace {
       gid: node.gid,
       mtimeNs: node.mtimeNs,
       ctimeNs: nowNs(),
+      ...(node.xattrs?.length ? { xattrs: node.xattrs } : {}),
     };
     let inode: Inode;
     if (node.type === "file") inode = { ...common, type: "file", size: 0, base: null, baseBlocks: 0, inline: false };

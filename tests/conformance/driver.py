@@ -8,7 +8,9 @@ Usage: driver.py ROOT [GROUP ...]   (groups: see GROUPS; default all)
 import ctypes
 import errno
 import os
+import random
 import stat
+import struct
 import sys
 
 ROOT = sys.argv[1]
@@ -177,6 +179,135 @@ def attrs():
     run("truncate fifo", lambda: os.truncate("fifo", 0))
 
 
+def seek_holes():
+    """SEEK_DATA/SEEK_HOLE on a file with holes at 64 KiB boundaries (a local disk's 4 KiB
+    blocks and the store's 64 KiB ones then agree). After close: while a file is open for
+    writing, the mount calls all of it data (fs/vfs.ts says why; tests/posix_test.ts)."""
+    k = 1024
+    fd = os.open("sparse", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.ftruncate(fd, 1024 * k)
+    os.pwrite(fd, b"d" * (64 * k), 256 * k)
+    os.pwrite(fd, b"e" * (64 * k), 640 * k)
+    os.close(fd)
+    fd = os.open("sparse", os.O_RDONLY)
+    try:
+        for label, off, whence in [("data from 0", 0, os.SEEK_DATA), ("hole in data", 256 * k, os.SEEK_HOLE),
+                                   ("data inside data", 300_000, os.SEEK_DATA), ("next data", 320 * k, os.SEEK_DATA),
+                                   ("no data after", 704 * k, os.SEEK_DATA), ("hole after", 704 * k, os.SEEK_HOLE),
+                                   ("hole at end", 1024 * k, os.SEEK_HOLE), ("data past end", 2048 * k, os.SEEK_DATA),
+                                   ("negative", -1, os.SEEK_DATA)]:
+            run(f"seek {label}", lambda: os.lseek(fd, off, whence))
+    finally:
+        os.close(fd)
+
+    def hole_of_dense():
+        write("dense", b"x" * 100_000)
+        d = os.open("dense", os.O_RDONLY)
+        try:
+            return os.lseek(d, 0, os.SEEK_HOLE)
+        finally:
+            os.close(d)
+    run("dense file: its end is the first hole", hole_of_dense)
+
+
+UNDEFINED = 0xFFFFFFFF
+USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+ACCESS, DEFAULT = "system.posix_acl_access", "system.posix_acl_default"
+
+
+def acl(*entries):
+    """An ACL's xattr value from (tag, perm[, id]) entries."""
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", e[0], e[1], e[2] if len(e) > 2 else UNDEFINED)
+                                           for e in entries)
+
+
+def get_acl(path, name=ACCESS):
+    return os.getxattr(path, name, follow_symlinks=False).hex()
+
+
+def acls():
+    """POSIX ACLs: the mode kept in step, chmod, inheritance from a default ACL, the umask."""
+    write("acl-f")
+    named = acl((USER_OBJ, 6), (USER, 5, 1000), (GROUP_OBJ, 4), (MASK, 7), (OTHER, 0))
+    run("access ACL with a named user", lambda: (os.setxattr("acl-f", ACCESS, named), st("acl-f"), get_acl("acl-f")))
+    run("listxattr shows it", lambda: sorted(os.listxattr("acl-f")))
+    run("chmod rewrites the ACL", lambda: (os.chmod("acl-f", 0o604), st("acl-f"), get_acl("acl-f")))
+    run("an ACL the mode can say", lambda: (write("acl-g"), os.setxattr("acl-g", ACCESS, acl((USER_OBJ, 7), (GROUP_OBJ, 5), (OTHER, 1))), st("acl-g")))
+    run("is not kept", lambda: get_acl("acl-g"))
+    run("remove the access ACL", lambda: (os.removexattr("acl-f", ACCESS), st("acl-f"), sorted(os.listxattr("acl-f"))))
+    run("remove a missing ACL", lambda: os.removexattr("acl-f", ACCESS))
+    run("ACL too short", lambda: os.setxattr("acl-f", ACCESS, b"\x02\0\0\0\x01\0"))
+    run("ACL of another version", lambda: os.setxattr("acl-f", ACCESS, struct.pack("<I", 1) + named[4:]))
+    run("named entry without a mask", lambda: os.setxattr("acl-f", ACCESS, acl((USER_OBJ, 6), (USER, 5, 1000), (GROUP_OBJ, 4), (OTHER, 0))))
+    run("entries out of order", lambda: os.setxattr("acl-f", ACCESS, acl((GROUP_OBJ, 4), (USER_OBJ, 6), (OTHER, 0))))
+    run("default ACL on a file", lambda: os.setxattr("acl-f", DEFAULT, named))
+    os.mkdir("acl-d", 0o755)
+    inherited = acl((USER_OBJ, 7), (USER, 6, 1000), (GROUP_OBJ, 5), (MASK, 7), (OTHER, 0))
+    run("default ACL on a directory", lambda: (os.setxattr("acl-d", DEFAULT, inherited), st("acl-d"), get_acl("acl-d", DEFAULT)))
+    old = os.umask(0o077)
+    try:
+        run("create under a default ACL ignores the umask", lambda: (write("acl-d/f"), st("acl-d/f"), get_acl("acl-d/f")))
+        run("mkdir under it inherits both ACLs", lambda: (os.mkdir("acl-d/sub", 0o750), st("acl-d/sub"), get_acl("acl-d/sub"), get_acl("acl-d/sub", DEFAULT)))
+        run("and passes them on", lambda: (os.mkdir("acl-d/sub/deeper", 0o777), st("acl-d/sub/deeper"), get_acl("acl-d/sub/deeper", DEFAULT)))
+        run("mkfifo under it", lambda: (os.mkfifo("acl-d/fifo", 0o666), st("acl-d/fifo"), get_acl("acl-d/fifo")))
+        run("symlink under it", lambda: (os.symlink("f", "acl-d/link"), st("acl-d/link"), sorted(os.listxattr("acl-d/link", follow_symlinks=False))))
+        run("create without a default ACL takes the umask", lambda: (write("acl-plain"), st("acl-plain")))
+        run("mkdir without one takes the umask", lambda: (os.mkdir("acl-plain-d", 0o777), st("acl-plain-d")))
+        os.mkdir("acl-e", 0o755)
+        run("a default ACL the mode can say", lambda: (os.setxattr("acl-e", DEFAULT, acl((USER_OBJ, 7), (GROUP_OBJ, 0), (OTHER, 4))),
+                                                       write("acl-e/f"), st("acl-e/f"), sorted(os.listxattr("acl-e/f"))))
+        run("remove the default ACL", lambda: (os.removexattr("acl-d", DEFAULT), write("acl-d/g"), st("acl-d/g"), sorted(os.listxattr("acl-d/g"))))
+    finally:
+        os.umask(old)
+
+
+def random_acl(rng):
+    """A valid ACL: owner, some named users and groups, group, a mask when needed (or by chance), other."""
+    perm = lambda: rng.randrange(8)
+    users = sorted(rng.sample([1000, 1001, 1002], rng.randrange(3)))
+    groups = sorted(rng.sample([2000, 2001], rng.randrange(2)))
+    entries = [(USER_OBJ, perm())] + [(USER, perm(), u) for u in users] + [(GROUP_OBJ, perm())]
+    entries += [(GROUP, perm(), g) for g in groups]
+    if users or groups or rng.random() < 0.3:
+        entries.append((MASK, perm()))
+    return acl(*entries + [(OTHER, perm())])
+
+
+def acl_random():
+    """Random ACLs, modes, umasks and chmods: inheritance and the mode kept in step, as ext4 does."""
+    rng = random.Random(7)
+    os.mkdir("acl-random")
+    old = os.umask(0)
+    try:
+        for i in range(60):
+            d = f"acl-random/{i}"
+            os.mkdir(d, 0o755)
+            if rng.random() < 0.8:
+                os.setxattr(d, DEFAULT, random_acl(rng))
+            os.umask(rng.choice([0, 0o022, 0o077, 0o027]))
+            kind, mode = rng.choice(["file", "dir", "fifo"]), rng.randrange(0o1000)
+            p = f"{d}/n"
+            make = {"file": lambda: os.close(os.open(p, os.O_WRONLY | os.O_CREAT, mode)),
+                    "dir": lambda: os.mkdir(p, mode), "fifo": lambda: os.mkfifo(p, mode)}[kind]
+            run(f"{i} make {kind} {oct(mode)}", lambda: (make(), st(p), sorted(os.listxattr(p)), acls_of(p)))
+            if rng.random() < 0.5:
+                run(f"{i} set access ACL", lambda: (os.setxattr(p, ACCESS, random_acl(rng)), st(p), acls_of(p)))
+            m = rng.randrange(0o1000)
+            run(f"{i} chmod {oct(m)}", lambda: (os.chmod(p, m), st(p), acls_of(p)))
+    finally:
+        os.umask(old)
+
+
+def acls_of(path):
+    got = []
+    for name in (ACCESS, DEFAULT):
+        try:
+            got.append(get_acl(path, name))
+        except OSError as e:
+            got.append(errno.errorcode[e.errno])
+    return got
+
+
 def special_names():
     run("mkdir empty name", lambda: os.mkdir(""))
     run("create . ", lambda: os.open(".", os.O_WRONLY | os.O_CREAT, 0o644))
@@ -192,6 +323,15 @@ def perms_setup():
     write("sticky/rootfile")
     os.mkdir("mine")
     os.chown("mine", 65534, 65534)
+    write("locked/acl-read")
+    os.chmod("locked/acl-read", 0o600)
+    os.setxattr("locked/acl-read", ACCESS, acl((USER_OBJ, 6), (USER, 4, 65534), (GROUP_OBJ, 0), (MASK, 4), (OTHER, 0)))
+    write("locked/acl-masked")
+    os.setxattr("locked/acl-masked", ACCESS, acl((USER_OBJ, 6), (USER, 6, 65534), (GROUP_OBJ, 0), (MASK, 0), (OTHER, 0)))
+    os.mkdir("acl-shared", 0o755)
+    shared = acl((USER_OBJ, 7), (USER, 7, 65534), (GROUP_OBJ, 5), (MASK, 7), (OTHER, 5))
+    os.setxattr("acl-shared", ACCESS, shared)
+    os.setxattr("acl-shared", DEFAULT, shared)
 
 
 def perms():
@@ -217,13 +357,19 @@ def perms():
     run("user xattr on own dir", lambda: os.setxattr("mine", "user.x", b"1"))
     run("trusted xattr as user", lambda: os.setxattr("mine", "trusted.x", b"1"))
     run("user xattr on root's file", lambda: os.setxattr("locked/f", "user.x", b"1"))
+    run("read through an ACL's named user", lambda: open("locked/acl-read", "rb").read())
+    run("write the ACL does not allow", lambda: os.open("locked/acl-read", os.O_WRONLY))
+    run("named user held back by the mask", lambda: os.open("locked/acl-masked", os.O_RDONLY))
+    run("set an ACL on root's file", lambda: os.setxattr("locked/acl-read", ACCESS, acl((USER_OBJ, 7), (GROUP_OBJ, 7), (OTHER, 7))))
+    run("create in root's dir an ACL opens", lambda: (write("acl-shared/mine"), st("acl-shared/mine"), get_acl("acl-shared/mine")))
+    run("ACL on own dir", lambda: (os.setxattr("mine", ACCESS, acl((USER_OBJ, 7), (GROUP_OBJ, 5), (OTHER, 0))), st("mine")))
     run("hard link to root's file", lambda: os.link("locked/f", "mine/f"))
     run("hard link into root's dir", lambda: (write("mine/own"), os.link("mine/own", "locked/own")))
 
 
 GROUPS = {"names": names, "dirs": dirs, "renames": renames, "links": links, "hardlinks": hardlinks, "attrs": attrs,
-          "special_names": special_names, "perms_setup": perms_setup, "perms": perms}
-ALL = ["names", "dirs", "renames", "links", "hardlinks", "attrs", "special_names"]
+          "special_names": special_names, "seek_holes": seek_holes, "acls": acls, "acl_random": acl_random, "perms_setup": perms_setup, "perms": perms}
+ALL = ["names", "dirs", "renames", "links", "hardlinks", "attrs", "special_names", "seek_holes", "acls", "acl_random"]
 for g in sys.argv[2:] or ALL:
     out.append(f"# {g}")
     GROUPS[g]()
