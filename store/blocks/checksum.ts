@@ -9,7 +9,7 @@
  * name stays its SHA-256 (hash.ts), which `verify`, `export` and `mount --verify-reads`
  * re-check.
  */
-import { createXXHash3, createXXHash64, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 import { optionalLibrary } from "../../sys/native.ts";
 
 export interface Checksums {
@@ -62,7 +62,9 @@ function loadNative(): Checksums | undefined {
   return lib && new NativeChecksums(lib as unknown as NativeLib);
 }
 
+/** Imported only when used (the WASM module takes milliseconds to load). */
 async function loadWasm(): Promise<Checksums> {
+  const { createXXHash3, createXXHash64 } = await import("hash-wasm");
   return new WasmChecksums(await createXXHash3(), await createXXHash64());
 }
 

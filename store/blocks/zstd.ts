@@ -10,17 +10,10 @@
  * frame parameter, so its frames get the checksum appended as the format specifies.
  *
  * Contexts are made once and reused: creating them per block costs more than
- * compressing a small block.
+ * compressing a small block. The WASM build is imported only when it is used: loading
+ * it cost every process several milliseconds, and a CLI command that only talks to a
+ * mount never compresses.
  */
-import {
-  compress as wCompress,
-  compressUsingDict as wCompressUsingDict,
-  createCCtx as wCreateCCtx,
-  createDCtx as wCreateDCtx,
-  decompress as wDecompress,
-  decompressUsingDict as wDecompressUsingDict,
-  init as wInit,
-} from "zstd-wasm";
 import { initChecksums, xxh64 } from "./checksum.ts";
 import { optionalLibrary } from "../../sys/native.ts";
 
@@ -221,23 +214,36 @@ class NativeZstd implements Zstd {
   }
 }
 
+type WasmModule = typeof import("zstd-wasm");
+
 class WasmZstd implements Zstd {
   readonly name = "zstd-wasm";
-  private readonly cctx = wCreateCCtx();
-  private readonly dctx = wCreateDCtx();
+  private readonly cctx: ReturnType<WasmModule["createCCtx"]>;
+  private readonly dctx: ReturnType<WasmModule["createDCtx"]>;
+
+  constructor(private readonly w: WasmModule) {
+    this.cctx = w.createCCtx();
+    this.dctx = w.createDCtx();
+  }
 
   compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-    return withContentChecksum(wCompress(data, level), data);
+    return withContentChecksum(this.w.compress(data, level), data);
   }
   decompress(frame: Uint8Array): Uint8Array {
-    return wDecompress(frame);
+    return this.w.decompress(frame);
   }
   compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-    return withContentChecksum(wCompressUsingDict(this.cctx, data, dict, level), data);
+    return withContentChecksum(this.w.compressUsingDict(this.cctx, data, dict, level), data);
   }
   decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
-    return wDecompressUsingDict(this.dctx, frame, dict);
+    return this.w.decompressUsingDict(this.dctx, frame, dict);
   }
+}
+
+async function loadWasm(): Promise<Zstd> {
+  const [w] = await Promise.all([import("zstd-wasm"), initChecksums()]);
+  await w.init();
+  return new WasmZstd(w);
 }
 
 let ready: Promise<Zstd> | undefined;
@@ -251,7 +257,7 @@ function loadNative(): Zstd | undefined {
 /** Picks the implementation once per process. */
 export function initZstd(): Promise<Zstd> {
   ready ??= (async () => {
-    const z = loadNative() ?? (await Promise.all([wInit(), initChecksums()]), new WasmZstd());
+    const z = loadNative() ?? await loadWasm();
     current = z;
     return z;
   })();
@@ -260,8 +266,7 @@ export function initZstd(): Promise<Zstd> {
 
 /** Loads both implementations, for benchmarks and tests that compare them. */
 export async function bothZstd(): Promise<{ native?: Zstd; wasm: Zstd }> {
-  await Promise.all([wInit(), initChecksums()]);
-  return { native: loadNative(), wasm: new WasmZstd() };
+  return { native: loadNative(), wasm: await loadWasm() };
 }
 
 export function zstd(): Zstd {
