@@ -1,5 +1,5 @@
 /** Command-line parsing: positionals and the few flags revfs commands take. */
-import { RevfsError } from "../mod.ts";
+import { RevfsError } from "../store/types.ts";
 
 export interface Args {
   positional: string[];

@@ -4,7 +4,7 @@
  * non-zero exit (1 for a failure, 2 for wrong use, 70 for a bug); nothing is written
  * on error.
  */
-import { RevfsError } from "../mod.ts";
+import { RevfsError } from "../store/types.ts";
 import { parseArgs } from "./args.ts";
 import { type Command, nameOf } from "./command.ts";
 import { cat } from "./commands/cat.ts";

@@ -1,7 +1,9 @@
 /** What the commands share: argument counts, output, opening a store, finding a mount's store. */
+import { storeApi } from "./lazy.ts";
 import { type Args } from "./args.ts";
 import { runningMounts } from "../fs/control_client.ts";
-import { type NodeInfo, type OpenOptions, openStore, RevfsError, type RevNumber, type VersionedStore } from "../mod.ts";
+import type { NodeInfo, OpenOptions, RevNumber, VersionedStore } from "../mod.ts";
+import { RevfsError } from "../store/types.ts";
 
 /** Wrong use of a command: exit code 2 and a pointer to `revfs help`. */
 export class UsageError extends Error {}
@@ -28,6 +30,7 @@ export async function withStore<T>(
   opts: OpenOptions,
   fn: (s: VersionedStore) => T | Promise<T>,
 ): Promise<T> {
+  const { openStore } = await storeApi();
   const store = await openStore(findStore(path), opts);
   try {
     const result = await fn(store);

@@ -2,7 +2,7 @@
  * The client side of a mount's control socket (fs/control.ts): the protocol, finding
  * running mounts, and asking one for a snapshot or its status.
  */
-import { RevfsError } from "../mod.ts";
+import { RevfsError } from "../store/types.ts";
 import { syncFilesystemOf } from "../sys/libc.ts";
 import type { PageCacheStats } from "./page_cache.ts";
 

@@ -1,7 +1,9 @@
 /** `revfs cat`: write a file to stdout (default: the head). */
+import { storeApi } from "../lazy.ts";
 import { flag } from "../args.ts";
 import { withStore } from "../util.ts";
-import { fileChunks, type NodeInfo, RevfsError } from "../../mod.ts";
+import type { NodeInfo } from "../../mod.ts";
+import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
 /** Bytes held back before writing, so a damaged block in a file up to this size writes nothing. */
@@ -22,6 +24,7 @@ export const cat: Command = {
   args: { min: 2, max: 2, missing: "STORE PATH", flags: ["--rev"] },
   async run(a) {
     const [storePath, path] = a.positional;
+    const { fileChunks } = await storeApi();
     await withStore(storePath, {}, async (s) => {
       const spec = s.resolve(flag(a, "--rev") ?? "head");
       const view = s.view(spec);

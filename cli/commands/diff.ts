@@ -1,6 +1,6 @@
 /** `revfs diff`: paths that differ: A added, D deleted, M modified, T type changed. */
 import { out, revNumber, withStore } from "../util.ts";
-import { type Change } from "../../mod.ts";
+import type { Change } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const diff: Command = {

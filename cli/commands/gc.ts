@@ -1,5 +1,5 @@
 /** `revfs gc`: free records no revision or the head uses, and compact the store's file. */
-import { compactStore } from "../../mod.ts";
+import { storeApi } from "../lazy.ts";
 import { findStore, withStore } from "../util.ts";
 import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
@@ -13,6 +13,7 @@ export const gc: Command = {
       `revfs: removed ${r.blocksRemoved} blocks and ${r.pagesRemoved} pages, ${humanBytes(r.bytesFreed)} of records` +
         (r.storedWhole > 0 ? `; re-encoded ${r.storedWhole} deltas whose base went away` : ""),
     );
+    const { compactStore } = await storeApi();
     const c = await compactStore(findStore(a.positional[0]));
     console.error(
       c.compacted

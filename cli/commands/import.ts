@@ -1,8 +1,9 @@
 /** `revfs import`: make the head equal to DIR and snapshot it. */
+import { storeApi } from "../lazy.ts";
 import { flag } from "../args.ts";
 import { out } from "../util.ts";
 import { withProgress } from "../progress.ts";
-import { openOrCreateStore, RevfsError } from "../../mod.ts";
+import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
 export const importDir: Command = {
@@ -17,6 +18,7 @@ export const importDir: Command = {
       throw new RevfsError("NO_SUCH_PATH", `${dir} does not exist`);
     }
     if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${dir} is not a directory`);
+    const { openOrCreateStore } = await storeApi();
     const store = await openOrCreateStore(storePath);
     try {
       const rev = await withProgress("import", "bytes", (p) => store.importDir(dir, flag(a, "--message") ?? "", p));

@@ -1,7 +1,7 @@
 /** `revfs init`: create an empty store. */
+import { storeApi } from "../lazy.ts";
 import { flag } from "../args.ts";
 import { humanBytes } from "../progress.ts";
-import { initStore } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const init: Command = {
@@ -9,6 +9,7 @@ export const init: Command = {
   args: { min: 1, max: 1, missing: "STORE", flags: ["--block-size"] },
   async run(a) {
     const bs = flag(a, "--block-size");
+    const { initStore } = await storeApi();
     const store = await initStore(a.positional[0], { blockSize: bs === undefined ? undefined : Number(bs) });
     await store.close();
     console.error(`revfs: created store ${a.positional[0]} (block size ${humanBytes(store.blockSize)})`);

@@ -1,7 +1,7 @@
 /** `revfs ls`: list a directory (default: the head). */
 import { flag } from "../args.ts";
 import { isoTime, major, minor, modeString, out, withStore } from "../util.ts";
-import { type NodeInfo } from "../../mod.ts";
+import type { NodeInfo } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
 export const ls: Command = {

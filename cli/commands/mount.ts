@@ -1,6 +1,7 @@
 /** `revfs mount`: mount the store (created if missing); stays in the foreground. */
+import { mountCode } from "../lazy.ts";
 import { flag } from "../args.ts";
-import { RevfsError } from "../../mod.ts";
+import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
 export const mount: Command = {
@@ -25,7 +26,7 @@ export const mount: Command = {
     if (mb !== undefined && !/^[1-9][0-9]*$/.test(mb)) {
       throw new RevfsError("INVALID", `--cache-mb takes a whole number of MiB, not ${JSON.stringify(mb)}`);
     }
-    const { mountStore } = await import("../../fs/mount.ts");
+    const { mountStore } = await mountCode();
     const m = await mountStore(a.positional[0], a.positional[1], {
       cacheBytes: mb === undefined ? undefined : Number(mb) * 1024 * 1024,
       allowOther: a.flags.has("--allow-other"),

@@ -1,7 +1,7 @@
 /** `revfs snapshot`: checkpoint the head (asks a running mount); prints the revision number. */
 import { flag } from "../args.ts";
 import { findStore, out, withStore } from "../util.ts";
-import { RevfsError } from "../../mod.ts";
+import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
 export const snapshot: Command = {

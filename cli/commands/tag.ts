@@ -1,6 +1,6 @@
 /** `revfs tag`: name a revision (default: the latest). */
 import { revNumber, UsageError, withStore } from "../util.ts";
-import { RevfsError } from "../../mod.ts";
+import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
 export const tag: Command = {

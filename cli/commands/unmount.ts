@@ -1,5 +1,5 @@
 /** `revfs unmount`: unmount a running revfs mount. */
-import { RevfsError } from "../../mod.ts";
+import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
 export const unmount: Command = {
