@@ -7,6 +7,24 @@ import { RevfsError } from "./types.ts";
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * UTF-8 bytes as a string (a fatal decoder: invalid bytes throw). Short ASCII (most
+ * names) is decoded here: a TextDecoder call is an op into Deno's runtime, which cost
+ * a directory listing a third of its time.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  if (bytes.length <= 64) {
+    let s = "";
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i];
+      if (b >= 0x80) return utf8d.decode(bytes);
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return utf8d.decode(bytes);
+}
+
 export class Writer {
   private buf = new Uint8Array(256);
   private pos = 0;
@@ -146,7 +164,7 @@ export class Reader {
 
   str(): string {
     try {
-      return utf8d.decode(this.bytes());
+      return decodeUtf8(this.bytes());
     } catch {
       this.fail("invalid UTF-8");
     }

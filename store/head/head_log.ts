@@ -146,6 +146,7 @@ function replay(records: RecordStore, head: Head, u: Unreplayed): void {
     if (value === null) records.del(table, key);
     else records.put(table, key, value);
   }
+  head.inodes.forgetDecoded();
   for (const w of writeoutsOf(u.writes, head)) head.files.writeBlocks(w);
   records.put("meta", META_APPLIED, u64Key(u.lastLsn));
   records.put("meta", META_FOLDED, u64Key(u.gen));

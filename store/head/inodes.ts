@@ -3,7 +3,7 @@
  * with `dirty`, the names a snapshot must revisit. Reads and single-record writes
  * only; what a change means (create, rename, unlink) is store/head/namespace.ts.
  */
-import { readU64, u64Key, utf8, utf8d } from "../codec.ts";
+import { decodeUtf8, readU64, u64Key, utf8 } from "../codec.ts";
 import { splitPath } from "../paths.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
 import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
@@ -42,12 +42,42 @@ export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 
+/** Decoded inodes kept at most; past it the cache starts over. */
+const CACHED_INODES = 1 << 16;
+
 export class Inodes {
-  constructor(private readonly records: RecordStore) {}
+  /**
+   * Decoded inodes, so that a walk (a lookup, attributes, the kernel letting go) does
+   * not read and decode one several times: half of a readdirplus's time. Inodes are
+   * values (changed by copying, never in place), so one object serves every reader.
+   */
+  private readonly decoded = new Map<Ino, Inode>();
+  private undone: number;
+
+  constructor(private readonly records: RecordStore) {
+    this.undone = records.undone;
+  }
 
   get(ino: Ino): Inode | undefined {
+    if (this.records.undone !== this.undone) this.forgetDecoded();
+    const kept = this.decoded.get(ino);
+    if (kept) return kept;
     const v = this.records.get("inodes", u64Key(ino));
-    return v === undefined ? undefined : decodeInode(ino, v);
+    if (v === undefined) return undefined;
+    const i = decodeInode(ino, v);
+    this.keep(i);
+    return i;
+  }
+
+  private keep(i: Inode): void {
+    if (this.decoded.size >= CACHED_INODES) this.decoded.clear();
+    this.decoded.set(i.ino, i);
+  }
+
+  /** Drops the decoded inodes: records changed under them (undone, or replayed from a log). */
+  forgetDecoded(): void {
+    this.decoded.clear();
+    this.undone = this.records.undone;
   }
 
   /** The inode, or a CORRUPT error: for inodes a dirent or the caller says exist. */
@@ -91,7 +121,7 @@ export class Inodes {
       const ino = readU64(v) as Ino;
       // A format 6 dirent has no type: its inode says.
       const type = DIRENT_TYPES[v[8]] ?? this.must(ino).type;
-      yield [utf8d.decode(k.subarray(8)), ino, type];
+      yield [decodeUtf8(k.subarray(8)), ino, type];
     }
   }
 
@@ -118,10 +148,12 @@ export class Inodes {
 
   save(i: Inode): void {
     this.records.put("inodes", u64Key(i.ino), encodeInode(i));
+    this.keep(i);
   }
 
   delete(ino: Ino): void {
     this.records.del("inodes", u64Key(ino));
+    this.decoded.delete(ino);
   }
 
   /** Saves the inode and marks its names for the next snapshot. */

@@ -69,6 +69,11 @@ export interface RecordStore {
    * durable on their own). Inside a `write`, the same as `write`.
    */
   writeLater<T>(fn: () => T): T;
+  /**
+   * Counts the failed `write` and `writeLater` calls, whose changes were undone: a cache
+   * of decoded records drops what it holds when this moves.
+   */
+  readonly undone: number;
   /** Changes `writeLater` made that no transaction has committed yet. */
   readonly pendingChanges: { count: number; bytes: number };
   /**
