@@ -72,8 +72,8 @@ export interface HeadApi {
 
   /** Keeps an inode alive while it is open, even after its last name is removed. */
   pin(ino: Ino): void;
-  /** Undoes one `pin`; an unnamed inode is freed with its last pin. */
-  unpin(ino: Ino): void;
+  /** Undoes one `pin`; an unnamed inode is freed with its last pin (then true). */
+  unpin(ino: Ino): boolean;
   /** Frees inodes a previous writer left open and unnamed; returns how many. */
   sweepOrphans(): number;
 

@@ -200,11 +200,13 @@ export class Namespace {
     return changed;
   }
 
-  /** Undoes one pin; frees the inode when that was the last pin of an orphan. */
-  unpin(ino: Ino): void {
-    if (!this.pins.unpin(ino)) return;
+  /** Undoes one pin; frees the inode when that was the last pin of an orphan (then true). */
+  unpin(ino: Ino): boolean {
+    if (!this.pins.unpin(ino) || !this.pins.takeOrphan(ino)) return false;
     const i = this.inodes.get(ino);
-    if (i && i.parent === 0 && ino !== ROOT_INO) this.dropInode(i);
+    if (!i || i.parent !== 0 || ino === ROOT_INO) return false;
+    this.dropInode(i);
+    return true;
   }
 
   /** Frees orphans a previous writer left when it stopped with files open. */
@@ -237,6 +239,7 @@ export class Namespace {
       if (i.type === "file") i = this.files.detachInline(i);
       // Open: keep data and attributes, without a name, until the last unpin.
       this.inodes.save({ ...i, parent: 0, name: "" });
+      this.pins.orphaned(i.ino);
       return;
     }
     if (i.type === "file") this.files.clearOverlay(i.ino, 0);

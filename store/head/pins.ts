@@ -8,6 +8,8 @@ import type { Ino } from "../types.ts";
 
 export class Pins {
   private readonly counts = new Map<Ino, number>();
+  /** Pinned inodes that lost their last name: the ones a last unpin may free. */
+  private readonly orphans = new Set<Ino>();
 
   has(ino: Ino): boolean {
     return this.counts.has(ino);
@@ -26,5 +28,18 @@ export class Pins {
     }
     this.counts.delete(ino);
     return true;
+  }
+
+  /** A pinned inode lost its last name. */
+  orphaned(ino: Ino): void {
+    this.orphans.add(ino);
+  }
+
+  /**
+   * Whether `ino` was orphaned while pinned (forgotten here). A hint that saves reading
+   * every inode at its last unpin: the caller still checks the inode itself.
+   */
+  takeOrphan(ino: Ino): boolean {
+    return this.orphans.delete(ino);
   }
 }
