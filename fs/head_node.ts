@@ -7,6 +7,7 @@
 import { infoOfInode, type Ino, ROOT_INO, type VersionedStore, type XattrMode, type Xattrs } from "../mod.ts";
 import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
 import { attrOf, type AttrOut, type NodeType, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
+import { DirCache } from "./dir_cache.ts";
 import type { PageCache } from "./page_cache.ts";
 import { ACL_ACCESS, ACL_DEFAULT, aclBytes, chmodAcl, inherit, isAclName, modeOfAcl, parseAcl } from "./posix_acl.ts";
 
@@ -25,6 +26,7 @@ export class HeadTree implements Tree {
    * by mkdir, rmdir and rename (while mounted, the head changes only through here).
    */
   private readonly subdirs = new Map<number, number>();
+  private readonly listings = new DirCache();
 
   constructor(
     private readonly store: VersionedStore,
@@ -118,6 +120,10 @@ export class HeadTree implements Tree {
   }
 
   list(ino: number): DirEntryOut[] {
+    return this.listings.get(ino, () => this.listNow(ino));
+  }
+
+  private listNow(ino: number): DirEntryOut[] {
     const entries: DirEntryOut[] = [
       { name: ".", ino, mode: S_IFDIR },
       { name: "..", ino: ROOT_INO, mode: S_IFDIR },
@@ -153,8 +159,7 @@ export class HeadTree implements Tree {
   }
 
   private unpin(ino: number): void {
-    this.store.head.unpin(ino as Ino);
-    this.dropIfGone(ino);
+    if (this.store.head.unpin(ino as Ino)) this.cache.drop(ino as Ino);
   }
 
   /** Unwritten data of a file freed from the head has nowhere to go. */
@@ -235,6 +240,7 @@ export class HeadTree implements Tree {
 
   make(parent: number, name: string, type: NodeType, mode: number, c: Caller, target?: string, rdev?: number): number {
     this.checkName(parent, name);
+    this.listings.changed(parent);
     const made = this.newMode(parent, type, mode, c);
     const ino = this.store.head.create(parent as Ino, name, {
       type,
@@ -252,6 +258,7 @@ export class HeadTree implements Tree {
 
   unlink(parent: number, name: string): void {
     this.checkName(parent, name);
+    this.listings.changed(parent);
     const ino = this.store.head.lookup(parent as Ino, name);
     this.store.head.remove(parent as Ino, name, false);
     if (ino !== undefined) this.dropIfGone(ino);
@@ -260,21 +267,28 @@ export class HeadTree implements Tree {
   /** The kernel refuses directories itself; the store refuses a file with no name left (ENOENT). */
   link(ino: number, newParent: number, newName: string): number {
     this.checkName(newParent, newName);
+    this.listings.changed(newParent);
     this.store.head.link(ino as Ino, newParent as Ino, newName);
     return ino;
   }
 
   rmdir(parent: number, name: string): void {
     this.checkName(parent, name);
+    this.listings.changed(parent);
     const ino = this.store.head.lookup(parent as Ino, name);
     this.store.head.remove(parent as Ino, name, true);
     this.countSubdirs(parent, -1);
-    if (ino !== undefined) this.subdirs.delete(ino);
+    if (ino !== undefined) {
+      this.subdirs.delete(ino);
+      this.listings.changed(ino);
+    }
   }
 
   rename(parent: number, name: string, newParent: number, newName: string): void {
     this.checkName(parent, name);
     this.checkName(newParent, newName);
+    this.listings.changed(parent);
+    this.listings.changed(newParent);
     const moved = this.store.head.lookup(parent as Ino, name);
     const replaced = this.store.head.lookup(newParent as Ino, newName);
     const isDir = (ino: Ino | undefined) => ino !== undefined && this.store.head.inode(ino)?.type === "dir";
@@ -287,6 +301,7 @@ export class HeadTree implements Tree {
     if (replacedDir) {
       this.countSubdirs(newParent, -1);
       this.subdirs.delete(replaced!);
+      this.listings.changed(replaced!);
     }
     if (replaced !== undefined && replaced !== moved) this.dropIfGone(replaced);
   }
@@ -295,8 +310,8 @@ export class HeadTree implements Tree {
   private subdirCount(ino: number): number {
     let n = this.subdirs.get(ino);
     if (n === undefined) {
-      n = ino === ROOT_INO ? 1 : 0;
-      for (const [, , type] of this.store.head.readdir(ino as Ino)) if (type === "dir") n++;
+      n = 0;
+      for (const e of this.list(ino)) if (e.mode === S_IFDIR && e.name !== "." && e.name !== "..") n++;
       this.subdirs.set(ino, n);
     }
     return n;

@@ -289,6 +289,19 @@ export class RevfsFilesystem implements FuseHandler {
     return dir.entries.slice(offset);
   }
 
+  /**
+   * A head entry readdirplus hands the kernel, counted as a lookup; none for "." and ".."
+   * (the kernel skips them), `.snapshots` or an entry gone since the listing was taken.
+   */
+  listedEntry(dir: number, e: DirEntryOut): EntryOut | undefined {
+    if (e.name === "." || e.name === ".." || !this.head.owns(dir) || !this.head.owns(e.ino)) return undefined;
+    try {
+      return this.entry(e.ino);
+    } catch {
+      return undefined;
+    }
+  }
+
   releasedir(_ino: number, fh: number): void {
     this.dirs.delete(fh);
   }

@@ -8,9 +8,12 @@ import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
 import type { Attr, Caller, DirEntryOut, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
 import { Errno } from "./ops.ts";
-import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer } from "./structs.ts";
+import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer, unlistedEntry } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
+
+/** An entry's size in a readdirplus reply depends on its name only: any entry param sizes it. */
+const SIZING = new Uint8Array(L.fuse_entry_param);
 
 /** What the table needs of the session: a request run to exactly one reply, and errno mapping. */
 export interface RequestRunner {
@@ -249,6 +252,18 @@ class OpTable {
         (entries) => this.replyDir(req, entries, start, max),
       );
     });
+    // With readdirplus the kernel gets each entry's attributes with the listing: a walk
+    // (find, git status) then makes no lookup per name.
+    def("fuse_lowlevel_ops.readdirplus", [P, U64, USZ, I64, P], (req, ino, size, off, fi) => {
+      const { fh } = fileInfo(fi);
+      const start = num(off);
+      this.run.serve(
+        req,
+        "readdirplus",
+        () => h.readdir(num(ino), start, fh),
+        (entries) => this.replyDirPlus(req, num(ino), entries, start, num(size)),
+      );
+    });
     def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req, ino, fi) => {
       const { fh } = fileInfo(fi);
       this.run.serve(req, "releasedir", () => h.releasedir(num(ino), fh), this.replyOk(req));
@@ -325,6 +340,23 @@ class OpTable {
     else if (bytes.length > size) void this.fuse.fuse_reply_err(req, Errno.ERANGE);
     else void this.fuse.fuse_reply_buf(req, bytes, BigInt(bytes.length));
   };
+
+  /** Entries while they fit; each one taken is looked up (`listedEntry`) only once it fits. */
+  private replyDirPlus(req: Ptr, dir: number, entries: DirEntryOut[], start: number, max: number): void {
+    const buf = new Uint8Array(max);
+    let used = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      const name = cstr(e.name);
+      const off = BigInt(start + i + 1);
+      const need = num(this.fuse.fuse_add_direntry_plus(req, null, 0n, name, SIZING, off));
+      if (used + need > max) break;
+      const entry = this.handler.listedEntry(dir, e);
+      const param = entry ? entryBuffer(entry) : unlistedEntry(e);
+      used += num(this.fuse.fuse_add_direntry_plus(req, buf.subarray(used), BigInt(max - used), name, param, off));
+    }
+    this.fuse.fuse_reply_buf(req, buf, BigInt(used));
+  }
 
   private replyDir(req: Ptr, entries: DirEntryOut[], start: number, max: number): void {
     const buf = new Uint8Array(max);

@@ -130,6 +130,11 @@ export interface FuseHandler {
   opendir(ino: number): Maybe<OpenOut>;
   /** Entries from index `offset` on; the binding packs as many as fit. */
   readdir(ino: number, offset: number, fh: number): Maybe<DirEntryOut[]>;
+  /**
+   * readdirplus: an entry of `dir`'s listing the kernel takes with its attributes,
+   * counted as a lookup; undefined to hand it over without (the kernel looks it up).
+   */
+  listedEntry(dir: number, e: DirEntryOut): EntryOut | undefined;
   releasedir(ino: number, fh: number): Maybe<void>;
   /** Makes the directory's entries durable (a create or rename before it). */
   fsyncdir(ino: number, datasync: boolean, fh: number): Maybe<void>;
