@@ -30,6 +30,8 @@ export interface IoConfig {
   randReads: number;
   smallFiles: number;
   treeFiles: number;
+  /** Files of the git working tree that find and git status walk. */
+  walkFiles: number;
   sqliteTx: number;
 }
 
@@ -39,6 +41,7 @@ export const IO_FULL: IoConfig = {
   randReads: 10_000,
   smallFiles: 10_000,
   treeFiles: 3000,
+  walkFiles: 6800,
   sqliteTx: 1000,
 };
 export const IO_QUICK: IoConfig = {
@@ -47,6 +50,7 @@ export const IO_QUICK: IoConfig = {
   randReads: 2000,
   smallFiles: 10_000,
   treeFiles: 400,
+  walkFiles: 6800,
   sqliteTx: 100,
 };
 
@@ -84,6 +88,24 @@ async function writeTree(root: string, files: number, seed: number): Promise<num
     bytes += data.length;
   }
   return bytes;
+}
+
+/**
+ * A git working tree of `files` small source files, committed: packages of modules, about
+ * 17 files a directory, as a source checkout is laid out.
+ */
+async function writeWalkTree(root: string, files: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const text = new SourceText(rng);
+  for (let i = 0; i < files; i++) {
+    const dir = `${root}/pkg${i % 17}/src/mod${i % 23}`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeFile(`${dir}/f${i}.ts`, text.bytes(200 + rng.int(3000)));
+  }
+  const git = ["-C", root, "-c", "user.name=bench", "-c", "user.email=bench@localhost"];
+  await run("git", [...git, "init", "-q"]);
+  await run("git", [...git, "add", "-A"]);
+  await run("git", [...git, "commit", "-qm", "walk tree"]);
 }
 
 function sqliteScript(tx: number, seed: number): string {
@@ -132,6 +154,8 @@ export async function fileIo(
   }
   const tree = `${work}/tree-source`;
   const treeBytes = await writeTree(tree, cfg.treeFiles, 7);
+  const walkSource = `${work}/walk-source`;
+  await writeWalkTree(walkSource, cfg.walkFiles, 11);
   const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
   for (let r = 0; r < cfg.reps; r++) {
@@ -177,6 +201,20 @@ export async function fileIo(
       await Deno.remove(out, { recursive: true });
       await Deno.remove(copy, { recursive: true });
 
+      // A checkout to walk: copied in, and its index refreshed once (the copy has new
+      // inode numbers), so the timed git status compares stat data, as it does every day.
+      const walk = `${t.dir}/walk-${r}`;
+      await run("cp", ["-a", walkSource, walk]);
+      await run("git", ["-C", walk, "status", "--short"]);
+      await cold(t);
+      const fw = await step("find", t, () => run("find", [walk]));
+      record("find", t, cfg.walkFiles / (fw.ms / 1000));
+      await cold(t);
+      const gs = await step("git status", t, () => run("git", ["-C", walk, "status", "--short"]));
+      if (gs.stdout.trim() !== "") throw new Error(`git status in ${t.name} found changes: ${gs.stdout}`);
+      record("git status", t, cfg.walkFiles / (gs.ms / 1000));
+      await Deno.remove(walk, { recursive: true });
+
       const db = `${t.dir}/db-${r}.sqlite`;
       const sq = await step("sqlite inserts", t, () => run("sqlite3", [db], { stdin: sqliteScript(cfg.sqliteTx, r) }));
       record("sqlite inserts", t, cfg.sqliteTx / (sq.ms / 1000));
@@ -186,6 +224,7 @@ export async function fileIo(
   for (const t of targets) await t.stop();
   for (const p of seqSources) await Deno.remove(p);
   await Deno.remove(tree, { recursive: true });
+  await Deno.remove(walkSource, { recursive: true });
 
   const details: Record<string, [string, string]> = {
     "seq write + fsync": ["MB/s", `dd bs=1M conv=fsync, ${cfg.seqBytes / MiB} MiB`],
@@ -196,6 +235,8 @@ export async function fileIo(
     "stat 10k": ["ops/s", `stat of ${cfg.smallFiles} files, cold`],
     "cp -r in": ["MB/s", `${cfg.treeFiles} files, ${(treeBytes / MiB).toFixed(0)} MiB`],
     "cp -r out": ["MB/s", `same tree, cold`],
+    "find": ["files/s", `find over a git checkout of ${cfg.walkFiles} files, after remount + drop_caches`],
+    "git status": ["files/s", `git status in the same checkout, after remount + drop_caches`],
     "sqlite inserts": ["tx/s", `sqlite3, ${cfg.sqliteTx} single-insert transactions`],
   };
   return [...runs].map(([workload, m]) => {
