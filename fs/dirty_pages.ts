@@ -30,10 +30,11 @@ const LOG_MAX_BYTES = 1 << 20;
 /** The log is folded once this much has been logged since its last fold. */
 const LOG_FOLD_BYTES = 32 << 20;
 
-/** A file's writes not yet in the store: its size, mtime and dirty blocks. */
+/** A file's writes not yet in the store: its size, mtime, ctime and dirty blocks. */
 export interface DirtyFile {
   size: number;
   mtimeNs: bigint;
+  ctimeNs: bigint;
   pages: Map<number, Uint8Array>;
   /** Per dirty block, the byte ranges (in the block) written since the file's last log. */
   unlogged: Map<number, Ranges>;
@@ -105,7 +106,8 @@ export class DirtyPages {
     const bs = this.pool.blockSize;
     let d = this.files.get(ino);
     if (!d) {
-      d = { size: inode().size, mtimeNs: inode().mtimeNs, pages: new Map(), unlogged: new Map() };
+      const i = inode();
+      d = { size: i.size, mtimeNs: i.mtimeNs, ctimeNs: i.ctimeNs, pages: new Map(), unlogged: new Map() };
       this.files.set(ino, d);
     }
     const end = offset + data.length;
@@ -133,14 +135,19 @@ export class DirtyPages {
       d.unlogged.set(idx, addRange(d.unlogged.get(idx) ?? [], from - blockStart, to - blockStart));
     }
     d.size = Math.max(d.size, end);
-    d.mtimeNs = BigInt(Date.now()) * 1_000_000n;
+    d.mtimeNs = d.ctimeNs = BigInt(Date.now()) * 1_000_000n;
   }
 
-  /** Sets the mtime of a file with unwritten changes (the kernel's writeback of times). */
-  setMtime(ino: Ino, mtimeNs: bigint): boolean {
+  /**
+   * Sets the times of a file with unwritten changes: the kernel's writeback of times,
+   * its ctime too when it sends one (then `stat` after a remount shows what it showed).
+   */
+  setTimes(ino: Ino, t: { mtimeNs?: bigint; ctimeNs?: bigint }): boolean {
     const d = this.files.get(ino);
-    if (d) d.mtimeNs = mtimeNs;
-    return d !== undefined;
+    if (!d) return false;
+    if (t.mtimeNs !== undefined) d.mtimeNs = t.mtimeNs;
+    if (t.ctimeNs !== undefined) d.ctimeNs = t.ctimeNs;
+    return true;
   }
 
   /** Whether the file has writes in the store's write log (it must be written out before a resize). */
@@ -214,7 +221,7 @@ export class DirtyPages {
     });
     if (work.length === 0) return;
     const hashes = this.store.head.writeBlocks(
-      work.map(({ ino, d, pages }) => ({ ino, size: d.size, mtimeNs: d.mtimeNs, blocks: pages })),
+      work.map(({ ino, d, pages }) => ({ ino, size: d.size, mtimeNs: d.mtimeNs, ctimeNs: d.ctimeNs, blocks: pages })),
     );
     this.writeouts++;
     for (const w of work) this.logged.delete(w.ino);

@@ -101,6 +101,7 @@ export class HeadTree implements Tree {
     if (p) {
       attr.size = p.size;
       attr.mtimeNs = p.mtimeNs;
+      attr.ctimeNs = p.ctimeNs;
     }
     return { attr, timeout: HEAD_TIMEOUT };
   }
@@ -200,7 +201,8 @@ export class HeadTree implements Tree {
     const onlyTimes = set.mode === undefined && set.uid === undefined && set.gid === undefined &&
       set.size === undefined && set.atimeNs === undefined;
     // The kernel writes back a file's times after writes: keep them with the pending writes.
-    if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingMtime(ino as Ino, set.mtimeNs)) {
+    const times = { mtimeNs: set.mtimeNs, ctimeNs: set.ctimeNs };
+    if (onlyTimes && set.mtimeNs !== undefined && this.cache.setPendingTimes(ino as Ino, times)) {
       return this.getattr(ino);
     }
     // A resize works on the stored file (open with O_TRUNC too).
@@ -212,8 +214,10 @@ export class HeadTree implements Tree {
       size: set.size,
       mtimeNs: set.mtimeNs,
       atimeNs: set.atimeNs,
+      ctimeNs: set.ctimeNs,
     });
-    if (set.mtimeNs !== undefined) this.cache.setPendingMtime(ino as Ino, set.mtimeNs);
+    // Pending writes carry times to their writeout: keep them what the kernel was told.
+    this.cache.setPendingTimes(ino as Ino, times);
     if (set.mode !== undefined && this.acls) this.chmodAcl(ino, set.mode);
     return this.getattr(ino);
   }

@@ -224,9 +224,9 @@ export class PageCache {
   // --- writes -------------------------------------------------------------
 
   /** Size and mtime of a head file with unwritten changes; undefined when it has none. */
-  pending(ino: Ino): { size: number; mtimeNs: bigint } | undefined {
+  pending(ino: Ino): { size: number; mtimeNs: bigint; ctimeNs: bigint } | undefined {
     const d = this.dirty.get(ino);
-    return d && { size: d.size, mtimeNs: d.mtimeNs };
+    return d && { size: d.size, mtimeNs: d.mtimeNs, ctimeNs: d.ctimeNs };
   }
 
   /** Whether a file has writes only in the store's write log. */
@@ -235,8 +235,8 @@ export class PageCache {
   }
 
   /** Sets the mtime of a file with unwritten changes (the kernel's writeback of times). */
-  setPendingMtime(ino: Ino, mtimeNs: bigint): boolean {
-    return this.dirty.setMtime(ino, mtimeNs);
+  setPendingTimes(ino: Ino, t: { mtimeNs?: bigint; ctimeNs?: bigint }): boolean {
+    return this.dirty.setTimes(ino, t);
   }
 
   write(ino: Ino, offset: number, data: Uint8Array): void {

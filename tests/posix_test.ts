@@ -296,3 +296,36 @@ Deno.test("posix: SEEK_DATA/SEEK_HOLE find the holes a file has, in the head and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("posix: the times stat shows are the ones a remount shows, to the nanosecond (git status compares them)", async () => {
+  const dir = await tempDir();
+  try {
+    const mnt = `${dir}/mnt`, store = `${dir}/store`, src = `${dir}/src`;
+    await Deno.mkdir(`${src}/sub`, { recursive: true });
+    for (let i = 0; i < 8; i++) {
+      await Deno.writeTextFile(`${src}/${i < 4 ? "" : "sub/"}f${i}`, `file ${i}\n`.repeat(i + 1));
+    }
+    const r0 = await sh(`touch -d '2020-01-01 10:00:00.123456789' ${src}/f* ${src}/sub/f*`);
+    assert.equal(r0.code, 0, r0.stderr);
+    const statAll = async () => {
+      const r = await sh(`cd ${mnt} && stat -c '%n %y %z %s %i %a' c/f* c/sub/f* c/sub`);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    // cp -a writes each file, then sets its owner, mode and times: the kernel's writeback
+    // cache keeps times of its own and sends them after the writes.
+    const before = await withMount(store, mnt, async () => {
+      const r = await sh(
+        `cp -a ${src} ${mnt}/c && echo more >> ${mnt}/c/f1 && chmod 600 ${mnt}/c/f2 && touch ${mnt}/c/sub/f5 && ` +
+          `printf 'x' | dd of=${mnt}/c/f3 bs=1 seek=3 conv=notrunc status=none`,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      return await statAll();
+    });
+    assert.match(before, /c\/f0 2020-01-01 10:00:00\.123456789 /, "cp -a keeps the mtime");
+    const after = await withMount(store, mnt, statAll);
+    assert.equal(after, before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

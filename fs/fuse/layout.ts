@@ -114,6 +114,7 @@ export const LAYOUT = {
   "FUSE_SET_ATTR_MTIME": 32,
   "FUSE_SET_ATTR_ATIME_NOW": 128,
   "FUSE_SET_ATTR_MTIME_NOW": 256,
+  "FUSE_SET_ATTR_CTIME": 1024,
 } as const;
 
 export type LayoutName = keyof typeof LAYOUT;

@@ -138,6 +138,7 @@ class OpTable {
       if (toSet & L.FUSE_SET_ATTR_ATIME_NOW) set.atimeNs = nowNs;
       if (toSet & L.FUSE_SET_ATTR_MTIME) set.mtimeNs = ts(L["stat.st_mtim"]);
       if (toSet & L.FUSE_SET_ATTR_MTIME_NOW) set.mtimeNs = nowNs;
+      if (toSet & L.FUSE_SET_ATTR_CTIME) set.ctimeNs = ts(L["stat.st_ctim"]);
       const fh = fi === null ? undefined : fileInfo(fi).fh;
       this.run.serve(req, "setattr", () => h.setattr(num(ino), set, fh), this.replyAttr(req));
     });

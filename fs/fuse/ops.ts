@@ -52,6 +52,8 @@ export interface SetAttrIn {
   size?: number;
   atimeNs?: bigint;
   mtimeNs?: bigint;
+  /** The kernel's own ctime, sent with the times it writes back (writeback cache). */
+  ctimeNs?: bigint;
 }
 
 export interface DirEntryOut {

@@ -27,6 +27,8 @@ export interface FileWriteout {
   ino: Ino;
   size: number;
   mtimeNs: bigint;
+  /** The ctime the mount showed (the kernel's, with writeback caching); now when not given. */
+  ctimeNs?: bigint;
   blocks: [number, Uint8Array][];
 }
 
@@ -269,7 +271,9 @@ export class FileBlocks {
       }
       this.setOverlay(w.ino, idx, h);
     }
-    this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs: nowNs() });
+    // A change stored after the writes (a chmod) may have a later ctime than they do.
+    const ctimeNs = w.ctimeNs === undefined ? nowNs() : w.ctimeNs > f.ctimeNs ? w.ctimeNs : f.ctimeNs;
+    this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs });
     return out;
   }
 }

@@ -32,6 +32,8 @@ export interface AttrChange {
   gid?: number;
   mtimeNs?: bigint;
   atimeNs?: bigint;
+  /** Set by whoever keeps times (the kernel's writeback cache); else now. */
+  ctimeNs?: bigint;
   size?: number;
 }
 
@@ -174,6 +176,7 @@ export class Namespace {
     }
     if (change.mtimeNs !== undefined) i.mtimeNs = change.mtimeNs;
     if (change.atimeNs !== undefined) i.atimeNs = change.atimeNs;
+    if (change.ctimeNs !== undefined) i.ctimeNs = change.ctimeNs;
     this.inodes.saveChanged(i);
     return i;
   }
