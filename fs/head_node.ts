@@ -63,8 +63,18 @@ export class HeadTree implements Tree {
   }
 
   setXattr(ino: number, name: string, value: Uint8Array | null, mode: XattrMode): void {
-    if (this.acls && isAclName(name)) return this.setAcl(ino, name, value);
-    this.store.head.setXattr(ino as Ino, name, value, mode);
+    if (this.acls && isAclName(name)) this.setAcl(ino, name, value);
+    else this.store.head.setXattr(ino as Ino, name, value, mode);
+    this.ctimeChanged(ino);
+  }
+
+  /**
+   * A change stored a new ctime for `ino`: its pending writes, which carry a ctime to
+   * their writeout (the kernel's, with writeback caching), take it, so the last one set wins.
+   */
+  private ctimeChanged(ino: number): void {
+    const i = this.cache.pending(ino as Ino) && this.store.head.inode(ino as Ino);
+    if (i) this.cache.setPendingTimes(ino as Ino, { ctimeNs: i.ctimeNs });
   }
 
   /**
@@ -217,8 +227,9 @@ export class HeadTree implements Tree {
       ctimeNs: set.ctimeNs,
     });
     // Pending writes carry times to their writeout: keep them what the kernel was told.
-    this.cache.setPendingTimes(ino as Ino, times);
+    this.cache.setPendingTimes(ino as Ino, { mtimeNs: set.mtimeNs });
     if (set.mode !== undefined && this.acls) this.chmodAcl(ino, set.mode);
+    this.ctimeChanged(ino);
     return this.getattr(ino);
   }
 
@@ -265,7 +276,9 @@ export class HeadTree implements Tree {
     this.listings.changed(parent);
     const ino = this.store.head.lookup(parent as Ino, name);
     this.store.head.remove(parent as Ino, name, false);
-    if (ino !== undefined) this.dropIfGone(ino);
+    if (ino === undefined) return;
+    this.dropIfGone(ino);
+    this.ctimeChanged(ino); // one of its names went
   }
 
   /** The kernel refuses directories itself; the store refuses a file with no name left (ENOENT). */
@@ -273,6 +286,7 @@ export class HeadTree implements Tree {
     this.checkName(newParent, newName);
     this.listings.changed(newParent);
     this.store.head.link(ino as Ino, newParent as Ino, newName);
+    this.ctimeChanged(ino);
     return ino;
   }
 
@@ -298,6 +312,7 @@ export class HeadTree implements Tree {
     const isDir = (ino: Ino | undefined) => ino !== undefined && this.store.head.inode(ino)?.type === "dir";
     const movedDir = isDir(moved), replacedDir = replaced !== moved && isDir(replaced);
     this.store.head.rename(parent as Ino, name, newParent as Ino, newName);
+    if (moved !== undefined) this.ctimeChanged(moved);
     if (movedDir) {
       this.countSubdirs(parent, -1);
       this.countSubdirs(newParent, +1);

@@ -317,7 +317,8 @@ Deno.test("posix: the times stat shows are the ones a remount shows, to the nano
     const before = await withMount(store, mnt, async () => {
       const r = await sh(
         `cp -a ${src} ${mnt}/c && echo more >> ${mnt}/c/f1 && chmod 600 ${mnt}/c/f2 && touch ${mnt}/c/sub/f5 && ` +
-          `printf 'x' | dd of=${mnt}/c/f3 bs=1 seek=3 conv=notrunc status=none`,
+          `printf 'x' | dd of=${mnt}/c/f3 bs=1 seek=3 conv=notrunc status=none && ln ${mnt}/c/f0 ${mnt}/c/sub/f0link && ` +
+          `echo again >> ${mnt}/c/sub/f6 && mv ${mnt}/c/sub/f6 ${mnt}/c/sub/f6moved`,
       );
       assert.equal(r.code, 0, r.stderr);
       return await statAll();

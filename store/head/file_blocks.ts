@@ -271,9 +271,7 @@ export class FileBlocks {
       }
       this.setOverlay(w.ino, idx, h);
     }
-    // A change stored after the writes (a chmod) may have a later ctime than they do.
-    const ctimeNs = w.ctimeNs === undefined ? nowNs() : w.ctimeNs > f.ctimeNs ? w.ctimeNs : f.ctimeNs;
-    this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs });
+    this.inodes.saveChanged({ ...f, mtimeNs: w.mtimeNs, ctimeNs: w.ctimeNs ?? nowNs() });
     return out;
   }
 }
