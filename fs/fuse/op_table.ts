@@ -6,14 +6,12 @@
  */
 import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
-import type { Attr, Caller, DirEntryOut, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
+import type { Attr, Caller, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
 import { Errno } from "./ops.ts";
-import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer, unlistedEntry } from "./structs.ts";
+import { replyDir, replyDirPlus } from "./dir_replies.ts";
+import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
-
-/** An entry's size in a readdirplus reply depends on its name only: any entry param sizes it. */
-const SIZING = new Uint8Array(L.fuse_entry_param);
 
 /** What the table needs of the session: a request run to exactly one reply, and errno mapping. */
 export interface RequestRunner {
@@ -250,7 +248,7 @@ class OpTable {
         req,
         "readdir",
         () => h.readdir(num(ino), start, fh),
-        (entries) => this.replyDir(req, entries, start, max),
+        (entries) => replyDir(f, req, entries, start, max),
       );
     });
     // With readdirplus the kernel gets each entry's attributes with the listing: a walk
@@ -262,7 +260,7 @@ class OpTable {
         req,
         "readdirplus",
         () => h.readdir(num(ino), start, fh),
-        (entries) => this.replyDirPlus(req, num(ino), entries, start, num(size)),
+        (entries) => replyDirPlus(f, req, entries, start, num(size), (e) => h.listedEntry(num(ino), e)),
       );
     });
     def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req, ino, fi) => {
@@ -341,41 +339,6 @@ class OpTable {
     else if (bytes.length > size) void this.fuse.fuse_reply_err(req, Errno.ERANGE);
     else void this.fuse.fuse_reply_buf(req, bytes, BigInt(bytes.length));
   };
-
-  /** Entries while they fit; each one taken is looked up (`listedEntry`) only once it fits. */
-  private replyDirPlus(req: Ptr, dir: number, entries: DirEntryOut[], start: number, max: number): void {
-    const buf = new Uint8Array(max);
-    let used = 0;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      const name = cstr(e.name);
-      const off = BigInt(start + i + 1);
-      const need = num(this.fuse.fuse_add_direntry_plus(req, null, 0n, name, SIZING, off));
-      if (used + need > max) break;
-      const entry = this.handler.listedEntry(dir, e);
-      const param = entry ? entryBuffer(entry) : unlistedEntry(e);
-      used += num(this.fuse.fuse_add_direntry_plus(req, buf.subarray(used), BigInt(max - used), name, param, off));
-    }
-    this.fuse.fuse_reply_buf(req, buf, BigInt(used));
-  }
-
-  private replyDir(req: Ptr, entries: DirEntryOut[], start: number, max: number): void {
-    const buf = new Uint8Array(max);
-    let used = 0;
-    const st = new Uint8Array(L.stat);
-    const sv = new DataView(st.buffer);
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      sv.setBigUint64(L["stat.st_ino"], BigInt(e.ino), true);
-      sv.setUint32(L["stat.st_mode"], e.mode, true);
-      const name = cstr(e.name);
-      const rest = buf.subarray(used);
-      const need = num(this.fuse.fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(start + i + 1)));
-      if (need > rest.length) break;
-      used += need;
-    }
-    this.fuse.fuse_reply_buf(req, buf, BigInt(used));
-  }
 
   /**
    * Replies with the segments gathered by libfuse's writev: no copy into one buffer.
