@@ -178,9 +178,10 @@ export class FileBlocks {
    * is complete: a block it does not list is a hole. Blocks equal to what the head
    * holds are not touched.
    */
-  setBlocks(ino: Ino, size: number, hashes: Iterable<[number, BlockHash | null]>): FileInode {
+  setBlocks(ino: Ino, size: number, hashes: Iterable<[number, BlockHash | null]>, mtimeNs?: bigint): FileInode {
     const i = this.inodes.file(ino);
     let f = i.size === size ? i : this.resize(i, size);
+    if (mtimeNs !== undefined && f.mtimeNs !== mtimeNs) f = { ...f, mtimeNs };
     let changed = f !== i;
     const listed = new Set<number>();
     const set = (idx: number, h: BlockHash | null) => {

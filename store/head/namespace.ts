@@ -47,8 +47,11 @@ export class Namespace {
     private readonly pins: Pins,
   ) {}
 
-  /** Creates a name in `parent`; fails with EXISTS when it is taken. */
-  create(parent: Ino, name: string, node: NewNode): Inode {
+  /**
+   * Creates a name in `parent`; fails with EXISTS when it is taken. `touchParent` false
+   * leaves the directory's times alone (an import sets them after its last child).
+   */
+  create(parent: Ino, name: string, node: NewNode, touchParent = true): Inode {
     checkName(name);
     const dir = this.inodes.dir(parent);
     if (this.inodes.lookup(parent, name) !== undefined) {
@@ -71,7 +74,7 @@ export class Namespace {
     else if (node.type === "symlink") inode = { ...common, type: "symlink", target: node.target ?? "" };
     else inode = { ...common, type: node.type, rdev: node.rdev ?? 0 };
     this.inodes.link(inode);
-    this.inodes.touchDir(dir);
+    if (touchParent) this.inodes.touchDir(dir);
     return inode;
   }
 

@@ -250,6 +250,8 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>,
     }
     const created = ino === undefined;
     if (ino === undefined) {
+      // Made whole in one record where it can be: attributes and xattrs now, the size and
+      // mtime with the blocks; the directory's times are set after its last child.
       ino = head.names.create(dir, name, {
         type: want.type,
         mode: want.mode,
@@ -258,13 +260,14 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>,
         mtimeNs: want.mtimeNs,
         target: want.type === "symlink" ? want.target : undefined,
         rdev: "rdev" in want ? want.rdev : undefined,
-      }).ino;
+        xattrs: want.xattrs,
+      }, false).ino;
     }
     synced.claimed.add(ino);
     if (want.type !== "dir" && want.linkKey !== undefined) synced.byKey.set(want.linkKey, ino);
     if (want.type === "file") {
       // A new small file's bytes go to the snapshot only: no overlay slot to set and clear.
-      head.files.setBlocks(ino, want.size, created && want.small ? [] : want.blocks);
+      head.files.setBlocks(ino, want.size, created && want.small ? [] : want.blocks, want.mtimeNs);
       if (want.small) synced.small.set(ino, want.small);
     }
     if (want.type === "dir") syncDir(head, ino, want, synced);
