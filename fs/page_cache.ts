@@ -223,7 +223,7 @@ export class PageCache {
 
   // --- writes -------------------------------------------------------------
 
-  /** Size and mtime of a head file with unwritten changes; undefined when it has none. */
+  /** Size, mtime and ctime of a head file with unwritten changes; undefined when it has none. */
   pending(ino: Ino): { size: number; mtimeNs: bigint; ctimeNs: bigint } | undefined {
     const d = this.dirty.get(ino);
     return d && { size: d.size, mtimeNs: d.mtimeNs, ctimeNs: d.ctimeNs };
@@ -234,7 +234,7 @@ export class PageCache {
     return this.dirty.isLogged(ino);
   }
 
-  /** Sets the mtime of a file with unwritten changes (the kernel's writeback of times). */
+  /** Sets the times of a file with unwritten changes; false when it has none. */
   setPendingTimes(ino: Ino, t: { mtimeNs?: bigint; ctimeNs?: bigint }): boolean {
     return this.dirty.setTimes(ino, t);
   }

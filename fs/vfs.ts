@@ -45,8 +45,6 @@ export class RevfsFilesystem implements FuseHandler {
   private readonly inodes = new InodeTable();
   /** Open file handles: the tree and inode each was opened on. */
   private readonly files = new Map<number, { tree: Tree; ino: number; read?: true; writes: boolean }>();
-  /** Handles open for writing, per inode (lseek says why). */
-  private readonly writers = new Map<number, number>();
   /** Open directories: the listing is taken at the first readdir (an opendir for fsync never lists). */
   private readonly dirs = new Map<number, { ino: number; entries: DirEntryOut[] | null }>();
   private nextFh = 1;
@@ -84,7 +82,6 @@ export class RevfsFilesystem implements FuseHandler {
     const fh = this.nextFh++;
     const writes = (flags & O_ACCMODE) !== O_RDONLY;
     this.files.set(fh, { tree, ino, writes });
-    if (writes) this.writers.set(ino, (this.writers.get(ino) ?? 0) + 1);
     return { fh, keepCache };
   }
 
@@ -184,7 +181,8 @@ export class RevfsFilesystem implements FuseHandler {
   lseek(ino: number, offset: number, whence: number): number {
     if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new FuseError(Errno.EINVAL);
     const tree = this.tree(ino);
-    if (this.writers.has(ino)) {
+    // Rare enough to look through the open handles rather than count writers on every open.
+    if ([...this.files.values()].some((f) => f.ino === ino && f.writes)) {
       // The kernel's size may be past ours too: no ENXIO for data past our end.
       if (offset < 0) throw new FuseError(Errno.ENXIO);
       return whence === SEEK_DATA ? offset : Math.max(offset, tree.getattr(ino).attr.size);
@@ -258,11 +256,6 @@ export class RevfsFilesystem implements FuseHandler {
     const f = this.files.get(fh);
     if (!f) return;
     this.files.delete(fh);
-    if (f.writes) {
-      const n = this.writers.get(f.ino)! - 1;
-      if (n > 0) this.writers.set(f.ino, n);
-      else this.writers.delete(f.ino);
-    }
     f.tree.close(f.ino);
   }
 
