@@ -19,7 +19,8 @@ Deno.test("cli: import, log, ls, cat, diff, tag, export, stats, verify on one st
   const dir = await tempDir("revfs-cli-");
   try {
     const src = `${dir}/src`;
-    const store = `${dir}/store`;
+    // A name with a dot: LMDB's binding takes such a path for a file unless told otherwise.
+    const store = `${dir}/notes.store`;
     await Deno.mkdir(`${src}/sub`, { recursive: true });
     const big = new Rng(1).bytes(300_000);
     await Deno.writeFile(`${src}/sub/big.bin`, big);

@@ -332,6 +332,8 @@ function toU8(b: Uint8Array): Uint8Array {
 function openEnv(dir: string, readOnly: boolean): RootDatabase<Uint8Array, Uint8Array> {
   return open<Uint8Array, Uint8Array>({
     path: dir,
+    // lmdb-js takes a path with an extension ("notes.store") for a file, not a directory.
+    noSubdir: false,
     maxDbs: TABLES.length + 4,
     keyEncoding: "binary",
     encoding: "binary",
