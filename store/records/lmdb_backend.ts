@@ -75,37 +75,46 @@ export class LmdbRecordStore implements RecordStore {
     if (this.pending.size > 0) throw new Error("compaction with changes not committed");
     const env = openEnv(toDir, false);
     try {
-      const packs = new PackBuilder();
-      const packsTo = env.openDB<Uint8Array, Uint8Array>({
-        name: PACKS_TABLE,
-        keyEncoding: "binary",
-        encoding: "binary",
-      });
-      for (const t of TABLES) {
-        const to = env.openDB<Uint8Array, Uint8Array>({ name: t, keyEncoding: "binary", encoding: "binary" });
-        const packing = PACKED_TABLES.has(t);
-        // A value, or the number of a value waiting for its pack.
-        let batch: [Uint8Array, Uint8Array | number][] = [];
-        let bytes = 0;
-        const commit = () => {
-          const { refs, packs: built } = packs.build();
-          killPoint();
-          // Packs commit with every reference to them.
-          env.transactionSync(() => {
-            for (const [k, v] of built) packsTo.putSync(k, v, { append: true });
-            for (const [k, v] of batch) to.putSync(k, typeof v === "number" ? refs[v] : v, { append: true });
-          });
-          batch = [];
-          bytes = 0;
+      // All tables are made in the first transaction and copied in one while they fit in
+      // a batch: each transaction rewrites LMDB's root page and frees the old one, so a
+      // transaction per table would leave a small store's copy with free pages.
+      let dbs: { packs: Database<Uint8Array, Uint8Array>; tables: Record<Table, Database<Uint8Array, Uint8Array>> };
+      const open = (name: string) =>
+        env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: "binary", encoding: "binary" });
+      const openAll = () =>
+        dbs ??= {
+          packs: open(PACKS_TABLE),
+          tables: Object.fromEntries(TABLES.map((t) => [t, open(t)])) as Record<
+            Table,
+            Database<Uint8Array, Uint8Array>
+          >,
         };
+      const packs = new PackBuilder();
+      // A value, or the number of a value waiting for its pack.
+      let batch: [Table, Uint8Array, Uint8Array | number][] = [];
+      let bytes = 0;
+      const commit = () => {
+        const { refs, packs: built } = packs.build();
+        killPoint();
+        // Packs commit with every reference to them.
+        env.transactionSync(() => {
+          const { packs: packsTo, tables: to } = openAll();
+          for (const [k, v] of built) packsTo.putSync(k, v, { append: true });
+          for (const [t, k, v] of batch) to[t].putSync(k, typeof v === "number" ? refs[v] : v, { append: true });
+        });
+        batch = [];
+        bytes = 0;
+      };
+      for (const t of TABLES) {
+        const packing = PACKED_TABLES.has(t);
         for (const [k, v] of this.committedRange(t, {})) {
           const pack = packing && v.length >= PACK_MIN_BYTES && v.length <= PACK_MAX_BYTES;
-          batch.push([k.slice(), pack ? packs.add(v.slice()) : v.slice()]);
+          batch.push([t, k.slice(), pack ? packs.add(v.slice()) : v.slice()]);
           bytes += k.length + v.length;
           if (bytes >= COPY_BATCH_BYTES) commit();
         }
-        if (batch.length > 0) commit();
       }
+      commit();
       await env.flushed;
     } finally {
       await env.close();
