@@ -4,5 +4,5 @@
  */
 
 /** Bumped whenever the on-disk format changes; see store/FORMAT.md "Changes". */
-export const FORMAT_VERSION = 8;
+export const FORMAT_VERSION = 9;
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;

@@ -72,6 +72,38 @@ Deno.test("optimize: dictionaries shrink the store, keep every byte, and new blo
       const written = store.head.inode(f.ino)!;
       assert.ok(written.type === "file");
       assert.equal(store.parts.blocks.dictOf(store.head.blockHash(written, 0)!), st.dictionaries[0].id);
+      // Dictionaries are stored compressed (format 9).
+      const dictSizes = st.dictionaries.reduce((n, d) => n + d.size, 0);
+      assert.ok(st.dictBytes < dictSizes * 0.7, `dictionary records ${st.dictBytes} for ${dictSizes} bytes`);
+    } finally {
+      await store.close();
+    }
+
+    // A format 8 store held its dictionaries raw: it reads the same, and optimize compresses them.
+    store = await Store.open(path, { write: true });
+    const records = store.parts.records;
+    const compressed = store.stats().dictBytes;
+    const contentBefore = contents(store);
+    records.write(() => {
+      for (const d of store.parts.blocks.dicts.all()) {
+        const raw = new Uint8Array([d.kind.length, ...new TextEncoder().encode(d.kind), 0, ...d.bytes]);
+        records.put("dicts", new Uint8Array([0, 0, 0, 0, 0, 0, 0, d.id]), raw);
+      }
+    });
+    await store.close();
+    store = await Store.open(path);
+    try {
+      assert.ok(store.stats().dictBytes > compressed * 2, "the dictionaries were rewritten raw");
+      assert.deepEqual(contents(store), contentBefore, "a raw dictionary reads");
+    } finally {
+      await store.close();
+    }
+    assert.equal((await runCli("optimize", path)).code, 0);
+    store = await Store.open(path);
+    try {
+      assert.ok(store.stats().dictBytes <= compressed, `${store.stats().dictBytes} > ${compressed} after optimize`);
+      assert.deepEqual(contents(store), contentBefore, "after optimize compressed the dictionaries");
+      checkStoreInvariants(store);
     } finally {
       await store.close();
     }

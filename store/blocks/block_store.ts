@@ -73,6 +73,7 @@ export class BlockStore {
     const existing = this.records.peek("blocks", hash);
     const created = existing === undefined;
     if (created || isDelta(existing)) {
+      if (!created) this.chains.wholeAgain(hash);
       this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical, this.dicts.forKind(kind))));
       if (created) this.written++;
     }
@@ -239,6 +240,7 @@ export class BlockStore {
   /** Re-encodes a block whole (gc, when its base goes away). Keeps the hash. */
   storeWhole(hash: BlockHash): void {
     const data = this.get(hash);
+    this.chains.wholeAgain(hash);
     this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(data)));
   }
 
@@ -277,6 +279,8 @@ export class BlockStore {
     if (record.length >= stored.length && !isUnchecked(stored)) return 0;
     // Read back before it replaces a record that reads, as `supersede` does.
     if (!bytesEqual(decompressWithDict(frame, baseData), data)) return 0;
+    // A converted record may grow by its checksum: chains through it read those bytes too.
+    if (record.length > stored.length) this.chains.grew(hash, record.length - stored.length);
     this.records.put("blocks", hash, record);
     return stored.length - record.length;
   }

@@ -7,10 +7,13 @@
  * maxChainBytes(blockSize) record bytes along the way.
  *
  * Turning a whole record R into a delta lengthens every chain that passes through R,
- * so the `chains` table keeps, per record, the longest chain *above* it (records whose
- * chains reach it): how many delta records and how many bytes. Values only ever
+ * so the `chains` table keeps, per whole record, the longest chain *above* it (records
+ * whose chains reach it): how many delta records and how many bytes. Values only ever
  * overestimate (a record later stored whole again does not lower them), which keeps
- * the bounds safe.
+ * the bounds safe. Only whole records have entries (format 9): only they can become
+ * deltas, and a delta stored whole again gets one from the record at the bottom of its
+ * chain (`wholeAgain`). Most records of a long history are deltas; an entry each was a
+ * twentieth of a small-record store's file.
  *
  * Tree pages have delta chains too (store/tree/pages.ts), with their own bounds; their
  * entries in `chains` are keyed by "p" and the page hash, apart from blocks' keys.
@@ -168,21 +171,69 @@ export class Chains {
     return fits ? down : undefined;
   }
 
-  /** Records that `r` (a delta of `size` bytes) now sits on the chain `down`: it gains what lies above `r`. */
+  /**
+   * Records that `r` (a delta of `size` bytes) now sits on the chain `down`: the whole
+   * record at its bottom gains what lies above `r`, and `r`, no longer whole, loses its
+   * entry.
+   */
   noteDelta(r: Uint8Array, size: number, down: Below): void {
     const up = this.above(r);
-    let hops = up.hops + 1;
-    let bytes = up.bytes + size;
-    for (const h of down.hashes) {
-      const cur = this.above(h);
-      if (cur.hops >= hops && cur.bytes >= bytes) break;
-      this.records.put(
-        "chains",
-        this.kind.chainKey(h),
-        new Writer().uint(Math.max(cur.hops, hops)).uint(Math.max(cur.bytes, bytes)).finish(),
-      );
-      hops++;
-      bytes += this.records.get(this.kind.table, h)!.length;
-    }
+    const bottom = down.hashes[down.hashes.length - 1];
+    this.raise(bottom, { hops: up.hops + 1 + down.hops, bytes: up.bytes + size + down.bytes - down.wholeBytes });
+    this.records.del("chains", this.kind.chainKey(r));
   }
+
+  /**
+   * Gives delta `h`, about to be stored whole again, its entry: every chain through `h`
+   * goes on to the whole record at its bottom, whose entry bounds it, less the part
+   * from `h` down. A broken chain gives the bounds themselves: `h` then never becomes a
+   * delta again.
+   */
+  wholeAgain(h: Uint8Array): void {
+    const down = this.below(h);
+    if (!down) return this.raise(h, { hops: this.kind.maxHops, bytes: 0 });
+    if (down.hops === 0) return;
+    const atBottom = this.above(down.hashes[down.hashes.length - 1]);
+    this.raise(h, {
+      hops: Math.max(0, atBottom.hops - down.hops),
+      bytes: Math.max(0, atBottom.bytes - (down.bytes - down.wholeBytes)),
+    });
+  }
+
+  /** Delta `h`'s record grows by `bytes`: every chain through it reads them, so its bottom's entry counts them. */
+  grew(h: Uint8Array, bytes: number): void {
+    const down = this.below(h);
+    if (!down || down.hops === 0) return;
+    const bottom = down.hashes[down.hashes.length - 1];
+    const at = this.above(bottom);
+    this.raise(bottom, { hops: at.hops, bytes: at.bytes + bytes });
+  }
+
+  /** Whether `h`'s chain (`down`, from `below`) is longer than its bottom's entry says: a damaged `chains` table. */
+  understates(down: Below): boolean {
+    if (down.hops === 0) return false;
+    const at = this.above(down.hashes[down.hashes.length - 1]);
+    return at.hops < down.hops || at.bytes < down.bytes - down.wholeBytes;
+  }
+
+  private raise(h: Uint8Array, to: Above): void {
+    const cur = this.above(h);
+    if (cur.hops >= to.hops && cur.bytes >= to.bytes) return;
+    this.records.put(
+      "chains",
+      this.kind.chainKey(h),
+      new Writer().uint(Math.max(cur.hops, to.hops)).uint(Math.max(cur.bytes, to.bytes)).finish(),
+    );
+  }
+}
+
+/**
+ * Deletes the entries of records that are not whole (kept by stores before format 9)
+ * or no longer exist; `wholeKeys` are the chain keys of every whole record, blocks and
+ * pages. Inside a write transaction. Returns how many went.
+ */
+export function pruneChains(records: RecordStore, wholeKeys: Set<string>, keyOf: (k: Uint8Array) => string): number {
+  const stale = [...records.keys("chains")].filter((k) => !wholeKeys.has(keyOf(k))).map((k) => k.slice());
+  for (const k of stale) records.del("chains", k);
+  return stale.length;
 }

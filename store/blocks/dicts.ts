@@ -10,6 +10,7 @@
 import { Reader, readU64, u64Key, Writer } from "../codec.ts";
 import type { RecordStore } from "../records/records.ts";
 import { RevfsError } from "../types.ts";
+import { compress, decompress } from "./zstd.ts";
 
 export const STORE_KIND = "*";
 
@@ -30,15 +31,41 @@ export function kindOf(path: string): string {
   return ext.length <= 16 && /^[a-z0-9_+-]+$/.test(ext) ? ext : "";
 }
 
-function encode(d: Dictionary): Uint8Array {
-  return new Writer().str(d.kind).uint(d.savedAtOptimize).raw(d.bytes).finish();
+/** Dictionaries are written once and read once per process: compressed as far as zstd goes. */
+const DICT_RECORD_LEVEL = 19;
+/** A zstd frame's first bytes; a ZDICT dictionary begins with its own magic number (37 A4 30 EC). */
+const FRAME_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** A dictionary's record; `frame`: its bytes compressed, when the caller has them. */
+function encode(d: Dictionary, frame = compress(d.bytes, DICT_RECORD_LEVEL)): Uint8Array {
+  return new Writer().str(d.kind).uint(d.savedAtOptimize).raw(frame).finish();
+}
+
+/** What follows a record's kind and count: the dictionary, raw (before format 9) or as one zstd frame. */
+function frameOf(v: Uint8Array, id: number): Uint8Array {
+  const r = new Reader(v, `dictionary ${id}`);
+  r.str();
+  r.uint();
+  return r.rest();
+}
+
+/** Whether a record holds its dictionary raw, as formats before 9 wrote it. */
+function isRaw(v: Uint8Array, id: number): boolean {
+  const rest = frameOf(v, id);
+  return !FRAME_MAGIC.every((b, i) => rest[i] === b);
 }
 
 function decode(id: number, v: Uint8Array): Dictionary {
   const r = new Reader(v, `dictionary ${id}`);
   const kind = r.str();
   const savedAtOptimize = r.uint();
-  return { id, kind, savedAtOptimize, bytes: r.rest().slice() };
+  const rest = r.rest();
+  if (isRaw(v, id)) return { id, kind, savedAtOptimize, bytes: rest.slice() };
+  try {
+    return { id, kind, savedAtOptimize, bytes: decompress(rest) };
+  } catch (e) {
+    throw new RevfsError("CORRUPT", `dictionary ${id} is damaged: ${(e as Error).message}`);
+  }
 }
 
 export class Dictionaries {
@@ -82,9 +109,20 @@ export class Dictionaries {
     return d;
   }
 
+  /** Rewrites every dictionary stored raw by an older format compressed (inside the caller's write transaction); returns how many. */
+  compressOld(): number {
+    const raw = [...this.records.range("dicts")].map(([k, v]) => [readU64(k), v.slice()] as const)
+      .filter(([id, v]) => isRaw(v, id));
+    for (const [id, v] of raw) this.records.put("dicts", u64Key(id), encode(decode(id, v)));
+    return raw.length;
+  }
+
   noteSaved(id: number, bytes: number): void {
     const d = this.get(id);
     d.savedAtOptimize += bytes;
-    this.records.put("dicts", u64Key(id), encode(d));
+    // The dictionary is unchanged: its stored frame is kept, not compressed again.
+    const stored = this.records.get("dicts", u64Key(id))!;
+    const frame = isRaw(stored, id) ? undefined : frameOf(stored, id);
+    this.records.put("dicts", u64Key(id), encode(d, frame));
   }
 }

@@ -6,7 +6,7 @@ import { pageDeltaBaseOf } from "../tree/pages.ts";
 import type { StoreParts } from "../parts.ts";
 import type { Table } from "../records/records.ts";
 import { Reachable } from "./reachability.ts";
-import { blockChainKey, MAX_DELTA_DEPTH, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
+import { blockChainKey, MAX_DELTA_DEPTH, MAX_PAGE_DELTA_DEPTH, pageChainKey, pruneChains } from "../blocks/chains.ts";
 
 export interface GcResult {
   pagesRemoved: number;
@@ -14,6 +14,16 @@ export interface GcResult {
   bytesFreed: number;
   /** Delta records (blocks and pages) re-encoded because their base went away: whole, or on the next kept version. */
   storedWhole: number;
+  /** `chains` entries of records that are deltas (kept before format 9) or gone. */
+  chainsPruned: number;
+}
+
+/** The `chains` keys of every whole block and page record, as strings. */
+function wholeChainKeys(records: StoreParts["records"]): Set<string> {
+  const keys = new Set<string>();
+  for (const [k, v] of records.range("blocks")) if (!deltaBaseOf(v)) keys.add(hashKey(blockChainKey(k)));
+  for (const [k, v] of records.range("pages")) if (!pageDeltaBaseOf(v)) keys.add(hashKey(pageChainKey(k)));
+  return keys;
 }
 
 /** Deletes in transactions of this many records, so a huge sweep never holds one giant txn. */
@@ -26,7 +36,7 @@ export function collectGarbage(
 ): GcResult {
   const { records, pages, blocks, log, head } = parts;
   const live = Reachable.of(records, pages, log, head);
-  const result: GcResult = { pagesRemoved: 0, blocksRemoved: 0, bytesFreed: 0, storedWhole: 0 };
+  const result: GcResult = { pagesRemoved: 0, blocksRemoved: 0, bytesFreed: 0, storedWhole: 0, chainsPruned: 0 };
   // A live delta (block or page) whose base nothing else needs is re-encoded first
   // (committed before any delete), so its base can go.
   result.storedWhole = rebaseOrphans(records, {
@@ -67,6 +77,7 @@ export function collectGarbage(
   // Everything swept is unreachable, so a crash anywhere in here leaves a valid store.
   result.blocksRemoved = sweep("blocks", live.blocks);
   result.pagesRemoved = sweep("pages", live.pages);
+  result.chainsPruned = records.write(() => pruneChains(records, wholeChainKeys(records), hashKey));
   progress(total, total);
   return result;
 }

@@ -17,6 +17,9 @@ import { readU64 } from "../codec.ts";
 import type { RecordStore } from "../records/records.ts";
 import { decodeInode } from "../head/inode.ts";
 
+/** A chain longer than the `chains` entry of its whole record says: a later delta could break the bounds. */
+const UNDERSTATED = "its delta chain is longer than the chains table says";
+
 export interface VerifyReport {
   revisions: number;
   pages: number;
@@ -71,7 +74,7 @@ export class Verifier {
         const bytes = maxChainBytes(pageChainUnit(chain?.wholeBytes ?? 0));
         if (!chain || chain.hops > MAX_PAGE_DELTA_DEPTH || chain.bytes > bytes) {
           r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
-        }
+        } else if (this.pages.chains.understates(chain)) r = UNDERSTATED;
       } catch (e) {
         if (!(e instanceof RevfsError)) throw e;
         r = e.message;
@@ -200,7 +203,7 @@ export class Verifier {
         const chain = this.blocks.chains.below(hash);
         if (!chain || chain.hops > MAX_DELTA_DEPTH || chain.bytes > maxChainBytes(this.blockSize)) {
           r = `its delta chain breaks the bounds (${chain?.hops} deltas, ${chain?.bytes} bytes)`;
-        }
+        } else if (this.blocks.chains.understates(chain)) r = UNDERSTATED;
       } catch (e) {
         if (!(e instanceof RevfsError)) throw e;
         r = e.message;

@@ -251,6 +251,7 @@ export class PageStore {
     const existing = this.records.get("pages", hash);
     // A page that is history (a delta) and is current again is stored whole again.
     if (existing === undefined || existing[0] === RECORD_DELTA) {
+      if (existing !== undefined) this.chains.wholeAgain(hash);
       this.records.put("pages", hash, wholeRecord(body));
       if (existing === undefined) this.written++;
     }
@@ -260,7 +261,9 @@ export class PageStore {
 
   /** Re-encodes a delta page whole (gc, when its base goes away). Keeps the hash. */
   storeWhole(hash: PageHash): void {
-    this.records.put("pages", hash, wholeRecord(this.body(hash)));
+    const body = this.body(hash);
+    this.chains.wholeAgain(hash);
+    this.records.put("pages", hash, wholeRecord(body));
   }
 
   /** The page with this id, verified against it. */
