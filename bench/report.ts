@@ -130,9 +130,13 @@ export function markdown(r: BenchResults): string {
       out.push(
         `\nrevfs: the mount's own time per snapshot (flush + commit, without the CLI's process start) p50 ${
           ms(revfs.inMountP50Ms ?? NaN)
-        }; records ${mib(revfs.recordBytes ?? NaN)} of the ${mib(revfs.sizeBytes)} LMDB file before gc; mount memory ${
-          memoryCell(revfs.revfsMemory)
-        }.`,
+        }; records ${mib(revfs.recordBytes ?? NaN)} of the ${mib(revfs.sizeBytes)} LMDB file before gc${
+          revfs.afterGc
+            ? `, and after optimize + gc the file is ${
+              (revfs.afterGc.dataFileBytes / revfs.afterGc.recordBytes).toFixed(2)
+            }x the keys and values of every table (${mib(revfs.afterGc.recordBytes)})`
+            : ""
+        }; mount memory ${memoryCell(revfs.revfsMemory)}.`,
       );
     }
   }

@@ -34,6 +34,8 @@ export interface ToolHistory {
   inMountP50Ms?: number;
   /** revfs only: bytes of all records (stats storedBytes); the repository size is LMDB's file. */
   recordBytes?: number;
+  /** revfs only, after optimize + gc: LMDB's data file, and the keys and values it holds (storedBytes + tableBytes). */
+  afterGc?: { dataFileBytes: number; recordBytes: number };
 }
 
 export interface HistoryResult {
@@ -150,6 +152,11 @@ export async function replay(
       await run(Deno.execPath(), ["run", "-A", CLI, "gc", revfs.store]);
       row.packedWith = "optimize + gc";
       row.sizeAfterGcBytes = await t.size();
+      const after = JSON.parse((await run(Deno.execPath(), ["run", "-A", CLI, "stats", revfs.store, "--json"])).stdout);
+      row.afterGc = {
+        dataFileBytes: (await Deno.stat(`${revfs.store}/data.mdb`)).size,
+        recordBytes: after.storedBytes + after.tableBytes,
+      };
       row.logicalPerStored = logical / row.sizeAfterGcBytes;
     }
   }

@@ -37,6 +37,7 @@ export const stats: Command = {
         humanBytes(st.deltaBytes)
       } deltas, ${humanBytes(st.pageBytes)} pages, ${humanBytes(st.dictBytes)} dictionaries (logical/stored ${ratio})`,
     );
+    out(`other tables   ${humanBytes(st.tableBytes)} (the head, revisions, chains)`);
     out(
       `on disk        ${humanBytes(st.fileBytes)} (${
         humanBytes(st.freeBytes)

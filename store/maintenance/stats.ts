@@ -6,6 +6,7 @@ import { type Ino, type PageHash, type RevNumber, ROOT_INO } from "../types.ts";
 import { Reachable } from "./reachability.ts";
 import { LMDB_DATA_FILE } from "../records/lmdb_backend.ts";
 import { dataFileUsage } from "../records/lmdb_file.ts";
+import { TABLES } from "../records/records.ts";
 
 export interface StoreStats {
   blockSize: number;
@@ -36,6 +37,12 @@ export interface StoreStats {
   pages: number;
   /** Bytes of all stored block, page and dictionary records, keys included: whole + delta + page + dict. */
   storedBytes: number;
+  /**
+   * Keys and values of the tables that hold no block, page or dictionary record: the
+   * head, revisions, tags, `chains`, meta. With `storedBytes`, every record LMDB holds;
+   * the rest of `fileBytes` is LMDB's own (page and node headers, branch pages, free pages).
+   */
+  tableBytes: number;
   /** Bytes the store directory takes on disk. */
   fileBytes: number;
   /** Bytes of the data file on LMDB's free list: reused by later writes, given back by `gc`'s compaction. */
@@ -82,6 +89,11 @@ export function computeStats(store: StoreParts): StoreStats {
   }
   const dictBytes = bytesOf("dicts");
   storedBytes += pageBytes + dictBytes;
+  let tableBytes = 0;
+  for (const t of TABLES) {
+    if (t === "blocks" || t === "pages" || t === "dicts") continue;
+    for (const [k, v] of r.range(t)) tableBytes += k.length + v.length;
+  }
   const dictionaries = store.blocks.dicts.all().map((d) => ({
     id: d.id,
     kind: d.kind,
@@ -106,6 +118,7 @@ export function computeStats(store: StoreParts): StoreStats {
     dictionaries,
     pages: r.count("pages"),
     storedBytes,
+    tableBytes,
     fileBytes: diskUsage(store.dir),
     freeBytes: freeBytes(store.dir),
   };
