@@ -22,7 +22,21 @@ export class BufferPool {
   /** Buffers of views handed out after a wait: the reply is still to come, so never reused. */
   private readonly escaped = new WeakSet<ArrayBuffer>();
 
-  constructor(readonly blockSize: number, private readonly maxSpare: number) {}
+  /**
+   * `room`: bytes the pool may hold besides what the cache holds (its budget less its
+   * clean and dirty bytes). A buffer let go beyond it is dropped, so the pool's buffers
+   * count within the cache's budget rather than on top of it.
+   */
+  constructor(
+    readonly blockSize: number,
+    private readonly maxSpare: number,
+    private readonly room: () => number = () => Infinity,
+  ) {}
+
+  /** Memory the pool holds (spare buffers, and those let go during this call): a part of the cache's budget. */
+  get heldBytes(): number {
+    return (this.spare.length + this.retired.length) * this.blockSize;
+  }
 
   /** True for a whole block buffer of this pool's size (what may be reused). */
   isBlockBuffer(v: Uint8Array): boolean {
@@ -50,7 +64,7 @@ export class BufferPool {
 
   /** A buffer that was never handed out: spare again at once. */
   giveBack(b: ArrayBuffer): void {
-    this.spare.push(b);
+    this.keepSpare(b);
   }
 
   /**
@@ -71,13 +85,19 @@ export class BufferPool {
    */
   fitted(data: Uint8Array): Uint8Array {
     if (!this.isBlockBuffer(data) || data.length > this.blockSize / 2) return data;
-    this.spare.push(data.buffer as ArrayBuffer);
+    this.keepSpare(data.buffer as ArrayBuffer);
     return data.slice();
+  }
+
+  private keepSpare(b: ArrayBuffer): void {
+    if (this.spare.length < this.maxSpare && this.heldBytes + this.blockSize <= this.room()) this.spare.push(b);
   }
 
   /** Lets go of a buffer the cache no longer refers to. */
   retire(v: Uint8Array): void {
-    if (this.isBlockBuffer(v) && !this.escaped.has(v.buffer as ArrayBuffer)) this.retired.push(v.buffer as ArrayBuffer);
+    if (!this.isBlockBuffer(v) || this.escaped.has(v.buffer as ArrayBuffer)) return;
+    if (this.heldBytes + this.blockSize > this.room()) return;
+    this.retired.push(v.buffer as ArrayBuffer);
   }
 
   /** Start of a call that reads or writes: buffers let go before it may be reused now. */

@@ -14,8 +14,8 @@
  *   block is loading already;
  * - block buffers for reuse (fs/buffer_pool.ts).
  *
- * Clean plus dirty bytes stay within the budget, except that dirty pages are only
- * ever freed by writeout.
+ * Clean and dirty bytes and the pool's spare buffers stay within the budget, except
+ * that dirty pages are only ever freed by writeout.
  */
 import {
   type BlockHash,
@@ -54,6 +54,8 @@ export interface PageCacheStats {
   budgetBytes: number;
   cachedBytes: number;
   dirtyBytes: number;
+  /** Block buffers kept for reuse (fs/buffer_pool.ts), within the budget with the rest. */
+  spareBytes: number;
   cachedBlocks: number;
   dirtyBlocks: number;
   dirtyFiles: number;
@@ -95,7 +97,11 @@ export class PageCache {
       throw new RevfsError("INVALID", `cache budget must be at least ${4 * bs} bytes`);
     }
     this.zeros = zeroBlock(bs);
-    this.pool = new BufferPool(bs, Math.min(MAX_SPARE_BUFFERS, Math.floor(budgetBytes / 4 / bs)));
+    this.pool = new BufferPool(
+      bs,
+      Math.min(MAX_SPARE_BUFFERS, Math.floor(budgetBytes / 4 / bs)),
+      () => this.budgetBytes - this.clean.bytes - this.dirty.bytes,
+    );
     this.clean = new CleanBlocks(this.pool);
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
     this.dirty = new DirtyPages(store, this.pool, keep);
@@ -107,8 +113,9 @@ export class PageCache {
     this.evict();
   }
 
+  /** Clean blocks make room for dirty ones and for the pool's spare buffers: all of them are the budget's. */
   private evict(): void {
-    this.clean.evictTo(this.budgetBytes - this.dirty.bytes);
+    this.clean.evictTo(this.budgetBytes - this.dirty.bytes - this.pool.heldBytes);
   }
 
   /** A stored block's bytes, from the cache or loaded into it here. The caller must not change them. */
@@ -295,6 +302,7 @@ export class PageCache {
       budgetBytes: this.budgetBytes,
       cachedBytes: this.clean.bytes,
       dirtyBytes: this.dirty.bytes,
+      spareBytes: this.pool.heldBytes,
       cachedBlocks: this.clean.count,
       dirtyBlocks: this.dirty.pageCount,
       dirtyFiles: this.dirty.fileCount,
