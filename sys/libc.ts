@@ -2,8 +2,8 @@
  * The libc calls Deno does not offer, through FFI, for the whole project: flock(2) for
  * the store's writer lock, lseek(2) with SEEK_DATA / SEEK_HOLE for sparse files,
  * statvfs(3) for the mount's statfs, poll(2) and fcntl(2) for the FUSE request loop,
- * syncfs(2) for a client flushing a mount, mknod(2) and the l*xattr(2) calls for
- * export and import, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
+ * syncfs(2) for a client flushing a mount, mknod(2), statx(2), utimensat(2) and the
+ * l*xattr(2) calls for export and import, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
  */
 export const O_RDONLY = 0, O_RDWR = 0o2, O_CREAT = 0o100, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
 /** st_mode's file type bits. */
@@ -27,6 +27,8 @@ const symbols = {
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["u64"], result: "i32" },
 } as const;

@@ -221,3 +221,31 @@ Deno.test("cli: help lists every command once, from the commands' own usage line
   assert.equal(bare.code, 2);
   assert.equal(bare.stderr.trim(), help.stdout.trim());
 });
+
+Deno.test("cli: import and export keep modification times to the nanosecond, a symlink's own too", async () => {
+  const dir = await tempDir("revfs-cli-times-");
+  try {
+    const src = `${dir}/src`;
+    await Deno.mkdir(`${src}/sub`, { recursive: true });
+    await Deno.writeTextFile(`${src}/sub/a.txt`, "a\n");
+    await Deno.writeTextFile(`${src}/big.bin`, "b".repeat(5000));
+    await Deno.symlink("sub/a.txt", `${src}/link`);
+    const touch = (args: string[]) => new Deno.Command("touch", { args }).output();
+    await touch(["-d", "2021-03-04 05:06:07.123456789", `${src}/sub/a.txt`]);
+    await touch(["-d", "2019-01-02 03:04:05.000000001", `${src}/big.bin`]);
+    await touch(["-h", "-d", "2020-05-06 07:08:09.987654321", `${src}/link`]);
+    await touch(["-d", "2018-07-08 09:10:11.555555555", `${src}/sub`]);
+    const names = ["sub/a.txt", "big.bin", "link", "sub"];
+    const times = async (root: string) => {
+      const r = await new Deno.Command("stat", { args: ["-c", "%n %y", ...names.map((n) => `${root}/${n}`)] }).output();
+      return new TextDecoder().decode(r.stdout).replaceAll(`${root}/`, "");
+    };
+    const want = await times(src);
+    assert.match(want, /05:06:07\.123456789/);
+    assert.equal((await runCli("import", `${dir}/store`, src)).code, 0);
+    assert.equal((await runCli("export", `${dir}/store`, "1", `${dir}/out`)).code, 0);
+    assert.equal(await times(`${dir}/out`), want);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

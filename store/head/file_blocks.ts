@@ -176,9 +176,15 @@ export class FileBlocks {
   /**
    * Sets the blocks of a file to already-stored hashes (import) and its size. `hashes`
    * is complete: a block it does not list is a hole. Blocks equal to what the head
-   * holds are not touched.
+   * holds are not touched. `isNew`: the file was just made and holds no blocks yet.
    */
-  setBlocks(ino: Ino, size: number, hashes: Iterable<[number, BlockHash | null]>, mtimeNs?: bigint): FileInode {
+  setBlocks(
+    ino: Ino,
+    size: number,
+    hashes: Iterable<[number, BlockHash | null]>,
+    mtimeNs?: bigint,
+    isNew = false,
+  ): FileInode {
     const i = this.inodes.file(ino);
     let f = i.size === size ? i : this.resize(i, size);
     if (mtimeNs !== undefined && f.mtimeNs !== mtimeNs) f = { ...f, mtimeNs };
@@ -193,7 +199,10 @@ export class FileBlocks {
       listed.add(idx);
       set(idx, h);
     }
-    for (const [idx] of this.presentBlocks(i)) if (!listed.has(idx) && idx * this.blockSize < size) set(idx, null);
+    // A new file, or one that was empty, has no blocks to clear.
+    if (!isNew && i.size > 0) {
+      for (const [idx] of this.presentBlocks(i)) if (!listed.has(idx) && idx * this.blockSize < size) set(idx, null);
+    }
     if (changed) {
       f = { ...f, ctimeNs: nowNs() };
       this.inodes.saveChanged(f);

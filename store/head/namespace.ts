@@ -23,6 +23,11 @@ export interface NewNode {
   rdev?: number;
   /** Attributes it starts with (an inherited ACL), sorted by name. */
   xattrs?: Xattrs;
+  /**
+   * A new file's size (import, which sets its blocks in the same transaction: saved once
+   * with its size, not again for it). Until its blocks are set it reads as zeros.
+   */
+  size?: number;
 }
 
 /** Attributes to change; a field left out is kept. */
@@ -69,8 +74,9 @@ export class Namespace {
       ...(node.xattrs?.length ? { xattrs: node.xattrs } : {}),
     };
     let inode: Inode;
-    if (node.type === "file") inode = { ...common, type: "file", size: 0, base: null, baseBlocks: 0, inline: false };
-    else if (node.type === "dir") inode = { ...common, type: "dir", base: null, baseBytes: 0 };
+    if (node.type === "file") {
+      inode = { ...common, type: "file", size: node.size ?? 0, base: null, baseBlocks: 0, inline: false };
+    } else if (node.type === "dir") inode = { ...common, type: "dir", base: null, baseBytes: 0 };
     else if (node.type === "symlink") inode = { ...common, type: "symlink", target: node.target ?? "" };
     else inode = { ...common, type: node.type, rdev: node.rdev ?? 0 };
     this.inodes.link(inode);

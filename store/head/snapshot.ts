@@ -57,7 +57,18 @@ export interface SnapshotParts {
   maps: BlockMaps;
   blocks: BlockStore;
   log: RevisionLog;
-  smallFiles?: Map<Ino, Uint8Array>;
+  imported?: ImportedFiles;
+}
+
+/**
+ * What `import` hands a snapshot: the bytes of files small enough to be inline that it
+ * did not store as blocks (their overlay names a block with no record, or, for a file
+ * it created, nothing): they go straight into their directory pages.
+ */
+export interface ImportedFiles {
+  small: Map<Ino, Uint8Array>;
+  /** Files it created: they have no overlay slot to clear. */
+  created: Set<Ino>;
 }
 
 function entrySize(e: Entry | null): number {
@@ -84,13 +95,9 @@ function entryOf(i: Exclude<Inode, FileInode>): Entry {
   }
 }
 
-/**
- * Takes a snapshot; must run inside a write transaction. `smallFiles` gives the bytes of
- * files small enough to be inline that `import` did not store as blocks (their overlay
- * names a block with no record): they go straight into their directory pages.
- */
-export function takeSnapshot(p: SnapshotParts, message: string, smallFiles?: Map<Ino, Uint8Array>): Revision {
-  if (smallFiles) p = { ...p, smallFiles };
+/** Takes a snapshot; must run inside a write transaction. */
+export function takeSnapshot(p: SnapshotParts, message: string, imported?: ImportedFiles): Revision {
+  if (imported) p = { ...p, imported };
   const { records, head } = p;
   const dirty = new Map<Ino, Set<string>>();
   const add = (parent: Ino, name: string) => {
@@ -174,13 +181,13 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry
   const files = p.head.files;
   const meta = metaOf(f);
   // A file with several names keeps one copy of its bytes: in a block, not in each directory.
-  const given = p.smallFiles?.get(f.ino);
+  const given = p.imported?.small.get(f.ino);
   if (f.size <= INLINE_MAX && !f.links?.length) {
     const inline = new Uint8Array(f.size);
     const block = given ?? files.blockBytes(f, 0);
     if (block !== null) inline.set(block.subarray(0, f.size));
     // Its blocks are not the revision's: those only the head held are freed.
-    files.clearOverlay(f.ino, 0);
+    if (!p.imported?.created.has(f.ino)) files.clearOverlay(f.ino, 0);
     p.head.inodes.save({ ...f, base: null, baseBlocks: f.size > 0 ? 1 : 0, inline: true });
     return { ...meta, type: "file", size: f.size, content: null, inline };
   }

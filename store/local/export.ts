@@ -2,7 +2,8 @@
  * `export`: writes a revision (or the head) out to a local directory, beside it first
  * and then renamed into place, so the target is never half-written.
  */
-import { lchownSync, utimesSync } from "node:fs";
+import { lchownSync } from "node:fs";
+import { setLocalMtime } from "./local_attrs.ts";
 import { join } from "node:path";
 import type { NodeInfo, TreeView } from "../tree/tree_view.ts";
 import { RevfsError, type SpecialType } from "../types.ts";
@@ -86,6 +87,7 @@ export async function exportTree(
       Deno.symlinkSync(info.target!, out);
       if (info.xattrs) writeLocalXattrs(out, info.xattrs);
       if (asRoot) lchownSync(out, info.uid, info.gid);
+      setLocalMtime(out, info.mtimeNs);
       return;
     }
     if (info.type === "dir") {
@@ -115,9 +117,7 @@ export async function exportTree(
     if (info.xattrs) writeLocalXattrs(out, info.xattrs);
     if (asRoot) Deno.chownSync(out, info.uid, info.gid);
     Deno.chmodSync(out, info.mode);
-    const t = new Date(Number(info.mtimeNs / 1_000_000n));
-    Deno.utimeSync(out, t, t);
-    setNsTimes(out, info.mtimeNs);
+    setLocalMtime(out, info.mtimeNs);
   };
   try {
     await writeNode("", tmp);
@@ -135,10 +135,4 @@ export async function exportTree(
     }
     throw e;
   }
-}
-
-/** Sets mtime with nanosecond precision (Deno.utime takes a Date, i.e. milliseconds). */
-function setNsTimes(path: string, mtimeNs: bigint): void {
-  const secs = Number(mtimeNs / 1_000_000_000n) + Number(mtimeNs % 1_000_000_000n) / 1e9;
-  utimesSync(path, secs, secs);
 }

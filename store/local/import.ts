@@ -5,7 +5,6 @@
  * unreferenced blocks are collected by gc), then the head changes and the snapshot is
  * taken in one transaction, so a crash leaves the store as before or as after.
  */
-import { lstatSync as nodeLstat } from "node:fs";
 import { join } from "node:path";
 import { BlockStore } from "../blocks/block_store.ts";
 import { kindOf } from "../blocks/dicts.ts";
@@ -21,6 +20,7 @@ import {
   type SpecialType,
   type Xattrs,
 } from "../types.ts";
+import { localLstat, type LocalStat } from "./local_attrs.ts";
 import { dataExtents } from "./sparse.ts";
 import { readLocalXattrs } from "./xattr_io.ts";
 import { xattrsEqual } from "../tree/xattrs.ts";
@@ -47,32 +47,16 @@ type PlanNode =
   /** Another name of a file met earlier in the scan (a hard link), by its `linkKey`. */
   | { type: "link"; to: string };
 
-/** A FIFO, socket or device node's type; undefined for anything else. */
-function specialTypeOf(st: Deno.FileInfo): SpecialType | undefined {
-  if (st.isFifo) return "fifo";
-  if (st.isSocket) return "socket";
-  if (st.isCharDevice) return "chardev";
-  if (st.isBlockDevice) return "blockdev";
-  return undefined;
-}
-
 /** A local node with several names (not a directory): its device and inode; else undefined. */
-function linkKeyOf(st: Deno.FileInfo): string | undefined {
-  return !st.isDirectory && (st.nlink ?? 1) > 1 ? `${st.dev}:${st.ino}` : undefined;
+function linkKeyOf(st: LocalStat): string | undefined {
+  return st.kind !== "dir" && st.nlink > 1 ? st.id : undefined;
 }
 
 /** New block bytes per write transaction during import. */
 const BATCH_BYTES = 64 << 20;
 
-function metaOf(st: Deno.FileInfo, path: string): Meta {
-  return {
-    mode: (st.mode ?? 0o644) & 0o7777,
-    uid: st.uid ?? 0,
-    gid: st.gid ?? 0,
-    // mtime with the nanoseconds Deno.FileInfo drops.
-    mtimeNs: nodeLstat(path, { bigint: true }).mtimeNs,
-    xattrs: readLocalXattrs(path),
-  };
+function metaOf(st: LocalStat, path: string): Meta {
+  return { mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: st.mtimeNs, xattrs: readLocalXattrs(path) };
 }
 
 export function importDir(
@@ -81,8 +65,14 @@ export function importDir(
   message: string,
   progress?: (done: number, total: number) => void,
 ): Revision {
-  const st = Deno.statSync(src);
-  if (!st.isDirectory) throw new RevfsError("NOT_A_DIR", `${src} is not a directory`);
+  let st: LocalStat;
+  try {
+    st = localLstat(src, true);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new RevfsError("NOT_A_DIR", `${src} is not a directory`);
+    throw e;
+  }
+  if (st.kind !== "dir") throw new RevfsError("NOT_A_DIR", `${src} is not a directory`);
   const records = store.records;
   let pending: [Uint8Array, string][] = [];
   let pendingBytes = 0;
@@ -103,7 +93,7 @@ export function importDir(
       const p = join(dir, e.name);
       if (e.isDirectory) countBytes(p);
       if (!e.isFile) continue;
-      const st = Deno.lstatSync(p);
+      const st = localLstat(p);
       // A file with several names is read once.
       const key = linkKeyOf(st);
       if (key !== undefined && counted.has(key)) continue;
@@ -115,7 +105,7 @@ export function importDir(
 
   // Hard links: the names of one local file (device and inode) become one inode again.
   const seen = new Set<string>();
-  const scan = (path: string, st: Deno.FileInfo): PlanNode => {
+  const scan = (path: string, st: LocalStat): PlanNode => {
     let linked: Linked = {};
     const linkKey = linkKeyOf(st);
     if (linkKey !== undefined) {
@@ -124,26 +114,23 @@ export function importDir(
       linked = { linkKey };
     }
     const meta = { ...metaOf(st, path), ...linked };
-    if (st.isSymlink) return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
-    const special = specialTypeOf(st);
-    if (special) return { ...meta, type: special, rdev: special.endsWith("dev") ? st.rdev ?? 0 : 0 };
-    if (st.isDirectory) {
+    if (st.kind === "symlink") return { ...meta, type: "symlink", target: Deno.readLinkSync(path) };
+    if (st.kind !== "file" && st.kind !== "dir") {
+      return { ...meta, type: st.kind, rdev: st.kind.endsWith("dev") ? st.rdev : 0 };
+    }
+    if (st.kind === "dir") {
       const children = new Map<string, PlanNode>();
       const names = [...Deno.readDirSync(path)].map((e) => e.name).sort();
       for (const name of names) {
         const p = join(path, name);
-        let cst: Deno.FileInfo;
+        let cst: LocalStat;
         try {
-          cst = Deno.lstatSync(p);
+          cst = localLstat(p);
         } catch (e) {
           // Deno lists a name that is not UTF-8 with U+FFFD in it; that path then does not exist.
           if (!(e instanceof Deno.errors.NotFound)) throw e;
           const why = name.includes("\uFFFD") ? "a name that is not valid UTF-8" : "a file that vanished";
           throw new RevfsError("INVALID", `cannot import ${p}: ${why} (nothing was imported)`);
-        }
-        if (!cst.isFile && !cst.isDirectory && !cst.isSymlink && !specialTypeOf(cst)) {
-          console.error(`revfs: skipping ${p}: not a file, directory, symlink, FIFO, socket or device`);
-          continue;
         }
         children.set(name, scan(p, cst));
       }
@@ -198,10 +185,10 @@ export function importDir(
   flush();
   if (plan.type !== "dir") throw new Error("unreachable");
   return records.write(() => {
-    const synced: Synced = { byKey: new Map(), claimed: new Set(), small: new Map() };
+    const synced: Synced = { byKey: new Map(), claimed: new Set(), small: new Map(), created: new Set() };
     syncDir(store.head, ROOT_INO, plan, synced);
     setMeta(store.head, ROOT_INO, plan);
-    return takeSnapshot(store, message, synced.small);
+    return takeSnapshot(store, message, { small: synced.small, created: synced.created });
   });
 }
 
@@ -218,11 +205,15 @@ function setMeta(head: Head, ino: Ino, want: Meta): void {
   }
 }
 
-/** What one import has synced: the inode of each hard-linked file, every inode it reused, small files' bytes. */
+/**
+ * What one import has synced: the inode of each hard-linked file, every inode it reused,
+ * small files' bytes, and the small files it created (no overlay slot set).
+ */
 interface Synced {
   byKey: Map<string, Ino>;
   claimed: Set<Ino>;
   small: Map<Ino, Uint8Array>;
+  created: Set<Ino>;
 }
 
 function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>, synced: Synced): void {
@@ -261,14 +252,16 @@ function syncDir(head: Head, dir: Ino, plan: Extract<PlanNode, { type: "dir" }>,
         target: want.type === "symlink" ? want.target : undefined,
         rdev: "rdev" in want ? want.rdev : undefined,
         xattrs: want.xattrs,
+        size: want.type === "file" ? want.size : undefined,
       }, false).ino;
     }
     synced.claimed.add(ino);
     if (want.type !== "dir" && want.linkKey !== undefined) synced.byKey.set(want.linkKey, ino);
     if (want.type === "file") {
       // A new small file's bytes go to the snapshot only: no overlay slot to set and clear.
-      head.files.setBlocks(ino, want.size, created && want.small ? [] : want.blocks, want.mtimeNs);
+      head.files.setBlocks(ino, want.size, created && want.small ? [] : want.blocks, want.mtimeNs, created);
       if (want.small) synced.small.set(ino, want.small);
+      if (want.small && created) synced.created.add(ino);
     }
     if (want.type === "dir") syncDir(head, ino, want, synced);
     setMeta(head, ino, want);
