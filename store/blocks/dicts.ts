@@ -49,10 +49,9 @@ function frameOf(v: Uint8Array, id: number): Uint8Array {
   return r.rest();
 }
 
-/** Whether a record holds its dictionary raw, as formats before 9 wrote it. */
-function isRaw(v: Uint8Array, id: number): boolean {
-  const rest = frameOf(v, id);
-  return !FRAME_MAGIC.every((b, i) => rest[i] === b);
+/** Whether those bytes are a zstd frame (format 9), not a raw dictionary as formats before 9 wrote it. */
+function isFrame(rest: Uint8Array): boolean {
+  return FRAME_MAGIC.every((b, i) => rest[i] === b);
 }
 
 function decode(id: number, v: Uint8Array): Dictionary {
@@ -60,7 +59,7 @@ function decode(id: number, v: Uint8Array): Dictionary {
   const kind = r.str();
   const savedAtOptimize = r.uint();
   const rest = r.rest();
-  if (isRaw(v, id)) return { id, kind, savedAtOptimize, bytes: rest.slice() };
+  if (!isFrame(rest)) return { id, kind, savedAtOptimize, bytes: rest.slice() };
   try {
     return { id, kind, savedAtOptimize, bytes: decompress(rest) };
   } catch (e) {
@@ -112,7 +111,7 @@ export class Dictionaries {
   /** Rewrites every dictionary stored raw by an older format compressed (inside the caller's write transaction); returns how many. */
   compressOld(): number {
     const raw = [...this.records.range("dicts")].map(([k, v]) => [readU64(k), v.slice()] as const)
-      .filter(([id, v]) => isRaw(v, id));
+      .filter(([id, v]) => !isFrame(frameOf(v, id)));
     for (const [id, v] of raw) this.records.put("dicts", u64Key(id), encode(decode(id, v)));
     return raw.length;
   }
@@ -121,8 +120,8 @@ export class Dictionaries {
     const d = this.get(id);
     d.savedAtOptimize += bytes;
     // The dictionary is unchanged: its stored frame is kept, not compressed again.
-    const stored = this.records.get("dicts", u64Key(id))!;
-    const frame = isRaw(stored, id) ? undefined : frameOf(stored, id);
+    const stored = frameOf(this.records.get("dicts", u64Key(id))!, id);
+    const frame = isFrame(stored) ? stored : undefined;
     this.records.put("dicts", u64Key(id), encode(d, frame));
   }
 }

@@ -3,31 +3,26 @@
  * and then renamed into place, so the target is never half-written.
  */
 import { lchownSync } from "node:fs";
-import { setLocalMtime } from "./local_attrs.ts";
+import { setLocalMtime, TYPE_BITS } from "./local_attrs.ts";
 import { join } from "node:path";
 import type { NodeInfo, TreeView } from "../tree/tree_view.ts";
 import { RevfsError, type SpecialType } from "../types.ts";
-import { cPath, errno, libc, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } from "../../sys/libc.ts";
+import { cPath, errno, libc } from "../../sys/libc.ts";
 import { writeLocalXattrs } from "./xattr_io.ts";
 
-const SPECIAL_BITS: Record<SpecialType, number> = {
-  fifo: S_IFIFO,
-  socket: S_IFSOCK,
-  chardev: S_IFCHR,
-  blockdev: S_IFBLK,
-};
+const SPECIAL_TYPES: ReadonlySet<string> = new Set<SpecialType>(["fifo", "socket", "chardev", "blockdev"]);
 const EPERM = 1;
 
 /** Makes a FIFO, socket or device node at `out`, as mknod(2) does (devices need root). */
 function makeSpecial(out: string, info: NodeInfo & { type: SpecialType }): void {
-  if (libc().mknod(cPath(out), SPECIAL_BITS[info.type] | (info.mode & 0o7777), BigInt(info.rdev ?? 0)) === 0) return;
+  if (libc().mknod(cPath(out), TYPE_BITS[info.type] | (info.mode & 0o7777), BigInt(info.rdev ?? 0)) === 0) return;
   const e = errno();
   const why = e === EPERM ? "making a device node needs root" : `mknod failed (errno ${e})`;
   throw new RevfsError("INVALID", `cannot export ${out}: ${why}`);
 }
 
 function isSpecial(info: NodeInfo): info is NodeInfo & { type: SpecialType } {
-  return info.type in SPECIAL_BITS;
+  return SPECIAL_TYPES.has(info.type);
 }
 
 function isEmptyOrMissing(dir: string): boolean {

@@ -43,15 +43,17 @@ const RDEV_MAJOR = 128, RDEV_MINOR = 132, DEV_MAJOR = 136, DEV_MINOR = 140;
 const buf = new Uint8Array(SIZE);
 const view = new DataView(buf.buffer);
 
-const KINDS = new Map<number, LocalStat["kind"]>([
-  [S_IFREG, "file"],
-  [S_IFDIR, "dir"],
-  [S_IFLNK, "symlink"],
-  [S_IFIFO, "fifo"],
-  [S_IFSOCK, "socket"],
-  [S_IFCHR, "chardev"],
-  [S_IFBLK, "blockdev"],
-]);
+/** A file type's bits in st_mode (and in mknod's mode). */
+export const TYPE_BITS: Record<LocalStat["kind"], number> = {
+  file: S_IFREG,
+  dir: S_IFDIR,
+  symlink: S_IFLNK,
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+};
+const KINDS = new Map(Object.entries(TYPE_BITS).map(([kind, bits]) => [bits, kind as LocalStat["kind"]]));
 
 /** `path`'s own attributes (a symlink's, not its target's, unless `follow`); NotFound when it is gone. */
 export function localLstat(path: string, follow = false): LocalStat {

@@ -18,14 +18,6 @@ export interface GcResult {
   chainsPruned: number;
 }
 
-/** The `chains` keys of every whole block and page record, as strings. */
-function wholeChainKeys(records: StoreParts["records"]): Set<string> {
-  const keys = new Set<string>();
-  for (const [k, v] of records.range("blocks")) if (!deltaBaseOf(v)) keys.add(hashKey(blockChainKey(k)));
-  for (const [k, v] of records.range("pages")) if (!pageDeltaBaseOf(v)) keys.add(hashKey(pageChainKey(k)));
-  return keys;
-}
-
 /** Deletes in transactions of this many records, so a huge sweep never holds one giant txn. */
 const SWEEP_BATCH = 10_000;
 const REENCODE_BATCH = 1000;
@@ -57,17 +49,22 @@ export function collectGarbage(
   });
   const total = records.count("pages") + records.count("blocks");
   let done = 0;
+  // The chain keys of the whole records kept, gathered by the sweep: every other `chains`
+  // entry (of a record swept, or of a delta, kept by stores before format 9) goes after it.
+  const wholeKeys = new Set<string>();
   const sweep = (table: Table, keep: Set<string>): number => {
     const dead: [Uint8Array, number][] = [];
+    const isDelta = table === "blocks" ? deltaBaseOf : pageDeltaBaseOf;
+    const chainKey = table === "blocks" ? blockChainKey : pageChainKey;
     for (const [k, v] of records.range(table)) {
       if (!keep.has(hashKey(k))) dead.push([k.slice(), k.length + v.length]);
+      else if (!isDelta(v)) wholeKeys.add(hashKey(chainKey(k)));
       if (++done % 4096 === 0) progress(done, total);
     }
     for (let i = 0; i < dead.length; i += SWEEP_BATCH) {
       records.write(() => {
         for (const [k, n] of dead.slice(i, i + SWEEP_BATCH)) {
           records.del(table, k);
-          records.del("chains", table === "blocks" ? blockChainKey(k) : pageChainKey(k));
           result.bytesFreed += n;
         }
       });
@@ -77,7 +74,7 @@ export function collectGarbage(
   // Everything swept is unreachable, so a crash anywhere in here leaves a valid store.
   result.blocksRemoved = sweep("blocks", live.blocks);
   result.pagesRemoved = sweep("pages", live.pages);
-  result.chainsPruned = records.write(() => pruneChains(records, wholeChainKeys(records), hashKey));
+  result.chainsPruned = records.write(() => pruneChains(records, wholeKeys, hashKey));
   progress(total, total);
   return result;
 }
