@@ -9,19 +9,12 @@
  * RevfsError that fs/errno.ts maps, to answer with an errno.
  */
 import type { Attr, Caller, DirEntryOut, Maybe, SetAttrIn } from "./fuse/ops.ts";
-import {
-  Errno,
-  FuseError,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-  S_IFSOCK,
-} from "./fuse/ops.ts";
+import { Errno, FuseError } from "./fuse/ops.ts";
+import { TYPE_BITS } from "../sys/libc.ts";
 import type { BlockHash, EntryType, NodeInfo, XattrMode, Xattrs } from "../mod.ts";
+
+/** st_mode's type bits by node type, and back: one table for the mount and for import/export. */
+export { TYPE_BITS, typeOfMode } from "../sys/libc.ts";
 
 export interface StoredBlocks {
   size: number;
@@ -116,22 +109,6 @@ export abstract class ReadOnlyTree {
   storePending(): void {}
   fsync(): void {}
   fsyncdir(): void {}
-}
-
-export const TYPE_BITS: Record<NodeType, number> = {
-  file: S_IFREG,
-  dir: S_IFDIR,
-  symlink: S_IFLNK,
-  fifo: S_IFIFO,
-  socket: S_IFSOCK,
-  chardev: S_IFCHR,
-  blockdev: S_IFBLK,
-};
-
-/** The node type of st_mode's type bits; undefined for bits no node has. */
-export function typeOfMode(mode: number): NodeType | undefined {
-  const bits = mode & S_IFMT;
-  return (Object.keys(TYPE_BITS) as NodeType[]).find((t) => TYPE_BITS[t] === bits);
 }
 
 /** FUSE attributes of a stored node; a directory's nlink counts its `subdirs`, as a local disk's does. */

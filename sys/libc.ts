@@ -10,6 +10,24 @@ export const O_RDONLY = 0, O_RDWR = 0o2, O_CREAT = 0o100, O_DIRECTORY = 0o200000
 export const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
 export const S_IFIFO = 0o010000, S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFSOCK = 0o140000;
 
+/** Each kind of node's type bits in st_mode (and in mknod's mode), by the store's names for them. */
+export const TYPE_BITS = {
+  file: S_IFREG,
+  dir: S_IFDIR,
+  symlink: S_IFLNK,
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+} as const;
+export type NodeKind = keyof typeof TYPE_BITS;
+
+/** The kind of node st_mode's type bits say; undefined for bits no node has. */
+export function typeOfMode(mode: number): NodeKind | undefined {
+  const bits = mode & S_IFMT;
+  return (Object.keys(TYPE_BITS) as NodeKind[]).find((t) => TYPE_BITS[t] === bits);
+}
+
 const symbols = {
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },

@@ -3,11 +3,11 @@
  * and then renamed into place, so the target is never half-written.
  */
 import { lchownSync } from "node:fs";
-import { setLocalMtime, TYPE_BITS } from "./local_attrs.ts";
+import { setLocalMtime } from "./local_attrs.ts";
 import { join } from "node:path";
 import type { NodeInfo, TreeView } from "../tree/tree_view.ts";
 import { RevfsError, type SpecialType } from "../types.ts";
-import { cPath, errno, libc } from "../../sys/libc.ts";
+import { cPath, errno, libc, TYPE_BITS } from "../../sys/libc.ts";
 import { writeLocalXattrs } from "./xattr_io.ts";
 
 const SPECIAL_TYPES: ReadonlySet<string> = new Set<SpecialType>(["fifo", "socket", "chardev", "blockdev"]);

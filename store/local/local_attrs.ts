@@ -4,23 +4,10 @@
  * does node:fs's bigint lstat under Deno (mtimeNs ends in six zeros), which also cost
  * 21 us a file on top of Deno's own lstat, a tenth of what importing a small file took.
  */
-import {
-  cPath,
-  errno,
-  libc,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-  S_IFSOCK,
-} from "../../sys/libc.ts";
-import type { SpecialType } from "../types.ts";
+import { cPath, errno, libc, type NodeKind, typeOfMode } from "../../sys/libc.ts";
 
 export interface LocalStat {
-  kind: "file" | "dir" | "symlink" | SpecialType;
+  kind: NodeKind;
   /** Permission bits and the set-id and sticky bits. */
   mode: number;
   uid: number;
@@ -43,18 +30,6 @@ const RDEV_MAJOR = 128, RDEV_MINOR = 132, DEV_MAJOR = 136, DEV_MINOR = 140;
 const buf = new Uint8Array(SIZE);
 const view = new DataView(buf.buffer);
 
-/** A file type's bits in st_mode (and in mknod's mode). */
-export const TYPE_BITS: Record<LocalStat["kind"], number> = {
-  file: S_IFREG,
-  dir: S_IFDIR,
-  symlink: S_IFLNK,
-  fifo: S_IFIFO,
-  socket: S_IFSOCK,
-  chardev: S_IFCHR,
-  blockdev: S_IFBLK,
-};
-const KINDS = new Map(Object.entries(TYPE_BITS).map(([kind, bits]) => [bits, kind as LocalStat["kind"]]));
-
 /** `path`'s own attributes (a symlink's, not its target's, unless `follow`); NotFound when it is gone. */
 export function localLstat(path: string, follow = false): LocalStat {
   if (libc().statx(AT_FDCWD, cPath(path), follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) !== 0) {
@@ -64,8 +39,8 @@ export function localLstat(path: string, follow = false): LocalStat {
     throw new Error(`cannot stat ${path} (errno ${e})`);
   }
   const rawMode = view.getUint16(MODE, true);
-  const kind = KINDS.get(rawMode & S_IFMT);
-  if (kind === undefined) throw new Error(`${path}: unknown file type ${(rawMode & S_IFMT).toString(8)}`);
+  const kind = typeOfMode(rawMode);
+  if (kind === undefined) throw new Error(`${path}: unknown file type ${(rawMode >> 12).toString(8)}`);
   const sec = view.getBigInt64(MTIME, true);
   const nsec = BigInt(view.getUint32(MTIME + 8, true));
   return {
