@@ -64,3 +64,27 @@ Deno.test("checksums: zstd frames from libzstd and zstd-wasm carry a content che
   assert.ok(!hasContentChecksum(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00])), "a frame without the flag");
   assert.ok(!hasContentChecksum(utf8.encode("not a frame")));
 });
+
+Deno.test("checksums: libzstd decodes a chain's lower step without its checksum only when asked to", async () => {
+  const { native } = await bothZstd();
+  assert.ok(native, "libzstd.so.1 is not installed");
+  const rng = new Rng(7);
+  const data = rng.bytes(60_000, "text");
+  const base = rng.bytes(60_000, "text");
+  for (
+    const [frame, read] of [
+      [native.compress(data), (f: Uint8Array, checked: boolean) => native.decompress(f, undefined, checked)],
+      [
+        native.compressWithDict(data, base),
+        (f: Uint8Array, checked: boolean) => native.decompressWithDict(f, base, new Uint8Array(65536), checked),
+      ],
+    ] as const
+  ) {
+    const bad = frame.slice();
+    bad[bad.length - 1] ^= 1;
+    assert.throws(() => read(bad, true), /checksum/);
+    assert.deepEqual(read(bad, false), data);
+    // The checked path is still checked after an unchecked decode.
+    assert.throws(() => read(bad, true), /checksum/);
+  }
+});

@@ -4,8 +4,14 @@
  * before format 7 are checked by name until `optimize` re-encodes them.
  */
 import assert from "node:assert/strict";
-import { decodeBlockRecord, isUnchecked } from "../store/blocks/block_codec.ts";
-import { hasContentChecksum } from "../store/blocks/zstd.ts";
+import {
+  decodeBlockRecord,
+  deltaBaseOf,
+  encodeBlock,
+  encodeBlockRecord,
+  isUnchecked,
+} from "../store/blocks/block_codec.ts";
+import { compressWithDict, hasContentChecksum } from "../store/blocks/zstd.ts";
 import { FORMAT_VERSION, Store } from "../store/store.ts";
 import { type BlockHash, fileChunks, type FileEntry, type RevNumber, ROOT_INO } from "../mod.ts";
 import { concatBytes, everyRevision, Rng, runCli, runCliWith, storeTest, tempDir, type TestStore } from "./helpers.ts";
@@ -220,3 +226,41 @@ Deno.test("a store written with the WebAssembly checksum and zstd reads and veri
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+storeTest(
+  "a delta chain's lower steps are not checked one by one: a wrong but well-formed step fails the block read on top",
+  async (ts) => {
+    const { store } = ts;
+    const src = `${ts.dir}/src`;
+    await Deno.mkdir(src);
+    const rng = new Rng(5);
+    const text = rng.bytes(60_000, "text");
+    for (let v = 0; v < 4; v++) {
+      text.set(rng.bytes(200, "text"), 1_000 + v * 300);
+      await Deno.writeFile(`${src}/a.txt`, text);
+      await store.importDir(src, "");
+    }
+    // Block 0 of revision 1 is the top of a chain: three deltas down to revision 4's whole record.
+    const chain = [store.entryBlock(store.revisionTree(1 as RevNumber).entry("a.txt") as FileEntry, 0)!];
+    for (;;) {
+      const base = deltaBaseOf(store.parts.records.get("blocks", chain[chain.length - 1])!);
+      if (!base) break;
+      chain.push(base.slice() as BlockHash);
+    }
+    assert.equal(chain.length, 4);
+    const bytes = chain.map((h) => store.readBlock(h).slice());
+    // Each lower step in turn replaced by a record that decodes and checks out on its own,
+    // to other bytes (every byte off: text repeats, so the top may not copy any one byte).
+    for (let i = 1; i < chain.length; i++) {
+      const original = store.parts.records.get("blocks", chain[i])!.slice();
+      const wrong = bytes[i].map((b) => b ^ 0x20);
+      const record = i === chain.length - 1
+        ? encodeBlockRecord(encodeBlock(wrong))
+        : encodeBlockRecord({ kind: "delta", base: chain[i + 1], frame: compressWithDict(wrong, bytes[i + 1]) });
+      store.parts.records.write(() => store.parts.records.put("blocks", chain[i], record));
+      assert.throws(() => store.readBlock(chain[0]), /corrupt/, `step ${i} of the chain is wrong`);
+      store.parts.records.write(() => store.parts.records.put("blocks", chain[i], original));
+      assert.deepEqual(store.readBlock(chain[0]), bytes[0]);
+    }
+  },
+);
