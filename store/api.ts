@@ -138,6 +138,8 @@ export interface VersionedStore {
   readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
+  /** Block records this process has decoded to read blocks (a delta chain is several per block). */
+  readonly recordsDecoded: number;
   diff(a: RevNumber, b: RevNumber): Change[];
 
   // --- committing -----------------------------------------------------------------

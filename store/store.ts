@@ -326,6 +326,10 @@ export class Store implements VersionedStore {
     return this.parts.blocks.get(hash, into);
   }
 
+  get recordsDecoded(): number {
+    return this.parts.blocks.decoded;
+  }
+
   diff(a: RevNumber, b: RevNumber): Change[] {
     return diffTrees(this.parts.dirs, this.revision(a).root, this.revision(b).root);
   }

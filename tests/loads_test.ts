@@ -4,12 +4,12 @@
  * they hold up.
  */
 import assert from "node:assert/strict";
-import { type FileEntry, gather, type Ino, ROOT_INO } from "../mod.ts";
+import { fileChunks, type FileEntry, gather, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { Store } from "../store/store.ts";
 import { BlockLoader } from "../fs/block_loader.ts";
 import { PageCache } from "../fs/page_cache.ts";
 import { type PageCacheStats } from "../fs/page_cache.ts";
-import { assertBytes, Rng, runCli, storeTest, tempDir } from "./helpers.ts";
+import { assertBytes, concatBytes, Rng, runCli, storeTest, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 const BS = 4096;
@@ -18,6 +18,11 @@ function writeFile(store: Store, name: string, data: Uint8Array): Ino {
   const ino = store.head.create(ROOT_INO, name, { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
   store.head.write(ino, 0, data);
   return ino;
+}
+
+/** A revision's file as the store reads it on this thread. */
+function stored(store: Store, rev: RevNumber, path: string): Uint8Array {
+  return concatBytes(fileChunks(store.view(rev), path, store.blockSize));
 }
 
 storeTest("loads: concurrent reads of revisions go through loader threads, each block loaded once", async (ts) => {
@@ -84,6 +89,41 @@ storeTest("loads: concurrent reads of revisions go through loader threads, each 
   } finally {
     await loader.close();
   }
+}, { blockSize: BS });
+
+storeTest("loads: a second loader thread starts once reads decode delta chains, not for whole blocks", async (ts) => {
+  const { store } = ts;
+  const rng = new Rng(9);
+  const text = rng.bytes(24 * BS, "text");
+  const ino = writeFile(store, "t", text);
+  const first = store.snapshot().rev;
+  // Every block edited in three more revisions: revision `first`'s blocks become chains of three deltas.
+  for (let v = 0; v < 3; v++) {
+    for (let b = 0; b < 24; b++) store.head.write(ino, b * BS + 100 + v * 40, rng.bytes(20, "text"));
+    store.snapshot();
+  }
+  writeFile(store, "w", rng.bytes(24 * BS));
+  const last = store.snapshot().rev;
+  const loader = await BlockLoader.start(store.dir, { threads: 1, maxThreads: 2 });
+  try {
+    const cache = new PageCache(store, 256 * BS, loader);
+    const read = async (rev: RevNumber, name: string) => {
+      const e = store.revisionTree(rev).entry(name) as FileEntry;
+      return gather(await cache.entrySegments(e, 0, e.size, name));
+    };
+    assert.equal(loader.threadCount, 1);
+    assert.equal((await read(last, "w")).length, 24 * BS);
+    assert.deepEqual(await read(last, "t"), stored(store, last, "t"));
+    assert.equal(loader.threadCount, 1, "whole blocks started a second thread");
+    assert.deepEqual(await read(first, "t"), text);
+    assert.equal(loader.threadCount, 2, "reads of delta chains did not start a second thread");
+    // Both threads serve what comes next.
+    const next = first + 1 as RevNumber;
+    assert.deepEqual(await read(next, "t"), stored(store, next, "t"));
+  } finally {
+    await loader.close();
+  }
+  assert.equal(loader.threadCount, 0);
 }, { blockSize: BS });
 
 storeTest("loads: a damaged block fails its reads through the loader, and other blocks still load", async (ts) => {
