@@ -8,7 +8,7 @@
 import { applyToDir, BinaryHistory, type EditOp, type SaveMode, SourceHistory } from "./lib/workloads.ts";
 import { GitTool, RevfsTool, type VersionTool, versionTools } from "./lib/peers.ts";
 import { CLI, type MountMemory } from "./lib/mounts.ts";
-import { MiB, run } from "./lib/run.ts";
+import { dropCaches, MiB, run } from "./lib/run.ts";
 import { median, percentile, sum } from "./lib/stats.ts";
 
 export interface ToolHistory {
@@ -25,8 +25,11 @@ export interface ToolHistory {
   /** What ran before `sizeAfterGcBytes` was measured; absent: the tool's gc. */
   packedWith?: string;
   logicalPerStored: number;
+  /** The oldest state's file read, and its tree listed, with the kernel's caches dropped first. */
   readFirstMs: number;
   listFirstMs: number;
+  /** git and revfs: readFirstMs after their gc (revfs: in a new mount, its first read). */
+  readFirstAfterGcMs?: number;
   /** Repository bytes after each snapshot, the first included. */
   growth: number[];
   revfsMemory?: MountMemory;
@@ -127,14 +130,15 @@ export async function replay(
       p95Ms: percentile(later, 0.95),
       sizeBytes: size,
       logicalPerStored: logical / size,
-      readFirstMs: await t.readFirst(firstPath()),
-      listFirstMs: await t.listFirst(),
+      readFirstMs: await coldly(() => t.readFirst(firstPath())),
+      listFirstMs: await coldly(() => t.listFirst()),
       growth: growth.get(t.name)!,
     };
     if (t instanceof GitTool) {
       await t.gc();
       row.sizeAfterGcBytes = await t.size();
       row.logicalPerStored = logical / row.sizeAfterGcBytes;
+      row.readFirstAfterGcMs = await coldly(() => t.readFirst(firstPath()));
     }
     if (t === revfs) {
       row.revfsMemory = memory;
@@ -158,9 +162,21 @@ export async function replay(
         recordBytes: after.storedBytes + after.tableBytes,
       };
       row.logicalPerStored = logical / row.sizeAfterGcBytes;
+      await t.init();
+      try {
+        row.readFirstAfterGcMs = await coldly(() => t.readFirst(firstPath()));
+      } finally {
+        await t.stop();
+      }
     }
   }
   return { workload: name, detail, snapshots: states, logicalBytes: logical, tools: out };
+}
+
+/** `read` with the kernel's caches dropped first (page cache, dentries, inodes). */
+async function coldly(read: () => Promise<number>): Promise<number> {
+  await dropCaches();
+  return await read();
 }
 
 export async function sourceHistory(
