@@ -7,8 +7,9 @@
  * When a buffer may be reused: one let go during a call becomes reusable only at the
  * next call that reads or writes (`nextCall`), since a view handed out by a call is
  * answered (sent to the kernel) before the next request is served. Views handed out
- * after a wait for a load are answered later, so their buffers are never reused
- * (`escape`).
+ * after a wait for a load are answered later, while other requests run: their buffers
+ * are held back (`escape`) until the reply is sent (`sent`). A buffer let go while held
+ * back is left to the garbage collector.
  */
 
 /** The smallest dirty page: a small file's page grows from this by doubling. */
@@ -19,8 +20,10 @@ export class BufferPool {
   private retired: ArrayBuffer[] = [];
   /** Reusable now. */
   private readonly spare: ArrayBuffer[] = [];
-  /** Buffers of views handed out after a wait: the reply is still to come, so never reused. */
-  private readonly escaped = new WeakSet<ArrayBuffer>();
+  /** Buffers of views handed out after a wait, by replies still to come (one buffer may be in several). */
+  private readonly escaped = new WeakMap<ArrayBuffer, number>();
+  /** The replies those are: a reply's `sent` releases only what its own `escape` held. */
+  private readonly held = new WeakSet<Uint8Array[]>();
 
   /**
    * `room`: bytes the pool may hold besides what the cache holds (its budget less its
@@ -100,6 +103,12 @@ export class BufferPool {
     this.retired.push(v.buffer as ArrayBuffer);
   }
 
+  /** Drops buffers (to the garbage collector) until the pool holds at most `bytes`. */
+  trimTo(bytes: number): void {
+    while (this.heldBytes > bytes && this.spare.length > 0) this.spare.pop();
+    while (this.heldBytes > bytes && this.retired.length > 0) this.retired.pop();
+  }
+
   /** Start of a call that reads or writes: buffers let go before it may be reused now. */
   nextCall(): void {
     for (const b of this.retired) {
@@ -110,9 +119,26 @@ export class BufferPool {
     this.retired = [];
   }
 
-  /** Views handed out after a wait: their buffers must never be reused. */
+  /** Views handed out after a wait: their buffers are not reused until `sent`. */
   escape(views: Uint8Array[], except: Uint8Array): Uint8Array[] {
-    for (const v of views) if (v !== except) this.escaped.add(v.buffer as ArrayBuffer);
+    this.held.add(views);
+    for (const v of views) {
+      if (v === except) continue;
+      const b = v.buffer as ArrayBuffer;
+      this.escaped.set(b, (this.escaped.get(b) ?? 0) + 1);
+    }
     return views;
+  }
+
+  /** A reply with these views has been sent. */
+  sent(views: Uint8Array[]): void {
+    if (!this.held.delete(views)) return;
+    for (const v of views) {
+      const b = v.buffer as ArrayBuffer;
+      const n = this.escaped.get(b);
+      if (n === undefined) continue;
+      if (n > 1) this.escaped.set(b, n - 1);
+      else this.escaped.delete(b);
+    }
   }
 }
