@@ -246,6 +246,10 @@ export class RevfsFilesystem implements FuseHandler {
     return this.tree(ino).read(ino, size, offset);
   }
 
+  readSent(views: Uint8Array[]): void {
+    this.cache.sent(views);
+  }
+
   write(ino: number, data: Uint8Array, offset: number): number {
     return this.tree(ino).write(ino, data, offset);
   }

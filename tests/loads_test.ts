@@ -240,6 +240,17 @@ storeTest(
       }
       assertBytes(gather(views), a, "views handed out after a wait");
       assert.ok(cache.stats().misses >= 32, "the later reads did not load (and so reuse buffers)");
+
+      // Once the reply is sent, its buffers go back to the cache: later loads reuse them.
+      const again = await cache.entrySegments(store.revisionTree(rev).entry("a") as FileEntry, 0, 2 * BS);
+      assertBytes(gather(again), a, "a read again");
+      assert.equal(again.length, 2, "one view per block");
+      cache.sent(again);
+      for (let off = 0; off < other.length; off += 4 * BS) cache.readHead(otherIno, off, 4 * BS);
+      assert.ok(
+        again.every((v, k) => !v.every((b, i) => b === a[k * BS + i])),
+        "buffers of a sent reply were not reused",
+      );
     } finally {
       await loader.close();
     }

@@ -203,7 +203,10 @@ class OpTable {
         req,
         "read",
         () => h.read(num(ino), num(size), num(off), fh),
-        (segments) => this.replyData(req, segments),
+        (segments) => {
+          this.replyData(req, segments);
+          h.readSent?.(segments);
+        },
       );
     });
     def("fuse_lowlevel_ops.write", [P, U64, P, USZ, I64, P], (req, ino, buf, size, off, fi) => {

@@ -121,6 +121,8 @@ export interface FuseHandler {
   create(parent: number, name: string, mode: number, flags: number, caller: Caller): Maybe<[EntryOut, OpenOut]>;
   /** The bytes read, as views in order (a reply gathers them without copying). */
   read(ino: number, size: number, offset: number, fh: number): Maybe<Uint8Array[]>;
+  /** A read's views have been sent to the kernel: nothing reads them any more. */
+  readSent?(views: Uint8Array[]): void;
   /**
    * `data` views the request's buffer and is valid only until this returns: a handler
    * that keeps it, or answers later, must copy it first.
