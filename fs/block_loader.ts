@@ -51,7 +51,7 @@ const FIRST_THREADS = 1;
  * The most threads once loads decode delta chains (history): then decoding, not the JS
  * thread, is what a read waits for. On 2 cores, the oldest of 50 versions of a 64 MiB
  * file (8,467 records) read cold in 316 ms with two threads against 405 with one
- * (medians of five, alternating; whole blocks the same: 232 and 229 ms).
+ * (medians of five, alternating).
  */
 export function defaultLoaderThreads(): number {
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency));
@@ -95,7 +95,13 @@ export class BlockLoader {
     { verifyReads = false, threads = FIRST_THREADS, maxThreads = defaultLoaderThreads() } = {},
   ): Promise<BlockLoader> {
     const open: LoaderRequest = { kind: "open", storeDir, verifyReads };
-    const started = await Promise.all(Array.from({ length: threads }, () => startThread(open)));
+    const starts = await Promise.allSettled(Array.from({ length: threads }, () => startThread(open)));
+    const started = starts.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    const failed = starts.find((r) => r.status === "rejected");
+    if (failed) {
+      for (const w of started) w.terminate();
+      throw failed.reason;
+    }
     return new BlockLoader(open, Math.max(threads, maxThreads), started);
   }
 

@@ -257,3 +257,15 @@ storeTest(
   },
   { blockSize: BS },
 );
+
+Deno.test("loads: loader threads on a directory that is not a store fail to start, and none is left running", async () => {
+  const dir = await tempDir("revfs-loader-");
+  try {
+    await assert.rejects(BlockLoader.start(dir, { threads: 2 }), (e: Error) => {
+      assert.equal((e as { code?: string }).code, "INVALID");
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
