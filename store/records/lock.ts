@@ -12,7 +12,17 @@
  */
 import { cPath, libc, O_CLOEXEC, O_CREAT, O_RDWR } from "../../sys/libc.ts";
 
-const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+
+/**
+ * Unlocks, then closes. Closing alone is not enough: a child another thread forks keeps
+ * a copy of the descriptor until it execs, and with it the lock (a test run in parallel
+ * once found its own store locked right after closing it).
+ */
+function unlockAndClose(fd: number): void {
+  libc().flock(fd, LOCK_UN);
+  libc().close(fd);
+}
 
 export const LOCK_FILE = "writer.lock";
 export const ACCESS_LOCK_FILE = "access.lock";
@@ -32,7 +42,7 @@ export class WriterLock {
   }
 
   release(): void {
-    if (this.fd >= 0) libc().close(this.fd);
+    if (this.fd >= 0) unlockAndClose(this.fd);
     this.fd = -1;
   }
 }
@@ -64,7 +74,7 @@ export class AccessLock {
   }
 
   release(): void {
-    if (this.fd >= 0) libc().close(this.fd);
+    if (this.fd >= 0) unlockAndClose(this.fd);
     this.fd = -1;
   }
 }
