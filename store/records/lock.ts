@@ -16,8 +16,9 @@ const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
 /**
  * Unlocks, then closes. Closing alone is not enough: a child another thread forks keeps
- * a copy of the descriptor until it execs, and with it the lock (a test run in parallel
- * once found its own store locked right after closing it).
+ * a copy of the descriptor until it execs, and with it the lock (the likely reason a
+ * test under `deno test --parallel` once found its store locked right after closing it;
+ * not reproduced).
  */
 function unlockAndClose(fd: number): void {
   libc().flock(fd, LOCK_UN);
