@@ -17,6 +17,8 @@ export interface ControlTarget {
   flush(): Promise<void>;
   pendingRequests(): number;
   cacheStats(): PageCacheStats;
+  /** Called after a snapshot has been taken and replied to. */
+  snapshotted?(): void;
 }
 
 export function serveControl(t: ControlTarget): { close(): void } {
@@ -98,6 +100,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
   const w = conn.writable.getWriter();
   await w.write(new TextEncoder().encode(JSON.stringify(reply) + "\n"));
   await w.close();
+  if (reply.ok && "rev" in reply) t.snapshotted?.();
 }
 
 function residentMemory(): { rssAnonBytes: number; rssFileBytes: number } {

@@ -123,6 +123,11 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     xattrs: opts.xattrs,
     onInit: () => widenReadahead(real),
   });
+  // Reads of history decode delta chains on a second loader thread: a store with history
+  // starts it ahead of the first such read (1 s after mounting, or after a snapshot).
+  const prepareForHistory = () => {
+    if ((store.latest()?.rev ?? 0) >= 2) loader.prepare();
+  };
   // The control socket is up before the mount appears: whoever sees the mount can snapshot it.
   let control: { close(): void };
   try {
@@ -132,6 +137,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
       flush: () => Promise.resolve(cache.writeOutAll()),
       pendingRequests: () => session.pending,
       cacheStats: () => cache.stats(),
+      snapshotted: prepareForHistory,
     });
   } catch (e) {
     await loader.close();
@@ -146,6 +152,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     await store.close();
     throw new RevfsError("INVALID", `cannot mount on ${mountpoint}: ${(e as Error).message}`);
   }
+  const prepareTimer = setTimeout(prepareForHistory, 1000);
   const writeback = setInterval(() => {
     try {
       cache.writeOutAll();
@@ -157,6 +164,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   }, WRITEBACK_MS);
   const done = session.serve().finally(async () => {
     clearInterval(writeback);
+    clearTimeout(prepareTimer);
     control.close();
     try {
       cache.writeOutAll();

@@ -91,8 +91,18 @@ storeTest("loads: concurrent reads of revisions go through loader threads, each 
   }
 }, { blockSize: BS });
 
-storeTest("loads: a second loader thread starts once reads decode delta chains, not for whole blocks", async (ts) => {
-  const { store } = ts;
+for (const prepared of [false, true]) {
+  const how = prepared ? ", started ahead by prepare()" : "";
+  storeTest(
+    `loads: a second loader thread serves once reads decode delta chains, not for whole blocks${how}`,
+    async (ts) => {
+      await secondThreadForChains(ts.store, prepared);
+    },
+    { blockSize: BS },
+  );
+}
+
+async function secondThreadForChains(store: Store, prepared: boolean): Promise<void> {
   const rng = new Rng(9);
   const text = rng.bytes(24 * BS, "text");
   const ino = writeFile(store, "t", text);
@@ -106,6 +116,8 @@ storeTest("loads: a second loader thread starts once reads decode delta chains, 
   const last = store.snapshot().rev;
   const loader = await BlockLoader.start(store.dir, { threads: 1, maxThreads: 2 });
   try {
+    // A spare thread is started but given no loads until a chain is decoded.
+    if (prepared) loader.prepare();
     const cache = new PageCache(store, 256 * BS, loader);
     const read = async (rev: RevNumber, name: string) => {
       const e = store.revisionTree(rev).entry(name) as FileEntry;
@@ -124,7 +136,7 @@ storeTest("loads: a second loader thread starts once reads decode delta chains, 
     await loader.close();
   }
   assert.equal(loader.threadCount, 0);
-}, { blockSize: BS });
+}
 
 storeTest("loads: a damaged block fails its reads through the loader, and other blocks still load", async (ts) => {
   const { store } = ts;
