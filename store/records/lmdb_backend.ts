@@ -160,14 +160,15 @@ export class LmdbRecordStore implements RecordStore {
 
   put(table: Table, key: Uint8Array, value: Uint8Array): void {
     if (!this.inWrite) throw new Error(`put to ${table} outside a write transaction`);
-    // A later read must not see the caller's buffer change under it.
-    if (this.inWrite === "later") this.pending.set(table, key.slice(), value.slice());
+    // A later read must not see the caller's buffer change under it (the pending layer
+    // keeps keys as strings: only the value needs a copy).
+    if (this.inWrite === "later") this.pending.set(table, key, value.slice());
     else this.dbs[table].putSync(key, value);
   }
 
   del(table: Table, key: Uint8Array): void {
     if (!this.inWrite) throw new Error(`delete in ${table} outside a write transaction`);
-    if (this.inWrite === "later") this.pending.set(table, key.slice(), null);
+    if (this.inWrite === "later") this.pending.set(table, key, null);
     else this.dbs[table].removeSync(key);
   }
 
