@@ -254,8 +254,6 @@ export class RevfsFilesystem implements FuseHandler {
     return this.tree(ino).write(ino, data, offset);
   }
 
-  flush(): void {}
-
   release(_ino: number, fh: number): void {
     const f = this.files.get(fh);
     if (!f) return;

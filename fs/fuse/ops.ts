@@ -132,7 +132,6 @@ export interface FuseHandler {
    * that keeps it, or answers later, must copy it first.
    */
   write(ino: number, data: Uint8Array, offset: number, fh: number): Maybe<number>;
-  flush(ino: number, fh: number): Maybe<void>;
   release(ino: number, fh: number): Maybe<void>;
   fsync(ino: number, datasync: boolean, fh: number): Maybe<void>;
   opendir(ino: number): Maybe<OpenOut>;
