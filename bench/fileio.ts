@@ -102,7 +102,9 @@ async function writeWalkTree(root: string, files: number, seed: number): Promise
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeFile(`${dir}/f${i}.ts`, text.bytes(200 + rng.int(3000)));
   }
-  const git = ["-C", root, "-c", "user.name=bench", "-c", "user.email=bench@localhost"];
+  // No automatic gc: past 6,700 loose objects the commit starts one in the background,
+  // which packs and removes object directories while the benchmark copies the tree.
+  const git = ["-C", root, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "gc.auto=0"];
   await run("git", [...git, "init", "-q"]);
   await run("git", [...git, "add", "-A"]);
   await run("git", [...git, "commit", "-qm", "walk tree"]);
