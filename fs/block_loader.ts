@@ -119,7 +119,7 @@ export class BlockLoader {
    * store opened, 150-200 ms of CPU that competed with the decoding on 2 cores).
    */
   prepare(): void {
-    if (this.spare || this.closed || this.threads.length >= this.maxThreads) return;
+    if (this.spare || this.growing || this.closed || this.threads.length >= this.maxThreads) return;
     this.spare = startThread(this.open).catch(() => undefined);
   }
 
