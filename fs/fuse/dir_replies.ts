@@ -1,40 +1,52 @@
 /**
  * Replies to readdir and readdirplus: as many entries as fit in the kernel's buffer,
- * each numbered by its position (the offset the next call resumes from), packed by
- * libfuse's fuse_add_direntry(_plus).
+ * each numbered by its position (the offset the next call resumes from).
+ *
+ * The entries are packed here, in the kernel's wire format (struct fuse_dirent and
+ * fuse_direntplus of <linux/fuse.h>, offsets checked by tests/fuse_layout_test.ts),
+ * into one reused buffer sent with one fuse_reply_buf. libfuse's fuse_add_direntry_plus
+ * would pack the same bytes, but at one or two FFI calls and a C string and a
+ * fuse_entry_param per entry it took most of a walk's readdirplus time.
  */
 import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
-import type { DirEntryOut, EntryOut } from "./ops.ts";
-import { cstr, entryBuffer, num, unlistedEntry } from "./structs.ts";
+import type { Attr, DirEntryOut, EntryOut } from "./ops.ts";
+import { secondsOf } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
 
-/** An entry's size in a readdirplus reply depends on its name only: any entry param sizes it. */
-const SIZING = new Uint8Array(L.fuse_entry_param);
+const DIRENT = L.FUSE_NAME_OFFSET;
+const DIRENTPLUS = L.FUSE_NAME_OFFSET_DIRENTPLUS;
+const AT_DIRENT = L["fuse_direntplus.dirent"];
+const AT_ATTR = L["fuse_entry_out.attr"];
+const S_IFMT = 0o170000;
+/** st_blksize, as getattr's stat reports it. */
+const BLKSIZE = 65536;
+
+const enc = new TextEncoder();
+/** Replies are sent before the next request is served, so one buffer serves them all. */
+let scratch = new Uint8Array(4096);
+let view = new DataView(scratch.buffer);
 
 /** `entries` from position `start` on, names and types only. */
 export function replyDir(fuse: Fuse, req: Ptr, entries: DirEntryOut[], start: number, max: number): void {
-  const buf = new Uint8Array(max);
+  const buf = bufferOf(max);
   let used = 0;
-  const st = new Uint8Array(L.stat);
-  const sv = new DataView(st.buffer);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    sv.setBigUint64(L["stat.st_ino"], BigInt(e.ino), true);
-    sv.setUint32(L["stat.st_mode"], e.mode, true);
-    const name = cstr(e.name);
-    const rest = buf.subarray(used);
-    const need = num(fuse.fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(start + i + 1)));
-    if (need > rest.length) break;
-    used += need;
+    const name = utf8(e.name);
+    const size = align8(DIRENT + name.length);
+    if (used + size > max) break;
+    putDirent(used, e.ino, start + i + 1, e.mode, name, size - DIRENT - name.length);
+    used += size;
   }
   fuse.fuse_reply_buf(req, buf, BigInt(used));
 }
 
 /**
  * `entries` with their attributes while they fit; `lookup` is asked for an entry only
- * once it fits, since the kernel counts each entry it takes as a lookup.
+ * once it fits, since the kernel counts each entry it takes as a lookup. An entry
+ * without attributes (node id 0) tells the kernel to look it up itself when needed.
  */
 export function replyDirPlus(
   fuse: Fuse,
@@ -44,17 +56,94 @@ export function replyDirPlus(
   max: number,
   lookup: (e: DirEntryOut) => EntryOut | undefined,
 ): void {
-  const buf = new Uint8Array(max);
+  const buf = bufferOf(max);
   let used = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    const name = cstr(e.name);
-    const off = BigInt(start + i + 1);
-    const need = num(fuse.fuse_add_direntry_plus(req, null, 0n, name, SIZING, off));
-    if (used + need > max) break;
+    const name = utf8(e.name);
+    const size = align8(DIRENTPLUS + name.length);
+    if (used + size > max) break;
     const entry = lookup(e);
-    const param = entry ? entryBuffer(entry) : unlistedEntry(e);
-    used += num(fuse.fuse_add_direntry_plus(req, buf.subarray(used), BigInt(max - used), name, param, off));
+    buf.fill(0, used, used + AT_DIRENT);
+    if (entry) putEntryOut(used, entry);
+    putDirent(used + AT_DIRENT, e.ino, start + i + 1, e.mode, name, size - DIRENTPLUS - name.length);
+    used += size;
   }
   fuse.fuse_reply_buf(req, buf, BigInt(used));
+}
+
+function bufferOf(max: number): Uint8Array {
+  if (scratch.length < max) {
+    scratch = new Uint8Array(max);
+    view = new DataView(scratch.buffer);
+  }
+  return scratch;
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** A name's UTF-8 bytes; ASCII (nearly every name) without a call into the runtime. */
+const ascii = new Uint8Array(256);
+function utf8(s: string): Uint8Array {
+  if (s.length > ascii.length) return enc.encode(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return enc.encode(s);
+    ascii[i] = c;
+  }
+  return ascii.subarray(0, s.length);
+}
+
+function putDirent(at: number, ino: number, off: number, mode: number, name: Uint8Array, pad: number): void {
+  put64(at + L["fuse_dirent.ino"], ino);
+  put64(at + L["fuse_dirent.off"], off);
+  view.setUint32(at + L["fuse_dirent.namelen"], name.length, true);
+  view.setUint32(at + L["fuse_dirent.type"], (mode & S_IFMT) >>> 12, true);
+  scratch.set(name, at + DIRENT);
+  scratch.fill(0, at + DIRENT + name.length, at + DIRENT + name.length + pad);
+}
+
+/** struct fuse_entry_out as libfuse's fill_entry writes it from a fuse_entry_param. */
+function putEntryOut(at: number, e: EntryOut): void {
+  put64(at + L["fuse_entry_out.nodeid"], e.attr.ino);
+  put64(at + L["fuse_entry_out.generation"], 1);
+  putTimeout(at + L["fuse_entry_out.entry_valid"], at + L["fuse_entry_out.entry_valid_nsec"], e.entryTimeout);
+  putTimeout(at + L["fuse_entry_out.attr_valid"], at + L["fuse_entry_out.attr_valid_nsec"], e.attrTimeout);
+  putAttr(at + AT_ATTR, e.attr);
+}
+
+function putAttr(at: number, a: Attr): void {
+  put64(at + L["fuse_attr.ino"], a.ino);
+  put64(at + L["fuse_attr.size"], a.size);
+  put64(at + L["fuse_attr.blocks"], Math.ceil(a.size / 512));
+  putTime(at + L["fuse_attr.atime"], at + L["fuse_attr.atimensec"], a.atimeNs);
+  putTime(at + L["fuse_attr.mtime"], at + L["fuse_attr.mtimensec"], a.mtimeNs);
+  putTime(at + L["fuse_attr.ctime"], at + L["fuse_attr.ctimensec"], a.ctimeNs);
+  view.setUint32(at + L["fuse_attr.mode"], a.mode, true);
+  view.setUint32(at + L["fuse_attr.nlink"], a.nlink, true);
+  view.setUint32(at + L["fuse_attr.uid"], a.uid, true);
+  view.setUint32(at + L["fuse_attr.gid"], a.gid, true);
+  view.setUint32(at + L["fuse_attr.rdev"], a.rdev ?? 0, true);
+  view.setUint32(at + L["fuse_attr.blksize"], BLKSIZE, true);
+}
+
+function putTime(secAt: number, nsecAt: number, ns: bigint): void {
+  const [sec, nsec] = secondsOf(ns);
+  put64(secAt, sec);
+  view.setUint32(nsecAt, nsec, true);
+}
+
+/** Seconds and nanoseconds of a timeout, clamped as libfuse's calc_timeout_sec/nsec do. */
+function putTimeout(secAt: number, nsecAt: number, t: number): void {
+  const sec = t > 0 ? Math.floor(t) : 0;
+  put64(secAt, sec);
+  view.setUint32(nsecAt, t > 0 ? Math.min(999_999_999, Math.floor((t - sec) * 1e9)) : 0, true);
+}
+
+/** An integer as a little-endian 64-bit two's complement, in two halves (no BigInt). */
+function put64(at: number, n: number): void {
+  view.setUint32(at, n >>> 0, true);
+  view.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
 }

@@ -1,8 +1,9 @@
 /**
- * Struct layouts and constants of libfuse3 (3.14 headers, x86-64 Linux) that the
- * binding reads and writes by offset. Names match the lines printed by
- * layout_probe.c; tests/fuse_layout_test.ts compiles that probe against the installed
- * headers and checks every value here, so a wrong layout fails CI.
+ * Struct layouts and constants of libfuse3 (3.14 headers, x86-64 Linux) and of the
+ * kernel's FUSE wire format (<linux/fuse.h>) that the binding reads and writes by
+ * offset. Names match the lines printed by layout_probe.c; tests/fuse_layout_test.ts
+ * compiles that probe against the installed headers and checks every value here, so a
+ * wrong layout fails CI.
  */
 export const LAYOUT = {
   "stat": 144,
@@ -101,6 +102,37 @@ export const LAYOUT = {
   "fuse_lowlevel_ops.readdirplus": 328,
   "fuse_lowlevel_ops.copy_file_range": 336,
   "fuse_lowlevel_ops.lseek": 344,
+  "fuse_attr": 88,
+  "fuse_attr.ino": 0,
+  "fuse_attr.size": 8,
+  "fuse_attr.blocks": 16,
+  "fuse_attr.atime": 24,
+  "fuse_attr.mtime": 32,
+  "fuse_attr.ctime": 40,
+  "fuse_attr.atimensec": 48,
+  "fuse_attr.mtimensec": 52,
+  "fuse_attr.ctimensec": 56,
+  "fuse_attr.mode": 60,
+  "fuse_attr.nlink": 64,
+  "fuse_attr.uid": 68,
+  "fuse_attr.gid": 72,
+  "fuse_attr.rdev": 76,
+  "fuse_attr.blksize": 80,
+  "fuse_entry_out": 128,
+  "fuse_entry_out.nodeid": 0,
+  "fuse_entry_out.generation": 8,
+  "fuse_entry_out.entry_valid": 16,
+  "fuse_entry_out.attr_valid": 24,
+  "fuse_entry_out.entry_valid_nsec": 32,
+  "fuse_entry_out.attr_valid_nsec": 36,
+  "fuse_entry_out.attr": 40,
+  "fuse_dirent.ino": 0,
+  "fuse_dirent.off": 8,
+  "fuse_dirent.namelen": 16,
+  "fuse_dirent.type": 20,
+  "fuse_direntplus.dirent": 128,
+  "FUSE_NAME_OFFSET": 24,
+  "FUSE_NAME_OFFSET_DIRENTPLUS": 152,
   "FUSE_CAP_WRITEBACK_CACHE": 65536,
   "FUSE_CAP_ASYNC_READ": 1,
   "FUSE_CAP_ATOMIC_O_TRUNC": 8,

@@ -6,6 +6,7 @@
 #define FUSE_USE_VERSION 314
 #define _FILE_OFFSET_BITS 64
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,20 @@ int main(void) {
   OFF(fuse_lowlevel_ops, forget_multi); OFF(fuse_lowlevel_ops, fallocate);
   OFF(fuse_lowlevel_ops, readdirplus); OFF(fuse_lowlevel_ops, lseek);
   OFF(fuse_lowlevel_ops, copy_file_range);
+  /* The kernel's wire format (directory replies are packed in TypeScript, fs/fuse/dir_replies.ts). */
+  SIZE(fuse_attr);
+  OFF(fuse_attr, ino); OFF(fuse_attr, size); OFF(fuse_attr, blocks); OFF(fuse_attr, atime);
+  OFF(fuse_attr, mtime); OFF(fuse_attr, ctime); OFF(fuse_attr, atimensec); OFF(fuse_attr, mtimensec);
+  OFF(fuse_attr, ctimensec); OFF(fuse_attr, mode); OFF(fuse_attr, nlink); OFF(fuse_attr, uid);
+  OFF(fuse_attr, gid); OFF(fuse_attr, rdev); OFF(fuse_attr, blksize);
+  SIZE(fuse_entry_out);
+  OFF(fuse_entry_out, nodeid); OFF(fuse_entry_out, generation); OFF(fuse_entry_out, entry_valid);
+  OFF(fuse_entry_out, attr_valid); OFF(fuse_entry_out, entry_valid_nsec);
+  OFF(fuse_entry_out, attr_valid_nsec); OFF(fuse_entry_out, attr);
+  OFF(fuse_dirent, ino); OFF(fuse_dirent, off); OFF(fuse_dirent, namelen); OFF(fuse_dirent, type);
+  OFF(fuse_direntplus, dirent);
+  printf("FUSE_NAME_OFFSET %zu\n", FUSE_NAME_OFFSET);
+  printf("FUSE_NAME_OFFSET_DIRENTPLUS %zu\n", FUSE_NAME_OFFSET_DIRENTPLUS);
   printf("FUSE_CAP_WRITEBACK_CACHE %d\n", FUSE_CAP_WRITEBACK_CACHE);
   printf("FUSE_CAP_ASYNC_READ %d\n", FUSE_CAP_ASYNC_READ);
   printf("FUSE_CAP_ATOMIC_O_TRUNC %d\n", FUSE_CAP_ATOMIC_O_TRUNC);

@@ -44,12 +44,24 @@ function writeStat(view: DataView, at: number, a: Attr): void {
   set64(L["stat.st_blksize"], 65536);
   set64(L["stat.st_blocks"], Math.ceil(a.size / 512));
   const time = (off: number, ns: bigint) => {
-    set64(off, ns / 1_000_000_000n);
-    set64(off + 8, ns % 1_000_000_000n);
+    const [sec, nsec] = secondsOf(ns);
+    set64(off, sec);
+    set64(off + 8, nsec);
   };
   time(L["stat.st_atim"], a.atimeNs);
   time(L["stat.st_mtim"], a.mtimeNs);
   time(L["stat.st_ctim"], a.ctimeNs);
+}
+
+/** Whole seconds (rounded down, also before 1970) and the nanoseconds past them, as in a timespec. */
+export function secondsOf(ns: bigint): [number, number] {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return [Number(sec), Number(nsec)];
 }
 
 export function statBuffer(a: Attr): Uint8Array {
@@ -66,18 +78,6 @@ export function entryBuffer(e: EntryOut): Uint8Array {
   writeStat(v, L["fuse_entry_param.attr"], e.attr);
   v.setFloat64(L["fuse_entry_param.attr_timeout"], e.attrTimeout, true);
   v.setFloat64(L["fuse_entry_param.entry_timeout"], e.entryTimeout, true);
-  return b;
-}
-
-/**
- * A readdirplus entry handed over without attributes: node id 0, which the kernel takes
- * as "look it up yourself"; the dirent still carries the inode number and type.
- */
-export function unlistedEntry(e: { ino: number; mode: number }): Uint8Array {
-  const b = new Uint8Array(L.fuse_entry_param);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(L["fuse_entry_param.attr"] + L["stat.st_ino"], BigInt(e.ino), true);
-  v.setUint32(L["fuse_entry_param.attr"] + L["stat.st_mode"], e.mode, true);
   return b;
 }
 
