@@ -24,11 +24,6 @@ const fuseSymbols = {
   fuse_reply_iov: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   fuse_reply_lseek: { parameters: ["pointer", "i64"], result: "i32" },
   fuse_reply_statfs: { parameters: ["pointer", "buffer"], result: "i32" },
-  fuse_add_direntry_plus: {
-    parameters: ["pointer", "buffer", "usize", "buffer", "buffer", "i64"],
-    result: "usize",
-  },
-  fuse_add_direntry: { parameters: ["pointer", "buffer", "usize", "buffer", "buffer", "i64"], result: "usize" },
   fuse_req_ctx: { parameters: ["pointer"], result: "pointer" },
 } as const;
 
