@@ -43,6 +43,9 @@ export async function revfsCommit(): Promise<string> {
   const root = new URL("../..", import.meta.url).pathname;
   const head = await run("git", ["-C", root, "rev-parse", "--short", "HEAD"], { allowFail: true });
   if (head.code !== 0) return "unknown";
-  const dirty = (await run("git", ["-C", root, "status", "--porcelain", "--untracked-files=no"])).stdout.trim();
+  // What a run renders (its results, the README's and BENCHMARKS' tables) is not the code it measured.
+  const rendered = [":!bench/results", ":!README.md", ":!docs/BENCHMARKS.md"];
+  const status = ["-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ...rendered];
+  const dirty = (await run("git", status)).stdout.trim();
   return head.stdout.trim() + (dirty ? " (with uncommitted changes)" : "");
 }
