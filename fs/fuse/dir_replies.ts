@@ -11,7 +11,7 @@
 import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
 import type { Attr, DirEntryOut, EntryOut } from "./ops.ts";
-import { secondsOf } from "./structs.ts";
+import { secondsOf, set64, ST_BLKSIZE, stBlocks } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
 
@@ -20,8 +20,6 @@ const DIRENTPLUS = L.FUSE_NAME_OFFSET_DIRENTPLUS;
 const AT_DIRENT = L["fuse_direntplus.dirent"];
 const AT_ATTR = L["fuse_entry_out.attr"];
 const S_IFMT = 0o170000;
-/** st_blksize, as getattr's stat reports it. */
-const BLKSIZE = 65536;
 
 const enc = new TextEncoder();
 /** Replies are sent before the next request is served, so one buffer serves them all. */
@@ -97,8 +95,8 @@ function utf8(s: string): Uint8Array {
 }
 
 function putDirent(at: number, ino: number, off: number, mode: number, name: Uint8Array, pad: number): void {
-  put64(at + L["fuse_dirent.ino"], ino);
-  put64(at + L["fuse_dirent.off"], off);
+  set64(view, at + L["fuse_dirent.ino"], ino);
+  set64(view, at + L["fuse_dirent.off"], off);
   view.setUint32(at + L["fuse_dirent.namelen"], name.length, true);
   view.setUint32(at + L["fuse_dirent.type"], (mode & S_IFMT) >>> 12, true);
   scratch.set(name, at + DIRENT);
@@ -107,17 +105,17 @@ function putDirent(at: number, ino: number, off: number, mode: number, name: Uin
 
 /** struct fuse_entry_out as libfuse's fill_entry writes it from a fuse_entry_param. */
 function putEntryOut(at: number, e: EntryOut): void {
-  put64(at + L["fuse_entry_out.nodeid"], e.attr.ino);
-  put64(at + L["fuse_entry_out.generation"], 1);
+  set64(view, at + L["fuse_entry_out.nodeid"], e.attr.ino);
+  set64(view, at + L["fuse_entry_out.generation"], 1);
   putTimeout(at + L["fuse_entry_out.entry_valid"], at + L["fuse_entry_out.entry_valid_nsec"], e.entryTimeout);
   putTimeout(at + L["fuse_entry_out.attr_valid"], at + L["fuse_entry_out.attr_valid_nsec"], e.attrTimeout);
   putAttr(at + AT_ATTR, e.attr);
 }
 
 function putAttr(at: number, a: Attr): void {
-  put64(at + L["fuse_attr.ino"], a.ino);
-  put64(at + L["fuse_attr.size"], a.size);
-  put64(at + L["fuse_attr.blocks"], Math.ceil(a.size / 512));
+  set64(view, at + L["fuse_attr.ino"], a.ino);
+  set64(view, at + L["fuse_attr.size"], a.size);
+  set64(view, at + L["fuse_attr.blocks"], stBlocks(a.size));
   putTime(at + L["fuse_attr.atime"], at + L["fuse_attr.atimensec"], a.atimeNs);
   putTime(at + L["fuse_attr.mtime"], at + L["fuse_attr.mtimensec"], a.mtimeNs);
   putTime(at + L["fuse_attr.ctime"], at + L["fuse_attr.ctimensec"], a.ctimeNs);
@@ -126,24 +124,18 @@ function putAttr(at: number, a: Attr): void {
   view.setUint32(at + L["fuse_attr.uid"], a.uid, true);
   view.setUint32(at + L["fuse_attr.gid"], a.gid, true);
   view.setUint32(at + L["fuse_attr.rdev"], a.rdev ?? 0, true);
-  view.setUint32(at + L["fuse_attr.blksize"], BLKSIZE, true);
+  view.setUint32(at + L["fuse_attr.blksize"], ST_BLKSIZE, true);
 }
 
 function putTime(secAt: number, nsecAt: number, ns: bigint): void {
   const [sec, nsec] = secondsOf(ns);
-  put64(secAt, sec);
+  set64(view, secAt, sec);
   view.setUint32(nsecAt, nsec, true);
 }
 
 /** Seconds and nanoseconds of a timeout, clamped as libfuse's calc_timeout_sec/nsec do. */
 function putTimeout(secAt: number, nsecAt: number, t: number): void {
   const sec = t > 0 ? Math.floor(t) : 0;
-  put64(secAt, sec);
+  set64(view, secAt, sec);
   view.setUint32(nsecAt, t > 0 ? Math.min(999_999_999, Math.floor((t - sec) * 1e9)) : 0, true);
-}
-
-/** An integer as a little-endian 64-bit two's complement, in two halves (no BigInt). */
-function put64(at: number, n: number): void {
-  view.setUint32(at, n >>> 0, true);
-  view.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
 }

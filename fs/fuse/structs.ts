@@ -27,30 +27,40 @@ export function num(v: number | bigint): number {
   return typeof v === "bigint" ? Number(v) : v;
 }
 
+/** st_blksize as the mount reports it: its block size. */
+export const ST_BLKSIZE = 65536;
+
+/** st_blocks: 512-byte units, as if every byte were stored. */
+export function stBlocks(size: number): number {
+  return Math.ceil(size / 512);
+}
+
+/** An integer as a little-endian 64-bit two's complement, in two halves: a BigInt per field cost a microsecond. */
+export function set64(view: DataView, at: number, n: number): void {
+  view.setUint32(at, n >>> 0, true);
+  view.setInt32(at + 4, Math.floor(n / 2 ** 32), true);
+}
+
 function writeStat(view: DataView, at: number, a: Attr): void {
-  // Two 32-bit halves: a BigInt per field cost a readdirplus entry a microsecond.
-  const set64 = (off: number, v: number | bigint) => {
-    const n = Number(v);
-    view.setUint32(at + off, n >>> 0, true);
-    view.setInt32(at + off + 4, Math.floor(n / 2 ** 32), true);
-  };
-  set64(L["stat.st_ino"], a.ino);
-  set64(L["stat.st_nlink"], a.nlink);
+  set64(view, at + L["stat.st_ino"], a.ino);
+  set64(view, at + L["stat.st_nlink"], a.nlink);
   view.setUint32(at + L["stat.st_mode"], a.mode, true);
   view.setUint32(at + L["stat.st_uid"], a.uid, true);
   view.setUint32(at + L["stat.st_gid"], a.gid, true);
-  set64(L["stat.st_rdev"], a.rdev ?? 0);
-  set64(L["stat.st_size"], a.size);
-  set64(L["stat.st_blksize"], 65536);
-  set64(L["stat.st_blocks"], Math.ceil(a.size / 512));
-  const time = (off: number, ns: bigint) => {
-    const [sec, nsec] = secondsOf(ns);
-    set64(off, sec);
-    set64(off + 8, nsec);
-  };
-  time(L["stat.st_atim"], a.atimeNs);
-  time(L["stat.st_mtim"], a.mtimeNs);
-  time(L["stat.st_ctim"], a.ctimeNs);
+  set64(view, at + L["stat.st_rdev"], a.rdev ?? 0);
+  set64(view, at + L["stat.st_size"], a.size);
+  set64(view, at + L["stat.st_blksize"], ST_BLKSIZE);
+  set64(view, at + L["stat.st_blocks"], stBlocks(a.size));
+  setTime(view, at + L["stat.st_atim"], a.atimeNs);
+  setTime(view, at + L["stat.st_mtim"], a.mtimeNs);
+  setTime(view, at + L["stat.st_ctim"], a.ctimeNs);
+}
+
+/** A struct timespec. */
+function setTime(view: DataView, at: number, ns: bigint): void {
+  const [sec, nsec] = secondsOf(ns);
+  set64(view, at, sec);
+  set64(view, at + 8, nsec);
 }
 
 /** Whole seconds (rounded down, also before 1970) and the nanoseconds past them, as in a timespec. */
