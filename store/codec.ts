@@ -2,6 +2,7 @@
  * Little binary writer/reader for records: unsigned LEB128 varints, length-prefixed
  * bytes and strings. Every record layout in FORMAT.md is written in these terms.
  */
+import { copyBytes, smallBytes } from "./small_bytes.ts";
 import { RevfsError } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -25,8 +26,30 @@ export function decodeUtf8(bytes: Uint8Array): string {
   return utf8d.decode(bytes);
 }
 
+/**
+ * Writes `s` as UTF-8 at `out[at]` when it is ASCII and fits; returns the end, or -1
+ * (the caller encodes it the slow way). Names are mostly short ASCII, and a TextEncoder
+ * call makes a new buffer each time.
+ */
+function putAscii(out: Uint8Array, at: number, s: string): number {
+  if (at + s.length > out.length) return -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    out[at + i] = c;
+  }
+  return at + s.length;
+}
+
+/** `s`'s UTF-8 length when it is ASCII, else -1. */
+function asciiLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return -1;
+  return s.length;
+}
+
 export class Writer {
-  private buf = new Uint8Array(256);
+  // From a slab, as is what finish() returns: a record is encoded per change.
+  private buf = smallBytes(256);
   private pos = 0;
 
   private reserve(n: number): void {
@@ -91,11 +114,17 @@ export class Writer {
   }
 
   str(s: string): this {
+    if (s.length < 0x80 && asciiLength(s) >= 0) {
+      this.reserve(1 + s.length);
+      this.buf[this.pos++] = s.length;
+      this.pos = putAscii(this.buf, this.pos, s);
+      return this;
+    }
     return this.bytes(utf8.encode(s));
   }
 
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return copyBytes(this.buf, 0, this.pos);
   }
 }
 
@@ -194,14 +223,24 @@ function putU64(out: Uint8Array, at: number, n: number): void {
 
 /** 8-byte big-endian key for a non-negative integer, so keys sort numerically. */
 export function u64Key(n: number, suffix?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + (suffix?.length ?? 0));
+  const out = smallBytes(8 + (suffix?.length ?? 0));
   putU64(out, 0, n);
   if (suffix) out.set(suffix, 8);
   return out;
 }
 
+/** `u64Key(n, utf8.encode(name))` without encoding the name into an array of its own. */
+export function u64NameKey(n: number, name: string): Uint8Array {
+  const ascii = asciiLength(name);
+  if (ascii < 0) return u64Key(n, utf8.encode(name));
+  const out = smallBytes(8 + ascii);
+  putU64(out, 0, n);
+  putAscii(out, 8, name);
+  return out;
+}
+
 export function u64KeyPair(a: number, b: number): Uint8Array {
-  const out = new Uint8Array(16);
+  const out = smallBytes(16);
   putU64(out, 0, a);
   putU64(out, 8, b);
   return out;

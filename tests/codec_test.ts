@@ -1,6 +1,7 @@
 /** The record primitives (store/codec.ts): 8-byte keys sort as their numbers and read back exactly. */
 import assert from "node:assert/strict";
-import { Reader, readU64, u64Key, u64KeyPair, Writer } from "../store/codec.ts";
+import { Reader, readU64, u64Key, u64KeyPair, u64NameKey, Writer } from "../store/codec.ts";
+import { copyBytes } from "../store/small_bytes.ts";
 import { Rng } from "./helpers.ts";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -71,4 +72,50 @@ Deno.test("codec: signed varints (times in ns) are zigzag LEB128 and read back e
     assert.equal(r.bigint(), v);
     assert.equal(r.uint(), 5, "the next value starts where it ended");
   }
+});
+
+Deno.test("codec: names and strings encode as UTF-8 whether ASCII or not, and small arrays never overlap", () => {
+  const rng = new Rng(65);
+  const utf8 = new TextEncoder();
+  const names = [
+    "",
+    "a",
+    "README.md",
+    "ä",
+    "日本語.txt",
+    "x".repeat(127),
+    "x".repeat(128),
+    "é".repeat(200),
+    "a\u0000b",
+  ];
+  for (let i = 0; i < 300; i++) {
+    const len = rng.int(300);
+    names.push(
+      Array.from({ length: len }, () => String.fromCharCode(rng.chance(0.9) ? 32 + rng.int(95) : 0xa0 + rng.int(3000)))
+        .join(""),
+    );
+  }
+  const kept: [Uint8Array, number[]][] = [];
+  for (const name of names) {
+    const bytes = utf8.encode(name);
+    const key = u64NameKey(7, name);
+    assert.deepEqual([...key], [...u64Key(7, bytes)], JSON.stringify(name));
+    const w = new Writer().uint(3).str(name).u8(9).finish();
+    const r = new Reader(w, "test");
+    assert.equal(r.uint(), 3);
+    assert.equal(r.str(), name);
+    assert.equal(r.u8(), 9);
+    r.end();
+    const plain = new Writer().uint(3).bytes(bytes).u8(9).finish();
+    assert.deepEqual([...w], [...plain], "the same bytes as the general path");
+    kept.push([key, [...key]], [w, [...w]]);
+  }
+  for (let n = 0; n < 600; n += 1 + rng.int(40)) {
+    const src = rng.bytes(n + 10);
+    const c = copyBytes(src, 5, 5 + n);
+    assert.deepEqual([...c], [...src.subarray(5, 5 + n)]);
+    assert.equal(c.byteOffset % 8, 0, "8-byte aligned");
+    kept.push([c, [...c]]);
+  }
+  for (const [a, was] of kept) assert.deepEqual([...a], was, "a later array wrote over an earlier one");
 });

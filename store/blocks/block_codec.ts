@@ -14,6 +14,7 @@ import { xxh3 } from "./checksum.ts";
 import { Reader, Writer } from "../codec.ts";
 import { compress, compressWithDict, hasContentChecksum, ZSTD_LEVEL } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
+import { copyBytes } from "../small_bytes.ts";
 
 export type BlockRecord =
   | { kind: "raw"; data: Uint8Array }
@@ -122,7 +123,7 @@ export function decodeBlockRecord(bytes: Uint8Array, what: string): StoredBlockR
       return { kind: "zstd-dict", dictId, frame, check: frameCheck(frame) };
     }
     case KIND_BYTE.delta: {
-      const base = r.raw(HASH_BYTES).slice() as BlockHash;
+      const base = copyBytes(r.raw(HASH_BYTES)) as BlockHash;
       const frame = r.rest();
       return { kind: "delta", base, frame, check: frameCheck(frame) };
     }

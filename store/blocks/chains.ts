@@ -28,6 +28,7 @@ import type { RecordStore } from "../records/records.ts";
 import { deltaBaseOf } from "./block_codec.ts";
 import { bytesEqual } from "./hash.ts";
 import type { PageHash } from "../types.ts";
+import { smallBytes } from "../small_bytes.ts";
 
 /** Delta records a read of a block decodes at most on top of one whole record. */
 export const MAX_DELTA_DEPTH = 16;
@@ -84,7 +85,7 @@ const PAGE_KEY_PREFIX = 0x70; // "p"
 
 /** A page's key in the `chains` table: "p" and its hash, apart from every block's. */
 export function pageChainKey(h: PageHash | Uint8Array): Uint8Array {
-  const k = new Uint8Array(CHAIN_KEY_BYTES);
+  const k = smallBytes(CHAIN_KEY_BYTES);
   k[0] = PAGE_KEY_PREFIX;
   k.set(h.subarray(0, CHAIN_KEY_BYTES - 1), 1);
   return k;

@@ -19,6 +19,7 @@ import { type BlockHash, type Ino, RevfsError } from "../types.ts";
 import type { FileInode } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
 import type { FreshBlocks } from "./fresh_blocks.ts";
+import { copyBytes } from "../small_bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -54,7 +55,7 @@ export class FileBlocks {
   blockHash(f: FileInode, index: number): BlockHash | null {
     if (index * this.blockSize >= f.size) return null;
     const v = this.records.get("overlay", u64KeyPair(f.ino, index));
-    if (v !== undefined) return v.length === 0 ? null : v.slice() as BlockHash;
+    if (v !== undefined) return v.length === 0 ? null : copyBytes(v) as BlockHash;
     if (index >= f.baseBlocks) return null;
     // What `put` would name it: for comparing only.
     if (f.inline) return BlockStore.hashOf(this.inlineBase(f));
@@ -108,7 +109,7 @@ export class FileBlocks {
   *overlay(ino: Ino): Iterable<[number, BlockHash | null]> {
     const prefix = u64Key(ino);
     for (const [k, v] of this.records.range("overlay", { start: prefix, end: prefixEnd(prefix) })) {
-      yield [readU64(k, 8), v.length === 0 ? null : v.slice() as BlockHash];
+      yield [readU64(k, 8), v.length === 0 ? null : copyBytes(v) as BlockHash];
     }
   }
 

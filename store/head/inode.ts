@@ -1,5 +1,6 @@
 /** Head inode records (table `inodes`): the mutable namespace a writer changes. */
 import { Reader, Writer } from "../codec.ts";
+import { copyBytes } from "../small_bytes.ts";
 import { HASH_BYTES } from "../blocks/hash.ts";
 import { type Ino, type MapRoot, type PageHash, RevfsError, type SpecialType, type Xattrs } from "../types.ts";
 import { SPECIAL_KIND, specialOf } from "../tree/pages.ts";
@@ -110,7 +111,7 @@ export function decodeInode(ino: Ino, bytes: Uint8Array): Inode {
     mtimeNs: r.bigint(),
     ctimeNs: r.bigint(),
   };
-  const hash = () => r.u8() === 0 ? null : r.raw(HASH_BYTES).slice() as PageHash;
+  const hash = () => r.u8() === 0 ? null : copyBytes(r.raw(HASH_BYTES)) as PageHash;
   let i: Inode;
   switch (t) {
     case 1:

@@ -3,7 +3,7 @@
  * with `dirty`, the names a snapshot must revisit. Reads and single-record writes
  * only; what a change means (create, rename, unlink) is store/head/namespace.ts.
  */
-import { decodeUtf8, readU64, u64Key, utf8 } from "../codec.ts";
+import { decodeUtf8, readU64, u64Key, u64NameKey, utf8 } from "../codec.ts";
 import { splitPath } from "../paths.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
 import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
@@ -11,9 +11,10 @@ import { decodeInode, type DirInode, encodeInode, type FileInode, type Inode, na
 
 const META_NEXT_INO = utf8.encode("nextIno");
 const EMPTY = new Uint8Array(0);
+const ONE_BYTE = new Uint8Array(1);
 
 export function direntKey(parent: Ino, name: string): Uint8Array {
-  return u64Key(parent, utf8.encode(name));
+  return u64NameKey(parent, name);
 }
 
 /**
@@ -32,8 +33,7 @@ const DIRENT_TYPES: readonly (EntryType | undefined)[] = [
 ];
 
 function direntValue(ino: Ino, type: EntryType): Uint8Array {
-  const v = new Uint8Array(9);
-  v.set(u64Key(ino));
+  const v = u64Key(ino, ONE_BYTE); // the type byte follows
   v[8] = DIRENT_TYPES.indexOf(type);
   return v;
 }

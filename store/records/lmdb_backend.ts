@@ -1,5 +1,5 @@
 /** RecordStore on one LMDB environment with one named database per table. */
-import { type Database, open, type RootDatabase } from "lmdb";
+import { type Database, open, type RootDatabase, type RootDatabaseOptions } from "lmdb";
 import { statfsSync } from "node:fs";
 import { checkDataFile } from "./lmdb_file.ts";
 import { mergeRange, PendingWrites } from "./pending_writes.ts";
@@ -15,6 +15,7 @@ import {
 } from "./lmdb_packs.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "../types.ts";
+import { copyBytes } from "../small_bytes.ts";
 
 export const LMDB_DATA_FILE = "data.mdb";
 
@@ -50,13 +51,7 @@ export class LmdbRecordStore implements RecordStore {
 
   private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>, private readonly dir: string) {
     const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
-    for (const t of TABLES) {
-      dbs[t] = env.openDB<Uint8Array, Uint8Array>({
-        name: t,
-        keyEncoding: "binary",
-        encoding: "binary",
-      });
-    }
+    for (const t of TABLES) dbs[t] = openTable(env, t);
     this.dbs = dbs;
   }
 
@@ -79,8 +74,7 @@ export class LmdbRecordStore implements RecordStore {
       // a batch: each transaction rewrites LMDB's root page and frees the old one, so a
       // transaction per table would leave a small store's copy with free pages.
       let dbs: { packs: Database<Uint8Array, Uint8Array>; tables: Record<Table, Database<Uint8Array, Uint8Array>> };
-      const open = (name: string) =>
-        env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: "binary", encoding: "binary" });
+      const open = (name: string) => openTable(env, name);
       const openAll = () =>
         dbs ??= {
           packs: open(PACKS_TABLE),
@@ -142,7 +136,7 @@ export class LmdbRecordStore implements RecordStore {
       if (v === undefined) return undefined;
       const value = new Uint8Array(v.buffer, v.byteOffset, v.length);
       if (PACKED_TABLES.has(table) && isPackRef(value)) return this.unpacked(table, value, view);
-      return view ? value : value.slice();
+      return view ? value : copyBytes(value);
     } catch (e) {
       throw damaged(e, table);
     }
@@ -162,7 +156,7 @@ export class LmdbRecordStore implements RecordStore {
     if (!this.inWrite) throw new Error(`put to ${table} outside a write transaction`);
     // A later read must not see the caller's buffer change under it (the pending layer
     // keeps keys as strings: only the value needs a copy).
-    if (this.inWrite === "later") this.pending.set(table, key, value.slice());
+    if (this.inWrite === "later") this.pending.set(table, key, copyBytes(value));
     else this.dbs[table].putSync(key, value);
   }
 
@@ -189,15 +183,14 @@ export class LmdbRecordStore implements RecordStore {
     });
     const pack = this.packsDb.getBinaryFast(packKey(r.pack));
     const bytes = unpack(pack && new Uint8Array(pack.buffer, pack.byteOffset, pack.length), r, what);
-    return view ? bytes : bytes.slice();
+    return view ? bytes : copyBytes(bytes);
   }
 
   private *committedRange(table: Table, range: KeyRange): Iterable<[Uint8Array, Uint8Array]> {
     const packed = PACKED_TABLES.has(table);
     try {
       for (const { key, value } of this.dbs[table].getRange(range)) {
-        const v = toU8(value);
-        yield [toU8(key as Uint8Array), packed && isPackRef(v) ? this.unpacked(table, v, false) : v];
+        yield [key, packed && isPackRef(value) ? this.unpacked(table, value, false) : value];
       }
     } catch (e) {
       throw damaged(e, table);
@@ -211,7 +204,7 @@ export class LmdbRecordStore implements RecordStore {
       return;
     }
     try {
-      for (const key of this.dbs[table].getKeys(range)) yield toU8(key as Uint8Array);
+      for (const key of this.dbs[table].getKeys(range)) yield key;
     } catch (e) {
       throw damaged(e, table);
     }
@@ -335,8 +328,30 @@ function damaged(e: unknown, table: Table): unknown {
   return new RevfsError("CORRUPT", `the store's LMDB file is damaged (reading ${table}): ${msg}`);
 }
 
-function toU8(b: Uint8Array): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+/**
+ * A table's database. lmdb-js would hand each key and value of a range over as a Node
+ * Buffer of its own, a slice of its shared buffer: several microseconds each in Deno,
+ * most of a directory listing's time. Keys and values are copied here instead
+ * (store/small_bytes.ts), into plain Uint8Arrays, through lmdb-js's documented `encoder`
+ * hook (values; `decode` is told the buffer is reused) and its `readKey` (keys, which
+ * lmdb-js 3 reads through this method of the database for binary keys).
+ */
+function openTable(env: RootDatabase<Uint8Array, Uint8Array>, name: string): Database<Uint8Array, Uint8Array> {
+  const options: RootDatabaseOptions & { name: string } = {
+    name,
+    keyEncoding: "binary",
+    encoding: "binary",
+    encoder: {
+      encode: (v: Uint8Array) => v,
+      decode: (bytes: Uint8Array & { isGlobal?: boolean }, size: number) =>
+        bytes.isGlobal ? copyBytes(bytes, 0, size) : new Uint8Array(bytes.buffer, bytes.byteOffset, size),
+    },
+  };
+  const db = env.openDB<Uint8Array, Uint8Array>(options);
+  const keyed = db as unknown as { readKey(b: Uint8Array, start: number, end: number): Uint8Array };
+  if (typeof keyed.readKey !== "function") throw new Error("lmdb-js no longer reads keys through readKey");
+  keyed.readKey = copyBytes;
+  return db;
 }
 
 function openEnv(dir: string, readOnly: boolean): RootDatabase<Uint8Array, Uint8Array> {

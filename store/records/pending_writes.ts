@@ -7,6 +7,7 @@
  * `rollback` puts back what the failed call changed.
  */
 import type { KeyRange, Table } from "./records.ts";
+import { smallBytes } from "../small_bytes.ts";
 
 /** A pending value; null is a pending delete. */
 export type Pending = Uint8Array | null;
@@ -19,7 +20,7 @@ function keyString(key: Uint8Array): string {
 }
 
 function keyBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
+  const out = smallBytes(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }

@@ -8,6 +8,7 @@
  * (33 bytes), so roots compare and key by their bytes whatever their kind.
  */
 import { Reader, Writer } from "../codec.ts";
+import { copyBytes, smallBytes } from "../small_bytes.ts";
 import { HASH_BYTES } from "../blocks/hash_keys.ts";
 import { type BlockHash, type MapRoot, type PageHash, RevfsError } from "../types.ts";
 
@@ -16,7 +17,7 @@ const PAGE = 1;
 const ONE_BLOCK = 2;
 
 export function oneBlockRoot(h: BlockHash): MapRoot {
-  const root = new Uint8Array(1 + HASH_BYTES);
+  const root = smallBytes(1 + HASH_BYTES);
   root[0] = ONE_BLOCK;
   root.set(h, 1);
   return root as MapRoot;
@@ -41,7 +42,7 @@ export function writeMapRoot(w: Writer, root: MapRoot | null): void {
 export function readMapRoot(r: Reader): MapRoot | null {
   const tag = r.u8();
   if (tag === NONE) return null;
-  if (tag === PAGE) return r.raw(HASH_BYTES).slice() as PageHash;
+  if (tag === PAGE) return copyBytes(r.raw(HASH_BYTES)) as PageHash;
   if (tag === ONE_BLOCK) return oneBlockRoot(r.raw(HASH_BYTES) as BlockHash);
   throw new RevfsError("CORRUPT", `unknown block map root kind ${tag}`);
 }

@@ -12,6 +12,7 @@ import { compress, compressWithDict, decompress, decompressWithDict } from "../b
 import { readMapRoot, writeMapRoot } from "./map_root.ts";
 import { readXattrs, writeXattrs } from "./xattrs.ts";
 import { type ChainKind, Chains, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
+import { copyBytes } from "../small_bytes.ts";
 
 export interface DirChild {
   page: PageHash;
@@ -92,7 +93,7 @@ function readEntryBody(r: Reader, tag: number): Entry {
     case SPECIAL_TAG:
       return { type: specialOf(r.u8()), mode, uid, gid, mtimeNs, rdev: r.uint() };
     case INLINE_FILE_TAG: {
-      const inline = r.bytes().slice();
+      const inline = copyBytes(r.bytes());
       return { type: "file", mode, uid, gid, mtimeNs, size: inline.length, content: null, inline };
     }
     default:
@@ -106,7 +107,7 @@ function writeOptHash(w: Writer, h: Uint8Array | null): void {
 }
 
 function readOptHash(r: Reader): Uint8Array | null {
-  return r.u8() === 0 ? null : r.raw(HASH_BYTES).slice();
+  return r.u8() === 0 ? null : copyBytes(r.raw(HASH_BYTES));
 }
 
 export function encodePage(p: Page): Uint8Array {
