@@ -188,10 +188,10 @@ storeTest(
   },
 );
 
-Deno.test("a store written with the WebAssembly checksum and zstd reads and verifies with the native ones, and back", async () => {
+Deno.test("a store written with the portable checksum, zstd and SHA-256 reads and verifies with the native ones, and back", async () => {
   const dir = await tempDir("revfs-wasm-");
   try {
-    const wasm = { REVFS_XXHASH: "wasm", REVFS_ZSTD: "wasm" };
+    const wasm = { REVFS_XXHASH: "wasm", REVFS_ZSTD: "wasm", REVFS_SHA256: "node" };
     const src = `${dir}/src`;
     await Deno.mkdir(src);
     const rng = new Rng(4);

@@ -1,15 +1,59 @@
 /**
- * Content hashing. SHA-256 through node:crypto runs at ~2 GB/s on one core here
- * (SHA-NI); see docs/BENCHMARKS.md "Choosing the hash" for the measurement against BLAKE3 and
- * WebCrypto.
+ * Content hashing: SHA-256, a block's and a page's name. See docs/BENCHMARKS.md
+ * "Choosing the hash" for the measurement against BLAKE3 and WebCrypto. The system
+ * libcrypto (OpenSSL 3, Debian's libssl3) through FFI when present, else node:crypto:
+ * both hash at the same speed, but node:crypto's hash object, digest Buffer and copy cost
+ * ~5 us per call, more than hashing a small file takes, and a walk of a revision or an
+ * import hashes once per name or file. REVFS_SHA256=node forces node:crypto (tests).
  */
 import { createHash } from "node:crypto";
+import { optionalLibrary } from "../../sys/native.ts";
+import { smallBytes } from "../small_bytes.ts";
+import { HASH_BYTES } from "./hash_keys.ts";
 
 export { bytesEqual, HASH_BYTES, hashKey, shortHex, toHex } from "./hash_keys.ts";
 
-export function sha256(data: Uint8Array): Uint8Array {
+const cryptoSymbols = {
+  EVP_MD_fetch: { parameters: ["pointer", "buffer", "pointer"], result: "pointer" },
+  EVP_Digest: { parameters: ["buffer", "usize", "buffer", "pointer", "pointer", "pointer"], result: "i32" },
+} as const;
+
+type Sha256 = (data: Uint8Array) => Uint8Array;
+
+function nodeSha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(data).digest().buffer);
 }
+
+/** libcrypto's one-shot EVP_Digest with the digest fetched once (SHA256() fetches it per call). */
+function loadNative(): Sha256 | undefined {
+  const lib = optionalLibrary("libcrypto.so.3", cryptoSymbols, "REVFS_SHA256", "node");
+  const md = lib?.EVP_MD_fetch(null, new TextEncoder().encode("SHA256\0"), null);
+  if (!lib || !md) return undefined;
+  // The size as a plain number: FFI takes one for usize, and a BigInt per call costs.
+  const digest = lib.EVP_Digest as unknown as (
+    data: Uint8Array,
+    n: number,
+    out: Uint8Array,
+    outSize: null,
+    type: Deno.PointerObject,
+    engine: null,
+  ) => number;
+  return (data) => {
+    const out = smallBytes(HASH_BYTES);
+    if (digest(data, data.length, out, null, md, null) !== 1) {
+      throw new Error("libcrypto: EVP_Digest failed");
+    }
+    return out;
+  };
+}
+
+/** The implementation in use: "libcrypto" or "node:crypto". */
+export let sha256Implementation = "libcrypto";
+
+export const sha256: Sha256 = loadNative() ?? (sha256Implementation = "node:crypto", nodeSha256);
+
+/** node:crypto's SHA-256, for tests that compare the two. */
+export { nodeSha256 };
 
 /** Length of `data` without its trailing zero bytes. */
 export function trimmedLength(data: Uint8Array): number {
