@@ -76,25 +76,37 @@ export function dictIdOf(stored: Uint8Array): number | undefined {
   return kindOf(stored) === KIND_BYTE["zstd-dict"] ? new Reader(stored.subarray(1), "block record").uint() : undefined;
 }
 
-/** A record as format 7 writes it: checked, a raw one with XXH3-64 of its bytes. */
-export function encodeBlockRecord(r: BlockRecord): Uint8Array {
-  const w = new Writer().u8(KIND_BYTE[r.kind] + CHECKED);
+/**
+ * A record as format 7 writes it: checked, a raw one with XXH3-64 of its bytes. Built
+ * in one array of its exact size, or in `into` (a view of it) when that is large
+ * enough: for a caller that stores the record at once. A Writer here grew by doubling
+ * and copied out at the end, ~4 copies of a 64 KiB block into fresh mappings: a
+ * quarter of a sequential write's time.
+ */
+export function encodeBlockRecord(r: BlockRecord, into?: Uint8Array): Uint8Array {
+  const kind = KIND_BYTE[r.kind] + CHECKED;
   if (r.kind === "raw") {
-    const sum = new Uint8Array(XXH3_BYTES);
-    new DataView(sum.buffer).setBigUint64(0, xxh3(r.data), true);
-    return w.raw(sum).raw(r.data).finish();
+    const out = recordArray(1 + XXH3_BYTES + r.data.length, into);
+    out[0] = kind;
+    new DataView(out.buffer, out.byteOffset + 1, XXH3_BYTES).setBigUint64(0, xxh3(r.data), true);
+    out.set(r.data, 1 + XXH3_BYTES);
+    return out;
   }
   // Every frame this revfs writes carries its checksum (zstd.ts); a record without one
   // would be read as damaged.
   if (!hasContentChecksum(r.frame)) throw new Error("a block record's zstd frame has no content checksum");
-  switch (r.kind) {
-    case "zstd":
-      return w.raw(r.frame).finish();
-    case "zstd-dict":
-      return w.uint(r.dictId).raw(r.frame).finish();
-    case "delta":
-      return w.raw(r.base).raw(r.frame).finish();
-  }
+  const head = new Writer().u8(kind);
+  if (r.kind === "zstd-dict") head.uint(r.dictId);
+  if (r.kind === "delta") head.raw(r.base);
+  const h = head.finish();
+  const out = recordArray(h.length + r.frame.length, into);
+  out.set(h);
+  out.set(r.frame, h.length);
+  return out;
+}
+
+function recordArray(n: number, into?: Uint8Array): Uint8Array {
+  return into && into.length >= n ? into.subarray(0, n) : new Uint8Array(n);
 }
 
 export function decodeBlockRecord(bytes: Uint8Array, what: string): StoredBlockRecord {

@@ -51,6 +51,9 @@ export class BlockStore {
   /** Where a delta chain's lower steps are decoded (`get`). */
   private readonly scratch: Uint8Array[] = [];
 
+  /** Where `add` builds a record: a put copies it, and a fresh 64 KiB array costs page faults. */
+  private recordBuffer?: Uint8Array;
+
   constructor(private readonly records: RecordStore, readonly blockSize: number) {
     this.chains = new Chains(records);
     this.dicts = new Dictionaries(records);
@@ -76,10 +79,16 @@ export class BlockStore {
     const created = existing === undefined;
     if (created || isDelta(existing)) {
       if (!created) this.chains.wholeAgain(hash);
-      this.records.put("blocks", hash, encodeBlockRecord(encodeBlock(canonical, this.dicts.forKind(kind))));
+      const record = encodeBlockRecord(encodeBlock(canonical, this.dicts.forKind(kind)), this.recordScratch());
+      this.records.put("blocks", hash, record);
       if (created) this.written++;
     }
     return { hash, created };
+  }
+
+  private recordScratch(): Uint8Array {
+    // The largest record: a raw block, its kind byte and checksum.
+    return this.recordBuffer ??= new Uint8Array(this.blockSize + 16);
   }
 
   /** Deletes a block nothing refers to (the caller knows: store/head/fresh_blocks.ts). */

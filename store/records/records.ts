@@ -50,7 +50,7 @@ export interface RecordStore {
    */
   peek(table: Table, key: Uint8Array): Uint8Array | undefined;
   has(table: Table, key: Uint8Array): boolean;
-  /** Only inside `write`. */
+  /** Only inside `write`. Key and value are copied (or stored) before it returns: the caller may reuse them. */
   put(table: Table, key: Uint8Array, value: Uint8Array): void;
   /** Only inside `write`. */
   del(table: Table, key: Uint8Array): void;
