@@ -88,3 +88,25 @@ Deno.test("checksums: libzstd decodes a chain's lower step without its checksum 
     assert.throws(() => read(bad, true), /checksum/);
   }
 });
+
+Deno.test("zstd: compressAtMost gives compress's frame when it fits the limit, and nothing when it does not", async () => {
+  const { native, wasm } = await bothZstd();
+  assert.ok(native, "libzstd.so.1 is not installed");
+  const rng = new Rng(8);
+  const dict = rng.bytes(20_000, "text");
+  const cases = [rng.bytes(60_000, "text"), rng.bytes(4_000), rng.bytes(30_000, "text")];
+  for (const z of [native, wasm]) {
+    for (const [i, data] of cases.entries()) {
+      // zstd-wasm's frames with a dictionary differ from call to call (a reused context): libzstd's only.
+      const d: Uint8Array | undefined = i === 2 && z === native ? dict : undefined;
+      const frame: Uint8Array = d ? z.compressWithDict(data, d) : z.compress(data);
+      const what = `${z.name}, case ${i}`;
+      assert.deepEqual(z.compressAtMost(data, frame.length, d), frame, `${what}: at its own size`);
+      assert.equal(z.compressAtMost(data, frame.length - 1, d), undefined, `${what}: one byte short`);
+      // What it returns is the caller's: a later call does not change it.
+      const kept: Uint8Array = z.compressAtMost(data, frame.length, d)!;
+      z.compressAtMost(rng.bytes(5_000), 10_000);
+      assert.deepEqual(kept, frame, what);
+    }
+  }
+});

@@ -12,7 +12,7 @@
 import { HASH_BYTES } from "./hash.ts";
 import { xxh3 } from "./checksum.ts";
 import { Reader, Writer } from "../codec.ts";
-import { compress, compressWithDict, hasContentChecksum, ZSTD_LEVEL } from "./zstd.ts";
+import { compressAtMost, hasContentChecksum, ZSTD_LEVEL } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
 import { copyBytes } from "../small_bytes.ts";
 
@@ -154,10 +154,8 @@ export function encodeBlock(
   level = ZSTD_LEVEL,
 ): BlockRecord {
   if (data.length >= MIN_COMPRESS_BYTES) {
-    const frame = dict ? compressWithDict(data, dict.bytes, level) : compress(data, level);
-    if (frame.length <= data.length * (1 - MIN_SAVING)) {
-      return dict ? { kind: "zstd-dict", dictId: dict.id, frame } : { kind: "zstd", frame };
-    }
+    const frame = compressAtMost(data, Math.floor(data.length * (1 - MIN_SAVING)), dict?.bytes, level);
+    if (frame) return dict ? { kind: "zstd-dict", dictId: dict.id, frame } : { kind: "zstd", frame };
   }
   return { kind: "raw", data };
 }

@@ -23,6 +23,12 @@ export interface Zstd {
   readonly name: "libzstd" | "zstd-wasm";
   compress(data: Uint8Array, level?: number): Uint8Array;
   /**
+   * The frame of `data` (with `dict`, if given) when it is at most `maxBytes`, else
+   * undefined: a frame too large to keep is not copied out (for incompressible 64 KiB,
+   * the copy cost more than compressing).
+   */
+  compressAtMost(data: Uint8Array, maxBytes: number, dict?: Uint8Array, level?: number): Uint8Array | undefined;
+  /**
    * May decode into `into` when it is large enough (the result is then a view of it).
    * `checked: false` skips the frame's content checksum where the implementation can
    * (libzstd): for a delta chain's lower steps, whose errors the top's checksum catches.
@@ -170,15 +176,21 @@ class NativeZstd implements Zstd {
   }
 
   /** ZSTD_compress2 keeps the context's parameters (the checksum flag); the simple calls ignore them. */
-  private compressWith(cctx: Ptr, data: Uint8Array, level: number): Uint8Array {
+  private compressWith(cctx: Ptr, data: Uint8Array, level: number, maxBytes = Infinity): Uint8Array | undefined {
     this.check(this.lib.ZSTD_CCtx_setParameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level), "set level");
     const out = this.scratch(Number(this.lib.ZSTD_compressBound(data.length)));
     const n = this.check(this.lib.ZSTD_compress2(cctx, out, out.length, data, data.length), "compress");
-    return out.slice(0, n);
+    return n <= maxBytes ? out.slice(0, n) : undefined;
   }
 
   compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
-    return this.compressWith(this.cctx, data, level);
+    return this.compressWith(this.cctx, data, level)!;
+  }
+
+  compressAtMost(data: Uint8Array, maxBytes: number, dict?: Uint8Array, level = ZSTD_LEVEL): Uint8Array | undefined {
+    if (!dict) return this.compressWith(this.cctx, data, level, maxBytes);
+    this.loadDict(dict);
+    return this.compressWith(this.dictCctx, data, level, maxBytes);
   }
 
   decompress(frame: Uint8Array, into?: Uint8Array, checked = true): Uint8Array {
@@ -192,11 +204,15 @@ class NativeZstd implements Zstd {
   }
 
   compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
+    this.loadDict(dict);
+    return this.compressWith(this.dictCctx, data, level)!;
+  }
+
+  private loadDict(dict: Uint8Array): void {
     // Loaded by copy (FFI buffers are only valid during the call); a trained dictionary
     // (it starts with the dictionary magic) is loaded as one, other bytes as raw content,
     // as ZSTD_decompress_usingDict reads them.
     this.check(this.lib.ZSTD_CCtx_loadDictionary(this.dictCctx, dict, dict.length), "load dictionary");
-    return this.compressWith(this.dictCctx, data, level);
   }
 
   decompressWithDict(frame: Uint8Array, dict: Uint8Array, into?: Uint8Array, checked = true): Uint8Array {
@@ -252,6 +268,10 @@ class WasmZstd implements Zstd {
   compressWithDict(data: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
     return withContentChecksum(this.w.compressUsingDict(this.cctx, data, dict, level), data);
   }
+  compressAtMost(data: Uint8Array, maxBytes: number, dict?: Uint8Array, level = ZSTD_LEVEL): Uint8Array | undefined {
+    const frame = dict ? this.compressWithDict(data, dict, level) : this.compress(data, level);
+    return frame.length <= maxBytes ? frame : undefined;
+  }
   decompressWithDict(frame: Uint8Array, dict: Uint8Array): Uint8Array {
     return this.w.decompressUsingDict(this.dctx, frame, dict);
   }
@@ -293,6 +313,15 @@ export function zstd(): Zstd {
 
 export function compress(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
   return zstd().compress(data, level);
+}
+
+export function compressAtMost(
+  data: Uint8Array,
+  maxBytes: number,
+  dict?: Uint8Array,
+  level = ZSTD_LEVEL,
+): Uint8Array | undefined {
+  return zstd().compressAtMost(data, maxBytes, dict, level);
 }
 
 export function decompress(frame: Uint8Array, into?: Uint8Array, checked = true): Uint8Array {
