@@ -2,7 +2,7 @@
  * Little binary writer/reader for records: unsigned LEB128 varints, length-prefixed
  * bytes and strings. Every record layout in FORMAT.md is written in these terms.
  */
-import { copyBytes, smallBytes } from "./small_bytes.ts";
+import { copyBytes, smallBytes } from "../sys/small_bytes.ts";
 import { RevfsError } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -45,6 +45,20 @@ function putAscii(out: Uint8Array, at: number, s: string): number {
 function asciiLength(s: string): number {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return -1;
   return s.length;
+}
+
+/** `s` as UTF-8: a name, a key. Short ASCII is written here, into a small array (sys/small_bytes.ts). */
+export function utf8Bytes(s: string): Uint8Array {
+  if (s.length > 256 || asciiLength(s) < 0) return utf8.encode(s);
+  const out = smallBytes(s.length);
+  putAscii(out, 0, s);
+  return out;
+}
+
+/** Bytes of `s` in UTF-8, without encoding it when it is ASCII. */
+export function utf8Length(s: string): number {
+  const n = asciiLength(s);
+  return n >= 0 ? n : utf8.encode(s).length;
 }
 
 export class Writer {

@@ -1,16 +1,15 @@
 /** Names and paths as the store accepts them: one place for the rules. */
+import { utf8Length } from "./codec.ts";
 import { RevfsError } from "./types.ts";
 
 export const MAX_NAME_BYTES = 255;
-
-const utf8 = new TextEncoder();
 
 /** A name that may stand in a directory: not empty, `.`, `..`, nor holding `/` or NUL; at most 255 bytes. */
 export function checkName(name: string): void {
   if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
     throw new RevfsError("INVALID", `invalid file name ${JSON.stringify(name)}`, { path: name });
   }
-  if (utf8.encode(name).length > MAX_NAME_BYTES) {
+  if (name.length > MAX_NAME_BYTES / 3 && utf8Length(name) > MAX_NAME_BYTES) {
     throw new RevfsError("NAME_TOO_LONG", `file name longer than ${MAX_NAME_BYTES} bytes`, {
       path: `${name.slice(0, 40)}...`,
     });

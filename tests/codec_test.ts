@@ -1,7 +1,7 @@
 /** The record primitives (store/codec.ts): 8-byte keys sort as their numbers and read back exactly. */
 import assert from "node:assert/strict";
 import { Reader, readU64, u64Key, u64KeyPair, u64NameKey, Writer } from "../store/codec.ts";
-import { copyBytes } from "../store/small_bytes.ts";
+import { copyBytes } from "../sys/small_bytes.ts";
 import { Rng } from "./helpers.ts";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -14,7 +14,7 @@ import { xxh3 } from "./checksum.ts";
 import { Reader, Writer } from "../codec.ts";
 import { compressAtMost, hasContentChecksum, ZSTD_LEVEL } from "./zstd.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
-import { copyBytes } from "../small_bytes.ts";
+import { copyBytes } from "../../sys/small_bytes.ts";
 
 export type BlockRecord =
   | { kind: "raw"; data: Uint8Array }

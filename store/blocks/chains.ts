@@ -28,7 +28,7 @@ import type { RecordStore } from "../records/records.ts";
 import { deltaBaseOf } from "./block_codec.ts";
 import { bytesEqual } from "./hash.ts";
 import type { PageHash } from "../types.ts";
-import { smallBytes } from "../small_bytes.ts";
+import { smallBytes } from "../../sys/small_bytes.ts";
 
 /** Delta records a read of a block decodes at most on top of one whole record. */
 export const MAX_DELTA_DEPTH = 16;

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { optionalLibrary } from "../../sys/native.ts";
-import { smallBytes } from "../small_bytes.ts";
+import { smallBytes } from "../../sys/small_bytes.ts";
 import { HASH_BYTES } from "./hash_keys.ts";
 
 export { bytesEqual, HASH_BYTES, hashKey, shortHex, toHex } from "./hash_keys.ts";

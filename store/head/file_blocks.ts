@@ -19,7 +19,7 @@ import { type BlockHash, type Ino, RevfsError } from "../types.ts";
 import type { FileInode } from "./inode.ts";
 import { type Inodes, nowNs } from "./inodes.ts";
 import type { FreshBlocks } from "./fresh_blocks.ts";
-import { copyBytes } from "../small_bytes.ts";
+import { copyBytes } from "../../sys/small_bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 

@@ -1,6 +1,6 @@
 /** Head inode records (table `inodes`): the mutable namespace a writer changes. */
 import { Reader, Writer } from "../codec.ts";
-import { copyBytes } from "../small_bytes.ts";
+import { copyBytes } from "../../sys/small_bytes.ts";
 import { HASH_BYTES } from "../blocks/hash.ts";
 import { type Ino, type MapRoot, type PageHash, RevfsError, type SpecialType, type Xattrs } from "../types.ts";
 import { SPECIAL_KIND, specialOf } from "../tree/pages.ts";

@@ -15,7 +15,7 @@ import {
 } from "./lmdb_packs.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "../types.ts";
-import { copyBytes } from "../small_bytes.ts";
+import { copyBytes } from "../../sys/small_bytes.ts";
 
 export const LMDB_DATA_FILE = "data.mdb";
 
@@ -332,7 +332,7 @@ function damaged(e: unknown, table: Table): unknown {
  * A table's database. lmdb-js would hand each key and value of a range over as a Node
  * Buffer of its own, a slice of its shared buffer: several microseconds each in Deno,
  * most of a directory listing's time. Keys and values are copied here instead
- * (store/small_bytes.ts), into plain Uint8Arrays, through lmdb-js's documented `encoder`
+ * (sys/small_bytes.ts), into plain Uint8Arrays, through lmdb-js's documented `encoder`
  * hook (values; `decode` is told the buffer is reused) and its `readKey` (keys, which
  * lmdb-js 3 reads through this method of the database for binary keys).
  */

@@ -7,7 +7,7 @@
  * `rollback` puts back what the failed call changed.
  */
 import type { KeyRange, Table } from "./records.ts";
-import { smallBytes } from "../small_bytes.ts";
+import { smallBytes } from "../../sys/small_bytes.ts";
 
 /** A pending value; null is a pending delete. */
 export type Pending = Uint8Array | null;

@@ -9,7 +9,7 @@
  */
 import { xattrsEqual } from "./xattrs.ts";
 import { bytesEqual, sha256 } from "../blocks/hash.ts";
-import { utf8 } from "../codec.ts";
+import { utf8Bytes } from "../codec.ts";
 import type { DirChild, PageStore } from "./pages.ts";
 import { type Entry, type PageHash, RevfsError } from "../types.ts";
 
@@ -27,7 +27,7 @@ export interface DirChange {
 }
 
 function nibble(name: string, depth: number): number {
-  const h = sha256(utf8.encode(name));
+  const h = sha256(utf8Bytes(name));
   const b = h[depth >> 1];
   return depth & 1 ? b & 15 : b >> 4;
 }

@@ -8,7 +8,7 @@
  * (33 bytes), so roots compare and key by their bytes whatever their kind.
  */
 import { Reader, Writer } from "../codec.ts";
-import { copyBytes, smallBytes } from "../small_bytes.ts";
+import { copyBytes, smallBytes } from "../../sys/small_bytes.ts";
 import { HASH_BYTES } from "../blocks/hash_keys.ts";
 import { type BlockHash, type MapRoot, type PageHash, RevfsError } from "../types.ts";
 

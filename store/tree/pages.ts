@@ -12,7 +12,7 @@ import { compress, compressWithDict, decompress, decompressWithDict } from "../b
 import { readMapRoot, writeMapRoot } from "./map_root.ts";
 import { readXattrs, writeXattrs } from "./xattrs.ts";
 import { type ChainKind, Chains, MAX_PAGE_DELTA_DEPTH, pageChainKey } from "../blocks/chains.ts";
-import { copyBytes } from "../small_bytes.ts";
+import { copyBytes } from "../../sys/small_bytes.ts";
 
 export interface DirChild {
   page: PageHash;

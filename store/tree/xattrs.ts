@@ -6,7 +6,7 @@
 import type { Reader, Writer } from "../codec.ts";
 import { bytesEqual } from "../blocks/hash_keys.ts";
 import { RevfsError, type Xattrs } from "../types.ts";
-import { copyBytes } from "../small_bytes.ts";
+import { copyBytes } from "../../sys/small_bytes.ts";
 
 /** Names and values of one node at most, in bytes (ext4 allows 4 KiB, one value on Linux at most 64 KiB). */
 export const XATTR_MAX_BYTES = 64 << 10;
