@@ -2,7 +2,7 @@
  * Little binary writer/reader for records: unsigned LEB128 varints, length-prefixed
  * bytes and strings. Every record layout in FORMAT.md is written in these terms.
  */
-import { copyBytes, smallBytes } from "../sys/small_bytes.ts";
+import { copyBytes, smallBytes, utf8Bytes } from "../sys/small_bytes.ts";
 import { RevfsError } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -26,33 +26,10 @@ export function decodeUtf8(bytes: Uint8Array): string {
   return utf8d.decode(bytes);
 }
 
-/**
- * Writes `s` as UTF-8 at `out[at]` when it is ASCII and fits; returns the end, or -1
- * (the caller encodes it the slow way). Names are mostly short ASCII, and a TextEncoder
- * call makes a new buffer each time.
- */
-function putAscii(out: Uint8Array, at: number, s: string): number {
-  if (at + s.length > out.length) return -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) return -1;
-    out[at + i] = c;
-  }
-  return at + s.length;
-}
-
 /** `s`'s UTF-8 length when it is ASCII, else -1. */
 function asciiLength(s: string): number {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return -1;
   return s.length;
-}
-
-/** `s` as UTF-8: a name, a key. Short ASCII is written here, into a small array (sys/small_bytes.ts). */
-export function utf8Bytes(s: string): Uint8Array {
-  if (s.length > 256 || asciiLength(s) < 0) return utf8.encode(s);
-  const out = smallBytes(s.length);
-  putAscii(out, 0, s);
-  return out;
 }
 
 /** Bytes of `s` in UTF-8, without encoding it when it is ASCII. */
@@ -128,13 +105,7 @@ export class Writer {
   }
 
   str(s: string): this {
-    if (s.length < 0x80 && asciiLength(s) >= 0) {
-      this.reserve(1 + s.length);
-      this.buf[this.pos++] = s.length;
-      this.pos = putAscii(this.buf, this.pos, s);
-      return this;
-    }
-    return this.bytes(utf8.encode(s));
+    return this.bytes(utf8Bytes(s));
   }
 
   finish(): Uint8Array {
@@ -243,16 +214,6 @@ export function u64Key(n: number, suffix?: Uint8Array): Uint8Array {
   return out;
 }
 
-/** `u64Key(n, utf8.encode(name))` without encoding the name into an array of its own. */
-export function u64NameKey(n: number, name: string): Uint8Array {
-  const ascii = asciiLength(name);
-  if (ascii < 0) return u64Key(n, utf8.encode(name));
-  const out = smallBytes(8 + ascii);
-  putU64(out, 0, n);
-  putAscii(out, 8, name);
-  return out;
-}
-
 export function u64KeyPair(a: number, b: number): Uint8Array {
   const out = smallBytes(16);
   putU64(out, 0, a);
@@ -267,4 +228,4 @@ export function readU64(key: Uint8Array, offset = 0): number {
   return hi * 0x1_0000_0000 + lo;
 }
 
-export { utf8, utf8d };
+export { utf8, utf8Bytes, utf8d };

@@ -5,7 +5,7 @@
  * syncfs(2) for a client flushing a mount, mknod(2), statx(2), utimensat(2) and the
  * l*xattr(2) calls for export and import, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
  */
-import { SMALL_BYTES, smallBytes } from "./small_bytes.ts";
+import { utf8Bytes } from "./small_bytes.ts";
 
 export const O_RDONLY = 0, O_RDWR = 0o2, O_CREAT = 0o100, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
 /** st_mode's file type bits. */
@@ -93,17 +93,5 @@ export function errno(): number {
 
 /** A NUL-terminated path for libc. */
 export function cPath(path: string): Uint8Array {
-  // ASCII into a small zeroed array (its last byte the NUL): import and export make one per file.
-  if (path.length < SMALL_BYTES) {
-    const out = smallBytes(path.length + 1);
-    for (let i = 0; i < path.length; i++) {
-      const c = path.charCodeAt(i);
-      if (c >= 0x80) return utf8.encode(path + "\0");
-      out[i] = c;
-    }
-    return out;
-  }
-  return utf8.encode(path + "\0");
+  return utf8Bytes(path + "\0");
 }
-
-const utf8 = new TextEncoder();

@@ -37,3 +37,17 @@ export function copyBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uin
   else out.set(bytes.subarray(start, end));
   return out;
 }
+
+/** `s` as UTF-8; ASCII (names, paths) written here into a small array, not by a TextEncoder call. */
+export function utf8Bytes(s: string): Uint8Array {
+  if (s.length > SMALL_BYTES) return utf8.encode(s);
+  const out = smallBytes(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return utf8.encode(s);
+    out[i] = c;
+  }
+  return out;
+}
+
+const utf8 = new TextEncoder();

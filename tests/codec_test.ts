@@ -1,6 +1,8 @@
 /** The record primitives (store/codec.ts): 8-byte keys sort as their numbers and read back exactly. */
 import assert from "node:assert/strict";
-import { Reader, readU64, u64Key, u64KeyPair, u64NameKey, Writer } from "../store/codec.ts";
+import { Reader, readU64, u64Key, u64KeyPair, Writer } from "../store/codec.ts";
+import { direntKey } from "../store/head/inodes.ts";
+import type { Ino } from "../store/types.ts";
 import { copyBytes } from "../sys/small_bytes.ts";
 import { Rng } from "./helpers.ts";
 
@@ -98,7 +100,7 @@ Deno.test("codec: names and strings encode as UTF-8 whether ASCII or not, and sm
   const kept: [Uint8Array, number[]][] = [];
   for (const name of names) {
     const bytes = utf8.encode(name);
-    const key = u64NameKey(7, name);
+    const key = direntKey(7 as Ino, name);
     assert.deepEqual([...key], [...u64Key(7, bytes)], JSON.stringify(name));
     const w = new Writer().uint(3).str(name).u8(9).finish();
     const r = new Reader(w, "test");

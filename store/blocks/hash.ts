@@ -47,10 +47,12 @@ function loadNative(): Sha256 | undefined {
   };
 }
 
-/** The implementation in use: "libcrypto" or "node:crypto". */
-export let sha256Implementation = "libcrypto";
+const native = loadNative();
 
-export const sha256: Sha256 = loadNative() ?? (sha256Implementation = "node:crypto", nodeSha256);
+/** The implementation in use. */
+export const sha256Implementation = native ? "libcrypto" : "node:crypto";
+
+export const sha256: Sha256 = native ?? nodeSha256;
 
 /** node:crypto's SHA-256, for tests that compare the two. */
 export { nodeSha256 };

@@ -3,7 +3,7 @@
  * with `dirty`, the names a snapshot must revisit. Reads and single-record writes
  * only; what a change means (create, rename, unlink) is store/head/namespace.ts.
  */
-import { decodeUtf8, readU64, u64Key, u64NameKey, utf8 } from "../codec.ts";
+import { decodeUtf8, readU64, u64Key, utf8, utf8Bytes } from "../codec.ts";
 import { splitPath } from "../paths.ts";
 import { prefixEnd, type RecordStore } from "../records/records.ts";
 import { type EntryType, type Ino, RevfsError, ROOT_INO } from "../types.ts";
@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
 const ONE_BYTE = new Uint8Array(1);
 
 export function direntKey(parent: Ino, name: string): Uint8Array {
-  return u64NameKey(parent, name);
+  return u64Key(parent, utf8Bytes(name));
 }
 
 /**
