@@ -277,10 +277,20 @@ class WasmZstd implements Zstd {
   }
 }
 
-async function loadWasm(): Promise<Zstd> {
-  const [w] = await Promise.all([import("zstd-wasm"), initChecksums()]);
-  await w.init();
-  return new WasmZstd(w);
+/**
+ * Once per process: zstd-wasm's init() makes a new instance each call, and the contexts
+ * made before it then write garbage (seen: a third init, and every frame written with a
+ * dictionary after it began with zero bytes where the magic number goes).
+ */
+let wasmReady: Promise<Zstd> | undefined;
+
+function loadWasm(): Promise<Zstd> {
+  wasmReady ??= (async () => {
+    const [w] = await Promise.all([import("zstd-wasm"), initChecksums()]);
+    await w.init();
+    return new WasmZstd(w);
+  })();
+  return wasmReady;
 }
 
 let ready: Promise<Zstd> | undefined;
