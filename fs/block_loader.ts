@@ -1,6 +1,6 @@
 /**
  * Block loads off the request path. Worker threads, each with its own read view of the
- * store (lmdb-js shares one LMDB environment per process), read a block's record, decode
+ * store (one LMDB environment per process, shared: sys/lmdb/shared_envs.c), read a block's record, decode
  * it (a delta chain too) and verify it against its hash, then hand the buffer back
  * (transferred, not copied). The JS thread that owns the FUSE session meanwhile answers other
  * requests: a long history decode, or a page fault into a cold store file, holds up only

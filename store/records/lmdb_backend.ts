@@ -1,6 +1,6 @@
 /** RecordStore on one LMDB environment with one named database per table. */
-import { type Database, open, type RootDatabase, type RootDatabaseOptions } from "lmdb";
 import { statfsSync } from "node:fs";
+import * as lmdb from "../../sys/lmdb/lmdb.ts";
 import { checkDataFile } from "./lmdb_file.ts";
 import { mergeRange, PendingWrites } from "./pending_writes.ts";
 import {
@@ -16,6 +16,8 @@ import {
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "../types.ts";
 import { copyBytes } from "../../sys/small_bytes.ts";
+
+type Txn = Deno.PointerValue;
 
 export const LMDB_DATA_FILE = "data.mdb";
 
@@ -38,21 +40,39 @@ const PACKS_TABLE = "packs";
 /** Compaction copies this many bytes of records per transaction. */
 const COPY_BATCH_BYTES = 64 << 20;
 
+/**
+ * Address space for LMDB's map. Only what is written takes room in the file; the map
+ * is never grown, so no transaction ever fails for want of it.
+ */
+const MAP_BYTES = 2 ** 40;
+
+/**
+ * The read transaction reads outside a write go through. A range still open on it when
+ * it must move on (a commit, `refresh`) keeps it, `stale`, until the range ends.
+ */
+class Snapshot {
+  ranges = 0;
+  stale = false;
+  constructor(readonly txn: Txn) {}
+}
+
 export class LmdbRecordStore implements RecordStore {
   undone = 0;
-  private readonly dbs: Record<Table, Database<Uint8Array, Uint8Array>>;
+  private readonly dbis: Record<Table, number | undefined>;
   /** "now": inside an LMDB write transaction; "later": inside a `writeLater`. */
   private inWrite: false | "now" | "later" = false;
+  private writeTxn: Txn = null;
+  /** Ranges open on the write transaction: LMDB frees their cursors at commit. */
+  private writeRanges = 0;
+  private snapshot?: Snapshot;
   /** `writeLater` changes not committed yet; empty while a transaction applies them. */
   private readonly pending = new PendingWrites();
   private hooks?: { during(): void; after(): void };
-  /** Table `packs` (store/records/lmdb_packs.ts), opened when a packed record is first read. */
-  private packsDb?: Database<Uint8Array, Uint8Array>;
 
-  private constructor(private readonly env: RootDatabase<Uint8Array, Uint8Array>, private readonly dir: string) {
-    const dbs = {} as Record<Table, Database<Uint8Array, Uint8Array>>;
-    for (const t of TABLES) dbs[t] = openTable(env, t);
-    this.dbs = dbs;
+  private constructor(private readonly env: lmdb.Env, private readonly dir: string) {
+    const dbis = {} as Record<Table, number | undefined>;
+    for (const t of TABLES) dbis[t] = env.dbi(t);
+    this.dbis = dbis;
   }
 
   /** Opens the environment in `dir`; `create` for a new store, else its file is checked first. */
@@ -66,36 +86,33 @@ export class LmdbRecordStore implements RecordStore {
    * key order with MDB_APPEND, so its pages are full and it has no free pages: the
    * dense copy compaction swaps in (store/records/lmdb_compact.ts).
    */
-  async copyCompacted(toDir: string): Promise<void> {
+  copyCompacted(toDir: string): Promise<void> {
     if (this.pending.size > 0) throw new Error("compaction with changes not committed");
     const env = openEnv(toDir, false);
     try {
-      // All tables are made in the first transaction and copied in one while they fit in
-      // a batch: each transaction rewrites LMDB's root page and frees the old one, so a
-      // transaction per table would leave a small store's copy with free pages.
-      let dbs: { packs: Database<Uint8Array, Uint8Array>; tables: Record<Table, Database<Uint8Array, Uint8Array>> };
-      const open = (name: string) => openTable(env, name);
-      const openAll = () =>
-        dbs ??= {
-          packs: open(PACKS_TABLE),
-          tables: Object.fromEntries(TABLES.map((t) => [t, open(t)])) as Record<
-            Table,
-            Database<Uint8Array, Uint8Array>
-          >,
-        };
+      const packsTo = env.dbi(PACKS_TABLE)!;
       const packs = new PackBuilder();
       // A value, or the number of a value waiting for its pack.
       let batch: [Table, Uint8Array, Uint8Array | number][] = [];
       let bytes = 0;
+      // All tables are copied in one transaction while they fit in a batch: each
+      // transaction rewrites LMDB's root page and frees the old one, so a transaction
+      // per table would leave a small store's copy with free pages.
       const commit = () => {
         const { refs, packs: built } = packs.build();
         killPoint();
         // Packs commit with every reference to them.
-        env.transactionSync(() => {
-          const { packs: packsTo, tables: to } = openAll();
-          for (const [k, v] of built) packsTo.putSync(k, v, { append: true });
-          for (const [t, k, v] of batch) to[t].putSync(k, typeof v === "number" ? refs[v] : v, { append: true });
-        });
+        const txn = env.begin(false);
+        try {
+          for (const [k, v] of built) lmdb.put(txn, packsTo, k, v, lmdb.APPEND);
+          for (const [t, k, v] of batch) {
+            lmdb.put(txn, env.dbi(t)!, k, typeof v === "number" ? refs[v] : v, lmdb.APPEND);
+          }
+        } catch (e) {
+          lmdb.abort(txn);
+          throw e;
+        }
+        lmdb.commit(txn);
         batch = [];
         bytes = 0;
       };
@@ -103,16 +120,16 @@ export class LmdbRecordStore implements RecordStore {
         const packing = PACKED_TABLES.has(t);
         for (const [k, v] of this.committedRange(t, {})) {
           const pack = packing && v.length >= PACK_MIN_BYTES && v.length <= PACK_MAX_BYTES;
-          batch.push([t, k.slice(), pack ? packs.add(v.slice()) : v.slice()]);
+          batch.push([t, k, pack ? packs.add(v) : v]);
           bytes += k.length + v.length;
           if (bytes >= COPY_BATCH_BYTES) commit();
         }
       }
       commit();
-      await env.flushed;
     } finally {
-      await env.close();
+      env.close();
     }
+    return Promise.resolve();
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
@@ -123,18 +140,22 @@ export class LmdbRecordStore implements RecordStore {
     return this.read(table, key, true);
   }
 
+  /** The transaction reads go through: the write transaction inside one, else the snapshot. */
+  private txn(): Txn {
+    if (this.writeTxn !== null) return this.writeTxn;
+    this.snapshot ??= new Snapshot(this.env.begin(true));
+    return this.snapshot.txn;
+  }
+
   /** A value, pending or committed; `view`: LMDB's bytes in place instead of a copy. */
   private read(table: Table, key: Uint8Array, view: boolean): Uint8Array | undefined {
     const p = this.pending.get(table, key);
     if (p !== undefined) return p ?? undefined;
+    const dbi = this.dbis[table];
+    if (dbi === undefined) return undefined;
     try {
-      // getBinaryFast gives a view of LMDB's map (a large value) or of lmdb-js's reused
-      // buffer (a small one), whose `length` lmdb-js sets to the value's size. A copy is
-      // made here, not by getBinary: its slice makes a Node Buffer, which costs Deno
-      // several microseconds (a fifth of a lookup's time in the mount).
-      const v = this.dbs[table].getBinaryFast(key);
-      if (v === undefined) return undefined;
-      const value = new Uint8Array(v.buffer, v.byteOffset, v.length);
+      const value = lmdb.get(this.txn(), dbi, key, true);
+      if (value === undefined) return undefined;
       if (PACKED_TABLES.has(table) && isPackRef(value)) return this.unpacked(table, value, view);
       return view ? value : copyBytes(value);
     } catch (e) {
@@ -145,8 +166,10 @@ export class LmdbRecordStore implements RecordStore {
   has(table: Table, key: Uint8Array): boolean {
     const p = this.pending.get(table, key);
     if (p !== undefined) return p !== null;
+    const dbi = this.dbis[table];
+    if (dbi === undefined) return false;
     try {
-      return this.dbs[table].doesExist(key);
+      return lmdb.has(this.txn(), dbi, key);
     } catch (e) {
       throw damaged(e, table);
     }
@@ -157,13 +180,13 @@ export class LmdbRecordStore implements RecordStore {
     // A later read must not see the caller's buffer change under it (the pending layer
     // keeps keys as strings: only the value needs a copy).
     if (this.inWrite === "later") this.pending.set(table, key, copyBytes(value));
-    else this.dbs[table].putSync(key, value);
+    else lmdb.put(this.writeTxn, this.dbis[table]!, key, value);
   }
 
   del(table: Table, key: Uint8Array): void {
     if (!this.inWrite) throw new Error(`delete in ${table} outside a write transaction`);
     if (this.inWrite === "later") this.pending.set(table, key, null);
-    else this.dbs[table].removeSync(key);
+    else lmdb.del(this.writeTxn, this.dbis[table]!, key);
   }
 
   range(table: Table, range: KeyRange = {}): Iterable<[Uint8Array, Uint8Array]> {
@@ -176,25 +199,42 @@ export class LmdbRecordStore implements RecordStore {
   private unpacked(table: Table, ref: Uint8Array, view: boolean): Uint8Array {
     const what = `${table} record`;
     const r = decodePackRef(ref, what);
-    this.packsDb ??= this.env.openDB<Uint8Array, Uint8Array>({
-      name: PACKS_TABLE,
-      keyEncoding: "binary",
-      encoding: "binary",
-    });
-    const pack = this.packsDb.getBinaryFast(packKey(r.pack));
-    const bytes = unpack(pack && new Uint8Array(pack.buffer, pack.byteOffset, pack.length), r, what);
+    const packs = this.env.dbi(PACKS_TABLE);
+    const pack = packs === undefined ? undefined : lmdb.get(this.txn(), packs, packKey(r.pack), true);
+    const bytes = unpack(pack, r, what);
     return view ? bytes : copyBytes(bytes);
   }
 
-  private *committedRange(table: Table, range: KeyRange): Iterable<[Uint8Array, Uint8Array]> {
-    const packed = PACKED_TABLES.has(table);
+  private *committedRange(table: Table, range: KeyRange, keysOnly = false): Iterable<[Uint8Array, Uint8Array]> {
+    const dbi = this.dbis[table];
+    if (dbi === undefined) return;
+    const packed = !keysOnly && PACKED_TABLES.has(table);
+    // The transaction is held for the whole range: a commit meanwhile moves later reads
+    // on, not this range.
+    const writing = this.writeTxn !== null;
+    const txn = this.txn();
+    const snapshot = writing ? undefined : this.snapshot!;
+    if (writing) this.writeRanges++;
+    else snapshot!.ranges++;
     try {
-      for (const { key, value } of this.dbs[table].getRange(range)) {
-        yield [key, packed && isPackRef(value) ? this.unpacked(table, value, false) : value];
+      for (const [key, value] of lmdb.range(txn, dbi, range.start, range.end, keysOnly)) {
+        yield [key, packed && isPackRef(value) ? this.unpackedIn(txn, table, value) : value];
       }
     } catch (e) {
       throw damaged(e, table);
+    } finally {
+      if (writing) this.writeRanges--;
+      else if (--snapshot!.ranges === 0 && snapshot!.stale) lmdb.abort(snapshot!.txn);
     }
+  }
+
+  /** `unpacked` in the range's own transaction, copied. */
+  private unpackedIn(txn: Txn, table: Table, ref: Uint8Array): Uint8Array {
+    const what = `${table} record`;
+    const r = decodePackRef(ref, what);
+    const packs = this.env.dbi(PACKS_TABLE);
+    const pack = packs === undefined ? undefined : lmdb.get(txn, packs, packKey(r.pack), true);
+    return copyBytes(unpack(pack, r, what));
   }
 
   *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
@@ -203,17 +243,15 @@ export class LmdbRecordStore implements RecordStore {
       for (const [k] of mergeRange(this.committedRange(table, range), pending)) yield k;
       return;
     }
-    try {
-      for (const key of this.dbs[table].getKeys(range)) yield key;
-    } catch (e) {
-      throw damaged(e, table);
-    }
+    for (const [key] of this.committedRange(table, range, true)) yield key;
   }
 
   count(table: Table): number {
-    let n = this.dbs[table].getCount();
+    const dbi = this.dbis[table];
+    const txn = this.txn();
+    let n = dbi === undefined ? 0 : lmdb.count(txn, dbi);
     for (const [k, v] of this.pending.entries(table)) {
-      const committed = this.dbs[table].doesExist(k);
+      const committed = dbi !== undefined && lmdb.has(txn, dbi, k);
       if (v === null && committed) n--;
       if (v !== null && !committed) n++;
     }
@@ -228,20 +266,29 @@ export class LmdbRecordStore implements RecordStore {
     this.inWrite = "now";
     let out: T;
     try {
-      out = this.env.transactionSync(() => {
+      this.writeTxn = this.env.begin(false);
+      try {
         if (taken) {
           this.applyPending(taken);
           this.hooks?.during();
         }
-        return fn();
-      });
+        out = fn();
+        if (this.writeRanges > 0) throw new Error("a range over a write transaction was left open");
+      } catch (e) {
+        lmdb.abort(this.writeTxn);
+        throw e;
+      }
+      lmdb.commit(this.writeTxn);
     } catch (e) {
       this.undone++;
       if (taken) this.pending.restore(taken);
       throw this.diskFull(e) ?? e;
     } finally {
+      this.writeTxn = null;
+      this.writeRanges = 0;
       this.inWrite = false;
     }
+    this.refresh();
     if (taken) {
       this.pending.markLogged();
       this.hooks?.after();
@@ -251,8 +298,8 @@ export class LmdbRecordStore implements RecordStore {
 
   private applyPending(taken: PendingWrites): void {
     for (const [table, key, value] of taken.all()) {
-      if (value === null) this.dbs[table].removeSync(key);
-      else this.dbs[table].putSync(key, value);
+      if (value === null) lmdb.del(this.writeTxn, this.dbis[table]!, key);
+      else lmdb.put(this.writeTxn, this.dbis[table]!, key, value);
     }
   }
 
@@ -306,18 +353,28 @@ export class LmdbRecordStore implements RecordStore {
     return new RevfsError("NO_SPACE", `no space left on the filesystem of store ${this.dir}; nothing was written`);
   }
 
-  async flush(): Promise<void> {
-    await this.env.flushed;
+  /** Commits are synced before they return (LMDB's default): nothing is left to flush. */
+  flush(): Promise<void> {
+    return Promise.resolve();
   }
 
   refresh(): void {
-    // lmdb-js renews its read transaction on a timer; a worker serving messages back to
-    // back may not reach it, and would miss blocks committed since.
-    this.env.resetReadTxn();
+    const s = this.snapshot;
+    if (!s) return;
+    if (s.ranges === 0) {
+      lmdb.reset(s.txn);
+      lmdb.renew(s.txn);
+      return;
+    }
+    s.stale = true;
+    this.snapshot = undefined;
   }
 
-  async close(): Promise<void> {
-    await this.env.close();
+  close(): Promise<void> {
+    if (this.snapshot && this.snapshot.ranges === 0) lmdb.abort(this.snapshot.txn);
+    this.snapshot = undefined;
+    this.env.close();
+    return Promise.resolve();
   }
 }
 
@@ -328,44 +385,6 @@ function damaged(e: unknown, table: Table): unknown {
   return new RevfsError("CORRUPT", `the store's LMDB file is damaged (reading ${table}): ${msg}`);
 }
 
-/**
- * A table's database. lmdb-js would hand each key and value of a range over as a Node
- * Buffer of its own, a slice of its shared buffer: several microseconds each in Deno,
- * most of a directory listing's time. Keys and values are copied here instead
- * (sys/small_bytes.ts), into plain Uint8Arrays, through lmdb-js's documented `encoder`
- * hook (values; `decode` is told the buffer is reused) and its `readKey` (keys, which
- * lmdb-js 3 reads through this method of the database for binary keys).
- */
-function openTable(env: RootDatabase<Uint8Array, Uint8Array>, name: string): Database<Uint8Array, Uint8Array> {
-  const options: RootDatabaseOptions & { name: string } = {
-    name,
-    keyEncoding: "binary",
-    encoding: "binary",
-    encoder: {
-      encode: (v: Uint8Array) => v,
-      decode: (bytes: Uint8Array & { isGlobal?: boolean }, size: number) =>
-        bytes.isGlobal ? copyBytes(bytes, 0, size) : new Uint8Array(bytes.buffer, bytes.byteOffset, size),
-    },
-  };
-  const db = env.openDB<Uint8Array, Uint8Array>(options);
-  const keyed = db as unknown as { readKey(b: Uint8Array, start: number, end: number): Uint8Array };
-  if (typeof keyed.readKey !== "function") throw new Error("lmdb-js no longer reads keys through readKey");
-  keyed.readKey = copyBytes;
-  return db;
-}
-
-function openEnv(dir: string, readOnly: boolean): RootDatabase<Uint8Array, Uint8Array> {
-  return open<Uint8Array, Uint8Array>({
-    path: dir,
-    // lmdb-js takes a path with an extension ("notes.store") for a file, not a directory.
-    noSubdir: false,
-    maxDbs: TABLES.length + 4,
-    keyEncoding: "binary",
-    encoding: "binary",
-    readOnly,
-    // Revisions must be durable when the snapshot call returns.
-    noSync: false,
-    overlappingSync: false,
-    cache: false,
-  });
+function openEnv(dir: string, readOnly: boolean): lmdb.Env {
+  return lmdb.Env.open(dir, { readOnly, tables: [...TABLES, PACKS_TABLE], mapBytes: MAP_BYTES });
 }
