@@ -3,7 +3,7 @@
  * the store's writer lock, lseek(2) with SEEK_DATA / SEEK_HOLE for sparse files,
  * statvfs(3) for the mount's statfs, poll(2) and fcntl(2) for the FUSE request loop,
  * syncfs(2) for a client flushing a mount, mknod(2), statx(2), utimensat(2) and the
- * l*xattr(2) calls for export and import, and malloc tuning. Symbols only, loaded on first use; callers give them meaning.
+ * l*xattr(2) calls for export and import, malloc tuning, and madvise(2) for LMDB's map. Symbols only, loaded on first use; callers give them meaning.
  */
 import { utf8Bytes } from "./small_bytes.ts";
 
@@ -51,6 +51,7 @@ const symbols = {
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["u64"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
 export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];

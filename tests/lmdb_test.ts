@@ -184,3 +184,87 @@ Deno.test(
     await r.close();
   }),
 );
+
+/** Pages of `path` in the page cache, by mincore(2) over a mapping of our own. */
+function residentPages(path: string): boolean[] {
+  const c = Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+    munmap: { parameters: ["pointer", "usize"], result: "i32" },
+    mincore: { parameters: ["pointer", "usize", "buffer"], result: "i32" },
+  });
+  try {
+    const size = Deno.statSync(path).size;
+    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0);
+    assert.ok(fd >= 0, `open ${path}`);
+    const PROT_READ = 1, MAP_SHARED = 1;
+    const map = c.symbols.mmap(null, BigInt(size), PROT_READ, MAP_SHARED, fd, 0n);
+    c.symbols.close(fd);
+    const vec = new Uint8Array(Math.ceil(size / 4096));
+    assert.equal(c.symbols.mincore(map, BigInt(size), vec), 0, "mincore");
+    c.symbols.munmap(map, BigInt(size));
+    return Array.from(vec, (b) => (b & 1) === 1);
+  } finally {
+    c.close();
+  }
+}
+
+/** Drops `path`'s clean pages from the page cache (posix_fadvise DONTNEED; no root needed). */
+function dropPages(path: string): void {
+  const c = Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
+  });
+  try {
+    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0);
+    const POSIX_FADV_DONTNEED = 4;
+    assert.equal(c.symbols.posix_fadvise(fd, 0n, 0n, POSIX_FADV_DONTNEED), 0);
+    c.symbols.close(fd);
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test(
+  "lmdb: reading ahead itself, the map brings in a value's pages and not its neighbours; values read in order bring in what follows",
+  withEnv(async (dir) => {
+    const opts = { readOnly: false, tables: ["t"], mapBytes: MAP, readAhead: "own" as const };
+    const key = (i: number) => new Uint8Array([i >> 8, i & 255]);
+    let env = lmdb.Env.open(dir, opts);
+    const txn = env.begin(false);
+    for (let i = 0; i < 400; i++) lmdb.put(txn, env.dbi("t")!, key(i), new Uint8Array(65_000).fill(i & 255));
+    lmdb.commit(txn);
+    env.close();
+    const file = `${dir}/data.mdb`;
+    dropPages(file);
+    const before = residentPages(file).filter(Boolean).length;
+    assert.ok(before <= 4, `${before} pages still cached after DONTNEED`);
+
+    env = lmdb.Env.open(dir, opts);
+    const read = env.begin(true);
+    const one = env.view(read, env.dbi("t")!, key(200))!;
+    assert.equal(one.reduce((a, b) => a + b, 0), 65_000 * 200);
+    // The value's 16 pages, the B-tree's few, the meta pages: no read-around of megabytes.
+    const afterOne = residentPages(file).filter(Boolean).length;
+    assert.ok(
+      afterOne >= 16 && afterOne <= 40,
+      `${afterOne} pages in the page cache after reading one 65,000-byte value`,
+    );
+
+    for (let i = 0; i < 8; i++) env.view(read, env.dbi("t")!, key(i));
+    // Eight values in order: the reader is sequential, and the next 8 MiB are asked for.
+    // The kernel reads them in the background: wait until they are in (or fail at 10 s).
+    const want = afterOne + 2048;
+    let after = 0;
+    for (const until = Date.now() + 10_000; Date.now() < until;) {
+      after = residentPages(file).filter(Boolean).length;
+      if (after >= want) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(after >= want, `${after} pages in the page cache after a sequential read of eight`);
+    lmdb.abort(read);
+    env.close();
+  }),
+);

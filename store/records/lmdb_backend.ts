@@ -154,7 +154,7 @@ export class LmdbRecordStore implements RecordStore {
     const dbi = this.dbis[table];
     if (dbi === undefined) return undefined;
     try {
-      const value = lmdb.get(this.txn(), dbi, key, true);
+      const value = this.env.view(this.txn(), dbi, key);
       if (value === undefined) return undefined;
       if (PACKED_TABLES.has(table) && isPackRef(value)) return this.unpacked(table, value, view);
       return view ? value : copyBytes(value);

@@ -15,6 +15,8 @@ struct shared_env {
 	char *path;
 	MDB_env *env;
 	int users;
+	/* The map is read ahead by revfs, not the kernel (sys/lmdb/lmdb.ts, readAheadMode). */
+	int own_readahead;
 	struct shared_env *next;
 };
 
@@ -47,6 +49,7 @@ int revfs_envs_add(const char *path, MDB_env *env) {
 	}
 	e->env = env;
 	e->users = 1;
+	e->own_readahead = 0;
 	e->next = envs;
 	envs = e;
 	return 1;
@@ -64,4 +67,21 @@ int revfs_envs_release(MDB_env *env) {
 		return 1;
 	}
 	return 1;
+}
+
+static struct shared_env *entry_of(MDB_env *env) {
+	for (struct shared_env *e = envs; e; e = e->next) {
+		if (e->env == env) return e;
+	}
+	return NULL;
+}
+
+int revfs_envs_own_readahead(MDB_env *env) {
+	struct shared_env *e = entry_of(env);
+	return e ? e->own_readahead : 0;
+}
+
+void revfs_envs_set_own_readahead(MDB_env *env, int own) {
+	struct shared_env *e = entry_of(env);
+	if (e) e->own_readahead = own;
 }
