@@ -52,6 +52,7 @@ const symbols = {
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["u64"], result: "i32" },
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
 } as const;
 
 export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -84,6 +85,22 @@ export function syncFilesystemOf(path: string): boolean {
   const rc = c.syncfs(fd);
   c.close(fd);
   return rc === 0;
+}
+
+/**
+ * Bytes free to an unprivileged user on the filesystem holding `path` (statvfs(3):
+ * f_bavail blocks of f_frsize bytes, at offsets 32 and 8 of glibc's struct statvfs on
+ * 64-bit Linux); undefined when it cannot be read.
+ */
+export function availableBytes(path: string): number | undefined {
+  const buf = new BigUint64Array(14);
+  if (libc().statvfs(cPath(path), buf) !== 0) return undefined;
+  return Number(buf[4]) * Number(buf[1]);
+}
+
+/** lchown(2): a symlink's own owner; throws with the errno when it fails. */
+export function lchown(path: string, uid: number, gid: number): void {
+  if (libc().lchown(cPath(path), uid, gid) !== 0) throw new Error(`lchown ${path}: errno ${errno()}`);
 }
 
 /** errno of the last failed call on this thread (FFI calls run on the caller's thread). */

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { nodeSha256, sha256, sha256Implementation, trimmedLength } from "../store/blocks/hash.ts";
+import { loadNodeSha256, sha256, sha256Implementation, trimmedLength } from "../store/blocks/hash.ts";
+
+const nodeSha256 = await loadNodeSha256();
 import { Rng } from "./helpers.ts";
 
 function naiveTrimmed(data: Uint8Array): number {

@@ -6,7 +6,6 @@
  * ~5 us per call, more than hashing a small file takes, and a walk of a revision or an
  * import hashes once per name or file. REVFS_SHA256=node forces node:crypto (tests).
  */
-import { createHash } from "node:crypto";
 import { optionalLibrary } from "../../sys/native.ts";
 import { smallBytes } from "../../sys/small_bytes.ts";
 import { HASH_BYTES } from "./hash_keys.ts";
@@ -20,8 +19,10 @@ const cryptoSymbols = {
 
 type Sha256 = (data: Uint8Array) => Uint8Array;
 
-function nodeSha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(data).digest().buffer);
+/** node:crypto's SHA-256; node:crypto is loaded only for it (loading it cost every process ~35 ms). */
+export async function loadNodeSha256(): Promise<Sha256> {
+  const { createHash } = await import("node:crypto");
+  return (data) => new Uint8Array(createHash("sha256").update(data).digest().buffer);
 }
 
 /** libcrypto's one-shot EVP_Digest with the digest fetched once (SHA256() fetches it per call). */
@@ -52,10 +53,7 @@ const native = loadNative();
 /** The implementation in use. */
 export const sha256Implementation = native ? "libcrypto" : "node:crypto";
 
-export const sha256: Sha256 = native ?? nodeSha256;
-
-/** node:crypto's SHA-256, for tests that compare the two. */
-export { nodeSha256 };
+export const sha256: Sha256 = native ?? await loadNodeSha256();
 
 /** Length of `data` without its trailing zero bytes. */
 export function trimmedLength(data: Uint8Array): number {

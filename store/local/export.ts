@@ -2,12 +2,11 @@
  * `export`: writes a revision (or the head) out to a local directory, beside it first
  * and then renamed into place, so the target is never half-written.
  */
-import { lchownSync } from "node:fs";
 import { setLocalMtime } from "./local_attrs.ts";
-import { join } from "node:path";
 import type { NodeInfo, TreeView } from "../tree/tree_view.ts";
 import { RevfsError, type SpecialType } from "../types.ts";
-import { cPath, errno, libc, TYPE_BITS } from "../../sys/libc.ts";
+import { cPath, errno, lchown, libc, TYPE_BITS } from "../../sys/libc.ts";
+import { localChild } from "../paths.ts";
 import { writeLocalXattrs } from "./xattr_io.ts";
 
 const SPECIAL_TYPES: ReadonlySet<string> = new Set<SpecialType>(["fifo", "socket", "chardev", "blockdev"]);
@@ -81,13 +80,13 @@ export async function exportTree(
     if (info.type === "symlink") {
       Deno.symlinkSync(info.target!, out);
       if (info.xattrs) writeLocalXattrs(out, info.xattrs);
-      if (asRoot) lchownSync(out, info.uid, info.gid);
+      if (asRoot) lchown(out, info.uid, info.gid);
       setLocalMtime(out, info.mtimeNs);
       return;
     }
     if (info.type === "dir") {
       Deno.mkdirSync(out);
-      for (const [name] of view.list(path)) await writeNode(path ? `${path}/${name}` : name, join(out, name));
+      for (const [name] of view.list(path)) await writeNode(path ? `${path}/${name}` : name, localChild(out, name));
     } else if (isSpecial(info)) {
       makeSpecial(out, info);
     } else {

@@ -5,7 +5,6 @@
  * unreferenced blocks are collected by gc), then the head changes and the snapshot is
  * taken in one transaction, so a crash leaves the store as before or as after.
  */
-import { join } from "node:path";
 import { BlockStore } from "../blocks/block_store.ts";
 import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "../head/head.ts";
@@ -24,6 +23,7 @@ import { localLstat, type LocalStat } from "./local_attrs.ts";
 import { dataExtents } from "./sparse.ts";
 import { readLocalXattrs } from "./xattr_io.ts";
 import { xattrsEqual } from "../tree/xattrs.ts";
+import { localChild } from "../paths.ts";
 
 interface Meta {
   mode: number;
@@ -90,7 +90,7 @@ export function importDir(
   const counted = new Set<string>();
   const countBytes = (dir: string) => {
     for (const e of Deno.readDirSync(dir)) {
-      const p = join(dir, e.name);
+      const p = localChild(dir, e.name);
       if (e.isDirectory) countBytes(p);
       if (!e.isFile) continue;
       const st = localLstat(p);
@@ -122,7 +122,7 @@ export function importDir(
       const children = new Map<string, PlanNode>();
       const names = [...Deno.readDirSync(path)].map((e) => e.name).sort();
       for (const name of names) {
-        const p = join(path, name);
+        const p = localChild(path, name);
         let cst: LocalStat;
         try {
           cst = localLstat(p);

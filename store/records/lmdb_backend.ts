@@ -1,5 +1,4 @@
 /** RecordStore on one LMDB environment with one named database per table. */
-import { statfsSync } from "node:fs";
 import * as lmdb from "../../sys/lmdb/lmdb.ts";
 import { checkDataFile } from "./lmdb_file.ts";
 import { mergeRange, PendingWrites } from "./pending_writes.ts";
@@ -16,6 +15,7 @@ import {
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { RevfsError } from "../types.ts";
 import { copyBytes } from "../../sys/small_bytes.ts";
+import { availableBytes } from "../../sys/libc.ts";
 
 type Txn = Deno.PointerValue;
 
@@ -344,12 +344,8 @@ export class LmdbRecordStore implements RecordStore {
   private diskFull(e: unknown): RevfsError | undefined {
     const msg = e instanceof Error ? e.message : String(e);
     if (!/Input\/output error|No space left|ENOSPC|EIO/.test(msg)) return undefined;
-    try {
-      const fs = statfsSync(this.dir);
-      if (fs.bavail * fs.bsize >= 1 << 20) return undefined;
-    } catch {
-      return undefined;
-    }
+    const free = availableBytes(this.dir);
+    if (free === undefined || free >= 1 << 20) return undefined;
     return new RevfsError("NO_SPACE", `no space left on the filesystem of store ${this.dir}; nothing was written`);
   }
 

@@ -13,7 +13,6 @@
  * The caller holds the writer lock and the access lock exclusive: no other process has
  * the environment open while its file is replaced.
  */
-import { closeSync, fsyncSync, openSync } from "node:fs";
 import { killPoint, LMDB_DATA_FILE, type LmdbRecordStore } from "./lmdb_backend.ts";
 
 export const COMPACTING_DIR = "compacting";
@@ -49,10 +48,10 @@ export async function compactLmdb(dir: string, records: LmdbRecordStore): Promis
 
 /** Makes a rename in `dir` durable. */
 function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
+  const f = Deno.openSync(dir, { read: true });
   try {
-    fsyncSync(fd);
+    f.syncSync();
   } finally {
-    closeSync(fd);
+    f.close();
   }
 }
