@@ -1,5 +1,6 @@
 /** Test factories: temporary stores, a seeded random source, the CLI as a subprocess. */
 import { createHash } from "node:crypto";
+import { open as openLmdbJs } from "lmdb";
 import { fileChunks, type FileEntry, type Ino, type RevNumber } from "../mod.ts";
 import { Store } from "../store/store.ts";
 import { readRange } from "../store/tree/read_range.ts";
@@ -216,4 +217,25 @@ export function everyRevision(store: Store): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of store.revisions()) for (const [p, sha] of filesOf(store, r.rev)) out.set(`${r.rev}:${p}`, sha);
   return out;
+}
+
+/**
+ * An LMDB environment in `dir` and its `tables`, opened through lmdb-js with the options
+ * and in the order revfs used before its own binding (sys/lmdb): files as older
+ * versions wrote them. Close with `await env.close()`.
+ */
+export function openAsLmdbJs(dir: string, tables: string[]) {
+  const env = openLmdbJs<Uint8Array, Uint8Array>({
+    path: dir,
+    maxDbs: 16,
+    keyEncoding: "binary",
+    encoding: "binary",
+    noSync: false,
+    overlappingSync: false,
+    cache: false,
+  });
+  const dbs = tables.map((name) =>
+    env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: "binary", encoding: "binary" })
+  );
+  return { env, dbs };
 }

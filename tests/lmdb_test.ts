@@ -5,10 +5,9 @@
  * (every store before this binding) read the same.
  */
 import assert from "node:assert/strict";
-import { open as openLmdbJs } from "lmdb";
 import * as lmdb from "../sys/lmdb/lmdb.ts";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
-import { Rng, tempDir } from "./helpers.ts";
+import { openAsLmdbJs, Rng, tempDir } from "./helpers.ts";
 
 const MAP = 2 ** 30;
 
@@ -153,15 +152,7 @@ Deno.test(
   withEnv(async (dir) => {
     const rng = new Rng(12);
     const written = new Map<string, Uint8Array>();
-    const env = openLmdbJs<Uint8Array, Uint8Array>({
-      path: dir,
-      maxDbs: 16,
-      keyEncoding: "binary",
-      encoding: "binary",
-      noSync: false,
-      overlappingSync: false,
-    });
-    const inodes = env.openDB<Uint8Array, Uint8Array>({ name: "inodes", keyEncoding: "binary", encoding: "binary" });
+    const { env, dbs: [inodes] } = openAsLmdbJs(dir, ["inodes"]);
     env.transactionSync(() => {
       for (let i = 0; i < 300; i++) {
         const key = rng.bytes(32);

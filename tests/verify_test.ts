@@ -1,11 +1,10 @@
 /** Corruption: a flipped byte in any stored record is found by verify, which names the path. */
 import assert from "node:assert/strict";
-import { open as openLmdbJs } from "lmdb";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
 import { fileChunks, type FileEntry, type RevNumber, ROOT_INO } from "../mod.ts";
 import { decodeBlockRecord, deltaBaseOf } from "../store/blocks/block_codec.ts";
 import { Store } from "../store/store.ts";
-import { Rng, runCli, storeTest, tempDir, type TestStore } from "./helpers.ts";
+import { openAsLmdbJs, Rng, runCli, storeTest, tempDir, type TestStore } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 
 /** Two files in revision 1: docs/report.txt (text, 150 kB) and other.bin (100 kB). */
@@ -227,19 +226,7 @@ for (
     const dir = await tempDir("revfs-loose-");
     try {
       const key = (i: number) => new Uint8Array([i >> 8, i & 255]);
-      // With the options and the order of opening the old backend used.
-      const env = openLmdbJs<Uint8Array, Uint8Array>({
-        path: dir,
-        maxDbs: 16,
-        keyEncoding: "binary",
-        encoding: "binary",
-        noSync: false,
-        overlappingSync: false,
-        cache: false,
-      });
-      const [metaTable, blocks] = ["meta", "blocks"].map((name) =>
-        env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: "binary", encoding: "binary" })
-      );
+      const { env, dbs: [metaTable, blocks] } = openAsLmdbJs(dir, ["meta", "blocks"]);
       env.transactionSync(() => metaTable.putSync(key(1), new Uint8Array([42])));
       env.transactionSync(() => {
         for (let i = 0; i < records; i++) blocks.putSync(key(i), new Uint8Array(recordBytes).fill(i & 255));

@@ -13,7 +13,7 @@
  * MDB_val buffers.
  */
 import { SMALL_BYTES, smallBytes } from "../small_bytes.ts";
-import { libc } from "../libc.ts";
+import { defaultReadAheadMode, ReadAhead, type ReadAheadMode, takeOverReadAhead } from "./read_ahead.ts";
 
 type Ptr = Deno.PointerValue;
 
@@ -115,66 +115,6 @@ class Val {
   }
 }
 
-const PAGE = 4096;
-const MADV_RANDOM = 1, MADV_WILLNEED = 3;
-/** A value at most this far past the last one read continues a sequential read. */
-const SEQUENTIAL_GAP = 1 << 20;
-/** How far ahead of a sequential reader the map is read. */
-const READ_AHEAD = 8 << 20;
-/** Values this large are read ahead of being touched (overflow pages; smaller ones sit in a leaf page mdb_get touched). */
-const PREFETCH_MIN = 2 * PAGE;
-
-/**
- * Who reads the map ahead: the kernel (its read-around: on a missing page, the device's
- * readahead size around it, 8 MiB on these machines), or the code below ("own":
- * MADV_RANDOM, then exactly a value's pages, and what follows when values are read in
- * address order). "auto": the kernel for a data file of at most OWN_FROM bytes, which a
- * few read-arounds bring in whole; ours for a larger one, where most of what a
- * read-around brings is not wanted (measured: 2,000 random 4 KiB reads of a 512 MiB
- * file read 395 MiB from disk, 116 MiB with ours). REVFS_LMDB_READAHEAD picks one.
- */
-export type ReadAheadMode = "kernel" | "own" | "auto";
-const readAheadMode = (Deno.env.get("REVFS_LMDB_READAHEAD") ?? "auto") as ReadAheadMode;
-const OWN_FROM = 64 << 20;
-
-function willNeed(from: number, to: number): void {
-  const start = Math.floor(from / PAGE) * PAGE;
-  libc().madvise(Deno.UnsafePointer.create(BigInt(start)), BigInt(to - start), MADV_WILLNEED);
-}
-
-/**
- * Reading of the map ahead of use, when the kernel's read-around is off (MADV_RANDOM):
- * a value's pages in one request before they are touched, and when values are read
- * in address order, the next READ_AHEAD bytes too. Per thread, as reads are.
- */
-class ReadAhead {
-  private lastEnd = -1;
-  private streak = 0;
-  private askedFrom = 0;
-  private askedTo = 0;
-
-  willRead(address: number, length: number): void {
-    const end = address + length;
-    const sequential = address >= this.lastEnd && address - this.lastEnd <= SEQUENTIAL_GAP;
-    this.streak = sequential ? this.streak + 1 : 0;
-    this.lastEnd = end;
-    const asked = address >= this.askedFrom && end <= this.askedTo;
-    if (this.streak >= 2) {
-      // Ask for the next stretch once the reader is half way into what was asked for.
-      if (asked && end < this.askedTo - READ_AHEAD / 2) return;
-      const from = asked ? this.askedTo : address;
-      willNeed(from, end + READ_AHEAD);
-      if (!asked) this.askedFrom = address;
-      this.askedTo = end + READ_AHEAD;
-      return;
-    }
-    if (asked) return;
-    willNeed(address, end);
-    this.askedFrom = address;
-    this.askedTo = end;
-  }
-}
-
 /** Keys are copied into one buffer whose address is set once: no pointer lookup per call. */
 const KEY_MAX = 2048;
 const keyBytes = new Uint8Array(KEY_MAX);
@@ -186,11 +126,11 @@ const cursorValue = new Val();
 const out = new BigUint64Array(1);
 const outView = new Deno.UnsafePointerView(Deno.UnsafePointer.of(out)!);
 
-function setKey(k: Uint8Array): Uint8Array {
+function setKey(k: Uint8Array): BigUint64Array {
   if (k.length > KEY_MAX) throw new Error(`LMDB key of ${k.length} bytes (at most ${KEY_MAX})`);
   keyBytes.set(k);
   key.size = k.length;
-  return key.words as unknown as Uint8Array;
+  return key.words;
 }
 
 /** The bytes an MDB_val points at: a copy (small ones share slabs), or a view of LMDB's memory. */
@@ -199,7 +139,7 @@ function bytesOf(v: Val, copy: boolean, readAhead?: ReadAhead): Uint8Array {
   if (n === 0) return new Uint8Array(0);
   if (!copy) {
     const data = v.data!;
-    if (readAhead && n >= PREFETCH_MIN) readAhead.willRead(Number(Deno.UnsafePointer.value(data)), n);
+    readAhead?.willRead(Number(Deno.UnsafePointer.value(data)), n);
     return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(data, n));
   }
   const to = n <= SMALL_BYTES ? smallBytes(n) : new Uint8Array(n);
@@ -217,7 +157,7 @@ export interface EnvOptions {
   tables: readonly string[];
   /** Address space for the map; the file grows only as pages are written. */
   mapBytes: number;
-  /** Who reads the map ahead (see readAheadMode, its default). */
+  /** Who reads the map ahead (sys/lmdb/read_ahead.ts; REVFS_LMDB_READAHEAD, else "auto"). */
   readAhead?: ReadAheadMode;
 }
 
@@ -263,7 +203,9 @@ export class Env {
       const env = new Env(ptr, opts.readOnly);
       try {
         // Before the first page is touched: the kernel's read-around would bring in megabytes.
-        if (!joined) env.chooseReadAhead(dir, opts.readAhead ?? readAheadMode);
+        if (!joined && takeOverReadAhead(`${dir}/data.mdb`, opts.readAhead ?? defaultReadAheadMode, env.map())) {
+          l.revfs_envs_set_own_readahead(ptr, 1);
+        }
         if (joined && !opts.readOnly && env.flags() & RDONLY) {
           throw new Error(`${dir} is open read-only in this process; it cannot be opened for writing too`);
         }
@@ -298,22 +240,6 @@ export class Env {
     // Committed, also when read-only: LMDB keeps the handles a transaction opened only
     // if it commits.
     commit(txn);
-  }
-
-  /** Decides, once per environment, who reads its map ahead (see readAheadMode). */
-  private chooseReadAhead(dir: string, mode: ReadAheadMode): void {
-    let own = mode === "own";
-    if (mode === "auto") {
-      try {
-        own = Deno.statSync(`${dir}/data.mdb`).size > OWN_FROM;
-      } catch {
-        own = false;
-      }
-    }
-    if (!own) return;
-    const { address, bytes } = this.map();
-    libc().madvise(address, BigInt(bytes), MADV_RANDOM);
-    lib().revfs_envs_set_own_readahead(this.ptr, 1);
   }
 
   private flags(): number {
