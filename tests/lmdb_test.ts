@@ -259,3 +259,24 @@ Deno.test(
     env.close();
   }),
 );
+
+Deno.test(
+  "lmdb: a reader that sits idle does not hold its snapshot: freed pages are reused and the file stays small",
+  withEnv(async (dir) => {
+    const writer = LmdbRecordStore.open(dir, { create: true });
+    // Joins the writer's environment, as the mount's loader thread does.
+    const reader = LmdbRecordStore.open(dir);
+    const key = new Uint8Array([1]);
+    writer.write(() => writer.put("meta", key, new Uint8Array(100_000)));
+    assert.equal(reader.get("meta", key)?.length, 100_000);
+    // The reader yields, and reads nothing more.
+    await new Promise((r) => setTimeout(r, 0));
+    for (let i = 0; i < 200; i++) writer.write(() => writer.put("meta", key, new Uint8Array(100_000).fill(i)));
+    const bytes = Deno.statSync(`${dir}/data.mdb`).size;
+    // 100 KB rewritten 200 times: with the reader's snapshot held, every version stays (20 MB).
+    assert.ok(bytes < 2_000_000, `the file is ${bytes} bytes`);
+    assert.equal(reader.get("meta", key)![0], 199, "the reader's next read sees the last write");
+    await reader.close();
+    await writer.close();
+  }),
+);

@@ -47,12 +47,19 @@ const COPY_BATCH_BYTES = 64 << 20;
 const MAP_BYTES = 2 ** 40;
 
 /**
- * The read transaction reads outside a write go through. A range still open on it when
- * it must move on (a commit, `refresh`) keeps it, `stale`, until the range ends.
+ * The read transaction reads outside a write go through. It is let go (reset) once the
+ * code that used it yields (a microtask), and renewed by the next read: a snapshot held
+ * longer keeps LMDB from reusing any page freed after it, and the file grows with every
+ * write (seen: the loader thread's snapshot, held between its rare loads, made a history
+ * of small edits 87 MiB where 3.8 sufficed). A range still open on it when it must move
+ * on keeps it, `stale`, until the range ends.
  */
 class Snapshot {
   ranges = 0;
   stale = false;
+  /** Reset: renewed before its next use. */
+  released = false;
+  releaseQueued = false;
   constructor(readonly txn: Txn) {}
 }
 
@@ -143,8 +150,31 @@ export class LmdbRecordStore implements RecordStore {
   /** The transaction reads go through: the write transaction inside one, else the snapshot. */
   private txn(): Txn {
     if (this.writeTxn !== null) return this.writeTxn;
-    this.snapshot ??= new Snapshot(this.env.begin(true));
-    return this.snapshot.txn;
+    let s = this.snapshot;
+    if (!s) {
+      s = this.snapshot = new Snapshot(this.env.begin(true));
+    } else if (s.released) {
+      lmdb.renew(s.txn);
+      s.released = false;
+    }
+    if (!s.releaseQueued) {
+      s.releaseQueued = true;
+      queueMicrotask(() => this.release(s));
+    }
+    return s.txn;
+  }
+
+  /** Lets a snapshot go: reset if no range reads it, else left to its ranges. */
+  private release(s: Snapshot): void {
+    s.releaseQueued = false;
+    if (this.snapshot !== s || s.released) return;
+    if (s.ranges > 0) {
+      s.stale = true;
+      this.snapshot = undefined;
+      return;
+    }
+    lmdb.reset(s.txn);
+    s.released = true;
   }
 
   /** A value, pending or committed; `view`: LMDB's bytes in place instead of a copy. */
@@ -355,18 +385,11 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   refresh(): void {
-    const s = this.snapshot;
-    if (!s) return;
-    if (s.ranges === 0) {
-      lmdb.reset(s.txn);
-      lmdb.renew(s.txn);
-      return;
-    }
-    s.stale = true;
-    this.snapshot = undefined;
+    if (this.snapshot) this.release(this.snapshot);
   }
 
   close(): Promise<void> {
+    // A reset transaction is aborted as any other (mdb_txn_abort frees it).
     if (this.snapshot && this.snapshot.ranges === 0) lmdb.abort(this.snapshot.txn);
     this.snapshot = undefined;
     this.env.close();
