@@ -23,9 +23,16 @@ const OWN_FROM = 64 << 20;
  * bring in whole; ours for a larger one, where most of what a read-around brings is not
  * wanted (2,000 random 4 KiB reads of a 512 MiB file read 395 MiB from disk, 116 MiB
  * with ours). REVFS_LMDB_READAHEAD picks one for every environment a process opens.
+ *
+ * The default is the kernel's: in the full benchmark at 529ce73 ("auto"), reading the
+ * oldest version of a 64 MiB file in a new mount after gc (a 104 MiB store) took 874 and
+ * 2,041 ms against 563 and 534 at e38dbbd. A delta chain's records are read one after
+ * another and not in address order, so ours asks for each alone where the read-around
+ * had brought in its neighbours; asking for a chain's records together first is the
+ * next step before "auto" can be the default.
  */
 export type ReadAheadMode = "kernel" | "own" | "auto";
-export const defaultReadAheadMode = (Deno.env.get("REVFS_LMDB_READAHEAD") ?? "auto") as ReadAheadMode;
+export const defaultReadAheadMode = (Deno.env.get("REVFS_LMDB_READAHEAD") ?? "kernel") as ReadAheadMode;
 
 /** Whether the map of `dataFile` is read ahead by us under `mode`; if so, the kernel's read-around is turned off. */
 export function takeOverReadAhead(
