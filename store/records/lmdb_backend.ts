@@ -13,9 +13,8 @@ import {
   unpack,
 } from "./lmdb_packs.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
-import { RevfsError } from "../types.ts";
 import { copyBytes } from "../../sys/small_bytes.ts";
-import { availableBytes } from "../../sys/libc.ts";
+import { damaged, diskFull } from "./lmdb_errors.ts";
 
 type Txn = Deno.PointerValue;
 
@@ -312,7 +311,7 @@ export class LmdbRecordStore implements RecordStore {
     } catch (e) {
       this.undone++;
       if (taken) this.pending.restore(taken);
-      throw this.diskFull(e) ?? e;
+      throw diskFull(e, this.dir) ?? e;
     } finally {
       this.writeTxn = null;
       this.writeRanges = 0;
@@ -366,19 +365,6 @@ export class LmdbRecordStore implements RecordStore {
     this.hooks = hooks;
   }
 
-  /**
-   * A commit that failed because the filesystem is full, as one clear error. LMDB
-   * reports a short write as EIO, so the free space tells: under a megabyte left.
-   * The transaction was aborted: the store is as before it.
-   */
-  private diskFull(e: unknown): RevfsError | undefined {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (!/Input\/output error|No space left|ENOSPC|EIO/.test(msg)) return undefined;
-    const free = availableBytes(this.dir);
-    if (free === undefined || free >= 1 << 20) return undefined;
-    return new RevfsError("NO_SPACE", `no space left on the filesystem of store ${this.dir}; nothing was written`);
-  }
-
   /** Commits are synced before they return (LMDB's default): nothing is left to flush. */
   flush(): Promise<void> {
     return Promise.resolve();
@@ -395,13 +381,6 @@ export class LmdbRecordStore implements RecordStore {
     this.env.close();
     return Promise.resolve();
   }
-}
-
-/** LMDB's own errors about its pages (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ...) are damage to report, not bugs. */
-function damaged(e: unknown, table: Table): unknown {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (!/^MDB_(CORRUPTED|PAGE_NOTFOUND|BAD_TXN|INVALID|VERSION_MISMATCH)/.test(msg)) return e;
-  return new RevfsError("CORRUPT", `the store's LMDB file is damaged (reading ${table}): ${msg}`);
 }
 
 function openEnv(dir: string, readOnly: boolean): lmdb.Env {
