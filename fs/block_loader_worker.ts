@@ -45,6 +45,8 @@ self.onmessage = async (ev: MessageEvent<LoaderRequest>) => {
       return;
     case "load": {
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      // A batch's records asked of the disk together: each load then waits for none alone.
+      if (m.loads.length > 1) store!.prefetchBlocks(m.loads.map((l) => l.hash));
       const results = m.loads.map(load);
       send({ kind: "loaded", results }, results.flatMap((r) => r.ok ? [r.data] : []));
       return;

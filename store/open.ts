@@ -14,6 +14,7 @@ import { AccessLock, WriterLock } from "./records/lock.ts";
 import { removeLeftoverCompaction } from "./records/lmdb_compact.ts";
 import type { RecordStore } from "./records/records.ts";
 import { RevfsError } from "./types.ts";
+import type { ReadAheadMode } from "../sys/lmdb/read_ahead.ts";
 
 import { DEFAULT_BLOCK_SIZE, FORMAT_VERSION } from "./format.ts";
 
@@ -35,6 +36,8 @@ export interface OpenOptions {
    * (`mount --verify-reads`, `export`).
    */
   verifyReads?: boolean;
+  /** Who reads the store's file ahead of use (sys/lmdb/read_ahead.ts); tests choose. */
+  readAhead?: ReadAheadMode;
 }
 
 export interface InitOptions {
@@ -132,7 +135,7 @@ export async function openRecords(dir: string, opts: OpenOptions): Promise<Opene
   if (lock) removeLeftoverCompaction(dir);
   let records: LmdbRecordStore;
   try {
-    records = LmdbRecordStore.open(dir);
+    records = LmdbRecordStore.open(dir, { readAhead: opts.readAhead });
   } catch (e) {
     lock?.release();
     access?.release();

@@ -326,6 +326,11 @@ export class Store implements VersionedStore {
     return this.parts.blocks.get(hash, into);
   }
 
+  prefetchBlocks(hashes: readonly BlockHash[]): void {
+    this.parts.records.refresh();
+    this.parts.blocks.prefetch(hashes);
+  }
+
   get recordsDecoded(): number {
     return this.parts.blocks.decoded;
   }

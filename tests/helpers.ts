@@ -1,4 +1,5 @@
 /** Test factories: temporary stores, a seeded random source, the CLI as a subprocess. */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { open as openLmdbJs } from "lmdb";
 import { fileChunks, type FileEntry, type Ino, type RevNumber } from "../mod.ts";
@@ -238,4 +239,46 @@ export function openAsLmdbJs(dir: string, tables: string[]) {
     env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: "binary", encoding: "binary" })
   );
   return { env, dbs };
+}
+
+/** Pages of `path` in the page cache, by mincore(2) over a mapping of our own. */
+export function residentPages(path: string): boolean[] {
+  const c = Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+    munmap: { parameters: ["pointer", "usize"], result: "i32" },
+    mincore: { parameters: ["pointer", "usize", "buffer"], result: "i32" },
+  });
+  try {
+    const size = Deno.statSync(path).size;
+    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0);
+    assert.ok(fd >= 0, `open ${path}`);
+    const PROT_READ = 1, MAP_SHARED = 1;
+    const map = c.symbols.mmap(null, BigInt(size), PROT_READ, MAP_SHARED, fd, 0n);
+    c.symbols.close(fd);
+    const vec = new Uint8Array(Math.ceil(size / 4096));
+    assert.equal(c.symbols.mincore(map, BigInt(size), vec), 0, "mincore");
+    c.symbols.munmap(map, BigInt(size));
+    return Array.from(vec, (b) => (b & 1) === 1);
+  } finally {
+    c.close();
+  }
+}
+
+/** Drops `path`'s clean pages from the page cache (posix_fadvise DONTNEED; no root needed). */
+export function dropPages(path: string): void {
+  const c = Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
+  });
+  try {
+    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0);
+    const POSIX_FADV_DONTNEED = 4;
+    assert.equal(c.symbols.posix_fadvise(fd, 0n, 0n, POSIX_FADV_DONTNEED), 0);
+    c.symbols.close(fd);
+  } finally {
+    c.close();
+  }
 }

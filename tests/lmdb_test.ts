@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as lmdb from "../sys/lmdb/lmdb.ts";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
-import { openAsLmdbJs, Rng, tempDir } from "./helpers.ts";
+import { dropPages, openAsLmdbJs, residentPages, Rng, tempDir } from "./helpers.ts";
 
 const MAP = 2 ** 30;
 
@@ -175,48 +175,6 @@ Deno.test(
     await r.close();
   }),
 );
-
-/** Pages of `path` in the page cache, by mincore(2) over a mapping of our own. */
-function residentPages(path: string): boolean[] {
-  const c = Deno.dlopen("libc.so.6", {
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-    close: { parameters: ["i32"], result: "i32" },
-    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-    munmap: { parameters: ["pointer", "usize"], result: "i32" },
-    mincore: { parameters: ["pointer", "usize", "buffer"], result: "i32" },
-  });
-  try {
-    const size = Deno.statSync(path).size;
-    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0);
-    assert.ok(fd >= 0, `open ${path}`);
-    const PROT_READ = 1, MAP_SHARED = 1;
-    const map = c.symbols.mmap(null, BigInt(size), PROT_READ, MAP_SHARED, fd, 0n);
-    c.symbols.close(fd);
-    const vec = new Uint8Array(Math.ceil(size / 4096));
-    assert.equal(c.symbols.mincore(map, BigInt(size), vec), 0, "mincore");
-    c.symbols.munmap(map, BigInt(size));
-    return Array.from(vec, (b) => (b & 1) === 1);
-  } finally {
-    c.close();
-  }
-}
-
-/** Drops `path`'s clean pages from the page cache (posix_fadvise DONTNEED; no root needed). */
-function dropPages(path: string): void {
-  const c = Deno.dlopen("libc.so.6", {
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-    close: { parameters: ["i32"], result: "i32" },
-    posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
-  });
-  try {
-    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0);
-    const POSIX_FADV_DONTNEED = 4;
-    assert.equal(c.symbols.posix_fadvise(fd, 0n, 0n, POSIX_FADV_DONTNEED), 0);
-    c.symbols.close(fd);
-  } finally {
-    c.close();
-  }
-}
 
 Deno.test(
   "lmdb: reading ahead itself, the map brings in a value's pages and not its neighbours; values read in order bring in what follows",

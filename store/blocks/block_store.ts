@@ -123,6 +123,33 @@ export class BlockStore {
     return this.read(hash, into, this.hashOnRead);
   }
 
+  /**
+   * Tells the store these blocks are read next: where it reads ahead itself, their
+   * records and those down their delta chains are asked of the disk a level at a time,
+   * every chain's record at that level together. A chain's records can only be found
+   * one after another (each names its base), and read that way each waits for the disk
+   * alone: the oldest of 50 versions of a 64 MiB file took 1.6x the kernel's
+   * read-around. Never throws: a record that cannot be read is left to `get` to report.
+   */
+  prefetch(hashes: readonly BlockHash[]): void {
+    let level: readonly Uint8Array[] = hashes;
+    try {
+      // A valid chain is bounded (store/blocks/chains.ts); the bound stops a cycle too.
+      for (let depth = 0; level.length > 0 && depth <= 64; depth++) {
+        const stored = this.records.prefetch("blocks", level);
+        if (!stored) return;
+        const bases: Uint8Array[] = [];
+        for (const s of stored) {
+          const base = s && deltaBaseOf(s);
+          if (base) bases.push(base.slice());
+        }
+        level = bases;
+      }
+    } catch {
+      // Reported by the read that needs the record.
+    }
+  }
+
   /** `get`, always checked against the block's SHA-256 name (`verify`). */
   getVerified(hash: BlockHash): Uint8Array {
     return this.read(hash, undefined, true);

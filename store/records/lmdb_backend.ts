@@ -1,5 +1,6 @@
 /** RecordStore on one LMDB environment with one named database per table. */
 import * as lmdb from "../../sys/lmdb/lmdb.ts";
+import type { ReadAheadMode } from "../../sys/lmdb/read_ahead.ts";
 import { checkDataFile } from "./lmdb_file.ts";
 import { mergeRange, PendingWrites } from "./pending_writes.ts";
 import {
@@ -81,10 +82,17 @@ export class LmdbRecordStore implements RecordStore {
     this.dbis = dbis;
   }
 
-  /** Opens the environment in `dir`; `create` for a new store, else its file is checked first. */
-  static open(dir: string, opts: { readOnly?: boolean; create?: boolean } = {}): LmdbRecordStore {
+  /**
+   * Opens the environment in `dir`; `create` for a new store, else its file is checked
+   * first. `readAhead`: who reads the file ahead (sys/lmdb/read_ahead.ts; by default
+   * REVFS_LMDB_READAHEAD, else "auto"), for the first opening in this process.
+   */
+  static open(
+    dir: string,
+    opts: { readOnly?: boolean; create?: boolean; readAhead?: ReadAheadMode } = {},
+  ): LmdbRecordStore {
     if (!opts.create) checkDataFile(`${dir}/${LMDB_DATA_FILE}`, dir);
-    return new LmdbRecordStore(openEnv(dir, opts.readOnly ?? false), dir);
+    return new LmdbRecordStore(openEnv(dir, opts.readOnly ?? false, opts.readAhead), dir);
   }
 
   /**
@@ -187,6 +195,29 @@ export class LmdbRecordStore implements RecordStore {
       if (value === undefined) return undefined;
       if (PACKED_TABLES.has(table) && isPackRef(value)) return this.unpacked(table, value, view);
       return view ? value : copyBytes(value);
+    } catch (e) {
+      throw damaged(e, table);
+    }
+  }
+
+  prefetch(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] | undefined {
+    if (!this.env.readsAhead) return undefined;
+    const dbi = this.dbis[table];
+    const packsDbi = PACKED_TABLES.has(table) ? this.env.dbi(PACKS_TABLE) : undefined;
+    // Records written together share a pack: each pack is looked up and asked for once.
+    const packs = new Map<number, Uint8Array | undefined>();
+    try {
+      const txn = this.txn();
+      return keys.map((key) => {
+        const p = this.pending.get(table, key);
+        if (p !== undefined) return p ?? undefined;
+        const value = dbi === undefined ? undefined : this.env.prefetch(txn, dbi, key);
+        if (value === undefined || packsDbi === undefined || !isPackRef(value)) return value;
+        const what = `${table} record`;
+        const ref = decodePackRef(value, what);
+        if (!packs.has(ref.pack)) packs.set(ref.pack, this.env.prefetch(txn, packsDbi, packKey(ref.pack)));
+        return unpack(packs.get(ref.pack), ref, what);
+      });
     } catch (e) {
       throw damaged(e, table);
     }
@@ -383,6 +414,6 @@ export class LmdbRecordStore implements RecordStore {
   }
 }
 
-function openEnv(dir: string, readOnly: boolean): lmdb.Env {
-  return lmdb.Env.open(dir, { readOnly, tables: [...TABLES, PACKS_TABLE], mapBytes: MAP_BYTES });
+function openEnv(dir: string, readOnly: boolean, readAhead?: ReadAheadMode): lmdb.Env {
+  return lmdb.Env.open(dir, { readOnly, tables: [...TABLES, PACKS_TABLE], mapBytes: MAP_BYTES, readAhead });
 }

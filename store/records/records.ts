@@ -49,6 +49,14 @@ export interface RecordStore {
    * store (read it, copy what must stay, let it go). For hot paths that decode at once.
    */
   peek(table: Table, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * For a reader that knows several values it reads next (the records of a batch's
+   * delta chains): their pages asked of the disk now, without waiting, so they are read
+   * together rather than one page fault at a time. Returns them as `peek` would, not
+   * read yet, valid until the next write or until the caller yields. Undefined, and
+   * nothing done, when the store leaves reading ahead to the kernel.
+   */
+  prefetch(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] | undefined;
   has(table: Table, key: Uint8Array): boolean;
   /** Only inside `write`. Key and value are copied (or stored) before it returns: the caller may reuse them. */
   put(table: Table, key: Uint8Array, value: Uint8Array): void;

@@ -271,6 +271,24 @@ export class Env {
     return bytesOf(value, false, this.readAhead);
   }
 
+  /** Whether this environment reads its map ahead itself (else the kernel does): see `prefetch`. */
+  get readsAhead(): boolean {
+    return this.readAhead !== undefined;
+  }
+
+  /**
+   * `view`, and when this environment reads ahead itself, the value's pages asked of
+   * the disk now without waiting for them (a caller that knows what it reads next asks
+   * for it all before reading any).
+   */
+  prefetch(txn: Ptr, dbi: number, k: Uint8Array): Uint8Array | undefined {
+    const rc = lib().mdb_get(txn, dbi, setKey(k), value.words);
+    if (rc === NOTFOUND) return undefined;
+    check(rc, "get");
+    this.readAhead?.prefetch(Number(Deno.UnsafePointer.value(value.data)), value.size);
+    return bytesOf(value, false);
+  }
+
   begin(readOnly: boolean): Ptr {
     if (this.closed) throw new Error("LMDB environment used after close");
     check(lib().mdb_txn_begin(this.ptr, null, readOnly ? RDONLY : 0, out), "txn_begin");

@@ -15,24 +15,28 @@ const SEQUENTIAL_GAP = 1 << 20;
 const READ_AHEAD = 8 << 20;
 /** Values this large are read ahead of being touched (overflow pages; smaller ones sit in a leaf page mdb_get touched). */
 const PREFETCH_MIN = 2 * PAGE;
-/** "auto" reads ahead itself for a data file larger than this. */
-const OWN_FROM = 64 << 20;
+/**
+ * "auto" reads ahead itself only where the kernel's read-around is large (these
+ * machines: 8 MiB), and then for a data file of more than this many read-arounds.
+ */
+const LARGE_READ_AROUND = 1 << 20;
+const OWN_PAST_READ_AROUNDS = 32;
 
 /**
- * "auto": the kernel for a data file of at most OWN_FROM bytes, which a few read-arounds
- * bring in whole; ours for a larger one, where most of what a read-around brings is not
- * wanted (2,000 random 4 KiB reads of a 512 MiB file read 395 MiB from disk, 116 MiB
- * with ours). REVFS_LMDB_READAHEAD picks one for every environment a process opens.
- *
- * The default is the kernel's: in the full benchmark at 529ce73 ("auto"), reading the
- * oldest version of a 64 MiB file in a new mount after gc (a 104 MiB store) took 874 and
- * 2,041 ms against 563 and 534 at e38dbbd. A delta chain's records are read one after
- * another and not in address order, so ours asks for each alone where the read-around
- * had brought in its neighbours; asking for a chain's records together first is the
- * next step before "auto" can be the default.
+ * "auto" (the default): the kernel, unless its read-around is large (LARGE_READ_AROUND)
+ * and the data file more than OWN_PAST_READ_AROUNDS of them. A few read-arounds bring a
+ * smaller file in whole, and reads that touch much of it (an old version's delta chains,
+ * a whole file of a compacted store) gain from the large reads: the oldest of 50
+ * versions of a 64 MiB file in a 104 MiB store read cold in 420-434 ms with the
+ * kernel's, 512-541 with ours. In a larger file most of what a read-around brings is
+ * not wanted: 2,000 random 4 KiB reads of a 512 MiB file read 395 MiB from disk, 116
+ * MiB with ours; a cold `find` over 7,200 files of a 373 MB store took 369-380 ms and
+ * read 106 MiB, 254-284 ms and 21 MiB with ours. Where the read-around is the usual
+ * 128 KiB, the kernel's is what we would do. REVFS_LMDB_READAHEAD picks one for every
+ * environment a process opens.
  */
 export type ReadAheadMode = "kernel" | "own" | "auto";
-export const defaultReadAheadMode = (Deno.env.get("REVFS_LMDB_READAHEAD") ?? "kernel") as ReadAheadMode;
+export const defaultReadAheadMode = (Deno.env.get("REVFS_LMDB_READAHEAD") ?? "auto") as ReadAheadMode;
 
 /** Whether the map of `dataFile` is read ahead by us under `mode`; if so, the kernel's read-around is turned off. */
 export function takeOverReadAhead(
@@ -43,13 +47,32 @@ export function takeOverReadAhead(
   let own = mode === "own";
   if (mode === "auto") {
     try {
-      own = Deno.statSync(dataFile).size > OWN_FROM;
+      const { size, dev } = Deno.statSync(dataFile);
+      const readAround = deviceReadAround(dev);
+      own = readAround !== undefined && readAround >= LARGE_READ_AROUND && size > OWN_PAST_READ_AROUNDS * readAround;
     } catch {
       own = false;
     }
   }
   if (own) libc().madvise(map.address, BigInt(map.bytes), MADV_RANDOM);
   return own;
+}
+
+/** The read-ahead of the block device `dev` (st_dev) in bytes, as sysfs tells it; undefined for none (tmpfs, overlay). */
+function deviceReadAround(dev: number): number | undefined {
+  // glibc's major()/minor() of a dev_t below 2^32.
+  const major = (dev >>> 8) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  // A partition has no queue of its own: its disk's is one level up.
+  for (const queue of ["queue", "../queue"]) {
+    try {
+      const kb = Number(Deno.readTextFileSync(`/sys/dev/block/${major}:${minor}/${queue}/read_ahead_kb`).trim());
+      if (Number.isFinite(kb)) return kb * 1024;
+    } catch {
+      // Not there: try the next, or not a block device.
+    }
+  }
+  return undefined;
 }
 
 function willNeed(from: number, to: number): void {
@@ -89,5 +112,18 @@ export class ReadAhead {
     willNeed(address, end);
     this.askedFrom = address;
     this.askedTo = end;
+  }
+
+  /**
+   * Before a value is read that a caller found ahead of reading it (a delta chain's
+   * records): its pages asked for now, not waited for, so that the values of a batch are
+   * read from disk together. Not a read: the sequential reader's state stays as it is.
+   */
+  prefetch(address: number, length: number): void {
+    // A small value shares its leaf page with its key, which finding it brought in.
+    if (length < PREFETCH_MIN / 4) return;
+    // Already asked for, as a sequential reader's next stretch.
+    if (address >= this.askedFrom && address + length <= this.askedTo) return;
+    willNeed(address, address + length);
   }
 }
