@@ -224,7 +224,7 @@ export class Namespace {
   /** Frees orphans a previous writer left when it stopped with files open. */
   sweepOrphans(): number {
     let n = 0;
-    for (const i of [...this.inodes.all()]) {
+    for (const i of [...this.inodes.unnamed()]) {
       if (i.parent === 0 && i.ino !== ROOT_INO && !this.pins.has(i.ino)) {
         this.dropInode(i);
         n++;
