@@ -15,6 +15,7 @@ import {
 } from "./lmdb_packs.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { copyBytes } from "../../sys/small_bytes.ts";
+import { readU64 } from "../codec.ts";
 import { damaged, diskFull } from "./lmdb_errors.ts";
 
 type Txn = Deno.PointerValue;
@@ -193,7 +194,10 @@ export class LmdbRecordStore implements RecordStore {
     try {
       const value = this.env.view(this.txn(), dbi, key);
       if (value === undefined) return undefined;
-      if (PACKED_TABLES.has(table) && isPackRef(value)) return this.unpacked(table, value, view);
+      if (PACKED_TABLES.has(table) && isPackRef(value)) {
+        const bytes = this.unpacked(this.txn(), table, value);
+        return view ? bytes : copyBytes(bytes);
+      }
       return view ? value : copyBytes(value);
     } catch (e) {
       throw damaged(e, table);
@@ -203,20 +207,21 @@ export class LmdbRecordStore implements RecordStore {
   prefetch(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] | undefined {
     if (!this.env.readsAhead) return undefined;
     const dbi = this.dbis[table];
-    const packsDbi = PACKED_TABLES.has(table) ? this.env.dbi(PACKS_TABLE) : undefined;
+    const packed = PACKED_TABLES.has(table);
     // Records written together share a pack: each pack is looked up and asked for once.
     const packs = new Map<number, Uint8Array | undefined>();
     try {
       const txn = this.txn();
+      const findPack = (dbi: number, key: Uint8Array) => {
+        const n = readU64(key);
+        if (!packs.has(n)) packs.set(n, this.env.prefetch(txn, dbi, key));
+        return packs.get(n);
+      };
       return keys.map((key) => {
         const p = this.pending.get(table, key);
         if (p !== undefined) return p ?? undefined;
         const value = dbi === undefined ? undefined : this.env.prefetch(txn, dbi, key);
-        if (value === undefined || packsDbi === undefined || !isPackRef(value)) return value;
-        const what = `${table} record`;
-        const ref = decodePackRef(value, what);
-        if (!packs.has(ref.pack)) packs.set(ref.pack, this.env.prefetch(txn, packsDbi, packKey(ref.pack)));
-        return unpack(packs.get(ref.pack), ref, what);
+        return value && packed && isPackRef(value) ? this.unpacked(txn, table, value, findPack) : value;
       });
     } catch (e) {
       throw damaged(e, table);
@@ -255,14 +260,20 @@ export class LmdbRecordStore implements RecordStore {
     return pending.length === 0 ? committed : mergeRange(committed, pending);
   }
 
-  /** The record a pack reference names: a view of the pack (until the next read), or a copy. */
-  private unpacked(table: Table, ref: Uint8Array, view: boolean): Uint8Array {
+  /**
+   * The record a pack reference names, as a view of the pack (until the next read) read
+   * in `txn`; `find` looks the pack up (a prefetch asks for its pages as it does).
+   */
+  private unpacked(
+    txn: Txn,
+    table: Table,
+    ref: Uint8Array,
+    find = (packs: number, key: Uint8Array) => lmdb.get(txn, packs, key, true),
+  ): Uint8Array {
     const what = `${table} record`;
     const r = decodePackRef(ref, what);
     const packs = this.env.dbi(PACKS_TABLE);
-    const pack = packs === undefined ? undefined : lmdb.get(this.txn(), packs, packKey(r.pack), true);
-    const bytes = unpack(pack, r, what);
-    return view ? bytes : copyBytes(bytes);
+    return unpack(packs === undefined ? undefined : find(packs, packKey(r.pack)), r, what);
   }
 
   private *committedRange(table: Table, range: KeyRange, keysOnly = false): Iterable<[Uint8Array, Uint8Array]> {
@@ -278,7 +289,7 @@ export class LmdbRecordStore implements RecordStore {
     else snapshot!.ranges++;
     try {
       for (const [key, value] of lmdb.range(txn, dbi, range.start, range.end, keysOnly)) {
-        yield [key, packed && isPackRef(value) ? this.unpackedIn(txn, table, value) : value];
+        yield [key, packed && isPackRef(value) ? copyBytes(this.unpacked(txn, table, value)) : value];
       }
     } catch (e) {
       throw damaged(e, table);
@@ -286,15 +297,6 @@ export class LmdbRecordStore implements RecordStore {
       if (writing) this.writeRanges--;
       else if (--snapshot!.ranges === 0 && snapshot!.stale) lmdb.abort(snapshot!.txn);
     }
-  }
-
-  /** `unpacked` in the range's own transaction, copied. */
-  private unpackedIn(txn: Txn, table: Table, ref: Uint8Array): Uint8Array {
-    const what = `${table} record`;
-    const r = decodePackRef(ref, what);
-    const packs = this.env.dbi(PACKS_TABLE);
-    const pack = packs === undefined ? undefined : lmdb.get(txn, packs, packKey(r.pack), true);
-    return copyBytes(unpack(pack, r, what));
   }
 
   *keys(table: Table, range: KeyRange = {}): Iterable<Uint8Array> {
