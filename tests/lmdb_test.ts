@@ -5,7 +5,7 @@
  * (every store before this binding) read the same.
  */
 import assert from "node:assert/strict";
-import * as lmdb from "../sys/lmdb/lmdb.ts";
+import * as lmdb from "../sys/lmdb/mod.ts";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
 import { dropPages, openAsLmdbJs, residentPages, Rng, tempDir } from "./helpers.ts";
 

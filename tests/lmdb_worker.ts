@@ -1,6 +1,6 @@
 /// <reference lib="deno.worker" />
 /** tests/lmdb_test.ts's worker thread: joins an environment the main thread opened, and reads it. */
-import * as lmdb from "../sys/lmdb/lmdb.ts";
+import * as lmdb from "../sys/lmdb/mod.ts";
 
 let env: lmdb.Env | undefined;
 

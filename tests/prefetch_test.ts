@@ -9,7 +9,7 @@ import { type BlockHash, compactStore, type FileEntry, ROOT_INO } from "../mod.t
 import { Store } from "../store/store.ts";
 import { deltaBaseOf } from "../store/blocks/block_codec.ts";
 import { isPackRef } from "../store/records/lmdb_packs.ts";
-import * as lmdb from "../sys/lmdb/lmdb.ts";
+import * as lmdb from "../sys/lmdb/mod.ts";
 import { dropPages, readEntry, residentPages, Rng, tempDir } from "./helpers.ts";
 
 const BLOCK = 64 * 1024;

@@ -2,7 +2,7 @@
 # Builds .build/liblmdb.so: LMDB from the sources the pinned lmdb npm package ships (the
 # LMDB that wrote every revfs store, its 1.0 data format), with the options that
 # package's own build uses, and sys/lmdb/shared_envs.c. revfs reaches it through Deno
-# FFI (sys/lmdb/lmdb.ts). Needs gcc and `deno install` (for the sources) first.
+# FFI (sys/lmdb/mod.ts). Needs gcc and `deno install` (for the sources) first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 version=$(sed -nE 's/.*"npm:lmdb@([0-9.]+)".*/\1/p' import_map.json)

@@ -1,0 +1,123 @@
+/**
+ * What is done inside a transaction: begin is the environment's (env.ts); commit,
+ * reads, writes and ranges are here. Every function takes the transaction it runs in.
+ */
+import {
+  bytesOf,
+  check,
+  cursorKey,
+  cursorValue,
+  FIRST,
+  key,
+  lib,
+  locate,
+  NEXT,
+  NOTFOUND,
+  out,
+  outView,
+  type Ptr,
+  SET_RANGE,
+  setKey,
+  value,
+} from "./ffi.ts";
+
+/** mdb_put's flag for a key greater than every key in the table (written without a search). */
+export const APPEND = 0x20000;
+
+/** This LMDB's answer to a commit that changed nothing: the transaction ended, as a commit's does. */
+const EMPTY_TXN = -30774;
+
+export function commit(txn: Ptr): void {
+  const rc = lib().mdb_txn_commit(txn);
+  if (rc !== EMPTY_TXN) check(rc, "commit");
+}
+
+export function abort(txn: Ptr): void {
+  lib().mdb_txn_abort(txn);
+}
+
+/** Releases a read transaction's snapshot, keeping its slot for `renew`. */
+export function reset(txn: Ptr): void {
+  lib().mdb_txn_reset(txn);
+}
+
+export function renew(txn: Ptr): void {
+  check(lib().mdb_txn_renew(txn), "txn_renew");
+}
+
+/**
+ * The value of `k`: a copy, or (`view`) LMDB's own bytes, valid while `txn` is and no
+ * write in it touches them (read-only memory: writing to it kills the process).
+ */
+export function get(txn: Ptr, dbi: number, k: Uint8Array, view = false): Uint8Array | undefined {
+  return locate(txn, dbi, k) ? bytesOf(value, !view) : undefined;
+}
+
+export function has(txn: Ptr, dbi: number, k: Uint8Array): boolean {
+  return locate(txn, dbi, k);
+}
+
+export function put(txn: Ptr, dbi: number, k: Uint8Array, v: Uint8Array, flags = 0): void {
+  check(lib().mdb_put(txn, dbi, setKey(k), value.of(v).words, flags), "put");
+}
+
+/** Deletes `k`; false when it was not there. */
+export function del(txn: Ptr, dbi: number, k: Uint8Array): boolean {
+  const rc = lib().mdb_del(txn, dbi, setKey(k), null);
+  if (rc === NOTFOUND) return false;
+  check(rc, "del");
+  return true;
+}
+
+/** Entries in the table (mdb_stat's ms_entries). */
+export function count(txn: Ptr, dbi: number): number {
+  const stat = new BigUint64Array(5);
+  check(lib().mdb_stat(txn, dbi, stat), "stat");
+  return Number(stat[4]);
+}
+
+/**
+ * Keys from `start` (inclusive) to `end` (exclusive) in byte order, copied, with their
+ * values unless `keysOnly`. The cursor is closed when the iteration ends or is left.
+ */
+export function* range(
+  txn: Ptr,
+  dbi: number,
+  start: Uint8Array | undefined,
+  end: Uint8Array | undefined,
+  keysOnly = false,
+): Generator<[Uint8Array, Uint8Array]> {
+  const l = lib();
+  check(l.mdb_cursor_open(txn, dbi, out), "cursor_open");
+  const cursor = outView.getPointer(0);
+  const none = new Uint8Array(0);
+  try {
+    let op = FIRST;
+    if (start && start.length > 0) {
+      setKey(start);
+      cursorKey.words[0] = key.words[0];
+      cursorKey.words[1] = key.words[1];
+      op = SET_RANGE;
+    }
+    for (;;) {
+      const rc = l.mdb_cursor_get(cursor, cursorKey.words, cursorValue.words, op);
+      if (rc === NOTFOUND) return;
+      check(rc, "cursor_get");
+      op = NEXT;
+      const k = bytesOf(cursorKey, true);
+      if (end && compare(k, end) >= 0) return;
+      yield [k, keysOnly ? none : bytesOf(cursorValue, true)];
+    }
+  } finally {
+    l.mdb_cursor_close(cursor);
+  }
+}
+
+/** Byte order, as LMDB's default comparison (memcmp, then length). */
+export function compare(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
