@@ -1,18 +1,11 @@
 /** RecordStore on one LMDB environment with one named database per table. */
-import * as lmdb from "../../sys/lmdb/lmdb.ts";
+import * as lmdb from "../../sys/lmdb/mod.ts";
 import type { ReadAheadMode } from "../../sys/lmdb/read_ahead.ts";
 import { checkDataFile } from "./lmdb_file.ts";
 import { mergeRange, PendingWrites } from "./pending_writes.ts";
-import {
-  decodePackRef,
-  isPackRef,
-  PACK_MAX_BYTES,
-  PACK_MIN_BYTES,
-  PackBuilder,
-  PACKED_TABLES,
-  packKey,
-  unpack,
-} from "./lmdb_packs.ts";
+import { decodePackRef, isPackRef, PACKED_TABLES, packKey, unpack } from "./lmdb_packs.ts";
+import { ReadSnapshot } from "./lmdb_snapshot.ts";
+import { killPoint } from "./kill_point.ts";
 import { type KeyRange, type RecordStore, type Table, TABLES } from "./records.ts";
 import { copyBytes } from "../../sys/small_bytes.ts";
 import { readU64 } from "../codec.ts";
@@ -22,47 +15,14 @@ type Txn = Deno.PointerValue;
 
 export const LMDB_DATA_FILE = "data.mdb";
 
-/**
- * Fault injection for the crash tests: REVFS_TEST_KILL_BEFORE_TXN=N makes the process
- * SIGKILL itself as its N-th write transaction begins, so a test can stop a command
- * between any two of its commits and check what the store holds.
- */
-const killBeforeTxn = Number(Deno.env.get("REVFS_TEST_KILL_BEFORE_TXN") ?? 0);
-let txnsBegun = 0;
-
-/** A point where the crash tests may kill the process: each write transaction, and compaction's steps. */
-export function killPoint(): void {
-  if (killBeforeTxn > 0 && ++txnsBegun === killBeforeTxn) Deno.kill(Deno.pid, "SIGKILL");
-}
-
 /** LMDB database holding packs; not a record table (store/records/lmdb_packs.ts). */
-const PACKS_TABLE = "packs";
-
-/** Compaction copies this many bytes of records per transaction. */
-const COPY_BATCH_BYTES = 64 << 20;
+export const PACKS_TABLE = "packs";
 
 /**
  * Address space for LMDB's map. Only what is written takes room in the file; the map
  * is never grown, so no transaction ever fails for want of it.
  */
 const MAP_BYTES = 2 ** 40;
-
-/**
- * The read transaction reads outside a write go through. It is let go (reset) once the
- * code that used it yields (a microtask), and renewed by the next read: a snapshot held
- * longer keeps LMDB from reusing any page freed after it, and the file grows with every
- * write (seen: the loader thread's snapshot, held between its rare loads, made a history
- * of small edits 87 MiB where 3.8 sufficed). A range still open on it when it must move
- * on keeps it, `stale`, until the range ends.
- */
-class Snapshot {
-  ranges = 0;
-  stale = false;
-  /** Reset: renewed before its next use. */
-  released = false;
-  releaseQueued = false;
-  constructor(readonly txn: Txn) {}
-}
 
 export class LmdbRecordStore implements RecordStore {
   undone = 0;
@@ -72,7 +32,7 @@ export class LmdbRecordStore implements RecordStore {
   private writeTxn: Txn = null;
   /** Ranges open on the write transaction: LMDB frees their cursors at commit. */
   private writeRanges = 0;
-  private snapshot?: Snapshot;
+  private readonly snapshot: ReadSnapshot;
   /** `writeLater` changes not committed yet; empty while a transaction applies them. */
   private readonly pending = new PendingWrites();
   private hooks?: { during(): void; after(): void };
@@ -81,6 +41,7 @@ export class LmdbRecordStore implements RecordStore {
     const dbis = {} as Record<Table, number | undefined>;
     for (const t of TABLES) dbis[t] = env.dbi(t);
     this.dbis = dbis;
+    this.snapshot = new ReadSnapshot(env);
   }
 
   /**
@@ -96,57 +57,6 @@ export class LmdbRecordStore implements RecordStore {
     return new LmdbRecordStore(openEnv(dir, opts.readOnly ?? false, opts.readAhead), dir);
   }
 
-  /**
-   * Writes every committed record into a new environment in `toDir`, table by table in
-   * key order with MDB_APPEND, so its pages are full and it has no free pages: the
-   * dense copy compaction swaps in (store/records/lmdb_compact.ts).
-   */
-  copyCompacted(toDir: string): Promise<void> {
-    if (this.pending.size > 0) throw new Error("compaction with changes not committed");
-    const env = openEnv(toDir, false);
-    try {
-      const packsTo = env.dbi(PACKS_TABLE)!;
-      const packs = new PackBuilder();
-      // A value, or the number of a value waiting for its pack.
-      let batch: [Table, Uint8Array, Uint8Array | number][] = [];
-      let bytes = 0;
-      // All tables are copied in one transaction while they fit in a batch: each
-      // transaction rewrites LMDB's root page and frees the old one, so a transaction
-      // per table would leave a small store's copy with free pages.
-      const commit = () => {
-        const { refs, packs: built } = packs.build();
-        killPoint();
-        // Packs commit with every reference to them.
-        const txn = env.begin(false);
-        try {
-          for (const [k, v] of built) lmdb.put(txn, packsTo, k, v, lmdb.APPEND);
-          for (const [t, k, v] of batch) {
-            lmdb.put(txn, env.dbi(t)!, k, typeof v === "number" ? refs[v] : v, lmdb.APPEND);
-          }
-        } catch (e) {
-          lmdb.abort(txn);
-          throw e;
-        }
-        lmdb.commit(txn);
-        batch = [];
-        bytes = 0;
-      };
-      for (const t of TABLES) {
-        const packing = PACKED_TABLES.has(t);
-        for (const [k, v] of this.committedRange(t, {})) {
-          const pack = packing && v.length >= PACK_MIN_BYTES && v.length <= PACK_MAX_BYTES;
-          batch.push([t, k, pack ? packs.add(v) : v]);
-          bytes += k.length + v.length;
-          if (bytes >= COPY_BATCH_BYTES) commit();
-        }
-      }
-      commit();
-    } finally {
-      env.close();
-    }
-    return Promise.resolve();
-  }
-
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
     return this.read(table, key, false);
   }
@@ -157,32 +67,7 @@ export class LmdbRecordStore implements RecordStore {
 
   /** The transaction reads go through: the write transaction inside one, else the snapshot. */
   private txn(): Txn {
-    if (this.writeTxn !== null) return this.writeTxn;
-    let s = this.snapshot;
-    if (!s) {
-      s = this.snapshot = new Snapshot(this.env.begin(true));
-    } else if (s.released) {
-      lmdb.renew(s.txn);
-      s.released = false;
-    }
-    if (!s.releaseQueued) {
-      s.releaseQueued = true;
-      queueMicrotask(() => this.release(s));
-    }
-    return s.txn;
-  }
-
-  /** Lets a snapshot go: reset if no range reads it, else left to its ranges. */
-  private release(s: Snapshot): void {
-    s.releaseQueued = false;
-    if (this.snapshot !== s || s.released) return;
-    if (s.ranges > 0) {
-      s.stale = true;
-      this.snapshot = undefined;
-      return;
-    }
-    lmdb.reset(s.txn);
-    s.released = true;
+    return this.writeTxn ?? this.snapshot.txn();
   }
 
   /** A value, pending or committed; `view`: LMDB's bytes in place instead of a copy. */
@@ -283,10 +168,9 @@ export class LmdbRecordStore implements RecordStore {
     // The transaction is held for the whole range: a commit meanwhile moves later reads
     // on, not this range.
     const writing = this.writeTxn !== null;
-    const txn = this.txn();
-    const snapshot = writing ? undefined : this.snapshot!;
+    const held = writing ? undefined : this.snapshot.hold();
+    const txn = held?.txn ?? this.writeTxn;
     if (writing) this.writeRanges++;
-    else snapshot!.ranges++;
     try {
       for (const [key, value] of lmdb.range(txn, dbi, range.start, range.end, keysOnly)) {
         yield [key, packed && isPackRef(value) ? copyBytes(this.unpacked(txn, table, value)) : value];
@@ -295,7 +179,7 @@ export class LmdbRecordStore implements RecordStore {
       throw damaged(e, table);
     } finally {
       if (writing) this.writeRanges--;
-      else if (--snapshot!.ranges === 0 && snapshot!.stale) lmdb.abort(snapshot!.txn);
+      else held!.done();
     }
   }
 
@@ -404,18 +288,17 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   refresh(): void {
-    if (this.snapshot) this.release(this.snapshot);
+    this.snapshot.release();
   }
 
   close(): Promise<void> {
-    // A reset transaction is aborted as any other (mdb_txn_abort frees it).
-    if (this.snapshot && this.snapshot.ranges === 0) lmdb.abort(this.snapshot.txn);
-    this.snapshot = undefined;
+    this.snapshot.close();
     this.env.close();
     return Promise.resolve();
   }
 }
 
-function openEnv(dir: string, readOnly: boolean, readAhead?: ReadAheadMode): lmdb.Env {
+/** The store's environment in `dir`: its record tables and its packs. */
+export function openEnv(dir: string, readOnly: boolean, readAhead?: ReadAheadMode): lmdb.Env {
   return lmdb.Env.open(dir, { readOnly, tables: [...TABLES, PACKS_TABLE], mapBytes: MAP_BYTES, readAhead });
 }

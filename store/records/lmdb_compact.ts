@@ -13,10 +13,17 @@
  * The caller holds the writer lock and the access lock exclusive: no other process has
  * the environment open while its file is replaced.
  */
-import { killPoint, LMDB_DATA_FILE, type LmdbRecordStore } from "./lmdb_backend.ts";
+import * as lmdb from "../../sys/lmdb/mod.ts";
+import { killPoint } from "./kill_point.ts";
+import { LMDB_DATA_FILE, type LmdbRecordStore, openEnv, PACKS_TABLE } from "./lmdb_backend.ts";
+import { PACK_MAX_BYTES, PACK_MIN_BYTES, PackBuilder, PACKED_TABLES } from "./lmdb_packs.ts";
+import { type Table, TABLES } from "./records.ts";
 
 export const COMPACTING_DIR = "compacting";
 const LMDB_LOCK_FILE = "lock.mdb";
+
+/** Compaction copies this many bytes of records per transaction. */
+const COPY_BATCH_BYTES = 64 << 20;
 
 /** Removes what an interrupted compaction left; the store itself was not touched yet. */
 export function removeLeftoverCompaction(dir: string): void {
@@ -33,7 +40,7 @@ export async function compactLmdb(dir: string, records: LmdbRecordStore): Promis
   const tmp = `${dir}/${COMPACTING_DIR}`;
   Deno.mkdirSync(tmp);
   try {
-    await records.copyCompacted(tmp);
+    writeDenseCopy(records, tmp);
   } finally {
     await records.close();
   }
@@ -53,5 +60,55 @@ function syncDir(dir: string): void {
     f.syncSync();
   } finally {
     f.close();
+  }
+}
+
+/**
+ * Writes every committed record into a new environment in `toDir`, table by table in
+ * key order with MDB_APPEND, so its pages are full and it has no free pages; records
+ * of packed tables small enough are written into packs.
+ */
+function writeDenseCopy(records: LmdbRecordStore, toDir: string): void {
+  if (records.pendingChanges.count > 0) throw new Error("compaction with changes not committed");
+  const env = openEnv(toDir, false);
+  try {
+    const packsTo = env.dbi(PACKS_TABLE)!;
+    const packs = new PackBuilder();
+    // A value, or the number of a value waiting for its pack.
+    let batch: [Table, Uint8Array, Uint8Array | number][] = [];
+    let bytes = 0;
+    // All tables are copied in one transaction while they fit in a batch: each
+    // transaction rewrites LMDB's root page and frees the old one, so a transaction
+    // per table would leave a small store's copy with free pages.
+    const commit = () => {
+      const { refs, packs: built } = packs.build();
+      killPoint();
+      // Packs commit with every reference to them.
+      const txn = env.begin(false);
+      try {
+        for (const [k, v] of built) lmdb.put(txn, packsTo, k, v, lmdb.APPEND);
+        for (const [t, k, v] of batch) {
+          lmdb.put(txn, env.dbi(t)!, k, typeof v === "number" ? refs[v] : v, lmdb.APPEND);
+        }
+      } catch (e) {
+        lmdb.abort(txn);
+        throw e;
+      }
+      lmdb.commit(txn);
+      batch = [];
+      bytes = 0;
+    };
+    for (const t of TABLES) {
+      const packing = PACKED_TABLES.has(t);
+      for (const [k, v] of records.range(t)) {
+        const pack = packing && v.length >= PACK_MIN_BYTES && v.length <= PACK_MAX_BYTES;
+        batch.push([t, k, pack ? packs.add(v) : v]);
+        bytes += k.length + v.length;
+        if (bytes >= COPY_BATCH_BYTES) commit();
+      }
+    }
+    commit();
+  } finally {
+    env.close();
   }
 }
