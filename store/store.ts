@@ -1,7 +1,8 @@
 /**
  * A store: one LMDB environment in one directory, and the one implementation of the
  * VersionedStore interface (store/api.ts). Opening checks that it is a revfs store of
- * a format this code reads; opening for writing takes the writer lock.
+ * a format this code reads; opening for writing takes the writer lock, and changes go
+ * through its HeadWriter (store/head_writer.ts).
  *
  * `parts` holds the layers below (records, blocks, trees, head) for the store's own
  * modules and for tests; users of the store see only the interface.
@@ -9,10 +10,10 @@
 import type { HeadApi, Progress, VersionedStore } from "./api.ts";
 import { BlockStore } from "./blocks/block_store.ts";
 import { Head } from "./head/head.ts";
-import type { FileWriteout } from "./head/file_blocks.ts";
 import { restorePath } from "./head/restore.ts";
 import { takeSnapshot } from "./head/snapshot.ts";
 import { HeadLog } from "./head/head_log.ts";
+import { HeadWriter } from "./head_writer.ts";
 import { exportTree } from "./local/export.ts";
 import { importDir } from "./local/import.ts";
 import { collectGarbage, type GcResult } from "./maintenance/gc.ts";
@@ -29,22 +30,17 @@ import { DirTrees } from "./tree/dir_tree.ts";
 import { PageStore } from "./tree/pages.ts";
 import { RevisionLog } from "./tree/revisions.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
-import { type BlockHash, type FileEntry, type Ino, RevfsError, type Revision, type RevNumber } from "./types.ts";
+import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
 
 export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./open.ts";
-
-/** Pending head changes are committed once they hold this much. */
-const COMMIT_PENDING_BYTES = 4 << 20;
 
 export class Store implements VersionedStore {
   readonly blockSize: number;
   readonly storeId: string;
   readonly parts: StoreParts;
   readonly head: HeadApi;
-  private forceCommitAt = COMMIT_PENDING_BYTES;
   private isClosed = false;
-  /** The head's write log; opened with the writer lock. */
-  private log: HeadLog | null = null;
+  private readonly writer: HeadWriter;
 
   private constructor(
     readonly dir: string,
@@ -68,7 +64,8 @@ export class Store implements VersionedStore {
       log: new RevisionLog(records),
       head: new Head(records, blocks, maps, dirs, this.blockSize),
     };
-    this.head = this.headApi();
+    this.writer = new HeadWriter(this.parts, lock !== null);
+    this.head = this.writer.api;
   }
 
   /** Set by `close`; a closed store is not used again. */
@@ -86,7 +83,7 @@ export class Store implements VersionedStore {
     const store = new Store(dir, records, lock, access);
     records.write(() => store.parts.head.inodes.initRoot(0o755, Deno.uid() ?? 0, Deno.gid() ?? 0));
     await records.flush();
-    store.openLog();
+    store.writer.openLog();
     return store;
   }
 
@@ -105,7 +102,7 @@ export class Store implements VersionedStore {
     store.parts.blocks.hashOnRead = opts.verifyReads ?? false;
     if (lock) {
       try {
-        store.openLog();
+        store.writer.openLog();
       } catch (e) {
         await store.close();
         throw e;
@@ -131,12 +128,6 @@ export class Store implements VersionedStore {
     await writer.close();
   }
 
-  /** Opens the write log; what a crashed writer logged is stored first. */
-  private openLog(): void {
-    const { records, head } = this.parts;
-    this.log = HeadLog.open(this.dir, records, head, (fn) => this.transaction("write log replay", fn));
-  }
-
   /** Closes the store; pending changes are committed first (and lost only if that fails). */
   async close(): Promise<void> {
     if (this.isClosed) return;
@@ -144,11 +135,7 @@ export class Store implements VersionedStore {
     try {
       if (this.writable) this.commit();
     } finally {
-      try {
-        this.log?.closing((fn) => this.transaction("write log", fn));
-      } catch {
-        // The log stays as it is; the next writer replays what it must.
-      }
+      this.writer.closeLog();
       await this.parts.records.close();
       this.lock?.release();
       this.access?.release();
@@ -156,96 +143,12 @@ export class Store implements VersionedStore {
   }
 
   private requireWrite(what: string): void {
-    if (!this.lock) throw new Error(`${what} needs a store opened for writing`);
+    this.writer.requireWrite(what);
   }
 
   /** Runs `fn` in one write transaction, committed when it returns. */
   private transaction<T>(what: string, fn: () => T): T {
-    this.requireWrite(what);
-    return this.parts.records.write(fn);
-  }
-
-  /**
-   * Runs `fn`'s head changes atomically and at once for every reader, but commits them
-   * with the next transaction: a writer that makes many small changes (a mount's
-   * creates and renames) pays one commit for a group of them. Changes pile up to
-   * COMMIT_PENDING_BYTES before one is forced.
-   */
-  private changeLater<T>(fn: () => T): T {
-    this.requireWrite("change");
-    const records = this.parts.records;
-    const out = records.writeLater(fn);
-    const { bytes } = records.pendingChanges;
-    if (bytes >= this.forceCommitAt) {
-      try {
-        this.commit();
-        this.forceCommitAt = COMMIT_PENDING_BYTES;
-      } catch {
-        // The change is made; a commit that fails here (disk full) is reported by the
-        // next flush, snapshot or transaction, which try again. Not on every change.
-        this.forceCommitAt = bytes + COMMIT_PENDING_BYTES;
-      }
-    }
-    return out;
-  }
-
-  private headApi(): HeadApi {
-    const { inodes, files, names, pins } = this.parts.head;
-    const later = <T>(fn: () => T) => this.changeLater(fn);
-    return {
-      inode: (ino) => inodes.get(ino),
-      lookup: (parent, name) => inodes.lookup(parent, name),
-      readdir: (dir) => inodes.readdir(dir),
-      blockHash: (f, index) => files.blockHash(f, index),
-      inlineBlock: (f) => files.inlineBlock(f),
-      presentBlocks: (f) => files.presentBlocks(f),
-      create: (parent, name, node) => later(() => names.create(parent, name, node)),
-      remove: (parent, name, dir) => later(() => names.remove(parent, name, dir)),
-      rename: (parent, name, newParent, newName) => later(() => names.rename(parent, name, newParent, newName)),
-      link: (ino, newParent, newName) => later(() => names.link(ino, newParent, newName)),
-      setattr: (ino, change) => {
-        if (change.size !== undefined) this.requireUnlogged(ino, "a resize");
-        return later(() => names.setattr(ino, change));
-      },
-      setXattr: (ino, name, value, mode) => later(() => names.setXattr(ino, name, value, mode)),
-      accessed: (ino, nowNs) => later(() => names.accessed(ino, nowNs)),
-      pin: (ino) => pins.pin(ino),
-      unpin: (ino) => later(() => names.unpin(ino)),
-      sweepOrphans: () => this.transaction("sweep", () => names.sweepOrphans()),
-      write: (ino, offset, data) => {
-        this.requireUnlogged(ino, "a write");
-        return this.transaction("write", () => files.write(ino, offset, data));
-      },
-      logWrites: (w) => {
-        this.requireWrite("logging writes");
-        this.log!.append(w);
-      },
-      writeBlocks: (w) => this.writeout(w),
-      shareBlocks: (ino, size, blocks) => {
-        this.requireUnlogged(ino, "sharing blocks");
-        return later(() => files.shareBlocks(ino, size, blocks));
-      },
-    };
-  }
-
-  // --- the write log ----------------------------------------------------------------
-
-  /** Stores files' blocks; when the log holds writes, this must cover every logged file still in the head. */
-  private writeout(w: FileWriteout[]): ([number, BlockHash | null][] | undefined)[] {
-    const { files } = this.parts.head;
-    const log = this.log;
-    const folds = log?.foldsWith(w.map((f) => f.ino)) ?? false;
-    const out = this.transaction("writeout", () => {
-      const hashes = w.map((f) => files.writeBlocks(f));
-      if (folds) log!.markFolded();
-      return hashes;
-    });
-    if (folds) log!.folded();
-    return out;
-  }
-
-  private requireUnlogged(ino: Ino, what: string): void {
-    this.log?.requireUnlogged(ino, what);
+    return this.writer.transaction(what, fn);
   }
 
   // --- revisions and tags ---------------------------------------------------
@@ -292,7 +195,7 @@ export class Store implements VersionedStore {
   }
 
   snapshot(message = ""): Revision {
-    const logged = this.log?.loggedFiles() ?? [];
+    const logged = this.writer.loggedFiles();
     if (logged.length > 0) throw new Error(`snapshot while inode ${logged[0]}'s writes are only logged`);
     return this.transaction("snapshot", () => takeSnapshot(this.parts, message));
   }
@@ -346,7 +249,7 @@ export class Store implements VersionedStore {
   }
 
   commit(): void {
-    if (this.parts.records.pendingChanges.count > 0) this.parts.records.write(() => {});
+    this.writer.commit();
   }
 
   flush(): Promise<void> {
