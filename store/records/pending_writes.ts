@@ -8,6 +8,7 @@
  */
 import type { KeyRange, Table } from "./records.ts";
 import { smallBytes } from "../../sys/small_bytes.ts";
+import { SortedKeys } from "./sorted_keys.ts";
 
 /** A pending value; null is a pending delete. */
 export type Pending = Uint8Array | null;
@@ -27,6 +28,8 @@ function keyBytes(s: string): Uint8Array {
 
 export class PendingWrites {
   private readonly tables = new Map<Table, Map<string, Pending>>();
+  /** Each table's pending keys in order, for ranges. */
+  private readonly order = new Map<Table, SortedKeys>();
   private undo: [Table, string, Pending | undefined][] | null = null;
   /** Keys changed since the last `markLogged` (a write log holds the ones before). */
   private unlogged = new Map<Table, Set<string>>();
@@ -46,6 +49,7 @@ export class PendingWrites {
     if (!t) this.tables.set(table, t = new Map());
     const k = keyString(key);
     const prev = t.get(k);
+    if (prev === undefined) this.keysOf(table).add(k);
     this.undo?.push([table, k, prev]);
     let u = this.unlogged.get(table);
     if (!u) this.unlogged.set(table, u = new Set());
@@ -53,6 +57,12 @@ export class PendingWrites {
     this.account(k, prev, -1);
     t.set(k, value);
     this.account(k, value, 1);
+  }
+
+  private keysOf(table: Table): SortedKeys {
+    let o = this.order.get(table);
+    if (!o) this.order.set(table, o = new SortedKeys());
+    return o;
   }
 
   private account(k: string, v: Pending | undefined, sign: 1 | -1): void {
@@ -79,8 +89,12 @@ export class PendingWrites {
       const [table, k, prev] = undo[n];
       const t = this.tables.get(table)!;
       this.account(k, t.get(k), -1);
-      if (prev === undefined) t.delete(k);
-      else t.set(k, prev);
+      if (prev === undefined) {
+        t.delete(k);
+        this.order.get(table)!.delete(k);
+      } else {
+        t.set(k, prev);
+      }
       this.account(k, prev, 1);
     }
   }
@@ -91,12 +105,9 @@ export class PendingWrites {
     if (!t || t.size === 0) return [];
     const start = range.start ? keyString(range.start) : undefined;
     const end = range.end ? keyString(range.end) : undefined;
-    const out: [string, Pending][] = [];
-    for (const [k, v] of t) {
-      if ((start === undefined || k >= start) && (end === undefined || k < end)) out.push([k, v]);
-    }
-    out.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    return out.map(([k, v]) => [keyBytes(k), v]);
+    const out: [Uint8Array, Pending][] = [];
+    for (const k of this.order.get(table)!.range(start, end)) out.push([keyBytes(k), t.get(k)!]);
+    return out;
   }
 
   /** Pending changes made since the last `markLogged`, as they are now. */
@@ -129,14 +140,17 @@ export class PendingWrites {
   take(): PendingWrites {
     const taken = new PendingWrites();
     for (const [table, t] of this.tables) taken.tables.set(table, t);
+    for (const [table, o] of this.order) taken.order.set(table, o);
     [taken.size, taken.bytes] = [this.size, this.bytes];
     this.tables.clear();
+    this.order.clear();
     this.size = this.bytes = 0;
     return taken;
   }
 
   restore(taken: PendingWrites): void {
     for (const [table, t] of taken.tables) this.tables.set(table, t);
+    for (const [table, o] of taken.order) this.order.set(table, o);
     this.size += taken.size;
     this.bytes += taken.bytes;
   }
