@@ -77,13 +77,14 @@ export class LmdbRecordStore implements RecordStore {
     const dbi = this.dbis[table];
     if (dbi === undefined) return undefined;
     try {
-      const value = this.env.view(this.txn(), dbi, key);
+      const txn = this.txn();
+      const value = view ? this.env.view(txn, dbi, key) : this.env.copy(txn, dbi, key);
       if (value === undefined) return undefined;
       if (PACKED_TABLES.has(table) && isPackRef(value)) {
-        const bytes = this.unpacked(this.txn(), table, value);
+        const bytes = this.unpacked(txn, table, value);
         return view ? bytes : copyBytes(bytes);
       }
-      return view ? value : copyBytes(value);
+      return value;
     } catch (e) {
       throw damaged(e, table);
     }

@@ -144,6 +144,17 @@ export class Env {
     return bytesOf(value, false, this.readAhead);
   }
 
+  /**
+   * `get`'s copy, its pages asked for first when this environment reads ahead itself.
+   * Cheaper than a view and a copy of it for a small value: no ArrayBuffer is made over
+   * LMDB's memory (5 us a call here).
+   */
+  copy(txn: Ptr, dbi: number, k: Uint8Array): Uint8Array | undefined {
+    if (!locate(txn, dbi, k)) return undefined;
+    this.readAhead?.willRead(Number(Deno.UnsafePointer.value(value.data)), value.size);
+    return bytesOf(value, true);
+  }
+
   /** Whether this environment reads its map ahead itself (else the kernel does): see `prefetch`. */
   get readsAhead(): boolean {
     return this.readAhead !== undefined;
