@@ -86,8 +86,10 @@ function zero(f: FileRef, from: number, to: number): void {
 /** Copies `n` bytes through the trees, a megabyte at a time. */
 async function copyBytes(src: FileRef, offIn: number, dst: FileRef, offOut: number, n: number): Promise<void> {
   for (let done = 0; done < n;) {
-    // The views last only until the next call into the tree: gather them first.
-    const data = gather(await src.tree.read(src.ino, Math.min(CHUNK, n - done), offIn + done));
+    // The views last only until the next call into the tree, and those given at once
+    // (possibly of the store's memory) only until this task yields: gather them first.
+    const read = src.tree.read(src.ino, Math.min(CHUNK, n - done), offIn + done);
+    const data = gather(read instanceof Promise ? await read : read);
     if (data.length === 0) break;
     dst.tree.write(dst.ino, data, offOut + done);
     done += data.length;

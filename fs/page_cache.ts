@@ -156,7 +156,8 @@ export class PageCache {
    * Bytes of a revision's file, as views of cached blocks (see rangeSegments): valid
    * until the next call into the cache, which is long enough to hand them to the kernel.
    * At once when every block is cached, else once the missing ones are loaded.
-   * `stream` names the reader for readahead (the inode).
+   * `stream` names the reader for readahead (the inode). Views given at once may be of
+   * the store's memory (see `replyBlock`): the caller replies with them before it yields.
    */
   entrySegments(e: FileEntry, offset: number, length: number, stream = ""): Uint8Array[] | Promise<Uint8Array[]> {
     this.pool.nextCall();
@@ -164,8 +165,9 @@ export class PageCache {
     if (e.inline) return this.segments(e.size, offset, length, () => null, inlinePage(e.inline));
     // A revision never changes: its block hashes stay good across a wait.
     const hashOf = memo((idx) => this.store.entryBlock(e, idx));
-    const now = () => this.segments(e.size, offset, length, hashOf);
-    return this.loads.whenLoaded(e.size, offset, length, hashOf, stream, false, now, this.escaping(now));
+    const now = () => this.segments(e.size, offset, length, hashOf, undefined, true);
+    const later = this.escaping(() => this.segments(e.size, offset, length, hashOf));
+    return this.loads.whenLoaded(e.size, offset, length, hashOf, stream, false, now, later);
   }
 
   /** Bytes of a head file as the mount's writes left it, as views (see entrySegments). */
@@ -177,7 +179,7 @@ export class PageCache {
     const pages = this.headPages(f, d);
     // A dirty page is in memory; what is loaded for it would not be read.
     const hashOf = memo((idx) => pages?.has(idx) ? null : this.store.head.blockHash(f, idx));
-    const now = () => this.segments(size, offset, length, hashOf, pages);
+    const now = () => this.segments(size, offset, length, hashOf, pages, true);
     // After a wait the head may have changed: read it afresh.
     const later = this.escaping(() => this.headSegmentsNow(ino, offset, length));
     // No readahead: on two cores, loading the head ahead on another thread made cold reads
@@ -227,20 +229,41 @@ export class PageCache {
     return pages;
   }
 
-  /** A range as views of its blocks: a dirty page, a stored block (cached, or loaded here), or a hole. */
+  /**
+   * A range as views of its blocks: a dirty page, a stored block (cached, or loaded
+   * here), or a hole. `inPlace`: for a reply made before this task yields (`replyBlock`).
+   */
   private segments(
     size: number,
     offset: number,
     length: number,
     hashOf: HashOf,
     pages?: Map<number, Uint8Array>,
+    inPlace = false,
   ): Uint8Array[] {
     return rangeSegments(size, offset, length, this.store.blockSize, (idx) => {
       const page = pages?.get(idx);
       if (page) return page;
       const h = hashOf(idx);
-      return h === null ? null : this.block(h);
+      if (h === null) return null;
+      return inPlace ? this.replyBlock(h) : this.block(h);
     }, this.zeros);
+  }
+
+  /**
+   * A stored block for a reply sent before this task yields: one stored as it is (raw,
+   * as incompressible data is) is answered from the store's memory, checked but neither
+   * copied nor cached: the kernel copies it once into its own page cache, which serves
+   * the file's next reads. Copied here as well, a 1 GiB file half incompressible read in
+   * 1.52-1.69 s against 1.25-1.31 (the store's file in memory; by hand, alternating).
+   */
+  private replyBlock(h: BlockHash): Uint8Array {
+    const hit = this.clean.get(hashKey(h));
+    if (hit) return hit;
+    const view = this.store.readBlockInPlace(h);
+    if (view === undefined) return this.block(h);
+    this.misses++;
+    return view;
   }
 
   private fileInode(ino: Ino): FileInode {

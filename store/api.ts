@@ -136,6 +136,12 @@ export interface VersionedStore {
   entryBlocks(e: FileEntry): [number, BlockHash][];
   /** A block's verified bytes; decoded into `into` when it fits (raw and zstd records). */
   readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
+  /**
+   * A block stored as it is, checked, as a view of the store's memory (no copy);
+   * undefined when its record must be decoded (readBlock). Good only until the current
+   * task yields or the store is written: to hand to the kernel at once, never to keep.
+   */
+  readBlockInPlace(hash: BlockHash): Uint8Array | undefined;
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** Blocks about to be loaded (loadBlock), their records asked of the disk together: a batch's delta chains are not read one page fault at a time. */

@@ -224,6 +224,10 @@ export class Store implements VersionedStore {
     return this.parts.blocks.get(hash, into);
   }
 
+  readBlockInPlace(hash: BlockHash): Uint8Array | undefined {
+    return this.parts.blocks.inPlace(hash);
+  }
+
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
     this.parts.records.refresh();
     return this.parts.blocks.get(hash, into);

@@ -94,6 +94,41 @@ storeTest(
 );
 
 storeTest(
+  "a raw block reads in place, checked and not copied; other records, and --verify-reads, are not read that way",
+  async (ts) => {
+    await seedHistory(ts);
+    const { store } = ts;
+    const byKind = new Map<string, BlockHash>();
+    for (const [k, v] of store.parts.records.range("blocks")) {
+      byKind.set(decodeBlockRecord(v, "block").kind, k.slice() as BlockHash);
+    }
+    const raw = byKind.get("raw")!;
+    const view = store.readBlockInPlace(raw)!;
+    const expected = store.readBlock(raw).slice();
+    assert.deepEqual(view, expected);
+    assert.equal(view.length, store.blockSize);
+    assert.ok(view.byteOffset > 0, "a copy, not a view of the record past its header");
+    for (const kind of ["zstd", "delta"]) assert.equal(store.readBlockInPlace(byKind.get(kind)!), undefined, kind);
+
+    const original = store.parts.records.get("blocks", raw)!.slice();
+    const bad = original.slice();
+    bad[original.length - 100] ^= 0x10;
+    store.parts.records.write(() => store.parts.records.put("blocks", raw, bad));
+    assert.throws(() => store.readBlockInPlace(raw), /corrupt, its bytes do not match their checksum/);
+    store.parts.records.write(() => store.parts.records.put("blocks", raw, original));
+    await store.close();
+
+    const verifying = await Store.open(`${ts.dir}/store`, { verifyReads: true });
+    try {
+      assert.equal(verifying.readBlockInPlace(raw), undefined, "--verify-reads hashes a copy it keeps");
+      assert.deepEqual(verifying.readBlock(raw), expected);
+    } finally {
+      await verifying.close();
+    }
+  },
+);
+
+storeTest(
   "a format 6 store reads and verifies as it is; a damaged old record is found by its hash; optimize converts every record",
   async (ts) => {
     await seedHistory(ts);
@@ -122,6 +157,7 @@ storeTest(
       bad[bad.length >> 1] ^= 0x01;
       w.parts.records.write(() => w.parts.records.put("blocks", key, bad));
       assert.throws(() => w.readBlock(key), /corrupt, its content hashes to/);
+      assert.throws(() => w.readBlockInPlace(key), /corrupt, its content hashes to/);
       w.parts.records.write(() => w.parts.records.put("blocks", key, original));
 
       const r = w.optimize();

@@ -124,6 +124,25 @@ export class BlockStore {
   }
 
   /**
+   * A block stored as it is (a raw record), checked, as a view of the store's memory: no
+   * copy. Undefined for any other record (compressed, a delta), and with `hashOnRead`,
+   * where a copy kept in a cache is hashed once rather than at every read. The view is
+   * good until the current task yields or the store is written: long enough to hand it
+   * to the kernel, never to keep.
+   */
+  inPlace(hash: BlockHash): Uint8Array | undefined {
+    if (this.hashOnRead) return undefined;
+    const stored = this.records.peek("blocks", hash);
+    if (stored === undefined || !isRaw(stored)) return undefined;
+    const record = decodeBlockRecord(stored, `block ${shortHex(hash)}`);
+    if (record.kind !== "raw") return undefined;
+    const data = this.decodeOne(hash, record, EMPTY, undefined, true, false);
+    this.decoded++;
+    if (record.check.by === "sha256") checkName(hash, data);
+    return data;
+  }
+
+  /**
    * Tells the store these blocks are read next: where it reads ahead itself, their
    * records and those down their delta chains are asked of the disk a level at a time,
    * every chain's record at that level together. A chain's records can only be found
@@ -191,20 +210,24 @@ export class BlockStore {
     return dictIdOf(view) === undefined ? view : view.slice();
   }
 
-  /** One record's bytes, into `into` when it fits; `checked`: by the record's own checksum if it has one. */
+  /**
+   * One record's bytes, into `into` when it fits; `checked`: by the record's own checksum
+   * if it has one. A raw record is read in place (LMDB's memory): copied out of it unless
+   * `copyRaw` is false (`inPlace`).
+   */
   private decodeOne(
     h: BlockHash,
     r: StoredBlockRecord,
     base: Uint8Array,
     into: Uint8Array | undefined,
     checked: boolean,
+    copyRaw = true,
   ): Uint8Array {
     let data: Uint8Array;
     try {
       switch (r.kind) {
         case "raw":
-          // The record is read in place (LMDB's memory): always copy out of it.
-          data = into ? copyInto(r.data, into) : r.data.slice();
+          data = !copyRaw ? r.data : into ? copyInto(r.data, into) : r.data.slice();
           break;
         case "zstd":
           data = decompress(r.frame, into, checked);
