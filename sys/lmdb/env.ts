@@ -128,6 +128,11 @@ export class Env {
     return this.dbis.get(name);
   }
 
+  /** How many freed pages LMDB keeps for reuse (sys/lmdb/spare_pages.c): a few at most. */
+  sparePages(): number {
+    return Number(lib().revfs_env_spare_pages(this.ptr));
+  }
+
   /** Where the map starts, and its size: what madvise() is given. */
   map(): { address: Ptr; bytes: number } {
     const info = new BigUint64Array(6);

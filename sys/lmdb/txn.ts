@@ -27,8 +27,9 @@ export const APPEND = 0x20000;
 /** This LMDB's answer to a commit that changed nothing: the transaction ended, as a commit's does. */
 const EMPTY_TXN = -30774;
 
+/** Commits, and frees the pages LMDB would keep for reuse past a few (sys/lmdb/spare_pages.c). */
 export function commit(txn: Ptr): void {
-  const rc = lib().mdb_txn_commit(txn);
+  const rc = lib().revfs_txn_commit(txn);
   if (rc !== EMPTY_TXN) check(rc, "commit");
 }
 
