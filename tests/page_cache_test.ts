@@ -179,3 +179,26 @@ storeTest(
   },
   { blockSize: BS },
 );
+
+storeTest(
+  "page cache: dirty pages stay under 32 MiB with a large budget (LMDB copies a writeout until it commits)",
+  (ts) => {
+    const { store } = ts;
+    const bs = store.blockSize;
+    const cache = new PageCache(store, 256 << 20);
+    const ino = newFile(store, "big");
+    const chunk = new Rng(3).bytes(1 << 20);
+    let maxDirty = 0;
+    for (let mib = 0; mib < 80; mib++) {
+      chunk[0] = mib;
+      cache.write(ino, mib << 20, chunk);
+      maxDirty = Math.max(maxDirty, cache.stats().dirtyBytes);
+    }
+    assert.ok(maxDirty <= (32 << 20) + (1 << 20) + bs, `dirty reached ${maxDirty} bytes`);
+    assert.ok(cache.stats().writeouts >= 2, `${cache.stats().writeouts} writeouts for 80 MiB`);
+    cache.writeOutAll();
+    const back = readHead(store, ino, 79 << 20, 1 << 20);
+    chunk[0] = 79;
+    assertBytes(back, chunk, "the last MiB in the store");
+  },
+);
