@@ -107,6 +107,8 @@ export class PageCache {
   private readonly zeros: Uint8Array;
   /** Bytes of the budget the clean blocks leave for spare buffers (SPARE_ROOM_BLOCKS). */
   private readonly spareRoom: number;
+  /** Dirty bytes past which a write writes out first: raised after a failed writeout. */
+  private writeOutAt: number;
 
   constructor(
     private readonly store: VersionedStore,
@@ -120,6 +122,7 @@ export class PageCache {
     this.zeros = zeroBlock(bs);
     const maxSpare = Math.min(MAX_SPARE_BUFFERS, Math.floor(budgetBytes / 4 / bs));
     this.spareRoom = Math.min(maxSpare, SPARE_ROOM_BLOCKS) * bs;
+    this.writeOutAt = this.firstWriteOutAt();
     this.pool = new BufferPool(
       bs,
       maxSpare,
@@ -302,9 +305,7 @@ export class PageCache {
 
   write(ino: Ino, offset: number, data: Uint8Array): void {
     this.pool.nextCall();
-    // Over budget: write out first, so a failed writeout (disk full) fails this write
-    // before it changes anything.
-    if (this.dirty.bytes > Math.min(this.budgetBytes / 2, WRITEOUT_DIRTY_BYTES)) this.writeOutAll();
+    if (this.dirty.bytes > this.writeOutAt) this.writeOutFirst();
     let stored: FileInode | undefined;
     this.dirty.write(ino, offset, data, () => stored ??= this.fileInode(ino), (f, idx) => {
       const inline = idx === 0 && f.inline ? this.store.head.inlineBlock(f) : undefined;
@@ -313,6 +314,26 @@ export class PageCache {
       return h === null ? null : this.block(h);
     });
     this.evict();
+  }
+
+  /**
+   * Writes out before a write past WRITEOUT_DIRTY_BYTES. If the disk is full, the write
+   * still goes into memory until half the budget is dirty, and the next try waits for
+   * another WRITEOUT_DIRTY_BYTES (or the timer); past half the budget, or for any other
+   * failure, the write fails before it changes anything.
+   */
+  private writeOutFirst(): void {
+    try {
+      this.writeOutAll();
+    } catch (e) {
+      const limit = this.budgetBytes / 2;
+      if (!(e instanceof RevfsError && e.code === "NO_SPACE") || this.dirty.bytes > limit) throw e;
+      this.writeOutAt = Math.min(limit, this.dirty.bytes + WRITEOUT_DIRTY_BYTES);
+    }
+  }
+
+  private firstWriteOutAt(): number {
+    return Math.min(this.budgetBytes / 2, WRITEOUT_DIRTY_BYTES);
   }
 
   /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
@@ -348,6 +369,7 @@ export class PageCache {
   writeOutAll(): void {
     if (this.dirty.fileCount === 0) return;
     this.dirty.writeOut(this.dirty.inos());
+    this.writeOutAt = this.firstWriteOutAt();
     this.evict();
   }
 
