@@ -149,15 +149,34 @@ export class PageCache {
 
   /** A stored block's bytes, from the cache or loaded into it here. The caller must not change them. */
   private block(h: BlockHash): Uint8Array {
+    return this.load(h, false);
+  }
+
+  /**
+   * A stored block for a reply sent before this task yields: one stored as it is (raw,
+   * as incompressible data is) is answered from the store's memory, checked but neither
+   * copied nor cached: the kernel copies it once into its own page cache, which serves
+   * the file's next reads. Copied here as well, a 1 GiB file half incompressible read in
+   * 1.52-1.69 s against 1.25-1.31 (the store's file in memory; by hand, alternating).
+   */
+  private replyBlock(h: BlockHash): Uint8Array {
+    return this.load(h, true);
+  }
+
+  private load(h: BlockHash, forReply: boolean): Uint8Array {
     const k = hashKey(h);
     const hit = this.clean.get(k);
     if (hit) return hit;
     this.misses++;
-    const into = this.pool.take();
-    const loaded = this.store.readBlock(h, into);
+    let into: Uint8Array | undefined;
+    const buffer = () => into = this.pool.take();
+    const loaded = forReply
+      ? this.store.readBlockForReply(h, buffer)
+      : { data: this.store.readBlock(h, buffer()), inPlace: false };
     // Not decoded into it (a delta chain, say): the buffer was never handed out.
-    if (loaded.buffer !== into.buffer) this.pool.giveBack(into.buffer as ArrayBuffer);
-    const data = this.pool.fitted(loaded);
+    if (into && loaded.data.buffer !== into.buffer) this.pool.giveBack(into.buffer as ArrayBuffer);
+    if (loaded.inPlace) return loaded.data;
+    const data = this.pool.fitted(loaded.data);
     this.keep(k, data);
     return data;
   }
@@ -260,22 +279,6 @@ export class PageCache {
       if (h === null) return null;
       return inPlace ? this.replyBlock(h) : this.block(h);
     }, this.zeros);
-  }
-
-  /**
-   * A stored block for a reply sent before this task yields: one stored as it is (raw,
-   * as incompressible data is) is answered from the store's memory, checked but neither
-   * copied nor cached: the kernel copies it once into its own page cache, which serves
-   * the file's next reads. Copied here as well, a 1 GiB file half incompressible read in
-   * 1.52-1.69 s against 1.25-1.31 (the store's file in memory; by hand, alternating).
-   */
-  private replyBlock(h: BlockHash): Uint8Array {
-    const hit = this.clean.get(hashKey(h));
-    if (hit) return hit;
-    const view = this.store.readBlockInPlace(h);
-    if (view === undefined) return this.block(h);
-    this.misses++;
-    return view;
   }
 
   private fileInode(ino: Ino): FileInode {

@@ -137,11 +137,12 @@ export interface VersionedStore {
   /** A block's verified bytes; decoded into `into` when it fits (raw and zstd records). */
   readBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /**
-   * A block stored as it is, checked, as a view of the store's memory (no copy);
-   * undefined when its record must be decoded (readBlock). Good only until the current
-   * task yields or the store is written: to hand to the kernel at once, never to keep.
+   * readBlock for a reply sent at once: a block stored as it is comes checked as a view
+   * of the store's memory (`inPlace`, no copy), good only until the current task yields
+   * or the store is written: to hand to the kernel at once, never to keep. Any other
+   * block is decoded as readBlock does, into the buffer `into` gives (asked only then).
    */
-  readBlockInPlace(hash: BlockHash): Uint8Array | undefined;
+  readBlockForReply(hash: BlockHash, into: () => Uint8Array): { data: Uint8Array; inPlace: boolean };
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** Blocks about to be loaded (loadBlock), their records asked of the disk together: a batch's delta chains are not read one page fault at a time. */

@@ -224,8 +224,8 @@ export class Store implements VersionedStore {
     return this.parts.blocks.get(hash, into);
   }
 
-  readBlockInPlace(hash: BlockHash): Uint8Array | undefined {
-    return this.parts.blocks.inPlace(hash);
+  readBlockForReply(hash: BlockHash, into: () => Uint8Array): { data: Uint8Array; inPlace: boolean } {
+    return this.parts.blocks.getForReply(hash, into);
   }
 
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {

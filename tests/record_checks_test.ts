@@ -103,24 +103,33 @@ storeTest(
       byKind.set(decodeBlockRecord(v, "block").kind, k.slice() as BlockHash);
     }
     const raw = byKind.get("raw")!;
-    const view = store.readBlockInPlace(raw)!;
+    const buffer = () => new Uint8Array(store.blockSize);
+    const reply = store.readBlockForReply(raw, () => assert.fail("a raw block asked for a buffer"));
     const expected = store.readBlock(raw).slice();
-    assert.deepEqual(view, expected);
-    assert.equal(view.length, store.blockSize);
-    assert.ok(view.byteOffset > 0, "a copy, not a view of the record past its header");
-    for (const kind of ["zstd", "delta"]) assert.equal(store.readBlockInPlace(byKind.get(kind)!), undefined, kind);
+    assert.equal(reply.inPlace, true);
+    assert.deepEqual(reply.data, expected);
+    assert.equal(reply.data.length, store.blockSize);
+    assert.ok(reply.data.byteOffset > 0, "a copy, not a view of the record past its header");
+    for (const kind of ["zstd", "delta"]) {
+      const h = byKind.get(kind)!;
+      const other = store.readBlockForReply(h, buffer);
+      assert.equal(other.inPlace, false, kind);
+      assert.deepEqual(other.data, store.readBlock(h), kind);
+    }
 
     const original = store.parts.records.get("blocks", raw)!.slice();
     const bad = original.slice();
     bad[original.length - 100] ^= 0x10;
     store.parts.records.write(() => store.parts.records.put("blocks", raw, bad));
-    assert.throws(() => store.readBlockInPlace(raw), /corrupt, its bytes do not match their checksum/);
+    assert.throws(() => store.readBlockForReply(raw, buffer), /corrupt, its bytes do not match their checksum/);
     store.parts.records.write(() => store.parts.records.put("blocks", raw, original));
     await store.close();
 
     const verifying = await Store.open(`${ts.dir}/store`, { verifyReads: true });
     try {
-      assert.equal(verifying.readBlockInPlace(raw), undefined, "--verify-reads hashes a copy it keeps");
+      const verified = verifying.readBlockForReply(raw, () => new Uint8Array(verifying.blockSize));
+      assert.equal(verified.inPlace, false, "--verify-reads hashes a copy it keeps");
+      assert.deepEqual(verified.data, expected);
       assert.deepEqual(verifying.readBlock(raw), expected);
     } finally {
       await verifying.close();
@@ -157,7 +166,10 @@ storeTest(
       bad[bad.length >> 1] ^= 0x01;
       w.parts.records.write(() => w.parts.records.put("blocks", key, bad));
       assert.throws(() => w.readBlock(key), /corrupt, its content hashes to/);
-      assert.throws(() => w.readBlockInPlace(key), /corrupt, its content hashes to/);
+      assert.throws(
+        () => w.readBlockForReply(key, () => new Uint8Array(w.blockSize)),
+        /corrupt, its content hashes to/,
+      );
       w.parts.records.write(() => w.parts.records.put("blocks", key, original));
 
       const r = w.optimize();

@@ -124,22 +124,24 @@ export class BlockStore {
   }
 
   /**
-   * A block stored as it is (a raw record), checked, as a view of the store's memory: no
-   * copy. Undefined for any other record (compressed, a delta), and with `hashOnRead`,
-   * where a copy kept in a cache is hashed once rather than at every read. The view is
-   * good until the current task yields or the store is written: long enough to hand it
-   * to the kernel, never to keep.
+   * `get` for a reply sent before the current task yields: a block stored as it is (a
+   * raw record) is checked and answered as a view of the store's memory, not copied
+   * (`inPlace`); any other record is decoded as `get` does, from the same lookup, into
+   * the buffer `into` gives (asked only then). With
+   * `hashOnRead` nothing is in place: a copy kept in a cache is hashed once rather than
+   * at every read. A view is good until the current task yields or the store is
+   * written: long enough to hand it to the kernel, never to keep.
    */
-  inPlace(hash: BlockHash): Uint8Array | undefined {
-    if (this.hashOnRead) return undefined;
-    const stored = this.records.peek("blocks", hash);
-    if (stored === undefined || !isRaw(stored)) return undefined;
-    const record = decodeBlockRecord(stored, `block ${shortHex(hash)}`);
-    if (record.kind !== "raw") return undefined;
+  getForReply(hash: BlockHash, into: () => Uint8Array): { data: Uint8Array; inPlace: boolean } {
+    const whole = this.stored(hash);
+    if (this.hashOnRead || !isRaw(whole)) {
+      return { data: this.read(hash, into(), this.hashOnRead, whole), inPlace: false };
+    }
+    const record = decodeBlockRecord(whole, `block ${shortHex(hash)}`);
     const data = this.decodeOne(hash, record, EMPTY, undefined, true, false);
     this.decoded++;
     if (record.check.by === "sha256") checkName(hash, data);
-    return data;
+    return { data, inPlace: record.kind === "raw" };
   }
 
   /**
@@ -174,10 +176,10 @@ export class BlockStore {
     return this.read(hash, undefined, true);
   }
 
-  private read(hash: BlockHash, into: Uint8Array | undefined, byName: boolean): Uint8Array {
+  /** `whole`: `hash`'s record, when the caller has looked it up already. */
+  private read(hash: BlockHash, into: Uint8Array | undefined, byName: boolean, whole = this.stored(hash)): Uint8Array {
     const chain: BlockHash[] = [hash];
     // The chain's whole record, read last: decoded first, from this same view.
-    let whole = this.stored(hash);
     for (;;) {
       const base = deltaBaseOf(whole);
       if (!base) break;
