@@ -146,7 +146,7 @@ export interface VersionedStore {
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** Blocks about to be loaded (loadBlock), their records asked of the disk together: a batch's delta chains are not read one page fault at a time. */
-  prefetchBlocks(hashes: readonly BlockHash[]): void;
+  prefetchBlocks(hashes: readonly BlockHash[], chains?: boolean): void;
   /** Block records this process has decoded to read blocks (a delta chain is several per block). */
   readonly recordsDecoded: number;
   diff(a: RevNumber, b: RevNumber): Change[];

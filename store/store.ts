@@ -233,9 +233,9 @@ export class Store implements VersionedStore {
     return this.parts.blocks.get(hash, into);
   }
 
-  prefetchBlocks(hashes: readonly BlockHash[]): void {
+  prefetchBlocks(hashes: readonly BlockHash[], chains = true): void {
     this.parts.records.refresh();
-    this.parts.blocks.prefetch(hashes);
+    this.parts.blocks.prefetch(hashes, chains);
   }
 
   get recordsDecoded(): number {

@@ -151,14 +151,18 @@ export class BlockStore {
    * one after another (each names its base), and read that way each waits for the disk
    * alone: the oldest of 50 versions of a 64 MiB file took 1.6x the kernel's
    * read-around. Never throws: a record that cannot be read is left to `get` to report.
+   *
+   * `chains` false: the records named and no more. Finding a record's base reads its
+   * first page, so following chains waits for the disk at each record; a caller that
+   * must not wait (the request thread) asks for the top level only.
    */
-  prefetch(hashes: readonly BlockHash[]): void {
+  prefetch(hashes: readonly BlockHash[], chains = true): void {
     let level: readonly Uint8Array[] = hashes;
     try {
       // A valid chain is bounded (store/blocks/chains.ts); the bound stops a cycle too.
       for (let depth = 0; level.length > 0 && depth <= 64; depth++) {
         const stored = this.records.prefetch("blocks", level);
-        if (!stored) return;
+        if (!stored || !chains) return;
         const bases: Uint8Array[] = [];
         for (const s of stored) {
           const base = s && deltaBaseOf(s);

@@ -103,12 +103,14 @@ export class LmdbRecordStore implements RecordStore {
         if (!packs.has(n)) packs.set(n, this.env.prefetch(txn, dbi, key));
         return packs.get(n);
       };
-      return keys.map((key) => {
-        const p = this.pending.get(table, key);
-        if (p !== undefined) return p ?? undefined;
-        const value = dbi === undefined ? undefined : this.env.prefetch(txn, dbi, key);
-        return value && packed && isPackRef(value) ? this.unpacked(txn, table, value, findPack) : value;
-      });
+      return this.env.prefetchTogether(() =>
+        keys.map((key) => {
+          const p = this.pending.get(table, key);
+          if (p !== undefined) return p ?? undefined;
+          const value = dbi === undefined ? undefined : this.env.prefetch(txn, dbi, key);
+          return value && packed && isPackRef(value) ? this.unpacked(txn, table, value, findPack) : value;
+        })
+      );
     } catch (e) {
       throw damaged(e, table);
     }

@@ -37,8 +37,12 @@ export interface PackRef {
   length: number;
 }
 
+/** A reference is a tag and three varints. */
+const PACK_REF_MAX_BYTES = 1 + 3 * 10;
+
+/** Judged by length first: a longer value is a record, and its first page is not read to tell. */
 export function isPackRef(value: Uint8Array): boolean {
-  return value.length > 0 && value[0] === PACKED;
+  return value.length > 0 && value.length <= PACK_REF_MAX_BYTES && value[0] === PACKED;
 }
 
 export function encodePackRef(r: PackRef): Uint8Array {

@@ -20,6 +20,11 @@ const PREFETCH_MIN = 2 * PAGE;
  * machines: 8 MiB), and then for a data file of more than this many read-arounds.
  */
 const LARGE_READ_AROUND = 1 << 20;
+/**
+ * Values asked for together (`gather`) this close to one another in the map are asked
+ * for as one range, gap included: one request of the disk, not one per value.
+ */
+const MERGE_GAP = 256 << 10;
 const OWN_PAST_READ_AROUNDS = 32;
 
 /**
@@ -75,6 +80,18 @@ function deviceReadAround(dev: number): number | undefined {
   return undefined;
 }
 
+/** [from, to) ranges in address order, those at most `gap` apart joined (the gap with them). */
+export function mergeRanges(ranges: readonly [number, number][], gap: number): [number, number][] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [from, to] of sorted) {
+    const last = out[out.length - 1];
+    if (last && from - last[1] <= gap) last[1] = Math.max(last[1], to);
+    else out.push([from, to]);
+  }
+  return out;
+}
+
 function willNeed(from: number, to: number): void {
   const start = Math.floor(from / PAGE) * PAGE;
   libc().madvise(Deno.UnsafePointer.create(BigInt(start)), BigInt(to - start), MADV_WILLNEED);
@@ -90,6 +107,8 @@ export class ReadAhead {
   private streak = 0;
   private askedFrom = 0;
   private askedTo = 0;
+  /** Ranges prefetched inside `gather`, asked for at its end. */
+  private gathered: [number, number][] | undefined;
 
   /** Before the `length` bytes at `address` in the map are read. */
   willRead(address: number, length: number): void {
@@ -124,6 +143,23 @@ export class ReadAhead {
     if (length < PREFETCH_MIN / 4) return;
     // Already asked for, as a sequential reader's next stretch.
     if (address >= this.askedFrom && address + length <= this.askedTo) return;
-    willNeed(address, address + length);
+    if (this.gathered) this.gathered.push([address, address + length]);
+    else willNeed(address, address + length);
+  }
+
+  /**
+   * Runs `fn`, holding back the values it prefetches, then asks for them in address
+   * order, those within MERGE_GAP of each other as one range: a file written where freed
+   * pages were reused has its records out of address order (fs/head_prefetch.ts).
+   */
+  gather<T>(fn: () => T): T {
+    if (this.gathered) return fn();
+    const ranges: [number, number][] = this.gathered = [];
+    try {
+      return fn();
+    } finally {
+      this.gathered = undefined;
+      for (const [from, to] of mergeRanges(ranges, MERGE_GAP)) willNeed(from, to);
+    }
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * Reads of the head run on the request thread (fs/block_loads.ts says why), so a cold
+ * read waits for the disk at each record it touches unless the records were asked for
+ * first. The store reads ahead in address order (sys/lmdb/read_ahead.ts), which follows
+ * a file written into a new store; written where freed pages were reused, a file's
+ * records are scattered: after the third 1 GiB file written and deleted in one store,
+ * the next block's record came after the last one for 39% of blocks, before it for 43%.
+ * So a reader of a head file in file order gets the records of its next blocks asked
+ * for (VersionedStore.prefetchBlocks), in file order, whatever their addresses.
+ */
+import type { BlockHash, Ino } from "../mod.ts";
+
+/** How far ahead of a reader in file order its blocks' records are asked for. */
+const AHEAD_BYTES = 4 << 20;
+/** Readers followed at once; the oldest is forgotten past this. */
+const MAX_STREAMS = 16;
+
+interface Stream {
+  /** Where the next read in order starts. */
+  next: number;
+  /** Blocks before this index have been asked for. */
+  askedTo: number;
+}
+
+export class HeadPrefetch {
+  private readonly streams = new Map<Ino, Stream>();
+  asked = 0;
+
+  constructor(
+    private readonly blockSize: number,
+    /** Asks the store for these blocks' records, not waiting for them. */
+    private readonly prefetch: (hashes: BlockHash[]) => void,
+  ) {}
+
+  /**
+   * After a read of [offset, end) of a head file of `size` bytes: if it continues the
+   * last read, the records of the blocks up to AHEAD_BYTES past it that `wanted` names
+   * (not in memory already) are asked for, once half of what was asked is read.
+   */
+  read(ino: Ino, offset: number, end: number, size: number, wanted: (idx: number) => BlockHash | null): void {
+    const bs = this.blockSize;
+    const s = this.streams.get(ino);
+    // The kernel's reads in flight may arrive a little out of order.
+    const inOrder = s !== undefined && offset >= s.next - 2 * bs && offset <= s.next + 2 * bs;
+    this.streams.delete(ino);
+    if (!inOrder) {
+      this.streams.set(ino, { next: end, askedTo: 0 });
+      if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
+      return;
+    }
+    const at = Math.ceil(end / bs);
+    const ahead = AHEAD_BYTES / bs;
+    const stream = { next: Math.max(end, s.next), askedTo: s.askedTo };
+    this.streams.set(ino, stream);
+    if (stream.askedTo - at > ahead / 2) return;
+    const to = Math.min(at + ahead, Math.ceil(size / bs));
+    const hashes: BlockHash[] = [];
+    for (let idx = Math.max(at, stream.askedTo); idx < to; idx++) {
+      const h = wanted(idx);
+      if (h !== null) hashes.push(h);
+    }
+    stream.askedTo = to;
+    if (hashes.length === 0) return;
+    this.asked += hashes.length;
+    this.prefetch(hashes);
+  }
+
+  /** A file gone or rewritten: its reader's place means nothing now. */
+  forget(ino: Ino): void {
+    this.streams.delete(ino);
+  }
+}
