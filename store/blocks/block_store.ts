@@ -141,7 +141,7 @@ export class BlockStore {
     const data = this.decodeOne(hash, record, EMPTY, undefined, true, false);
     this.decoded++;
     if (record.check.by === "sha256") checkName(hash, data);
-    return { data, inPlace: record.kind === "raw" };
+    return { data, inPlace: true };
   }
 
   /**

@@ -13,6 +13,11 @@ const MADV_RANDOM = 1, MADV_WILLNEED = 3;
 const SEQUENTIAL_GAP = 1 << 20;
 /** How far ahead of a sequential reader the map is read. */
 const READ_AHEAD = 8 << 20;
+/**
+ * Values asked for together (`gather`) this close to one another in the map are asked
+ * for as one range, gap included: one request of the disk, not one per value.
+ */
+const MERGE_GAP = 256 << 10;
 /** Values this large are read ahead of being touched (overflow pages; smaller ones sit in a leaf page mdb_get touched). */
 const PREFETCH_MIN = 2 * PAGE;
 /**
@@ -20,11 +25,6 @@ const PREFETCH_MIN = 2 * PAGE;
  * machines: 8 MiB), and then for a data file of more than this many read-arounds.
  */
 const LARGE_READ_AROUND = 1 << 20;
-/**
- * Values asked for together (`gather`) this close to one another in the map are asked
- * for as one range, gap included: one request of the disk, not one per value.
- */
-const MERGE_GAP = 256 << 10;
 const OWN_PAST_READ_AROUNDS = 32;
 
 /**
