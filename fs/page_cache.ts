@@ -51,15 +51,6 @@ const MAX_SPARE_BUFFERS = 256;
  */
 const SPARE_ROOM_BLOCKS = 128;
 
-/**
- * Dirty bytes past which a write writes out everything first (or half the budget, if
- * less). LMDB copies every record a transaction writes into memory of its own until
- * the commit, so a writeout briefly holds its pages twice: at half of the default
- * budget, 128 MiB, writing 1 GiB took the mount's anonymous memory to 425 MiB, at 32
- * MiB to 345, in the same time (5.2-5.7 s by hand; 16 MiB: 330 MiB, no faster).
- */
-const WRITEOUT_DIRTY_BYTES = 32 << 20;
-
 /** `hashOf` asked once per block: a read asks for its blocks twice (to load, then to read). */
 function memo(hashOf: HashOf): HashOf {
   const known = new Map<number, BlockHash | null>();
@@ -111,8 +102,6 @@ export class PageCache {
   private readonly zeros: Uint8Array;
   /** Bytes of the budget the clean blocks leave for spare buffers (SPARE_ROOM_BLOCKS). */
   private readonly spareRoom: number;
-  /** Dirty bytes past which a write writes out first: raised after a failed writeout. */
-  private writeOutAt: number;
 
   constructor(
     private readonly store: VersionedStore,
@@ -126,7 +115,6 @@ export class PageCache {
     this.zeros = zeroBlock(bs);
     const maxSpare = Math.min(MAX_SPARE_BUFFERS, Math.floor(budgetBytes / 4 / bs));
     this.spareRoom = Math.min(maxSpare, SPARE_ROOM_BLOCKS) * bs;
-    this.writeOutAt = this.firstWriteOutAt();
     this.pool = new BufferPool(
       bs,
       maxSpare,
@@ -134,7 +122,7 @@ export class PageCache {
     );
     this.clean = new CleanBlocks(this.pool);
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
-    this.dirty = new DirtyPages(store, this.pool, keep);
+    this.dirty = new DirtyPages(store, this.pool, keep, budgetBytes / 2);
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
     // The top records only: finding a delta's base would wait for the disk here.
     this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, false));
@@ -319,7 +307,14 @@ export class PageCache {
 
   write(ino: Ino, offset: number, data: Uint8Array): void {
     this.pool.nextCall();
-    if (this.dirty.bytes > this.writeOutAt) this.writeOutFirst();
+    // Written out first, so that a failed writeout fails this write before it changes anything.
+    if (this.dirty.mustWriteOut) {
+      try {
+        this.writeOutAll();
+      } catch (e) {
+        this.dirty.writeOutFailed(e);
+      }
+    }
     let stored: FileInode | undefined;
     this.dirty.write(ino, offset, data, () => stored ??= this.fileInode(ino), (f, idx) => {
       const inline = idx === 0 && f.inline ? this.store.head.inlineBlock(f) : undefined;
@@ -328,26 +323,6 @@ export class PageCache {
       return h === null ? null : this.block(h);
     });
     this.evict();
-  }
-
-  /**
-   * Writes out before a write past WRITEOUT_DIRTY_BYTES. If the disk is full, the write
-   * still goes into memory until half the budget is dirty, and the next try waits for
-   * another WRITEOUT_DIRTY_BYTES (or the timer); past half the budget, or for any other
-   * failure, the write fails before it changes anything.
-   */
-  private writeOutFirst(): void {
-    try {
-      this.writeOutAll();
-    } catch (e) {
-      const limit = this.budgetBytes / 2;
-      if (!(e instanceof RevfsError && e.code === "NO_SPACE") || this.dirty.bytes > limit) throw e;
-      this.writeOutAt = Math.min(limit, this.dirty.bytes + WRITEOUT_DIRTY_BYTES);
-    }
-  }
-
-  private firstWriteOutAt(): number {
-    return Math.min(this.budgetBytes / 2, WRITEOUT_DIRTY_BYTES);
   }
 
   /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
@@ -384,7 +359,6 @@ export class PageCache {
   writeOutAll(): void {
     if (this.dirty.fileCount === 0) return;
     this.dirty.writeOut(this.dirty.inos());
-    this.writeOutAt = this.firstWriteOutAt();
     this.evict();
   }
 
