@@ -11,6 +11,7 @@ import { type BlockHash, hashKey } from "../mod.ts";
 import type { BlockLoader } from "./block_loader.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type { CleanBlocks } from "./clean_blocks.ts";
+import { ReadStreams } from "./read_streams.ts";
 
 /** Readahead starts at this many blocks past a read in order and doubles up to the most. */
 const READAHEAD_FIRST_BLOCKS = 4;
@@ -36,7 +37,7 @@ export class BlockLoads {
   sharedLoads = 0;
   /** Blocks being loaded, by hash key: what a read of them waits for. */
   private readonly loading = new Map<string, Promise<void>>();
-  private readonly streams = new Map<string, Stream>();
+  private readonly streams: ReadStreams<string, Stream>;
   private readonly maxAhead: number;
 
   constructor(
@@ -49,6 +50,7 @@ export class BlockLoads {
   ) {
     // Never more than an eighth of the budget ahead, so readahead cannot evict itself.
     this.maxAhead = Math.max(1, Math.min(READAHEAD_MAX_BLOCKS, Math.floor(budgetBytes / 8 / pool.blockSize)));
+    this.streams = new ReadStreams(pool.blockSize, READAHEAD_STREAMS);
   }
 
   get inFlight(): number {
@@ -114,19 +116,11 @@ export class BlockLoads {
    */
   private readahead(stream: string, offset: number, end: number, size: number, hashOf: HashOf): void {
     const bs = this.pool.blockSize;
-    const s = this.streams.get(stream);
-    // Reads the kernel has in flight may arrive a little out of order.
-    const inOrder = s !== undefined && offset >= s.next - 2 * bs && offset <= s.next + 2 * bs;
-    this.streams.delete(stream);
-    if (!inOrder) {
-      this.streams.set(stream, { next: end, window: READAHEAD_FIRST_BLOCKS, issued: 0 });
-      if (this.streams.size > READAHEAD_STREAMS) this.streams.delete(this.streams.keys().next().value!);
-      return;
-    }
-    const window = Math.min(this.maxAhead, s.window * 2);
-    this.streams.set(stream, { next: Math.max(end, s.next), window, issued: s.issued });
+    const s = this.streams.follow(stream, offset, end, { next: end, window: READAHEAD_FIRST_BLOCKS, issued: 0 });
+    if (!s) return;
+    s.window = Math.min(this.maxAhead, s.window * 2);
     const from = Math.max(Math.ceil(end / bs), s.issued);
-    const to = Math.min(Math.ceil(end / bs) + window, Math.ceil(size / bs));
+    const to = Math.min(Math.ceil(end / bs) + s.window, Math.ceil(size / bs));
     let idx = from;
     for (; idx < to; idx++) {
       if (this.loading.size >= READAHEAD_MAX_IN_FLIGHT) break;
@@ -137,6 +131,6 @@ export class BlockLoads {
       this.readaheadLoads++;
       this.start(h, k);
     }
-    this.streams.get(stream)!.issued = idx;
+    s.issued = idx;
   }
 }

@@ -9,6 +9,7 @@
  * for (VersionedStore.prefetchBlocks), in file order, whatever their addresses.
  */
 import type { BlockHash, Ino } from "../mod.ts";
+import { ReadStreams } from "./read_streams.ts";
 
 /** How far ahead of a reader in file order its blocks' records are asked for. */
 const AHEAD_BYTES = 4 << 20;
@@ -23,14 +24,16 @@ interface Stream {
 }
 
 export class HeadPrefetch {
-  private readonly streams = new Map<Ino, Stream>();
+  private readonly streams: ReadStreams<Ino, Stream>;
   asked = 0;
 
   constructor(
     private readonly blockSize: number,
     /** Asks the store for these blocks' records, not waiting for them. */
     private readonly prefetch: (hashes: BlockHash[]) => void,
-  ) {}
+  ) {
+    this.streams = new ReadStreams(blockSize, MAX_STREAMS);
+  }
 
   /**
    * After a read of [offset, end) of a head file of `size` bytes: if it continues the
@@ -39,19 +42,10 @@ export class HeadPrefetch {
    */
   read(ino: Ino, offset: number, end: number, size: number, wanted: (idx: number) => BlockHash | null): void {
     const bs = this.blockSize;
-    const s = this.streams.get(ino);
-    // The kernel's reads in flight may arrive a little out of order.
-    const inOrder = s !== undefined && offset >= s.next - 2 * bs && offset <= s.next + 2 * bs;
-    this.streams.delete(ino);
-    if (!inOrder) {
-      this.streams.set(ino, { next: end, askedTo: 0 });
-      if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
-      return;
-    }
+    const stream = this.streams.follow(ino, offset, end, { next: end, askedTo: 0 });
+    if (!stream) return;
     const at = Math.ceil(end / bs);
     const ahead = AHEAD_BYTES / bs;
-    const stream = { next: Math.max(end, s.next), askedTo: s.askedTo };
-    this.streams.set(ino, stream);
     if (stream.askedTo - at > ahead / 2) return;
     const to = Math.min(at + ahead, Math.ceil(size / bs));
     const hashes: BlockHash[] = [];
@@ -67,6 +61,6 @@ export class HeadPrefetch {
 
   /** A file gone or rewritten: its reader's place means nothing now. */
   forget(ino: Ino): void {
-    this.streams.delete(ino);
+    this.streams.forget(ino);
   }
 }
