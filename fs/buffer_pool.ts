@@ -9,7 +9,9 @@
  * answered (sent to the kernel) before the next request is served. Views handed out
  * after a wait for a load are answered later, while other requests run: their buffers
  * are held back (`escape`) until the reply is sent (`sent`). A buffer let go while held
- * back is left to the garbage collector.
+ * back is left to the garbage collector, and so is one the pool has no room for: each
+ * is reported (`dropped`) so that the collector can be asked to free them
+ * (fs/memory_release.ts).
  */
 
 /** The smallest dirty page: a small file's page grows from this by doubling. */
@@ -34,6 +36,8 @@ export class BufferPool {
     readonly blockSize: number,
     private readonly maxSpare: number,
     private readonly room: () => number = () => Infinity,
+    /** Bytes of buffers just left to the garbage collector. */
+    private readonly dropped: (bytes: number) => void = () => {},
   ) {}
 
   /** Memory the pool holds (spare buffers, and those let go during this call): a part of the cache's budget. */
@@ -94,27 +98,28 @@ export class BufferPool {
 
   private keepSpare(b: ArrayBuffer): void {
     if (this.spare.length < this.maxSpare && this.heldBytes + this.blockSize <= this.room()) this.spare.push(b);
+    else this.dropped(b.byteLength);
   }
 
   /** Lets go of a buffer the cache no longer refers to. */
   retire(v: Uint8Array): void {
-    if (!this.isBlockBuffer(v) || this.escaped.has(v.buffer as ArrayBuffer)) return;
-    if (this.heldBytes + this.blockSize > this.room()) return;
-    this.retired.push(v.buffer as ArrayBuffer);
+    const reusable = this.isBlockBuffer(v) && !this.escaped.has(v.buffer as ArrayBuffer);
+    if (reusable && this.heldBytes + this.blockSize <= this.room()) this.retired.push(v.buffer as ArrayBuffer);
+    else this.dropped(v.byteLength);
   }
 
   /** Drops buffers (to the garbage collector) until the pool holds at most `bytes`. */
   trimTo(bytes: number): void {
-    while (this.heldBytes > bytes && this.spare.length > 0) this.spare.pop();
-    while (this.heldBytes > bytes && this.retired.length > 0) this.retired.pop();
+    while (this.heldBytes > bytes && this.spare.length > 0) this.dropped(this.spare.pop()!.byteLength);
+    while (this.heldBytes > bytes && this.retired.length > 0) this.dropped(this.retired.pop()!.byteLength);
   }
 
   /** Start of a call that reads or writes: buffers let go before it may be reused now. */
   nextCall(): void {
     for (const b of this.retired) {
-      if (this.spare.length >= this.maxSpare) break;
       // Let go, then handed out after a wait within the same call: its reply is still to come.
-      if (!this.escaped.has(b)) this.spare.push(b);
+      if (this.spare.length < this.maxSpare && !this.escaped.has(b)) this.spare.push(b);
+      else this.dropped(b.byteLength);
     }
     this.retired = [];
   }

@@ -6,6 +6,7 @@ import { openOrCreateStore, RevfsError, type VersionedStore } from "../mod.ts";
 import { BlockLoader } from "./block_loader.ts";
 import { serveControl } from "./control.ts";
 import { FuseSession } from "./fuse/session.ts";
+import { MemoryRelease } from "./memory_release.ts";
 import { libc } from "../sys/libc.ts";
 import { DEFAULT_CACHE_BYTES, PageCache } from "./page_cache.ts";
 import { RevfsFilesystem } from "./vfs.ts";
@@ -102,10 +103,11 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   const store = await openOrCreateStore(storePath, { verifyReads });
   let cache: PageCache;
   let loader: BlockLoader;
+  const release = new MemoryRelease();
   try {
     loader = await BlockLoader.start(store.dir, { verifyReads });
     try {
-      cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES, loader);
+      cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES, loader, release);
     } catch (e) {
       await loader.close();
       throw e;
@@ -164,6 +166,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   }, WRITEBACK_MS);
   const done = session.serve().finally(async () => {
     clearInterval(writeback);
+    release.close();
     clearTimeout(prepareTimer);
     control.close();
     try {

@@ -32,6 +32,7 @@ import {
 import type { BlockLoader } from "./block_loader.ts";
 import { BlockLoads, type HashOf } from "./block_loads.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import type { MemoryRelease } from "./memory_release.ts";
 import { CleanBlocks } from "./clean_blocks.ts";
 import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 import { HeadPrefetch } from "./head_prefetch.ts";
@@ -89,6 +90,9 @@ export interface PageCacheStats {
   /** Fsyncs the store's write log answered, and the bytes they logged. */
   logs: number;
   loggedBytes: number;
+  /** Garbage collections asked for after the cache dropped buffers (fs/memory_release.ts), and their time. */
+  collections: number;
+  collectMs: number;
 }
 
 export class PageCache {
@@ -107,6 +111,8 @@ export class PageCache {
     private readonly store: VersionedStore,
     readonly budgetBytes = DEFAULT_CACHE_BYTES,
     loader?: BlockLoader,
+    /** Gives what the cache lets go of back to the system (the mount's; tests leave it to V8). */
+    private readonly release?: MemoryRelease,
   ) {
     const bs = store.blockSize;
     if (budgetBytes < 4 * bs) {
@@ -119,6 +125,7 @@ export class PageCache {
       bs,
       maxSpare,
       () => this.budgetBytes - this.clean.bytes - this.dirty.bytes,
+      (bytes) => release?.dropped(bytes),
     );
     this.clean = new CleanBlocks(this.pool);
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
@@ -352,14 +359,20 @@ export class PageCache {
 
   /** Writes out one file's dirty pages, in block order. */
   writeOut(ino: Ino): void {
-    if (this.dirty.get(ino)) this.dirty.writeOut([ino]);
+    if (this.dirty.get(ino)) this.writeOutFiles([ino]);
   }
 
   /** Writes out every dirty page: files in inode order, blocks in block order, one transaction. */
   writeOutAll(): void {
     if (this.dirty.fileCount === 0) return;
-    this.dirty.writeOut(this.dirty.inos());
+    this.writeOutFiles(this.dirty.inos());
     this.evict();
+  }
+
+  private writeOutFiles(inos: Ino[]): void {
+    const before = this.dirty.bytes;
+    this.dirty.writeOut(inos);
+    this.release?.wroteOut(before - this.dirty.bytes);
   }
 
   stats(): PageCacheStats {
@@ -382,6 +395,8 @@ export class PageCache {
       blocksWrittenOut: this.dirty.blocksWrittenOut,
       logs: this.dirty.logs,
       loggedBytes: this.dirty.loggedBytes,
+      collections: this.release?.stats.collections ?? 0,
+      collectMs: this.release?.stats.collectMs ?? 0,
     };
   }
 }
