@@ -7,8 +7,10 @@
  * 60 MiB of dropped buffers on top of a full 256 MiB cache while 10,000 small files
  * replaced cached blocks); and the copies LMDB makes of a writeout's pages, freed at the
  * commit into glibc's heap, which keeps them until a trim. So: a full collection once
- * COLLECT_AFTER_BYTES of buffers have been dropped since the last (one collection takes
- * 40-50 ms with 10,000 files' inodes in the heap, so not much sooner), and a trim once
+ * the buffers dropped since the last no longer fit in what the cache's budget has left,
+ * and are at least COLLECT_AFTER_BYTES (one collection takes 15-60 ms, more with more
+ * files' inodes in the heap: a 64 MiB file saved as a new file twelve times, 16 MiB
+ * apart, spent 5% of its time collecting with the cache a third full); and a trim once
  * TRIM_AFTER_BYTES have been written out (1-2 ms). Both run in a task of their own,
  * after the request that let go has been answered.
  */
@@ -26,6 +28,7 @@ export interface MemoryReleaseStats {
 
 export class MemoryRelease {
   private droppedBytes = 0;
+  private collectDue = false;
   private writtenOutBytes = 0;
   private scheduled: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -38,10 +41,15 @@ export class MemoryRelease {
     private readonly trimAfterBytes = TRIM_AFTER_BYTES,
   ) {}
 
-  /** Buffers of `bytes` were left to the garbage collector. */
-  dropped(bytes: number): void {
+  /**
+   * Buffers of `bytes` were left to the garbage collector; `room` is what the cache's
+   * budget has left beyond what the cache holds.
+   */
+  dropped(bytes: number, room: number): void {
     this.droppedBytes += bytes;
-    if (this.droppedBytes >= this.collectAfterBytes) this.schedule();
+    if (this.droppedBytes < this.collectAfterBytes || this.droppedBytes <= room) return;
+    this.collectDue = true;
+    this.schedule();
   }
 
   /** A writeout of `bytes` committed (LMDB has freed its copies of them). */
@@ -64,12 +72,13 @@ export class MemoryRelease {
 
   private release(): void {
     this.scheduled = undefined;
-    if (this.droppedBytes >= this.collectAfterBytes) {
+    if (this.collectDue) {
       const t = performance.now();
       this.collect();
       this.stats.collections++;
       this.stats.collectMs += performance.now() - t;
       this.droppedBytes = 0;
+      this.collectDue = false;
     }
     // After a collection too: small buffers it freed go back to glibc's heap.
     this.trim();

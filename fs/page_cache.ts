@@ -125,7 +125,7 @@ export class PageCache {
       bs,
       maxSpare,
       () => this.budgetBytes - this.clean.bytes - this.dirty.bytes,
-      (bytes) => release?.dropped(bytes),
+      (bytes) => release?.dropped(bytes, this.budgetBytes - this.clean.bytes - this.dirty.bytes - this.pool.heldBytes),
     );
     this.clean = new CleanBlocks(this.pool);
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
