@@ -36,8 +36,8 @@ export class BufferPool {
     readonly blockSize: number,
     private readonly maxSpare: number,
     private readonly room: () => number = () => Infinity,
-    /** Bytes of buffers just left to the garbage collector. */
-    private readonly dropped: (bytes: number) => void = () => {},
+    /** Bytes of buffers just left to the garbage collector, and the room the pool has left. */
+    private readonly onDrop: (bytes: number, room: number) => void = () => {},
   ) {}
 
   /** Memory the pool holds (spare buffers, and those let go during this call): a part of the cache's budget. */
@@ -94,6 +94,10 @@ export class BufferPool {
     if (!this.isBlockBuffer(data) || data.length > this.blockSize / 2) return data;
     this.keepSpare(data.buffer as ArrayBuffer);
     return data.slice();
+  }
+
+  private dropped(bytes: number): void {
+    this.onDrop(bytes, this.room() - this.heldBytes);
   }
 
   private keepSpare(b: ArrayBuffer): void {

@@ -4,6 +4,7 @@
  * writer lock. One JSON request line, one JSON reply line.
  */
 import { RevfsError, type VersionedStore } from "../mod.ts";
+import type { MemoryReleaseStats } from "./memory_release.ts";
 import type { PageCacheStats } from "./page_cache.ts";
 import { CONTROL_SOCKET, type ControlReply, type ControlRequest } from "./control_client.ts";
 
@@ -17,6 +18,8 @@ export interface ControlTarget {
   flush(): Promise<void>;
   pendingRequests(): number;
   cacheStats(): PageCacheStats;
+  /** Collections asked for after the cache dropped buffers (fs/memory_release.ts). */
+  releaseStats(): MemoryReleaseStats;
   /** Called after a snapshot has been taken and replied to. */
   snapshotted?(): void;
 }
@@ -90,7 +93,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
           cache: t.cacheStats(),
           uncommitted: { ...t.store.pendingChanges },
           lastSnapshotMs: state.lastSnapshotMs,
-          memory: { ...residentMemory(), heapBytes: m.heapUsed, externalBytes: m.external },
+          memory: { ...residentMemory(), heapBytes: m.heapUsed, externalBytes: m.external, ...t.releaseStats() },
         },
       };
     } else reply = { ok: false, error: `unknown control request` };

@@ -23,8 +23,18 @@ export interface MountStatus {
   uncommitted: { count: number; bytes: number };
   /** Wall time of the last snapshot taken through this socket (flush + commit), if any. */
   lastSnapshotMs?: number;
-  /** Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable). */
-  memory: { rssAnonBytes: number; rssFileBytes: number; heapBytes: number; externalBytes: number };
+  /**
+   * Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable);
+   * V8's heap and ArrayBuffers; the collections asked for after the cache dropped buffers, and their time.
+   */
+  memory: {
+    rssAnonBytes: number;
+    rssFileBytes: number;
+    heapBytes: number;
+    externalBytes: number;
+    collections: number;
+    collectMs: number;
+  };
 }
 
 export type ControlReply =

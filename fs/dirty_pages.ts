@@ -88,6 +88,8 @@ export class DirtyPages {
     private readonly keep: (key: string, data: Uint8Array) => void,
     /** Dirty bytes past which a write that cannot be written out fails. */
     private readonly maxBytes: number,
+    /** Bytes a writeout just committed. */
+    private readonly wroteOut: (bytes: number) => void = () => {},
   ) {
     this.writeOutAt = Math.min(maxBytes, WRITEOUT_BYTES);
   }
@@ -253,6 +255,7 @@ export class DirtyPages {
       work.map(({ ino, d, pages }) => ({ ino, size: d.size, mtimeNs: d.mtimeNs, ctimeNs: d.ctimeNs, blocks: pages })),
     );
     this.writeouts++;
+    this.wroteOut(work.reduce((n, w) => n + w.pages.reduce((m, [, p]) => m + p.length, 0), 0));
     this.writeOutAt = Math.min(this.maxBytes, WRITEOUT_BYTES);
     for (const w of work) this.logged.delete(w.ino);
     if (this.logged.size === 0) this.bytesSinceFold = 0;

@@ -23,7 +23,6 @@ const TRIM_AFTER_BYTES = 8 << 20;
 export interface MemoryReleaseStats {
   collections: number;
   collectMs: number;
-  trims: number;
 }
 
 export class MemoryRelease {
@@ -32,7 +31,7 @@ export class MemoryRelease {
   private writtenOutBytes = 0;
   private scheduled: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  readonly stats: MemoryReleaseStats = { collections: 0, collectMs: 0, trims: 0 };
+  readonly stats: MemoryReleaseStats = { collections: 0, collectMs: 0 };
 
   constructor(
     private readonly collect: () => void = collectGarbage,
@@ -82,7 +81,6 @@ export class MemoryRelease {
     }
     // After a collection too: small buffers it freed go back to glibc's heap.
     this.trim();
-    this.stats.trims++;
     this.writtenOutBytes = 0;
   }
 }

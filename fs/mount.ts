@@ -139,6 +139,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
       flush: () => Promise.resolve(cache.writeOutAll()),
       pendingRequests: () => session.pending,
       cacheStats: () => cache.stats(),
+      releaseStats: () => release.stats,
       snapshotted: prepareForHistory,
     });
   } catch (e) {

@@ -90,9 +90,6 @@ export interface PageCacheStats {
   /** Fsyncs the store's write log answered, and the bytes they logged. */
   logs: number;
   loggedBytes: number;
-  /** Garbage collections asked for after the cache dropped buffers (fs/memory_release.ts), and their time. */
-  collections: number;
-  collectMs: number;
 }
 
 export class PageCache {
@@ -112,7 +109,7 @@ export class PageCache {
     readonly budgetBytes = DEFAULT_CACHE_BYTES,
     loader?: BlockLoader,
     /** Gives what the cache lets go of back to the system (the mount's; tests leave it to V8). */
-    private readonly release?: MemoryRelease,
+    release?: MemoryRelease,
   ) {
     const bs = store.blockSize;
     if (budgetBytes < 4 * bs) {
@@ -125,11 +122,11 @@ export class PageCache {
       bs,
       maxSpare,
       () => this.budgetBytes - this.clean.bytes - this.dirty.bytes,
-      (bytes) => release?.dropped(bytes, this.budgetBytes - this.clean.bytes - this.dirty.bytes - this.pool.heldBytes),
+      (bytes, room) => release?.dropped(bytes, room),
     );
     this.clean = new CleanBlocks(this.pool);
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
-    this.dirty = new DirtyPages(store, this.pool, keep, budgetBytes / 2);
+    this.dirty = new DirtyPages(store, this.pool, keep, budgetBytes / 2, (bytes) => release?.wroteOut(bytes));
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
     // The top records only: finding a delta's base would wait for the disk here.
     this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, false));
@@ -359,20 +356,14 @@ export class PageCache {
 
   /** Writes out one file's dirty pages, in block order. */
   writeOut(ino: Ino): void {
-    if (this.dirty.get(ino)) this.writeOutFiles([ino]);
+    if (this.dirty.get(ino)) this.dirty.writeOut([ino]);
   }
 
   /** Writes out every dirty page: files in inode order, blocks in block order, one transaction. */
   writeOutAll(): void {
     if (this.dirty.fileCount === 0) return;
-    this.writeOutFiles(this.dirty.inos());
+    this.dirty.writeOut(this.dirty.inos());
     this.evict();
-  }
-
-  private writeOutFiles(inos: Ino[]): void {
-    const before = this.dirty.bytes;
-    this.dirty.writeOut(inos);
-    this.release?.wroteOut(before - this.dirty.bytes);
   }
 
   stats(): PageCacheStats {
@@ -395,8 +386,6 @@ export class PageCache {
       blocksWrittenOut: this.dirty.blocksWrittenOut,
       logs: this.dirty.logs,
       loggedBytes: this.dirty.loggedBytes,
-      collections: this.release?.stats.collections ?? 0,
-      collectMs: this.release?.stats.collectMs ?? 0,
     };
   }
 }
