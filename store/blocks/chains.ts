@@ -141,7 +141,8 @@ export class Chains {
     let bytes = 0;
     let cur = h;
     for (;;) {
-      const v = this.records.get(this.kind.table, cur);
+      // A view: only its length and base are read, before the next call into the records.
+      const v = this.records.peek(this.kind.table, cur);
       if (v === undefined || hashes.length > this.kind.maxHops + 1) return undefined;
       hashes.push(cur);
       bytes += v.length;
