@@ -36,8 +36,8 @@ export class BufferPool {
     readonly blockSize: number,
     private readonly maxSpare: number,
     private readonly room: () => number = () => Infinity,
-    /** Bytes of buffers just left to the garbage collector, and the room the pool has left. */
-    private readonly onDrop: (bytes: number, room: number) => void = () => {},
+    /** Bytes of buffers just left to the garbage collector. */
+    private readonly onDrop: (bytes: number) => void = () => {},
   ) {}
 
   /** Memory the pool holds (spare buffers, and those let go during this call): a part of the cache's budget. */
@@ -96,26 +96,23 @@ export class BufferPool {
     return data.slice();
   }
 
-  private dropped(bytes: number): void {
-    this.onDrop(bytes, this.room() - this.heldBytes);
-  }
-
   private keepSpare(b: ArrayBuffer): void {
     if (this.spare.length < this.maxSpare && this.heldBytes + this.blockSize <= this.room()) this.spare.push(b);
-    else this.dropped(b.byteLength);
+    else this.onDrop(b.byteLength);
   }
 
   /** Lets go of a buffer the cache no longer refers to. */
   retire(v: Uint8Array): void {
     const reusable = this.isBlockBuffer(v) && !this.escaped.has(v.buffer as ArrayBuffer);
-    if (reusable && this.heldBytes + this.blockSize <= this.room()) this.retired.push(v.buffer as ArrayBuffer);
-    else this.dropped(v.byteLength);
+    const kept = this.spare.length + this.retired.length < this.maxSpare;
+    if (reusable && kept && this.heldBytes + this.blockSize <= this.room()) this.retired.push(v.buffer as ArrayBuffer);
+    else this.onDrop(v.byteLength);
   }
 
   /** Drops buffers (to the garbage collector) until the pool holds at most `bytes`. */
   trimTo(bytes: number): void {
-    while (this.heldBytes > bytes && this.spare.length > 0) this.dropped(this.spare.pop()!.byteLength);
-    while (this.heldBytes > bytes && this.retired.length > 0) this.dropped(this.retired.pop()!.byteLength);
+    while (this.heldBytes > bytes && this.spare.length > 0) this.onDrop(this.spare.pop()!.byteLength);
+    while (this.heldBytes > bytes && this.retired.length > 0) this.onDrop(this.retired.pop()!.byteLength);
   }
 
   /** Start of a call that reads or writes: buffers let go before it may be reused now. */
@@ -123,7 +120,7 @@ export class BufferPool {
     for (const b of this.retired) {
       // Let go, then handed out after a wait within the same call: its reply is still to come.
       if (this.spare.length < this.maxSpare && !this.escaped.has(b)) this.spare.push(b);
-      else this.dropped(b.byteLength);
+      else this.onDrop(b.byteLength);
     }
     this.retired = [];
   }

@@ -43,6 +43,15 @@ export class CleanBlocks {
     this.bytes += this.pool.footprint(data);
   }
 
+  /** Lets go of a block that is no longer in the store (no one can ask for it again). */
+  forget(key: string): void {
+    const v = this.blocks.get(key);
+    if (!v) return;
+    this.blocks.delete(key);
+    this.bytes -= this.pool.footprint(v);
+    this.pool.retire(v);
+  }
+
   /** Evicts least recently used blocks until `bytes` is at most `limit`. */
   evictTo(limit: number): void {
     for (const [k, v] of this.blocks) {

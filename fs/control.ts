@@ -7,6 +7,7 @@ import { RevfsError, type VersionedStore } from "../mod.ts";
 import type { MemoryReleaseStats } from "./memory_release.ts";
 import type { PageCacheStats } from "./page_cache.ts";
 import { CONTROL_SOCKET, type ControlReply, type ControlRequest } from "./control_client.ts";
+import { residentMemory } from "../sys/resident_memory.ts";
 
 export interface ControlTarget {
   store: VersionedStore;
@@ -104,10 +105,4 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
   await w.write(new TextEncoder().encode(JSON.stringify(reply) + "\n"));
   await w.close();
   if (reply.ok && "rev" in reply) t.snapshotted?.();
-}
-
-function residentMemory(): { rssAnonBytes: number; rssFileBytes: number } {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const kb = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
-  return { rssAnonBytes: kb("RssAnon"), rssFileBytes: kb("RssFile") };
 }

@@ -6,50 +6,65 @@
  * collects them, which it does for buffers only after ~64 MiB more of them (measured:
  * 60 MiB of dropped buffers on top of a full 256 MiB cache while 10,000 small files
  * replaced cached blocks); and the copies LMDB makes of a writeout's pages, freed at the
- * commit into glibc's heap, which keeps them until a trim. So: a full collection once
- * the buffers dropped since the last no longer fit in what the cache's budget has left,
- * and are at least COLLECT_AFTER_BYTES (one collection takes 15-60 ms, more with more
- * files' inodes in the heap: a 64 MiB file saved as a new file twelve times, 16 MiB
- * apart, spent 5% of its time collecting with the cache a third full); and a trim once
- * TRIM_AFTER_BYTES have been written out (1-2 ms). Both run in a task of their own,
- * after the request that let go has been answered. The collection is V8's
+ * commit into glibc's heap, which keeps them until a trim. So: once COLLECT_AFTER_BYTES
+ * of buffers have been dropped since the last look, a look at the process's anonymous
+ * resident memory, and a full collection only when that is over the limit (the cache's
+ * budget and what the rest of the mount needs); and a trim once TRIM_AFTER_BYTES have
+ * been written out (1-2 ms). Both run in a task of their own, after the request that
+ * let go has been answered.
+ *
+ * A collection takes 15-80 ms, more with more files' inodes in the heap, and it is V8's
  * memory-reducing kind, which also shrinks the young generation: creating 10,000 small
- * files after a full cache measured 5-8% slower for 40-60 MiB less (docs/BENCHMARKS.md).
+ * files after a full cache measured 5-8% slower for 40-60 MiB less when it collected
+ * whenever the buffers dropped outgrew the budget's room (docs/BENCHMARKS.md). Looking
+ * at the memory itself collects only when it is needed, also when the room is there but
+ * the garbage of a deleted file's blocks is not gone yet.
  */
 import { libc } from "../sys/libc.ts";
+import { residentMemory } from "../sys/resident_memory.ts";
 import { collectGarbage } from "../sys/v8_gc.ts";
 
 const COLLECT_AFTER_BYTES = 16 << 20;
+/**
+ * What the mount holds besides the cache before a collection is worth it: ~30 MiB idle
+ * (V8's heap and code, LMDB, glibc), more with many inodes and pending changes.
+ */
+const HEADROOM_BYTES = 64 << 20;
 const TRIM_AFTER_BYTES = 8 << 20;
 
 export interface MemoryReleaseStats {
+  /** Looks at the resident memory, and the collections some of them asked for. */
+  looks: number;
   collections: number;
   collectMs: number;
 }
 
 export class MemoryRelease {
   private droppedBytes = 0;
-  private collectDue = false;
+  private lookDue = false;
   private writtenOutBytes = 0;
   private scheduled: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  readonly stats: MemoryReleaseStats = { collections: 0, collectMs: 0 };
+  private readonly limitBytes: number;
+  readonly stats: MemoryReleaseStats = { looks: 0, collections: 0, collectMs: 0 };
 
   constructor(
+    /** The cache's budget: dropped buffers are collected when the memory is over it and HEADROOM_BYTES. */
+    budgetBytes: number,
+    private readonly residentAnon: () => number = () => residentMemory().rssAnonBytes,
     private readonly collect: () => void = collectGarbage,
     private readonly trim: () => void = () => libc().malloc_trim(0n),
     private readonly collectAfterBytes = COLLECT_AFTER_BYTES,
     private readonly trimAfterBytes = TRIM_AFTER_BYTES,
-  ) {}
+  ) {
+    this.limitBytes = budgetBytes + HEADROOM_BYTES;
+  }
 
-  /**
-   * Buffers of `bytes` were left to the garbage collector; `room` is what the cache's
-   * budget has left beyond what the cache holds.
-   */
-  dropped(bytes: number, room: number): void {
+  /** Buffers of `bytes` were left to the garbage collector. */
+  dropped(bytes: number): void {
     this.droppedBytes += bytes;
-    if (this.droppedBytes < this.collectAfterBytes || this.droppedBytes <= room) return;
-    this.collectDue = true;
+    if (this.droppedBytes < this.collectAfterBytes) return;
+    this.lookDue = true;
     this.schedule();
   }
 
@@ -73,13 +88,16 @@ export class MemoryRelease {
 
   private release(): void {
     this.scheduled = undefined;
-    if (this.collectDue) {
-      const t = performance.now();
-      this.collect();
-      this.stats.collections++;
-      this.stats.collectMs += performance.now() - t;
+    if (this.lookDue) {
+      this.stats.looks++;
+      if (this.residentAnon() > this.limitBytes) {
+        const t = performance.now();
+        this.collect();
+        this.stats.collections++;
+        this.stats.collectMs += performance.now() - t;
+      }
       this.droppedBytes = 0;
-      this.collectDue = false;
+      this.lookDue = false;
     }
     // After a collection too: small buffers it freed go back to glibc's heap.
     this.trim();

@@ -103,11 +103,12 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   const store = await openOrCreateStore(storePath, { verifyReads });
   let cache: PageCache;
   let loader: BlockLoader;
-  const release = new MemoryRelease();
+  const cacheBytes = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+  const release = new MemoryRelease(cacheBytes);
   try {
     loader = await BlockLoader.start(store.dir, { verifyReads });
     try {
-      cache = new PageCache(store, opts.cacheBytes ?? DEFAULT_CACHE_BYTES, loader, release);
+      cache = new PageCache(store, cacheBytes, loader, release);
     } catch (e) {
       await loader.close();
       throw e;

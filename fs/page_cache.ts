@@ -122,7 +122,7 @@ export class PageCache {
       bs,
       maxSpare,
       () => this.budgetBytes - this.clean.bytes - this.dirty.bytes,
-      (bytes, room) => release?.dropped(bytes, room),
+      (bytes) => release?.dropped(bytes),
     );
     this.clean = new CleanBlocks(this.pool);
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
@@ -130,6 +130,9 @@ export class PageCache {
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
     // The top records only: finding a delta's base would wait for the disk here.
     this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, false));
+    // A deleted file's blocks, or those a write replaced, would otherwise sit in the
+    // cache until evicted, and their buffers in memory until collected.
+    store.head.onFreed((h) => this.clean.forget(hashKey(h)));
   }
 
   private keep(k: string, data: Uint8Array): void {

@@ -100,6 +100,12 @@ export interface HeadApi {
    * for a file the head no longer has. Blocks equal to the head's are not stored again.
    */
   writeBlocks(files: FileWriteout[]): ([number, BlockHash | null][] | undefined)[];
+  /**
+   * Calls `listener` with each block the head deletes from the store (one only the head
+   * held, let go by a write, a truncation or a deleted file), as it is deleted: a cache
+   * of blocks by hash forgets it. Returns the way to stop.
+   */
+  onFreed(listener: (hash: BlockHash) => void): () => void;
 }
 
 export interface VersionedStore {

@@ -85,7 +85,7 @@ export class HeadWriter {
   }
 
   private headApi(): HeadApi {
-    const { inodes, files, names, pins } = this.parts.head;
+    const { inodes, files, names, pins, fresh } = this.parts.head;
     const later = <T>(fn: () => T) => this.changeLater(fn);
     return {
       inode: (ino) => inodes.get(ino),
@@ -120,6 +120,7 @@ export class HeadWriter {
         this.requireUnlogged(ino, "sharing blocks");
         return later(() => files.shareBlocks(ino, size, blocks));
       },
+      onFreed: (listener) => fresh.onFreed(listener),
     };
   }
 

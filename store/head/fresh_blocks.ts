@@ -18,7 +18,15 @@ import type { RecordStore } from "../records/records.ts";
 import type { BlockHash } from "../types.ts";
 
 export class FreshBlocks {
+  private readonly freedListeners = new Set<(hash: BlockHash) => void>();
+
   constructor(private readonly records: RecordStore, private readonly blocks: BlockStore) {}
+
+  /** Calls `listener` with each block this deletes (a cache forgets it); returns the way to stop. */
+  onFreed(listener: (hash: BlockHash) => void): () => void {
+    this.freedListeners.add(listener);
+    return () => this.freedListeners.delete(listener);
+  }
 
   /** Stores a block for a head write; one new to the store starts fresh, held by no slot yet. */
   put(data: Uint8Array, kind: string): BlockHash | null {
@@ -38,20 +46,24 @@ export class FreshBlocks {
     const n = this.count(hash);
     if (n === undefined) return;
     if (n > 1) return this.set(hash, n - 1);
-    this.records.del("fresh", hash);
-    this.blocks.remove(hash);
+    this.free(hash);
   }
 
   /** Deletes a fresh block no slot names (stored, then found equal to what the file had). */
   dropIfUnheld(hash: BlockHash): void {
     if (this.count(hash) !== 0) return;
-    this.records.del("fresh", hash);
-    this.blocks.remove(hash);
+    this.free(hash);
   }
 
   /** A snapshot: every fresh block is now held by the new revision. */
   clear(): void {
     for (const k of [...this.records.keys("fresh")]) this.records.del("fresh", k);
+  }
+
+  private free(hash: BlockHash): void {
+    this.records.del("fresh", hash);
+    this.blocks.remove(hash);
+    for (const listener of this.freedListeners) listener(hash);
   }
 
   private count(hash: BlockHash): number | undefined {
