@@ -8,17 +8,18 @@
  * replaced cached blocks); and the copies LMDB makes of a writeout's pages, freed at the
  * commit into glibc's heap, which keeps them until a trim. So: once COLLECT_AFTER_BYTES
  * of buffers have been dropped since the last look, a look at the process's anonymous
- * resident memory, and a full collection only when that is over the limit (the cache's
- * budget and what the rest of the mount needs); and a trim once TRIM_AFTER_BYTES have
- * been written out (1-2 ms). Both run in a task of their own, after the request that
- * let go has been answered.
+ * resident memory, and a full collection when that is over the limit (the cache's
+ * budget and what the rest of the mount needs) or when much was dropped since the last
+ * one (a deleted file's cached blocks: the next work would pile its memory on top of
+ * them); and a trim once TRIM_AFTER_BYTES have been written out (1-2 ms). Both run in a
+ * task of their own, after the request that let go has been answered.
  *
  * A collection takes 15-80 ms, more with more files' inodes in the heap, and it is V8's
- * memory-reducing kind, which also shrinks the young generation: creating 10,000 small
- * files after a full cache measured 5-8% slower for 40-60 MiB less when it collected
- * whenever the buffers dropped outgrew the budget's room (docs/BENCHMARKS.md). Looking
- * at the memory itself collects only when it is needed, also when the room is there but
- * the garbage of a deleted file's blocks is not gone yet.
+ * memory-reducing kind (two full collections, as Deno's gc() asks for), which also
+ * shrinks the young generation: creating 10,000 small files after a full cache measured
+ * 5-8% slower for 40-60 MiB less when it collected whenever the buffers dropped outgrew
+ * the budget's room (docs/BENCHMARKS.md). Looking at the memory itself collects only
+ * when it is needed.
  */
 import { libc } from "../sys/libc.ts";
 import { residentMemory } from "../sys/resident_memory.ts";
@@ -31,6 +32,8 @@ const COLLECT_AFTER_BYTES = 16 << 20;
  */
 const HEADROOM_BYTES = 64 << 20;
 const TRIM_AFTER_BYTES = 8 << 20;
+/** Dropped since the last collection, in COLLECT_AFTER_BYTES, that is collected whatever the memory. */
+const BIG_DROP_COLLECTS = 4;
 
 export interface MemoryReleaseStats {
   /** Looks at the resident memory, and the collections some of them asked for. */
@@ -40,7 +43,10 @@ export interface MemoryReleaseStats {
 }
 
 export class MemoryRelease {
+  /** Dropped since the last look. */
   private droppedBytes = 0;
+  /** Dropped since the last collection. */
+  private uncollectedBytes = 0;
   private lookDue = false;
   private writtenOutBytes = 0;
   private scheduled: ReturnType<typeof setTimeout> | undefined;
@@ -63,6 +69,7 @@ export class MemoryRelease {
   /** Buffers of `bytes` were left to the garbage collector. */
   dropped(bytes: number): void {
     this.droppedBytes += bytes;
+    this.uncollectedBytes += bytes;
     if (this.droppedBytes < this.collectAfterBytes) return;
     this.lookDue = true;
     this.schedule();
@@ -90,11 +97,15 @@ export class MemoryRelease {
     this.scheduled = undefined;
     if (this.lookDue) {
       this.stats.looks++;
-      if (this.residentAnon() > this.limitBytes) {
+      // Much let go at once (a deleted file's cached blocks) is collected under the
+      // limit too: work that follows would pile its memory on top before V8 got to it.
+      const much = this.uncollectedBytes >= BIG_DROP_COLLECTS * this.collectAfterBytes;
+      if (much || this.residentAnon() > this.limitBytes) {
         const t = performance.now();
         this.collect();
         this.stats.collections++;
         this.stats.collectMs += performance.now() - t;
+        this.uncollectedBytes = 0;
       }
       this.droppedBytes = 0;
       this.lookDue = false;

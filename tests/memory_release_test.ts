@@ -38,6 +38,21 @@ Deno.test("memory release: past the threshold, a look at the memory, and a colle
   release.close();
 });
 
+Deno.test("memory release: much dropped since the last collection is collected under the limit too", async () => {
+  let collections = 0;
+  const release = new MemoryRelease(0, () => 0, () => collections++, () => {}, 16 << 20);
+  for (let i = 0; i < 3; i++) release.dropped(16 << 20);
+  await tick();
+  assert.deepEqual([release.stats.looks, collections], [1, 0], "48 MiB under the limit");
+  release.dropped(16 << 20);
+  await tick();
+  assert.deepEqual([release.stats.looks, collections], [2, 1], "64 MiB since the last collection");
+  release.dropped(16 << 20);
+  await tick();
+  assert.deepEqual([release.stats.looks, collections], [3, 1], "counted again from the collection");
+  release.close();
+});
+
 Deno.test("resident memory: anonymous memory counts buffers written, the mapped file apart", () => {
   const before = residentMemory();
   const b = new Uint8Array(64 << 20).fill(7);
@@ -88,7 +103,8 @@ for (const over of [true, false]) {
       const { store } = ts;
       const bs = store.blockSize;
       let collections = 0;
-      const release = new MemoryRelease(0, () => over ? 2 ** 40 : 0, () => collections++, () => {}, 16 * bs);
+      // About 98 blocks are dropped: past the threshold, short of the four times that collect anyway.
+      const release = new MemoryRelease(0, () => over ? 2 ** 40 : 0, () => collections++, () => {}, 32 * bs);
       const cache = new PageCache(store, 32 * bs, undefined, release);
       const mk = (name: string) =>
         store.head.create(ROOT_INO, name, { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
@@ -101,7 +117,7 @@ for (const over of [true, false]) {
       cache.writeOutAll();
       await tick();
       assert.ok(release.stats.looks >= 1, `${release.stats.looks} looks`);
-      assert.equal(collections, over ? release.stats.looks : 0);
+      assert.equal(collections, over ? release.stats.looks : 0, `${release.stats.looks} looks`);
       assert.ok(cache.stats().cachedBytes <= 32 * bs);
       release.close();
     },
