@@ -20,6 +20,7 @@ import {
 } from "./block_codec.ts";
 import { xxh3 } from "./checksum.ts";
 import { Chains } from "./chains.ts";
+import { DeltaSearch } from "./delta_search.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
@@ -28,8 +29,6 @@ import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./
 
 /** A delta is kept only when it is at most this fraction of the record it replaces. */
 const DELTA_GAIN = 3 / 4;
-/** Below this fraction of a block, a delta is good enough: do not try other bases. */
-const GOOD_DELTA = 1 / 8;
 /** Delta record header: kind byte and base hash. */
 const DELTA_HEADER = 33;
 const EMPTY = new Uint8Array(0);
@@ -53,11 +52,13 @@ export class BlockStore {
 
   /** Where `add` builds a record: a put copies it, and a fresh 64 KiB array costs page faults. */
   private recordBuffer?: Uint8Array;
-  private readonly deltaBuffers: Uint8Array[] = [];
+  /** Where `supersede` finds a block's delta (store/blocks/delta_search.ts). */
+  private readonly deltas: DeltaSearch;
 
   constructor(private readonly records: RecordStore, readonly blockSize: number) {
     this.chains = new Chains(records);
     this.dicts = new Dictionaries(records);
+    this.deltas = new DeltaSearch(blockSize, (h, into) => this.get(h, into));
   }
 
   /**
@@ -281,45 +282,19 @@ export class BlockStore {
     // Only whole records: a delta already is history, and raw tiny blocks cost nothing.
     if (stored === undefined || isDelta(stored) || stored.length <= DELTA_HEADER * 2) return 0;
     const storedLength = stored.length;
-    // Decoded into buffers kept for this: a snapshot of a file rewritten in place
-    // supersedes hundreds of blocks, and fresh buffers for each were 40-60 MiB of
-    // garbage a version that V8 frees late.
-    const content = this.get(older, this.deltaBuffer(0));
-    let best: { base: BlockHash; baseData: Uint8Array; frame: Uint8Array } | undefined;
-    for (const base of [newer, ...neighbours]) {
-      if (bytesEqual(base, older) || (best && bytesEqual(base, best.base))) continue;
-      let baseData: Uint8Array, frame: Uint8Array;
-      try {
-        // The best so far keeps its buffer; a candidate is decoded into the other.
-        baseData = this.get(base, this.deltaBuffer(best?.baseData.buffer === this.deltaBuffer(1).buffer ? 2 : 1));
-        frame = compressWithDict(content, baseData);
-      } catch {
-        continue;
-      }
-      if (!best || frame.length < best.frame.length) best = { base, baseData, frame };
-      if (best.frame.length <= this.blockSize * GOOD_DELTA) break;
-    }
+    const content = this.deltas.content(older);
+    const best = this.deltas.best(older, content, [newer, ...neighbours]);
     if (!best) return 0;
     const size = DELTA_HEADER + best.frame.length;
     if (size > storedLength * DELTA_GAIN) return 0;
     const chain = this.chains.allows(older, size, best.base, this.blockSize);
     if (!chain) return 0;
-    // Decode the frame before it replaces a record that reads: the base was just
-    // read (and checked) through its own chain, so this is the whole read path.
-    try {
-      if (!bytesEqual(decompressWithDict(best.frame, best.baseData, this.deltaBuffer(3)), content)) return 0;
-    } catch {
-      return 0;
-    }
+    // Decode the frame before it replaces a record that reads.
+    if (!this.deltas.decodesBack(best, content)) return 0;
     const record = encodeBlockRecord({ kind: "delta", base: best.base, frame: best.frame }, this.recordScratch());
     this.records.put("blocks", older, record);
     this.chains.noteDelta(older, record.length, chain);
     return storedLength - record.length;
-  }
-
-  /** Block-sized buffers `supersede` decodes into (0: the old version, 1 and 2: bases, 3: the check). */
-  private deltaBuffer(i: number): Uint8Array {
-    return this.deltaBuffers[i] ??= new Uint8Array(this.blockSize);
   }
 
   /** Stores a block whole if it is a delta (it is the head's again, by restore). Keeps the hash. */
