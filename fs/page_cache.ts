@@ -31,32 +31,13 @@ import {
 } from "../mod.ts";
 import type { BlockLoader } from "./block_loader.ts";
 import { BlockLoads, type HashOf } from "./block_loads.ts";
-import { BufferPool } from "./buffer_pool.ts";
+import { BufferPool, spareBuffersFor } from "./buffer_pool.ts";
 import type { MemoryRelease } from "./memory_release.ts";
 import { CleanBlocks } from "./clean_blocks.ts";
 import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 import { HeadPrefetch } from "./head_prefetch.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
-
-/**
- * Block buffers kept for reuse: at most this many, and at most a quarter of the budget.
- * As many as one writeout lets go (32 MiB: dirty_pages.ts): a file saved whole again
- * replaces a cached copy of each unchanged block, and with half that many kept, saving
- * a 64 MiB file 50 times dropped 16 MiB a writeout for V8 to collect (31 forced
- * collections, 18.4-18.7 s; with 512, 0-2 and 15.6-16.6 s).
- */
-const MAX_SPARE_BUFFERS = 512;
-/**
- * Room the clean blocks leave for spare buffers, in blocks: as many as reads keep in
- * flight (the kernel asks for 1 MiB at a time, several at once, and readahead keeps up
- * to 64 loads going), since a buffer let go is reused only from the next call, or
- * after its reply is sent. A full cache with no room left dropped every evicted buffer
- * and read each block into a fresh one: 1 GiB read cold cost the JS thread 1.3 s of
- * system time in page faults, and V8's helpers 0.5 s freeing. Measured on 2 cores, 1 GiB
- * read cold through .snapshots: median 2.3-2.8 s with 128, 2.9-3.2 s with 32.
- */
-const SPARE_ROOM_BLOCKS = 128;
 
 /** `hashOf` asked once per block: a read asks for its blocks twice (to load, then to read). */
 function memo(hashOf: HashOf): HashOf {
@@ -107,7 +88,7 @@ export class PageCache {
   private misses = 0;
   /** Holes and zero tails in reads; shared, never written. */
   private readonly zeros: Uint8Array;
-  /** Bytes of the budget the clean blocks leave for spare buffers (SPARE_ROOM_BLOCKS). */
+  /** Bytes of the budget the clean blocks leave for spare buffers (fs/buffer_pool.ts). */
   private readonly spareRoom: number;
 
   constructor(
@@ -122,8 +103,8 @@ export class PageCache {
       throw new RevfsError("INVALID", `cache budget must be at least ${4 * bs} bytes`);
     }
     this.zeros = zeroBlock(bs);
-    const maxSpare = Math.min(MAX_SPARE_BUFFERS, Math.floor(budgetBytes / 4 / bs));
-    this.spareRoom = Math.min(maxSpare, SPARE_ROOM_BLOCKS) * bs;
+    const { maxSpare, spareRoom } = spareBuffersFor(budgetBytes, bs);
+    this.spareRoom = spareRoom;
     this.pool = new BufferPool(
       bs,
       maxSpare,
