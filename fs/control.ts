@@ -19,7 +19,7 @@ export interface ControlTarget {
   flush(): Promise<void>;
   pendingRequests(): number;
   cacheStats(): PageCacheStats;
-  /** Collections asked for after the cache dropped buffers (fs/memory_release.ts). */
+  /** Looks at the memory and collections after the cache dropped buffers (fs/memory_release.ts). */
   releaseStats(): MemoryReleaseStats;
   /** Called after a snapshot has been taken and replied to. */
   snapshotted?(): void;

@@ -25,13 +25,15 @@ export interface MountStatus {
   lastSnapshotMs?: number;
   /**
    * Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable);
-   * V8's heap and ArrayBuffers; the collections asked for after the cache dropped buffers, and their time.
+   * V8's heap and ArrayBuffers; the looks at it after the cache dropped buffers, and the collections
+   * they asked for, with their time (fs/memory_release.ts).
    */
   memory: {
     rssAnonBytes: number;
     rssFileBytes: number;
     heapBytes: number;
     externalBytes: number;
+    looks: number;
     collections: number;
     collectMs: number;
   };

@@ -47,7 +47,6 @@ export class MemoryRelease {
   private droppedBytes = 0;
   /** Dropped since the last collection. */
   private uncollectedBytes = 0;
-  private lookDue = false;
   private writtenOutBytes = 0;
   private scheduled: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -70,9 +69,7 @@ export class MemoryRelease {
   dropped(bytes: number): void {
     this.droppedBytes += bytes;
     this.uncollectedBytes += bytes;
-    if (this.droppedBytes < this.collectAfterBytes) return;
-    this.lookDue = true;
-    this.schedule();
+    if (this.droppedBytes >= this.collectAfterBytes) this.schedule();
   }
 
   /** A writeout of `bytes` committed (LMDB has freed its copies of them). */
@@ -95,7 +92,7 @@ export class MemoryRelease {
 
   private release(): void {
     this.scheduled = undefined;
-    if (this.lookDue) {
+    if (this.droppedBytes >= this.collectAfterBytes) {
       this.stats.looks++;
       // Much let go at once (a deleted file's cached blocks) is collected under the
       // limit too: work that follows would pile its memory on top before V8 got to it.
@@ -108,7 +105,6 @@ export class MemoryRelease {
         this.uncollectedBytes = 0;
       }
       this.droppedBytes = 0;
-      this.lookDue = false;
     }
     // After a collection too: small buffers it freed go back to glibc's heap.
     this.trim();
