@@ -5,9 +5,19 @@
  * `.snapshots` tree, which another Tree serves under its own inode numbers.
  */
 import { infoOfInode, type Ino, ROOT_INO, type VersionedStore, type XattrMode, type Xattrs } from "../mod.ts";
-import { type Caller, type DirEntryOut, Errno, FuseError, S_IFDIR, type SetAttrIn } from "./fuse/ops.ts";
+import {
+  type Caller,
+  type DirEntryOut,
+  Errno,
+  FuseError,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+  type SetAttrIn,
+} from "./fuse/ops.ts";
 import { attrOf, type AttrOut, type NodeType, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
 import { DirCache } from "./dir_cache.ts";
+import { DirReadAhead } from "./dir_read_ahead.ts";
 import type { PageCache } from "./page_cache.ts";
 import { ACL_ACCESS, ACL_DEFAULT, aclBytes, chmodAcl, inherit, isAclName, modeOfAcl, parseAcl } from "./posix_acl.ts";
 
@@ -27,6 +37,10 @@ export class HeadTree implements Tree {
    */
   private readonly subdirs = new Map<number, number>();
   private readonly listings = new DirCache();
+  private readonly dirAhead = new DirReadAhead((dir) => {
+    const listing = this.list(dir);
+    return { listing, files: () => listing.filter((e) => (e.mode & S_IFMT) === S_IFREG).map((e) => e.ino) };
+  }, (inos) => this.cache.prefetchStarts(inos as Ino[]));
 
   constructor(
     private readonly store: VersionedStore,
@@ -179,6 +193,10 @@ export class HeadTree implements Tree {
   }
 
   read(ino: number, size: number, offset: number) {
+    if (offset === 0) {
+      const parent = this.store.head.inode(ino as Ino)?.parent;
+      if (parent) this.dirAhead.started(parent, ino);
+    }
     return this.cache.headSegments(ino as Ino, offset, size);
   }
 

@@ -38,6 +38,8 @@ import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 import { HeadPrefetch } from "./head_prefetch.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+/** What the kernel asks for first when a file is read from its start (its read-ahead window). */
+const FIRST_READ_BYTES = 128 * 1024;
 
 /** `hashOf` asked once per block: a read asks for its blocks twice (to load, then to read). */
 function memo(hashOf: HashOf): HashOf {
@@ -67,6 +69,8 @@ export interface PageCacheStats {
   readaheadLoads: number;
   /** Blocks of head files read in order whose records were asked of the store ahead (fs/head_prefetch.ts). */
   headPrefetches: number;
+  /** Files whose first blocks were asked for ahead of a reader of their directory (fs/dir_read_ahead.ts). */
+  dirPrefetches: number;
   /** Reads that waited for a load another read had started. */
   sharedLoads: number;
   /** Loads running now. */
@@ -86,6 +90,7 @@ export class PageCache {
   private readonly loads: BlockLoads;
   private readonly headAhead: HeadPrefetch;
   private misses = 0;
+  private dirPrefetches = 0;
   /** Holes and zero tails in reads; shared, never written. */
   private readonly zeros: Uint8Array;
   /** Bytes of the budget the clean blocks leave for spare buffers (fs/buffer_pool.ts). */
@@ -209,6 +214,35 @@ export class PageCache {
       return h !== null && !this.clean.has(hashKey(h)) ? h : null;
     });
     return this.loads.whenLoaded(size, offset, length, hashOf, "", true, now, later);
+  }
+
+  /**
+   * Asks the disk for the first records of these head files (up to the kernel's first
+   * read of a file, 128 KiB), not waiting for them: a reader of their directory opens
+   * them next (fs/dir_read_ahead.ts). Those in memory are skipped.
+   */
+  prefetchStarts(inos: readonly Ino[]): void {
+    const hashes: BlockHash[] = [];
+    let files = 0;
+    for (const ino of inos) {
+      const f = this.store.head.inode(ino);
+      if (f?.type !== "file" || f.inline) continue;
+      const pages = this.dirty.get(ino)?.pages;
+      const blocks = Math.min(
+        Math.ceil(f.size / this.store.blockSize),
+        Math.ceil(FIRST_READ_BYTES / this.store.blockSize),
+      );
+      const before = hashes.length;
+      for (let idx = 0; idx < blocks; idx++) {
+        if (pages?.has(idx)) continue;
+        const h = this.store.head.blockHash(f, idx);
+        if (h !== null && !this.clean.has(hashKey(h))) hashes.push(h);
+      }
+      if (hashes.length > before) files++;
+    }
+    // The top records only, as for a reader of one file (see headAhead).
+    if (hashes.length > 0) this.store.prefetchBlocks(hashes, false);
+    this.dirPrefetches += files;
   }
 
   /** entrySegments copied into one buffer, loading on this thread. */
@@ -370,6 +404,7 @@ export class PageCache {
       loads: this.loads.loads,
       readaheadLoads: this.loads.readaheadLoads,
       headPrefetches: this.headAhead.asked,
+      dirPrefetches: this.dirPrefetches,
       sharedLoads: this.loads.sharedLoads,
       loadsInFlight: this.loads.inFlight,
       writeouts: this.dirty.writeouts,
