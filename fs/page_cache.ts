@@ -1,9 +1,12 @@
 /**
- * The mount's block page cache, after wendelin.core's file pages. Four parts, one job
+ * The mount's block page cache, after wendelin.core's file pages. Five parts, one job
  * each:
  *
  * - clean blocks by content hash, shared by the head and `.snapshots`, evicted least
  *   recently used first (fs/clean_blocks.ts);
+ * - blocks read into them on this thread, a read's compressed blocks decoded together
+ *   on two threads, and the first blocks of a directory's files asked of the disk
+ *   ahead of its reader (fs/block_reads.ts);
  * - dirty pages of head files and their writeout: on fsync (that file), when dirty
  *   bytes pass 32 MiB (or half the budget), on the mount's timer, before every snapshot and at
  *   unmount (fs/dirty_pages.ts);
@@ -31,6 +34,7 @@ import {
 } from "../mod.ts";
 import type { BlockLoader } from "./block_loader.ts";
 import { BlockLoads, type HashOf } from "./block_loads.ts";
+import { BlockReads } from "./block_reads.ts";
 import { BufferPool, spareBuffersFor } from "./buffer_pool.ts";
 import type { MemoryRelease } from "./memory_release.ts";
 import { CleanBlocks } from "./clean_blocks.ts";
@@ -38,8 +42,6 @@ import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 import { HeadPrefetch } from "./head_prefetch.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
-/** What the kernel asks for first when a file is read from its start (its read-ahead window). */
-const FIRST_READ_BYTES = 128 * 1024;
 
 /** `hashOf` asked once per block: a read asks for its blocks twice (to load, then to read). */
 function memo(hashOf: HashOf): HashOf {
@@ -89,8 +91,7 @@ export class PageCache {
   private readonly dirty: DirtyPages;
   private readonly loads: BlockLoads;
   private readonly headAhead: HeadPrefetch;
-  private misses = 0;
-  private dirPrefetches = 0;
+  private readonly loaded: BlockReads;
   /** Holes and zero tails in reads; shared, never written. */
   private readonly zeros: Uint8Array;
   /** Bytes of the budget the clean blocks leave for spare buffers (fs/buffer_pool.ts). */
@@ -120,6 +121,7 @@ export class PageCache {
     const keep = (k: string, data: Uint8Array) => this.keep(k, data);
     this.dirty = new DirtyPages(store, this.pool, keep, budgetBytes / 2, (bytes) => release?.wroteOut(bytes));
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
+    this.loaded = new BlockReads(store, this.clean, this.pool, keep);
     // The top records only: finding a delta's base would wait for the disk here.
     this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, false));
     // A deleted file's blocks, or those a write replaced, would otherwise sit in the
@@ -142,36 +144,12 @@ export class PageCache {
 
   /** A stored block's bytes, from the cache or loaded into it here. The caller must not change them. */
   private block(h: BlockHash): Uint8Array {
-    return this.load(h, false);
+    return this.loaded.get(h, false);
   }
 
-  /**
-   * A stored block for a reply sent before this task yields: one stored as it is (raw,
-   * as incompressible data is) is answered from the store's memory, checked but neither
-   * copied nor cached: the kernel copies it once into its own page cache, which serves
-   * the file's next reads. Copied here as well, a 1 GiB file half incompressible read in
-   * 1.52-1.69 s against 1.25-1.31 (the store's file in memory; by hand, alternating).
-   */
+  /** A stored block for a reply sent before this task yields (fs/block_reads.ts). */
   private replyBlock(h: BlockHash): Uint8Array {
-    return this.load(h, true);
-  }
-
-  private load(h: BlockHash, forReply: boolean): Uint8Array {
-    const k = hashKey(h);
-    const hit = this.clean.get(k);
-    if (hit) return hit;
-    this.misses++;
-    let into: Uint8Array | undefined;
-    const buffer = () => into = this.pool.take();
-    const loaded = forReply
-      ? this.store.readBlockForReply(h, buffer)
-      : { data: this.store.readBlock(h, buffer()), inPlace: false };
-    // Not decoded into it (a delta chain, say): the buffer was never handed out.
-    if (into && loaded.data.buffer !== into.buffer) this.pool.giveBack(into.buffer as ArrayBuffer);
-    if (loaded.inPlace) return loaded.data;
-    const data = this.pool.fitted(loaded.data);
-    this.keep(k, data);
-    return data;
+    return this.loaded.get(h, true);
   }
 
   // --- reads ------------------------------------------------------------
@@ -216,33 +194,9 @@ export class PageCache {
     return this.loads.whenLoaded(size, offset, length, hashOf, "", true, now, later);
   }
 
-  /**
-   * Asks the disk for the first records of these head files (up to the kernel's first
-   * read of a file, 128 KiB), not waiting for them: a reader of their directory opens
-   * them next (fs/dir_read_ahead.ts). Those in memory are skipped.
-   */
+  /** Asks the disk for the first records of these head files (fs/block_reads.ts `prefetchStarts`). */
   prefetchStarts(inos: readonly Ino[]): void {
-    const hashes: BlockHash[] = [];
-    let files = 0;
-    for (const ino of inos) {
-      const f = this.store.head.inode(ino);
-      if (f?.type !== "file" || f.inline) continue;
-      const pages = this.dirty.get(ino)?.pages;
-      const blocks = Math.min(
-        Math.ceil(f.size / this.store.blockSize),
-        Math.ceil(FIRST_READ_BYTES / this.store.blockSize),
-      );
-      const before = hashes.length;
-      for (let idx = 0; idx < blocks; idx++) {
-        if (pages?.has(idx)) continue;
-        const h = this.store.head.blockHash(f, idx);
-        if (h !== null && !this.clean.has(hashKey(h))) hashes.push(h);
-      }
-      if (hashes.length > before) files++;
-    }
-    // The top records only, as for a reader of one file (see headAhead).
-    if (hashes.length > 0) this.store.prefetchBlocks(hashes, false);
-    this.dirPrefetches += files;
+    this.loaded.prefetchStarts(inos, (ino) => this.dirty.get(ino)?.pages);
   }
 
   /** entrySegments copied into one buffer, loading on this thread. */
@@ -299,6 +253,7 @@ export class PageCache {
     pages?: Map<number, Uint8Array>,
     inPlace = false,
   ): Uint8Array[] {
+    if (inPlace) this.loaded.getTogether(size, offset, length, hashOf, pages);
     return rangeSegments(size, offset, length, this.store.blockSize, (idx) => {
       const page = pages?.get(idx);
       if (page) return page;
@@ -400,11 +355,11 @@ export class PageCache {
       dirtyBlocks: this.dirty.pageCount,
       dirtyFiles: this.dirty.fileCount,
       hits: this.clean.hits,
-      misses: this.misses,
+      misses: this.loaded.misses,
       loads: this.loads.loads,
       readaheadLoads: this.loads.readaheadLoads,
       headPrefetches: this.headAhead.asked,
-      dirPrefetches: this.dirPrefetches,
+      dirPrefetches: this.loaded.dirPrefetches,
       sharedLoads: this.loads.sharedLoads,
       loadsInFlight: this.loads.inFlight,
       writeouts: this.dirty.writeouts,

@@ -149,6 +149,12 @@ export interface VersionedStore {
    * block is decoded as readBlock does, into the buffer `into` gives (asked only then).
    */
   readBlockForReply(hash: BlockHash, into: () => Uint8Array): { data: Uint8Array; inPlace: boolean };
+  /**
+   * Several blocks of one read: the compressed ones among them decoded together, on two
+   * threads where the native library is built, into buffers `into` gives; undefined
+   * for the rest, which readBlockForReply serves (a raw block in place, say).
+   */
+  readBlocksForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[];
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** Blocks about to be loaded (loadBlock), their records asked of the disk together: a batch's delta chains are not read one page fault at a time. */

@@ -228,6 +228,10 @@ export class Store implements VersionedStore {
     return this.parts.blocks.getForReply(hash, into);
   }
 
+  readBlocksForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[] {
+    return this.parts.blocks.getManyForReply(hashes, into);
+  }
+
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
     this.parts.records.refresh();
     return this.parts.blocks.get(hash, into);

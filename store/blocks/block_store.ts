@@ -21,11 +21,13 @@ import {
 import { xxh3 } from "./checksum.ts";
 import { Chains } from "./chains.ts";
 import { DeltaSearch } from "./delta_search.ts";
+import { prefetchRecords } from "./prefetch.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
 import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
+import { type FrameJob, ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
 
 /** A delta is kept only when it is at most this fraction of the record it replaces. */
 const DELTA_GAIN = 3 / 4;
@@ -52,6 +54,8 @@ export class BlockStore {
 
   /** Where `add` builds a record: a put copies it, and a fresh 64 KiB array costs page faults. */
   private recordBuffer?: Uint8Array;
+  /** Decodes a read's zstd records on two threads (`getManyForReply`); null when it cannot. */
+  private twoThreads?: ZstdPool | null;
   /** Where `supersede` finds a block's delta (store/blocks/delta_search.ts). */
   private readonly deltas: DeltaSearch;
 
@@ -147,34 +151,41 @@ export class BlockStore {
   }
 
   /**
-   * Tells the store these blocks are read next: where it reads ahead itself, their
-   * records and those down their delta chains are asked of the disk a level at a time,
-   * every chain's record at that level together. A chain's records can only be found
-   * one after another (each names its base), and read that way each waits for the disk
-   * alone: the oldest of 50 versions of a 64 MiB file took 1.6x the kernel's
-   * read-around. Never throws: a record that cannot be read is left to `get` to report.
-   *
-   * `chains` false: the records named and no more. Finding a record's base reads its
-   * first page, so following chains waits for the disk at each record; a caller that
-   * must not wait (the request thread) asks for the top level only.
+   * `getForReply` for a read's blocks at once: the zstd records among them (with or
+   * without a dictionary) are decoded on two threads (sys/zstd_pool) into buffers
+   * `into` gives, the rest left to `getForReply` (undefined: raw records, answered in
+   * place; deltas; records checked by name). A frame that fails there is decoded again
+   * here, which says why.
    */
+  getManyForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[] {
+    const out: (Uint8Array | undefined)[] = hashes.map(() => undefined);
+    this.twoThreads ??= ZstdPool.open() ?? null;
+    if (!this.twoThreads || this.hashOnRead) return out;
+    const jobs: FrameJob[] = [];
+    const at: number[] = [];
+    hashes.forEach((h, i) => {
+      const stored = this.stored(h);
+      if (isRaw(stored) || isDelta(stored) || isUnchecked(stored)) return;
+      const r = decodeBlockRecord(stored, `block ${shortHex(h)}`);
+      if (r.kind === "zstd") jobs.push({ frame: r.frame, into: into() });
+      else if (r.kind === "zstd-dict") {
+        jobs.push({ frame: r.frame, dict: this.dicts.get(r.dictId).bytes, into: into() });
+      } else return;
+      at.push(i);
+    });
+    // The records above are views of the store's memory: nothing is read until they are decoded.
+    const sizes = this.twoThreads.decode(jobs);
+    sizes.forEach((n, k) => {
+      const i = at[k];
+      out[i] = n === undefined ? this.read(hashes[i], jobs[k].into, false) : jobs[k].into.subarray(0, n);
+      this.decoded++;
+    });
+    return out;
+  }
+
+  /** Tells the store these blocks are read next (store/blocks/prefetch.ts). */
   prefetch(hashes: readonly BlockHash[], chains = true): void {
-    let level: readonly Uint8Array[] = hashes;
-    try {
-      // A valid chain is bounded (store/blocks/chains.ts); the bound stops a cycle too.
-      for (let depth = 0; level.length > 0 && depth <= 64; depth++) {
-        const stored = this.records.prefetch("blocks", level);
-        if (!stored || !chains) return;
-        const bases: Uint8Array[] = [];
-        for (const s of stored) {
-          const base = s && deltaBaseOf(s);
-          if (base) bases.push(base.slice());
-        }
-        level = bases;
-      }
-    } catch {
-      // Reported by the read that needs the record.
-    }
+    prefetchRecords(this.records, hashes, chains);
   }
 
   /** `get`, always checked against the block's SHA-256 name (`verify`). */

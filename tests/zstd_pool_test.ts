@@ -1,0 +1,123 @@
+/**
+ * A read's zstd records decoded on two threads (sys/zstd_pool): every frame of every
+ * batch decoded right whichever thread took it, a damaged frame reported without
+ * spoiling the others, and through the store and the page cache the same bytes as one
+ * by one; without the library, reads go the old way.
+ */
+import assert from "node:assert/strict";
+import { ZstdPool } from "../sys/zstd_pool/zstd_pool.ts";
+import { compress, compressWithDict, initZstd } from "../store/blocks/zstd.ts";
+import { decodeBlockRecord } from "../store/blocks/block_codec.ts";
+import { PageCache } from "../fs/page_cache.ts";
+import { type BlockHash, type Ino, ROOT_INO } from "../mod.ts";
+import { Rng, storeTest } from "./helpers.ts";
+
+Deno.test("zstd pool: batches of every size decode right, with and without a dictionary", async () => {
+  await initZstd();
+  const pool = ZstdPool.open();
+  assert.ok(pool, "the library is built (bash sys/zstd_pool/build.sh) and libzstd is present");
+  const rng = new Rng(8);
+  const dict = rng.bytes(20_000, "text");
+  const blocks = Array.from({ length: 64 }, (_, i) => rng.bytes(1 + rng.int(65_536), i % 5 === 0 ? "binary" : "text"));
+  const frames = blocks.map((b, i) => i % 3 === 0 ? compressWithDict(b, dict) : compress(b));
+  // Many small batches back to back: a batch must never see frames of the one before.
+  for (let round = 0; round < 300; round++) {
+    const picks = Array.from({ length: 1 + rng.int(20) }, () => rng.int(blocks.length));
+    const targets = picks.map(() => new Uint8Array(65_536));
+    const sizes = pool.decode(picks.map((p, k) => ({
+      frame: frames[p],
+      dict: p % 3 === 0 ? dict : undefined,
+      into: targets[k],
+    })));
+    picks.forEach((p, k) => {
+      assert.equal(sizes[k], blocks[p].length, `round ${round}, frame ${p}`);
+      assert.deepEqual(targets[k].subarray(0, sizes[k]), blocks[p], `round ${round}, frame ${p}`);
+    });
+  }
+});
+
+Deno.test("zstd pool: a damaged frame or a short target is reported, the rest still decode", async () => {
+  await initZstd();
+  const pool = ZstdPool.open()!;
+  const rng = new Rng(9);
+  const a = rng.bytes(60_000, "text"), b = rng.bytes(50_000, "text");
+  const damaged = compress(a);
+  damaged[damaged.length - 10] ^= 0x20;
+  const into = () => new Uint8Array(65_536);
+  const targets = [into(), into(), new Uint8Array(100), into()];
+  const sizes = pool.decode([
+    { frame: compress(b), into: targets[0] },
+    { frame: damaged, into: targets[1] },
+    { frame: compress(a), into: targets[2] },
+    { frame: compress(a), dict: b, into: targets[3] },
+  ]);
+  assert.deepEqual(sizes.slice(0, 3), [b.length, undefined, undefined]);
+  assert.deepEqual(targets[0].subarray(0, b.length), b);
+  // A frame made without the dictionary it is given still decodes (zstd ignores a raw one it does not need).
+  assert.equal(sizes[3], a.length);
+});
+
+/** A file whose 64 KiB blocks alternate text (zstd records) and random bytes (raw records). */
+function mixedFile(rng: Rng, blocks: number): Uint8Array {
+  const data = new Uint8Array(blocks * 65_536);
+  for (let i = 0; i < blocks; i++) data.set(rng.bytes(65_536, i % 2 === 0 ? "text" : "binary"), i * 65_536);
+  return data;
+}
+
+storeTest("zstd pool: a read's blocks decoded together are the bytes one by one gives; a damaged one says so", (ts) => {
+  const { store } = ts;
+  const rng = new Rng(10);
+  const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+  const data = mixedFile(rng, 32);
+  store.head.write(ino, 0, data);
+  const f = store.head.inode(ino);
+  assert.ok(f?.type === "file");
+  const hashes = Array.from({ length: 32 }, (_, i) => store.head.blockHash(f, i)!);
+  const kinds = hashes.map((h) => decodeBlockRecord(store.parts.records.get("blocks", h)!, "block").kind);
+  assert.ok(kinds.includes("zstd") && kinds.includes("raw"), kinds.join());
+  const got = store.readBlocksForReply(hashes, () => new Uint8Array(store.blockSize));
+  got.forEach((g, i) => {
+    if (kinds[i] === "zstd") assert.deepEqual(g, store.readBlock(hashes[i]), `block ${i}`);
+    else assert.equal(g, undefined, `a ${kinds[i]} block is left to readBlockForReply`);
+  });
+
+  // Read through the page cache in 1 MiB reads: the same bytes, the compressed blocks kept.
+  const cache = new PageCache(store, 16 << 20);
+  for (let at = 0; at < data.length; at += 1 << 20) {
+    const segments = cache.headSegments(ino as Ino, at, 1 << 20);
+    assert.ok(!(segments instanceof Promise));
+    let off = at;
+    for (const s of segments) {
+      assert.deepEqual(s, data.subarray(off, off + s.length), `at ${off}`);
+      off += s.length;
+    }
+  }
+  assert.equal(cache.stats().cachedBlocks, kinds.filter((k) => k === "zstd").length);
+
+  const zi = kinds.indexOf("zstd");
+  const original = store.parts.records.get("blocks", hashes[zi])!.slice();
+  const bad = original.slice();
+  bad[original.length - 20] ^= 0x04;
+  store.parts.records.write(() => store.parts.records.put("blocks", hashes[zi], bad));
+  assert.throws(
+    () => store.readBlocksForReply(hashes, () => new Uint8Array(store.blockSize)),
+    /corrupt, its zstd record does not decode/,
+  );
+  store.parts.records.write(() => store.parts.records.put("blocks", hashes[zi], original));
+});
+
+storeTest("zstd pool: without the library (REVFS_ZSTD=wasm) every block is left to the one-by-one path", (ts) => {
+  const { store } = ts;
+  Deno.env.set("REVFS_ZSTD", "wasm");
+  try {
+    const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    store.head.write(ino, 0, mixedFile(new Rng(11), 4));
+    const f = store.head.inode(ino);
+    assert.ok(f?.type === "file");
+    const hashes = [0, 1, 2, 3].map((i) => store.head.blockHash(f, i)!) as BlockHash[];
+    const got = store.readBlocksForReply(hashes, () => new Uint8Array(store.blockSize));
+    assert.deepEqual(got, [undefined, undefined, undefined, undefined]);
+  } finally {
+    Deno.env.delete("REVFS_ZSTD");
+  }
+});
