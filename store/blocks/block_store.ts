@@ -159,28 +159,37 @@ export class BlockStore {
    */
   getManyForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = hashes.map(() => undefined);
+    const pool = this.pool();
+    if (!pool) return out;
+    const { jobs, at } = this.frameJobs(hashes, into);
+    pool.decode(jobs).forEach((n, k) => {
+      const i = at[k];
+      out[i] = n === undefined ? this.read(hashes[i], jobs[k].into, false) : jobs[k].into.subarray(0, n);
+      this.decoded++;
+    });
+    return out;
+  }
+
+  /** The two-thread decoder, when there is one and reads are checked by their records alone. */
+  private pool(): ZstdPool | undefined {
     this.twoThreads ??= ZstdPool.open() ?? null;
-    if (!this.twoThreads || this.hashOnRead) return out;
+    return this.twoThreads && !this.hashOnRead ? this.twoThreads : undefined;
+  }
+
+  /** Jobs for the checked zstd records among these blocks (`at`: their places in `hashes`). */
+  private frameJobs(hashes: readonly BlockHash[], into: () => Uint8Array): { jobs: FrameJob[]; at: number[] } {
     const jobs: FrameJob[] = [];
     const at: number[] = [];
-    hashes.forEach((h, i) => {
-      const stored = this.stored(h);
-      if (isRaw(stored) || isDelta(stored) || isUnchecked(stored)) return;
-      const r = decodeBlockRecord(stored, `block ${shortHex(h)}`);
+    this.records.peekAll("blocks", hashes).forEach((stored, i) => {
+      if (!stored || isRaw(stored) || isDelta(stored) || isUnchecked(stored)) return;
+      const r = decodeBlockRecord(stored, `block ${shortHex(hashes[i])}`);
       if (r.kind === "zstd") jobs.push({ frame: r.frame, into: into() });
       else if (r.kind === "zstd-dict") {
         jobs.push({ frame: r.frame, dict: this.dicts.get(r.dictId).bytes, into: into() });
       } else return;
       at.push(i);
     });
-    // The records above are views of the store's memory: nothing is read until they are decoded.
-    const sizes = this.twoThreads.decode(jobs);
-    sizes.forEach((n, k) => {
-      const i = at[k];
-      out[i] = n === undefined ? this.read(hashes[i], jobs[k].into, false) : jobs[k].into.subarray(0, n);
-      this.decoded++;
-    });
-    return out;
+    return { jobs, at };
   }
 
   /** Tells the store these blocks are read next (store/blocks/prefetch.ts). */

@@ -116,6 +116,11 @@ export class LmdbRecordStore implements RecordStore {
     }
   }
 
+  peekAll(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
+    // Views of LMDB's map stay where they are until a write reuses their pages.
+    return this.prefetch(table, keys) ?? keys.map((k) => this.read(table, k, true));
+  }
+
   has(table: Table, key: Uint8Array): boolean {
     const p = this.pending.get(table, key);
     if (p !== undefined) return p !== null;

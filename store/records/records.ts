@@ -57,6 +57,12 @@ export interface RecordStore {
    * nothing done, when the store leaves reading ahead to the kernel.
    */
   prefetch(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] | undefined;
+  /**
+   * `peek` of several values at once (a read's blocks, decoded together): valid
+   * together until the next write or until the caller yields, their pages asked of the
+   * disk together where the store reads ahead itself.
+   */
+  peekAll(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[];
   has(table: Table, key: Uint8Array): boolean;
   /** Only inside `write`. Key and value are copied (or stored) before it returns: the caller may reuse them. */
   put(table: Table, key: Uint8Array, value: Uint8Array): void;

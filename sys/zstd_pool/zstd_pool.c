@@ -62,6 +62,8 @@ static _Atomic uint32_t jobs_done;
 static _Atomic uint32_t generation;
 static void *caller_dctx;
 static int started;
+/* One batch at a time: a second caller (another Deno worker of the process) waits. */
+static pthread_mutex_t one_caller = PTHREAD_MUTEX_INITIALIZER;
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t value) {
   syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
@@ -117,8 +119,7 @@ static void *helper(void *arg) {
   return NULL;
 }
 
-/* Opens libzstd and starts the helper thread; 0 when ready (again: 0 at once). */
-int zp_start(void) {
+static int start(void) {
   if (started) return 0;
   void *lib = dlopen("libzstd.so.1", RTLD_NOW);
   if (!lib) return -1;
@@ -142,17 +143,28 @@ int zp_start(void) {
   return 0;
 }
 
+/* Opens libzstd and starts the helper thread; 0 when ready (again: 0 at once). */
+int zp_start(void) {
+  pthread_mutex_lock(&one_caller);
+  int rc = start();
+  pthread_mutex_unlock(&one_caller);
+  return rc;
+}
+
 /*
  * Decodes `n` frames (at most 65,535), sharing them with the helper; returns when every
- * one is done. One caller at a time (revfs's request thread).
+ * one is done.
  */
 void zp_decode(struct zp_job *jobs, uint32_t n) {
+  pthread_mutex_lock(&one_caller);
   batch = jobs;
+  n &= 0xffff;
   atomic_store_explicit(&jobs_done, 0, memory_order_relaxed);
-  atomic_store_explicit(&claims, (uint64_t)(n & 0xffff) << 32, memory_order_release);
+  atomic_store_explicit(&claims, (uint64_t)n << 32, memory_order_release);
   atomic_fetch_add_explicit(&generation, 1, memory_order_release);
   futex_wake(&generation);
   take_jobs(caller_dctx);
   while (atomic_load_explicit(&jobs_done, memory_order_acquire) != n) {
   }
+  pthread_mutex_unlock(&one_caller);
 }
