@@ -3,7 +3,7 @@
  * waits for the disk at the first record of each file. Where freed pages were reused,
  * the records of files written together are scattered, so neither the disk nor the
  * store's address-order read-ahead has them early: a cold `cp -r` out of 3,000 files
- * spent 216 us a read against 87 us in a new store (REVFS_OP_TIMES, by hand). So once a
+ * spent 180-216 us a read against 87 us in a new store (REVFS_OP_TIMES, by hand). So once a
  * second file of a directory is read from its start, the first records of the files
  * after it are asked of the disk ahead, about FILES_AHEAD of them, without waiting;
  * while that goes on, the first file started in another directory does the same (a

@@ -34,7 +34,8 @@ struct zp_job {
 
 #define ZP_FAILED UINT64_MAX
 /* How long the helper waits for the next batch before it sleeps: longer spins took the
-   core a reader and the kernel need (1 ms: cold reads 0.94 -> 1.13 s for 1 GiB). */
+   core a reader and the kernel need (1 ms: 1 GiB read with the store's file in memory,
+   0.94 -> 1.12-1.14 s). */
 #define SPIN_NS 20000
 
 typedef size_t (*decompress_fn)(void *, void *, size_t, const void *, size_t);
