@@ -11,7 +11,7 @@ import {
   encodeBlockRecord,
   isUnchecked,
 } from "../store/blocks/block_codec.ts";
-import { compressWithDict, hasContentChecksum } from "../store/blocks/zstd.ts";
+import { compressWithDict, decompress, hasContentChecksum, initZstd } from "../store/blocks/zstd.ts";
 import { FORMAT_VERSION, Store } from "../store/store.ts";
 import { type BlockHash, fileChunks, type FileEntry, type RevNumber, ROOT_INO } from "../mod.ts";
 import { concatBytes, everyRevision, Rng, runCli, runCliWith, storeTest, tempDir, type TestStore } from "./helpers.ts";
@@ -76,6 +76,18 @@ function blockKinds(store: Store): { unchecked: number; checked: number; kinds: 
   }
   return out;
 }
+
+Deno.test("records encoded one after another keep their own frames (a frame may be the compressor's reused buffer)", async () => {
+  await initZstd();
+  const rng = new Rng(5);
+  const blocks = Array.from({ length: 6 }, (_, i) => rng.bytes(20_000 + i * 7_000, "text"));
+  const records = blocks.map((b) => encodeBlockRecord(encodeBlock(b)));
+  blocks.forEach((b, i) => {
+    const r = decodeBlockRecord(records[i], `block ${i}`);
+    assert.equal(r.kind, "zstd");
+    if (r.kind === "zstd") assert.deepEqual(decompress(r.frame), b);
+  });
+});
 
 storeTest(
   "records check themselves: raw ones by XXH3-64, compressed ones and deltas by their frame's checksum",

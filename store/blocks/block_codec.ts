@@ -146,7 +146,8 @@ export function decodeBlockRecord(bytes: Uint8Array, what: string): StoredBlockR
 
 /**
  * The encoding of canonical block bytes: zstd (with the dictionary when one is
- * given) when it pays, else raw.
+ * given) when it pays, else raw. A frame may be a view of a buffer the next
+ * compression reuses (zstd.ts `compressAtMost`): encode the record before compressing again.
  */
 export function encodeBlock(
   data: Uint8Array,
