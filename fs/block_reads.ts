@@ -51,6 +51,11 @@ export class BlockReads {
     return data;
   }
 
+  /** Whether the blocks of [offset, offset + length) not cached are stored whole (no delta among them). */
+  storedWhole(size: number, offset: number, length: number, hashOf: HashOf): boolean {
+    return this.store.storedWhole([...this.uncached(size, offset, length, hashOf).values()]);
+  }
+
   /**
    * The blocks of a read of [offset, offset + length) of a file of `size` bytes that are
    * neither in `pages` (dirty) nor cached: when there are several, the compressed ones
@@ -59,6 +64,25 @@ export class BlockReads {
    * decoding them one by one was a third of a sequential read's time.
    */
   getTogether(size: number, offset: number, length: number, hashOf: HashOf, pages?: Map<number, Uint8Array>): void {
+    const wanted = this.uncached(size, offset, length, hashOf, pages);
+    if (wanted.size < 2) return;
+    const hashes = [...wanted.values()];
+    const decoded = this.store.readBlocksForReply(hashes, () => this.pool.take());
+    decoded.forEach((data, i) => {
+      if (data === undefined) return;
+      this.misses++;
+      this.keep(hashKey(hashes[i]), this.pool.fitted(data));
+    });
+  }
+
+  /** The blocks of a range that are neither dirty (`pages`) nor cached, by hash key. */
+  private uncached(
+    size: number,
+    offset: number,
+    length: number,
+    hashOf: HashOf,
+    pages?: Map<number, Uint8Array>,
+  ): Map<string, BlockHash> {
     const bs = this.store.blockSize;
     const end = Math.min(offset + length, size);
     const wanted = new Map<string, BlockHash>();
@@ -69,14 +93,7 @@ export class BlockReads {
       const k = hashKey(h);
       if (!this.clean.has(k)) wanted.set(k, h);
     }
-    if (wanted.size < 2) return;
-    const hashes = [...wanted.values()];
-    const decoded = this.store.readBlocksForReply(hashes, () => this.pool.take());
-    decoded.forEach((data, i) => {
-      if (data === undefined) return;
-      this.misses++;
-      this.keep(hashKey(hashes[i]), this.pool.fitted(data));
-    });
+    return wanted;
   }
 
   /**

@@ -1,5 +1,6 @@
 /**
- * Reads of the head run on the request thread (fs/block_loads.ts says why), so a cold
+ * Reads of the head, and of snapshots' blocks stored whole, run on the request thread
+ * (fs/block_loads.ts and fs/page_cache.ts say why), so a cold
  * read waits for the disk at each record it touches unless the records were asked for
  * first. The store reads ahead in address order (sys/lmdb/read_ahead.ts), which follows
  * a file written into a new store; written where freed pages were reused, a file's
@@ -24,7 +25,7 @@ interface Stream {
 }
 
 export class HeadPrefetch {
-  private readonly streams: ReadStreams<Ino, Stream>;
+  private readonly streams: ReadStreams<Ino | string, Stream>;
   asked = 0;
 
   constructor(
@@ -36,13 +37,19 @@ export class HeadPrefetch {
   }
 
   /**
-   * After a read of [offset, end) of a head file of `size` bytes: if it continues the
-   * last read, the records of the blocks up to AHEAD_BYTES past it that `wanted` names
+   * After a read of [offset, end) of a file of `size` bytes by `reader` (a head file's
+   * inode, or a name for a snapshot's file): if it continues the last read, the records of the blocks up to AHEAD_BYTES past it that `wanted` names
    * (not in memory already) are asked for, once half of what was asked is read.
    */
-  read(ino: Ino, offset: number, end: number, size: number, wanted: (idx: number) => BlockHash | null): void {
+  read(
+    reader: Ino | string,
+    offset: number,
+    end: number,
+    size: number,
+    wanted: (idx: number) => BlockHash | null,
+  ): void {
     const bs = this.blockSize;
-    const stream = this.streams.follow(ino, offset, end, { next: end, askedTo: 0 });
+    const stream = this.streams.follow(reader, offset, end, { next: end, askedTo: 0 });
     if (!stream) return;
     const at = Math.ceil(end / bs);
     const ahead = AHEAD_BYTES / bs;

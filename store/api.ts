@@ -155,6 +155,11 @@ export interface VersionedStore {
    * for the rest, which readBlockForReply serves (a raw block in place, say).
    */
   readBlocksForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[];
+  /**
+   * Whether these blocks are stored whole (raw or compressed, not as deltas): decoding
+   * one costs one record, so a reader loses nothing by doing it on the request thread.
+   */
+  storedWhole(hashes: readonly BlockHash[]): boolean;
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
   /** Blocks about to be loaded (loadBlock), their records asked of the disk together: a batch's delta chains are not read one page fault at a time. */

@@ -232,6 +232,10 @@ export class Store implements VersionedStore {
     return this.parts.blocks.getManyForReply(hashes, into);
   }
 
+  storedWhole(hashes: readonly BlockHash[]): boolean {
+    return this.parts.blocks.storedWhole(hashes);
+  }
+
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array {
     this.parts.records.refresh();
     return this.parts.blocks.get(hash, into);

@@ -4,7 +4,7 @@
  * they hold up.
  */
 import assert from "node:assert/strict";
-import { fileChunks, type FileEntry, gather, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
+import { type BlockHash, fileChunks, type FileEntry, gather, type Ino, type RevNumber, ROOT_INO } from "../mod.ts";
 import { Store } from "../store/store.ts";
 import { BlockLoader } from "../fs/block_loader.ts";
 import { PageCache } from "../fs/page_cache.ts";
@@ -20,76 +20,113 @@ function writeFile(store: Store, name: string, data: Uint8Array): Ino {
   return ino;
 }
 
+/**
+ * Edits every block of a file in the head and snapshots: the blocks the revisions before
+ * held become deltas on the new ones, which a revision's read leaves to the loader threads.
+ */
+function chainBlocks(store: Store, files: [Ino, number][], rng: Rng): RevNumber {
+  for (const [ino, size] of files) {
+    for (let off = 0; off < size; off += BS) store.head.write(ino, off + 7, rng.bytes(Math.min(16, size - off - 7)));
+  }
+  return store.snapshot().rev;
+}
+
+function blocksOf(store: Store, rev: RevNumber, name: string): BlockHash[] {
+  const e = store.revisionTree(rev).entry(name) as FileEntry;
+  return store.entryBlocks(e).map(([, h]) => h);
+}
+
 /** A revision's file as the store reads it on this thread. */
 function stored(store: Store, rev: RevNumber, path: string): Uint8Array {
   return concatBytes(fileChunks(store.view(rev), path, store.blockSize));
 }
 
-storeTest("loads: concurrent reads of revisions go through loader threads, each block loaded once", async (ts) => {
-  const { store } = ts;
-  const loader = await BlockLoader.start(store.dir, { threads: 2 });
-  try {
-    const rng = new Rng(5);
-    const a = rng.bytes(40 * BS + 123);
-    // b shares its first 20 blocks with a: the same hashes, so the same loads.
-    const b = new Uint8Array(30 * BS);
-    b.set(a.subarray(0, 20 * BS));
-    b.set(rng.bytes(10 * BS), 20 * BS);
-    const inoA = writeFile(store, "a", a);
-    writeFile(store, "b", b);
-    const rev = store.snapshot().rev;
-    const entryOf = (name: string) => store.revisionTree(rev).entry(name) as FileEntry;
-    const cache = new PageCache(store, 256 * BS, loader);
+storeTest(
+  "loads: a revision's delta chains load on loader threads, each block once; its whole blocks load here",
+  async (ts) => {
+    const { store } = ts;
+    const loader = await BlockLoader.start(store.dir, { threads: 2 });
+    try {
+      const rng = new Rng(5);
+      const a = rng.bytes(40 * BS + 123);
+      // b shares its first 20 blocks with a: the same hashes, so the same loads.
+      const b = new Uint8Array(30 * BS);
+      b.set(a.subarray(0, 20 * BS));
+      b.set(rng.bytes(10 * BS), 20 * BS);
+      const inoA = writeFile(store, "a", a);
+      const inoB = writeFile(store, "b", b);
+      const rev = store.snapshot().rev;
+      const entryOf = (name: string) => store.revisionTree(rev).entry(name) as FileEntry;
 
-    // Both files read in 32 KiB pieces, every request in flight at once, as the kernel
-    // sends them.
-    const piece = 8 * BS;
-    const reads: Promise<void>[] = [];
-    for (let off = 0; off < a.length; off += piece) {
-      for (const [name, want] of [["a", a], ["b", b]] as const) {
-        const at = off;
-        reads.push(
-          Promise.resolve(cache.entrySegments(entryOf(name), at, piece, name)).then((segs) => {
-            assert.deepEqual(gather(segs), want.slice(at, at + piece), `${name} at ${at}`);
-          }),
-        );
+      // Both files read in 32 KiB pieces, every request in flight at once, as the kernel
+      // sends them.
+      const readBoth = async (cache: PageCache) => {
+        const piece = 8 * BS;
+        const reads: Promise<void>[] = [];
+        for (let off = 0; off < a.length; off += piece) {
+          for (const [name, want] of [["a", a], ["b", b]] as const) {
+            const at = off;
+            reads.push(
+              Promise.resolve(cache.entrySegments(entryOf(name), at, piece, name)).then((segs) => {
+                assert.deepEqual(gather(segs), want.slice(at, at + piece), `${name} at ${at}`);
+              }),
+            );
+          }
+        }
+        await Promise.all(reads);
+      };
+      // Stored whole, the revision's blocks are read on this thread, as the head's are.
+      assert.ok(store.storedWhole([...blocksOf(store, rev, "a"), ...blocksOf(store, rev, "b")]));
+      const cache = new PageCache(store, 256 * BS, loader);
+      await readBoth(cache);
+      let st: PageCacheStats = cache.stats();
+      assert.equal(st.loads, 0, `whole blocks went to a loader thread: ${JSON.stringify(st)}`);
+      // Random bytes are stored raw, and raw blocks are answered from the store's memory,
+      // not cached: the shared ones are read for each file.
+      assert.equal(st.misses, 41 + 30, `a block was read twice or not at all: ${JSON.stringify(st)}`);
+      // The head has the same blocks: read at once, without a promise.
+      const again = cache.headSegments(inoA, 0, a.length);
+      assert.ok(Array.isArray(again), "a read of the head waited");
+      assert.deepEqual(gather(again), a);
+
+      // Every block edited since: the revision's blocks are delta chains now.
+      chainBlocks(store, [[inoA, a.length], [inoB, b.length]], rng);
+      assert.ok(!store.storedWhole(blocksOf(store, rev, "a")), "no block of a became a delta");
+      const chained = new PageCache(store, 256 * BS, loader);
+      await readBoth(chained);
+      st = chained.stats();
+      assert.equal(st.loads, 41 + 10, `a block was loaded twice or not at all: ${JSON.stringify(st)}`);
+      assert.equal(st.misses, 0, "a delta chain was decoded on the request thread");
+      assert.ok(st.sharedLoads >= 20, `reads of shared blocks did not share loads: ${JSON.stringify(st)}`);
+      assert.equal(st.loadsInFlight, 0);
+
+      // A head block nobody is loading is loaded on the request thread: it is stored whole.
+      const c = rng.bytes(16 * BS);
+      const inoC = writeFile(store, "c", c);
+      const direct = chained.headSegments(inoC, 0, c.length);
+      assert.ok(Array.isArray(direct), "a read of the head waited for a loader thread");
+      assert.deepEqual(gather(direct), c);
+      assert.equal(chained.stats().misses, 16);
+
+      // A revision's file of delta chains read in order in small pieces gets the blocks
+      // after it loaded ahead.
+      const d = rng.bytes(64 * BS);
+      const inoD = writeFile(store, "d", d);
+      const entryD = store.revisionTree(store.snapshot().rev).entry("d") as FileEntry;
+      chainBlocks(store, [[inoD, d.length]], rng);
+      const before = chained.stats();
+      for (let off = 0; off < d.length; off += 2 * BS) {
+        assert.deepEqual(gather(await chained.entrySegments(entryD, off, 2 * BS, "d")), d.slice(off, off + 2 * BS));
       }
+      const after = chained.stats();
+      assert.ok(after.readaheadLoads - before.readaheadLoads > 32, `no readahead: ${JSON.stringify(after)}`);
+      assert.equal(after.loads - before.loads, 64, "readahead loaded a block twice");
+    } finally {
+      await loader.close();
     }
-    await Promise.all(reads);
-    const st: PageCacheStats = cache.stats();
-    assert.equal(st.loads, 41 + 10, `a block was loaded twice or not at all: ${JSON.stringify(st)}`);
-    assert.equal(st.misses, 0, "a read of a revision loaded on the request thread");
-    assert.ok(st.sharedLoads >= 20, `reads of shared blocks did not share loads: ${JSON.stringify(st)}`);
-    assert.equal(st.loadsInFlight, 0);
-
-    // The head has the same blocks: served from the cache at once, without a promise.
-    const again = cache.headSegments(inoA, 0, a.length);
-    assert.ok(Array.isArray(again), "a cached read waited");
-    assert.deepEqual(gather(again), a);
-
-    // A head block nobody is loading is loaded on the request thread: it is stored whole.
-    const c = rng.bytes(16 * BS);
-    const inoC = writeFile(store, "c", c);
-    const direct = cache.headSegments(inoC, 0, c.length);
-    assert.ok(Array.isArray(direct), "a read of the head waited for a loader thread");
-    assert.deepEqual(gather(direct), c);
-    assert.equal(cache.stats().misses, 16);
-
-    // A revision's file read in order in small pieces gets the blocks after it loaded ahead.
-    const d = rng.bytes(64 * BS);
-    writeFile(store, "d", d);
-    const entryD = store.revisionTree(store.snapshot().rev).entry("d") as FileEntry;
-    const before = cache.stats();
-    for (let off = 0; off < d.length; off += 2 * BS) {
-      assert.deepEqual(gather(await cache.entrySegments(entryD, off, 2 * BS, "d")), d.slice(off, off + 2 * BS));
-    }
-    const after = cache.stats();
-    assert.ok(after.readaheadLoads - before.readaheadLoads > 32, `no readahead: ${JSON.stringify(after)}`);
-    assert.equal(after.loads - before.loads, 64, "readahead loaded a block twice");
-  } finally {
-    await loader.close();
-  }
-}, { blockSize: BS });
+  },
+  { blockSize: BS },
+);
 
 for (const prepared of [false, true]) {
   const how = prepared ? ", started ahead by prepare()" : "";
@@ -142,17 +179,19 @@ storeTest("loads: a damaged block fails its reads through the loader, and other 
   const { store } = ts;
   const loader = await BlockLoader.start(store.dir, { threads: 1 });
   try {
-    const data = new Rng(6).bytes(4 * BS);
+    const rng = new Rng(6);
+    const data = rng.bytes(4 * BS);
     const ino = writeFile(store, "f", data);
-    const f = store.head.inode(ino);
-    assert.ok(f?.type === "file");
-    // A flipped bit in block 2's record: it no longer matches its checksum.
-    const damaged = store.head.blockHash(f, 2)!;
+    const rev = store.snapshot().rev;
+    chainBlocks(store, [[ino, data.length]], rng);
+    // A flipped bit in the frame of block 2's delta: it no longer matches its checksum.
+    const damaged = blocksOf(store, rev, "f")[2];
+    assert.ok(!store.storedWhole([damaged]));
     const original = store.parts.records.get("blocks", damaged)!.slice();
     const bad = original.slice();
-    bad[bad.length >> 1] ^= 0x20;
+    bad[bad.length - 2] ^= 0x20;
     store.parts.records.write(() => store.parts.records.put("blocks", damaged, bad));
-    const e = store.revisionTree(store.snapshot().rev).entry("f") as FileEntry;
+    const e = store.revisionTree(rev).entry("f") as FileEntry;
     const cache = new PageCache(store, 64 * BS, loader);
     await assert.rejects(Promise.resolve(cache.entrySegments(e, 2 * BS, BS)), (err: Error) => {
       assert.match(err.message, /corrupt/);
@@ -179,6 +218,12 @@ Deno.test("loads: a slow load through the mount holds up only the reads of its b
     assert.equal((await runCli("import", store, src)).code, 0);
     // Revision 2 has the same slow.bin: the same blocks under another inode.
     await Deno.writeFile(`${src}/more.txt`, new TextEncoder().encode("more\n"));
+    assert.equal((await runCli("import", store, src)).code, 0);
+    // Revision 3 has every block of slow.bin edited: the blocks of 1 and 2 become delta
+    // chains, which loader threads decode (whole blocks are read on the request thread).
+    const edited = slow.slice();
+    for (let off = 0; off < edited.length; off += 65536) edited[off + 9] ^= 1;
+    await Deno.writeFile(`${src}/slow.bin`, edited);
     assert.equal((await runCli("import", store, src)).code, 0);
     const mnt = `${dir}/mnt`;
     // Every block load takes 4 s.
@@ -234,14 +279,15 @@ storeTest(
       const rng = new Rng(8);
       const a = rng.bytes(2 * BS);
       const other = rng.bytes(32 * BS);
-      writeFile(store, "a", a);
+      const inoA = writeFile(store, "a", a);
       const otherIno = writeFile(store, "other", other);
       const rev = store.snapshot().rev;
+      chainBlocks(store, [[inoA, a.length]], rng);
       // A budget of 8 blocks: the reads below evict a's blocks, and the cache reuses
       // evicted buffers for what it loads next.
       const cache = new PageCache(store, 8 * BS, loader);
       const waited = cache.entrySegments(store.revisionTree(rev).entry("a") as FileEntry, 0, 2 * BS);
-      assert.ok(waited instanceof Promise, "a cold read of a revision did not wait for the loader");
+      assert.ok(waited instanceof Promise, "a cold read of a revision's delta chains did not wait for the loader");
       // The session replies to a read that waited a little later, after other requests may
       // have run: these views must still hold a's bytes then.
       const views = await waited;

@@ -170,6 +170,11 @@ export class BlockStore {
     return out;
   }
 
+  /** Whether none of these blocks is a delta (a missing one is left to the read that reports it). */
+  storedWhole(hashes: readonly BlockHash[]): boolean {
+    return hashes.length === 0 || this.records.peekAll("blocks", hashes).every((s) => s === undefined || !isDelta(s));
+  }
+
   /** The two-thread decoder, when there is one and reads are checked by their records alone. */
   private pool(): ZstdPool | undefined {
     this.twoThreads ??= ZstdPool.open() ?? null;
