@@ -3,7 +3,7 @@
  * from the store into a pool buffer and kept there; and asked of the disk ahead of a
  * reader of a directory's files.
  */
-import { type BlockHash, hashKey, type Ino, type VersionedStore } from "../mod.ts";
+import { type BlockHash, hashKey, type VersionedStore } from "../mod.ts";
 import type { HashOf } from "./block_loads.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type { CleanBlocks } from "./clean_blocks.ts";
@@ -97,23 +97,19 @@ export class BlockReads {
   }
 
   /**
-   * Asks the disk for the first records of these head files (up to the kernel's first
-   * read of a file, 128 KiB), not waiting for them: a reader of their directory opens
-   * them next (fs/dir_read_ahead.ts). Blocks in memory (cached, or dirty in the pages
-   * `pagesOf` gives) are skipped.
+   * Asks the disk for the first records of these files (up to the kernel's first read of
+   * a file, 128 KiB), not waiting for them: a reader of their directory opens them next
+   * (fs/dir_read_ahead.ts). `hashOf` gives null for a block in memory another way (a
+   * dirty page); cached blocks are skipped.
    */
-  prefetchStarts(inos: readonly Ino[], pagesOf: (ino: Ino) => Map<number, Uint8Array> | undefined): void {
+  prefetchStarts(files: Iterable<{ size: number; hashOf: HashOf }>): void {
     const bs = this.store.blockSize;
     const hashes: BlockHash[] = [];
-    for (const ino of inos) {
-      const f = this.store.head.inode(ino);
-      if (f?.type !== "file" || f.inline) continue;
-      const pages = pagesOf(ino);
+    for (const f of files) {
       const blocks = Math.min(Math.ceil(f.size / bs), Math.ceil(FIRST_READ_BYTES / bs));
       const before = hashes.length;
       for (let idx = 0; idx < blocks; idx++) {
-        if (pages?.has(idx)) continue;
-        const h = this.store.head.blockHash(f, idx);
+        const h = f.hashOf(idx);
         if (h !== null && !this.clean.has(hashKey(h))) hashes.push(h);
       }
       if (hashes.length > before) this.dirPrefetches++;

@@ -6,6 +6,7 @@
  */
 import {
   type Entry,
+  type FileEntry,
   infoOfEntry,
   type NodeInfo,
   RevfsError,
@@ -17,6 +18,7 @@ import {
 import { type Attr, type DirEntryOut, Errno, FuseError, S_IFDIR } from "./fuse/ops.ts";
 import { attrOf, type AttrOut, ReadOnlyTree, type StoredBlocks, type Tree, TYPE_BITS } from "./node.ts";
 import type { PageCache } from "./page_cache.ts";
+import { DirReadAhead } from "./dir_read_ahead.ts";
 
 export const SNAPSHOTS_NAME = ".snapshots";
 export const SNAPSHOT_INO_BASE = 2 ** 40;
@@ -49,6 +51,12 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
   private readonly idle = new Map<number, SnapshotNode>();
   private nextIno = SNAPSHOT_INO_BASE + 1;
   private readonly rootAttr: Attr;
+  /** A copy out of a snapshot (a restore) reads a directory's files one after another, as one of the head does. */
+  private readonly dirAhead = new DirReadAhead((dir) => ({
+    // A revision's directory never changes: its node stands for its listing.
+    listing: this.node(dir),
+    files: () => this.list(dir).filter((e) => e.mode === TYPE_BITS.file).map((e) => e.ino),
+  }), (inos) => this.cache.prefetchEntryStarts(inos.flatMap((ino) => this.fileEntry(ino))));
 
   constructor(private readonly store: VersionedStore, private readonly cache: PageCache) {
     super();
@@ -139,9 +147,16 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
   close(): void {}
 
   read(ino: number, size: number, offset: number) {
-    const { entry } = this.node(ino);
+    const { entry, rev, path } = this.node(ino);
     if (entry.type !== "file") throw new FuseError(Errno.EISDIR);
+    if (offset === 0) this.dirAhead.started(this.intern(rev, parentPath(path)).ino, ino);
     return this.cache.entrySegments(entry, offset, size, `s${ino}`);
+  }
+
+  /** A node's file entry; none when it is not a regular file or was let go of. */
+  private fileEntry(ino: number): FileEntry[] {
+    const e = this.byIno.get(ino)?.entry;
+    return e?.type === "file" ? [e] : [];
   }
 
   hold(ino: number): void {
@@ -207,4 +222,9 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
     this.byKey.set(key, n);
     return n;
   }
+}
+
+/** The directory a path in a revision is in ("" for its root). */
+function parentPath(path: string): string {
+  return path.slice(0, Math.max(0, path.lastIndexOf("/")));
 }

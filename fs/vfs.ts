@@ -285,11 +285,15 @@ export class RevfsFilesystem implements FuseHandler {
   }
 
   /**
-   * A head entry readdirplus hands the kernel, counted as a lookup; none for "." and ".."
-   * (the kernel skips them), `.snapshots` or an entry gone since the listing was taken.
+   * An entry readdirplus hands the kernel, counted as a lookup; none for "." and ".."
+   * (the kernel skips them), `.snapshots`, the revisions `.snapshots` lists (each one's
+   * attributes would list its root, for nlink) or an entry gone since the listing was
+   * taken. Without attributes, a copy out of a snapshot cost a lookup per file: 3,324
+   * more requests copying 3,000 files, a third of the copy's time.
    */
   listedEntry(dir: number, e: DirEntryOut): EntryOut | undefined {
-    if (e.name === "." || e.name === ".." || !this.head.owns(dir) || !this.head.owns(e.ino)) return undefined;
+    if (e.name === "." || e.name === ".." || dir === SNAPSHOTS_ROOT_INO) return undefined;
+    if (this.tree(dir) !== this.tree(e.ino)) return undefined;
     try {
       return this.entry(e.ino);
     } catch {

@@ -1,8 +1,8 @@
 /**
  * A reader of a directory's files one after another gets the next files' first records
  * asked for ahead (fs/dir_read_ahead.ts): when, which, and that one file read alone
- * asks for nothing; through a real mount, `cp -r` out of a directory asks ahead and
- * copies every byte.
+ * asks for nothing; through a real mount, `cp -r` out of a directory, of the head or of
+ * a snapshot, asks ahead and copies every byte.
  */
 import assert from "node:assert/strict";
 import { DirReadAhead } from "../fs/dir_read_ahead.ts";
@@ -96,6 +96,32 @@ Deno.test("dir read-ahead: cp -r out of a mount asks ahead for the directory's f
     });
     for (const [name, data] of files) assert.deepEqual(await Deno.readFile(`${dir}/out/${name}`), data, name);
     assert.equal(await Deno.readTextFile(`${dir}/out/small`), "inline\n");
+
+    // The same out of a snapshot (a restore): asked ahead too, and the listing hands the
+    // kernel each file's attributes, so the copy makes no lookup per file.
+    assert.equal((await runCli("snapshot", store)).code, 0);
+    const times = `${dir}/op-times.json`;
+    await withMount(
+      store,
+      mnt,
+      async () => {
+        const cp = await sh(`cp -r ${mnt}/.snapshots/1/d ${dir}/restored && ls -ln ${mnt}/.snapshots/1/d`);
+        assert.equal(cp.code, 0, cp.stderr);
+        for (const line of cp.stdout.trim().split("\n").slice(1)) {
+          const [mode, , , , size, , , , name] = line.split(/\s+/);
+          assert.equal(mode, "-rw-r--r--", line);
+          assert.equal(Number(size), name === "small" ? 7 : files.get(name)!.length, line);
+        }
+        const asked = JSON.parse((await runCli("stats", mnt, "--json")).stdout).mount.cache.dirPrefetches;
+        assert.ok(asked >= 30 && asked <= 40, `${asked} files of the snapshot asked for ahead`);
+      },
+      [],
+      { REVFS_OP_TIMES: times },
+    );
+    for (const [name, data] of files) assert.deepEqual(await Deno.readFile(`${dir}/restored/${name}`), data, name);
+    const ops = JSON.parse(await Deno.readTextFile(times)) as { op: string; count: number }[];
+    const lookups = ops.find((o) => o.op === "lookup")?.count ?? 0;
+    assert.ok(lookups < 10, `${lookups} lookups copying 41 files out of a snapshot`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
