@@ -62,7 +62,7 @@ async function fileops(args: string[]): Promise<{ ops: number; ms: number }> {
 }
 
 /** Half incompressible, half source-like text: neither all-zero nor all-random. */
-async function writeSeqSource(path: string, bytes: number, seed: number): Promise<void> {
+export async function writeSeqSource(path: string, bytes: number, seed: number): Promise<void> {
   const rng = new Rng(seed);
   const pool = new SourceText(rng).bytes(4 * MiB);
   const f = await Deno.open(path, { write: true, create: true, truncate: true });

@@ -12,6 +12,7 @@ import { machine, revfsCommit, toolVersions } from "./lib/machine.ts";
 import { unmountAll } from "./lib/mounts.ts";
 import { peersPresent } from "./lib/peers.ts";
 import { type BenchResults, charts, headline, markdown } from "./report.ts";
+import { historyReads } from "./history_reads.ts";
 import { scaling, SCALING_FULL, SCALING_QUICK } from "./scaling.ts";
 import { npmHistory, repoHistory } from "./real_histories.ts";
 import { binaryHistory, HISTORY_FULL, HISTORY_QUICK, sourceHistory } from "./versioning.ts";
@@ -65,6 +66,9 @@ try {
     if (!present.sqlite3) throw new Error("file I/O needs sqlite3 (bash .ci/setup installs it)");
     log("file I/O: local, bindfs, revfs");
     results.fileIo = await fileIo(`${work}/io`, quick ? IO_QUICK : IO_FULL, present.bindfs, log);
+    log("file I/O: reading history, revfs");
+    const io = quick ? IO_QUICK : IO_FULL;
+    results.historyReads = await historyReads(`${work}/history-reads`, io.seqBytes, io.reps, log);
   }
   if (only.has("versioning")) {
     log("versioning: source tree");

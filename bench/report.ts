@@ -3,9 +3,10 @@ import type { IoRow } from "./fileio.ts";
 import type { Machine } from "./lib/machine.ts";
 import type { MountMemory } from "./lib/mounts.ts";
 import { MiB } from "./lib/run.ts";
-import { spreadPct } from "./lib/stats.ts";
+import { type Sample, spreadPct } from "./lib/stats.ts";
 import { barPanels, lineChart, type Series } from "./lib/svg.ts";
 import type { HistoryResult } from "./versioning.ts";
+import type { HistoryReadResult } from "./history_reads.ts";
 import type { ScalePoint, ScalingResult } from "./scaling.ts";
 
 export interface BenchResults {
@@ -19,6 +20,7 @@ export interface BenchResults {
   /** Peers not installed, skipped. */
   skipped: string[];
   fileIo?: IoRow[];
+  historyReads?: HistoryReadResult;
   histories?: HistoryResult[];
   scaling?: ScalingResult;
 }
@@ -91,6 +93,19 @@ export function markdown(r: BenchResults): string {
         row.detail,
       ]),
     ));
+  }
+  if (r.historyReads) {
+    const h = r.historyReads;
+    const mbs = (s: Sample) => `${num(s.median)} MB/s ±${spreadPct(s).toFixed(0)}%`;
+    out.push(
+      `\nReading history: a ${
+        mib(h.bytes)
+      } file (half random, half text) read cold with \`dd bs=1M\` from \`.snapshots/N\` of the snapshot just taken ${
+        mbs(h.snapshot)
+      }, from the head ${mbs(h.head)}: **${
+        ratio(h.ratio)
+      }** of the head's (median of ${h.head.runs.length} runs each, alternating, after remount + drop_caches).\n`,
+    );
   }
 
   for (const h of r.histories ?? []) {
