@@ -208,6 +208,13 @@ export function headline(r: BenchResults): string {
       r.fileIo.map((row) => [`${row.workload} (${row.unit})`, ratio(row.ratioToBindfs)]),
     ));
   }
+  if (r.historyReads) {
+    out.push(
+      `\nA file read cold from \`.snapshots/N\`: ${
+        ratio(r.historyReads.ratio)
+      } of the same file's speed in the head.\n`,
+    );
+  }
   for (const h of r.histories ?? []) {
     out.push(
       `\n${h.detail}, ${h.snapshots} snapshots:\n`,

@@ -171,8 +171,8 @@ export class PageCache {
     const later = this.escaping(() => this.segments(e.size, offset, length, hashOf));
     // Blocks stored whole are read as the head's are: here, decoded together, their
     // records asked of the disk ahead. Only delta chains, several records a block, go to
-    // the loader threads. Loaded there, a 1 GiB file of an old revision read at half the
-    // speed of the same file in the head (by hand, the store's file in memory).
+    // the loader threads. Loaded there, a 1 GiB file of the latest revision read at half
+    // the speed of the same file in the head (by hand, the store's file in memory).
     if (this.loaded.storedWhole(e.size, offset, length, hashOf)) {
       this.readAhead(stream, offset, e.size, length, hashOf);
       return this.loads.whenLoaded(e.size, offset, length, hashOf, "", true, now, later);
