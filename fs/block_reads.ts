@@ -3,7 +3,7 @@
  * from the store into a pool buffer and kept there; and asked of the disk ahead of a
  * reader of a directory's files.
  */
-import { type BlockHash, hashKey, type VersionedStore } from "../mod.ts";
+import { type BlockHash, type FileEntry, hashKey, type Ino, type VersionedStore } from "../mod.ts";
 import type { HashOf } from "./block_loads.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type { CleanBlocks } from "./clean_blocks.ts";
@@ -96,13 +96,33 @@ export class BlockReads {
     return wanted;
   }
 
+  /** `prefetchStarts` for head files; blocks dirty in the pages `pagesOf` gives are skipped. */
+  prefetchHeadStarts(inos: readonly Ino[], pagesOf: (ino: Ino) => Map<number, Uint8Array> | undefined): void {
+    this.prefetchStarts(inos.flatMap((ino) => {
+      const f = this.store.head.inode(ino);
+      if (f?.type !== "file" || f.inline) return [];
+      const pages = pagesOf(ino);
+      return [{ size: f.size, hashOf: (idx: number) => pages?.has(idx) ? null : this.store.head.blockHash(f, idx) }];
+    }));
+  }
+
+  /** `prefetchStarts` for files of revisions. */
+  prefetchEntryStarts(entries: readonly FileEntry[]): void {
+    this.prefetchStarts(
+      entries.filter((e) => !e.inline).map((e) => ({
+        size: e.size,
+        hashOf: (idx: number) => this.store.entryBlock(e, idx),
+      })),
+    );
+  }
+
   /**
    * Asks the disk for the first records of these files (up to the kernel's first read of
    * a file, 128 KiB), not waiting for them: a reader of their directory opens them next
    * (fs/dir_read_ahead.ts). `hashOf` gives null for a block in memory another way (a
    * dirty page); cached blocks are skipped.
    */
-  prefetchStarts(files: Iterable<{ size: number; hashOf: HashOf }>): void {
+  private prefetchStarts(files: Iterable<{ size: number; hashOf: HashOf }>): void {
     const bs = this.store.blockSize;
     const hashes: BlockHash[] = [];
     for (const f of files) {

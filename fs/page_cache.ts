@@ -208,22 +208,12 @@ export class PageCache {
 
   /** Asks the disk for the first records of these head files (fs/block_reads.ts `prefetchStarts`). */
   prefetchStarts(inos: readonly Ino[]): void {
-    this.loaded.prefetchStarts(inos.flatMap((ino) => {
-      const f = this.store.head.inode(ino);
-      if (f?.type !== "file" || f.inline) return [];
-      const pages = this.dirty.get(ino)?.pages;
-      return [{ size: f.size, hashOf: (idx: number) => pages?.has(idx) ? null : this.store.head.blockHash(f, idx) }];
-    }));
+    this.loaded.prefetchHeadStarts(inos, (ino) => this.dirty.get(ino)?.pages);
   }
 
   /** Asks the disk for the first records of these files of revisions (see prefetchStarts). */
   prefetchEntryStarts(entries: readonly FileEntry[]): void {
-    this.loaded.prefetchStarts(
-      entries.filter((e) => !e.inline).map((e) => ({
-        size: e.size,
-        hashOf: (idx: number) => this.store.entryBlock(e, idx),
-      })),
-    );
+    this.loaded.prefetchEntryStarts(entries);
   }
 
   /** entrySegments copied into one buffer, loading on this thread. */

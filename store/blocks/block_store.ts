@@ -21,13 +21,14 @@ import {
 import { xxh3 } from "./checksum.ts";
 import { Chains } from "./chains.ts";
 import { DeltaSearch } from "./delta_search.ts";
+import { frameJobs } from "./frame_jobs.ts";
 import { prefetchRecords } from "./prefetch.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, RevfsError } from "../types.ts";
 import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
-import { type FrameJob, ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
+import { ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
 
 /** A delta is kept only when it is at most this fraction of the record it replaces. */
 const DELTA_GAIN = 3 / 4;
@@ -161,7 +162,7 @@ export class BlockStore {
     const out: (Uint8Array | undefined)[] = hashes.map(() => undefined);
     const pool = this.pool();
     if (!pool) return out;
-    const { jobs, at } = this.frameJobs(hashes, into);
+    const { jobs, at } = frameJobs(this.records.peekAll("blocks", hashes), hashes, this.dicts, into);
     pool.decode(jobs).forEach((n, k) => {
       const i = at[k];
       out[i] = n === undefined ? this.read(hashes[i], jobs[k].into, false) : jobs[k].into.subarray(0, n);
@@ -179,22 +180,6 @@ export class BlockStore {
   private pool(): ZstdPool | undefined {
     this.twoThreads ??= ZstdPool.open() ?? null;
     return this.twoThreads && !this.hashOnRead ? this.twoThreads : undefined;
-  }
-
-  /** Jobs for the checked zstd records among these blocks (`at`: their places in `hashes`). */
-  private frameJobs(hashes: readonly BlockHash[], into: () => Uint8Array): { jobs: FrameJob[]; at: number[] } {
-    const jobs: FrameJob[] = [];
-    const at: number[] = [];
-    this.records.peekAll("blocks", hashes).forEach((stored, i) => {
-      if (!stored || isRaw(stored) || isDelta(stored) || isUnchecked(stored)) return;
-      const r = decodeBlockRecord(stored, `block ${shortHex(hashes[i])}`);
-      if (r.kind === "zstd") jobs.push({ frame: r.frame, into: into() });
-      else if (r.kind === "zstd-dict") {
-        jobs.push({ frame: r.frame, dict: this.dicts.get(r.dictId).bytes, into: into() });
-      } else return;
-      at.push(i);
-    });
-    return { jobs, at };
   }
 
   /** Tells the store these blocks are read next (store/blocks/prefetch.ts). */
