@@ -60,6 +60,10 @@ Deno.test("codec: signed varints (times in ns) are zigzag LEB128 and read back e
     2n ** 62n,
     -(2n ** 63n),
     2n ** 63n - 1n,
+    // Past 64 bits (read through BigInt arithmetic, not the two halves).
+    2n ** 63n,
+    -(2n ** 63n) - 1n,
+    2n ** 69n + 12345n,
   ];
   for (let i = 0; i < 2000; i++) {
     const bits = BigInt(1 + rng.int(63));

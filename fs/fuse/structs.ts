@@ -63,8 +63,27 @@ function setTime(view: DataView, at: number, ns: bigint): void {
   set64(view, at + 8, nsec);
 }
 
-/** Whole seconds (rounded down, also before 1970) and the nanoseconds past them, as in a timespec. */
+const int64 = new BigInt64Array(1);
+const int64Halves = new Uint32Array(int64.buffer);
+const NS = 1_000_000_000;
+
+/**
+ * Whole seconds (rounded down, also before 1970) and the nanoseconds past them, as in a
+ * timespec. A time after 1970 is divided as two 32-bit halves, 16 bits a step, in
+ * numbers: BigInt division made four BigInts per time, twelve per stat replied.
+ */
 export function secondsOf(ns: bigint): [number, number] {
+  if (ns >= 0n && ns < 0x7fff_ffff_ffff_ffffn) {
+    int64[0] = ns;
+    const hi = int64Halves[1], lo = int64Halves[0];
+    let r = hi % NS;
+    let t = r * 0x10000 + (lo >>> 16);
+    const q2 = Math.floor(t / NS);
+    r = t % NS;
+    t = r * 0x10000 + (lo & 0xffff);
+    const q3 = Math.floor(t / NS);
+    return [(Math.floor(hi / NS) * 0x10000 + q2) * 0x10000 + q3, t % NS];
+  }
   let sec = ns / 1_000_000_000n;
   let nsec = ns % 1_000_000_000n;
   if (nsec < 0n) {
@@ -74,28 +93,45 @@ export function secondsOf(ns: bigint): [number, number] {
   return [Number(sec), Number(nsec)];
 }
 
+/**
+ * The structs a reply passes, one of each, rewritten per reply: libfuse copies them into
+ * the reply it writes before the call returns. A new ArrayBuffer per reply cost a
+ * microsecond or more, a twelfth of a lookup's time.
+ */
+function replyStruct(size: number): [Uint8Array, DataView] {
+  const b = new Uint8Array(size);
+  return [b, new DataView(b.buffer)];
+}
+const [statBytes, statView] = replyStruct(L.stat);
+const [entryBytes, entryView] = replyStruct(L.fuse_entry_param);
+const [fileInfoBytes, fileInfoView] = replyStruct(L.fuse_file_info);
+
+/** A struct stat for a reply, valid until the next call. */
 export function statBuffer(a: Attr): Uint8Array {
-  const b = new Uint8Array(L.stat);
-  writeStat(new DataView(b.buffer), 0, a);
-  return b;
+  statBytes.fill(0);
+  writeStat(statView, 0, a);
+  return statBytes;
 }
 
+/** A struct fuse_entry_param for a reply, valid until the next call. */
 export function entryBuffer(e: EntryOut): Uint8Array {
-  const b = new Uint8Array(L.fuse_entry_param);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(L["fuse_entry_param.ino"], BigInt(e.attr.ino), true);
-  v.setBigUint64(L["fuse_entry_param.generation"], 1n, true);
+  entryBytes.fill(0);
+  const v = entryView;
+  set64(v, L["fuse_entry_param.ino"], e.attr.ino);
+  set64(v, L["fuse_entry_param.generation"], 1);
   writeStat(v, L["fuse_entry_param.attr"], e.attr);
   v.setFloat64(L["fuse_entry_param.attr_timeout"], e.attrTimeout, true);
   v.setFloat64(L["fuse_entry_param.entry_timeout"], e.entryTimeout, true);
-  return b;
+  return entryBytes;
 }
 
+/** A struct fuse_file_info for a reply, valid until the next call. */
 export function fileInfoBuffer(o: OpenOut, flags: number): Uint8Array {
-  const b = new Uint8Array(L.fuse_file_info);
-  const v = new DataView(b.buffer);
+  const b = fileInfoBytes;
+  b.fill(0);
+  const v = fileInfoView;
   v.setInt32(L["fuse_file_info.flags"], flags, true);
-  v.setBigUint64(L["fuse_file_info.fh"], BigInt(o.fh), true);
+  set64(v, L["fuse_file_info.fh"], o.fh);
   const bit = (n: number) => (b[n >> 3] |= 1 << (n & 7));
   if (o.directIo) bit(L["fuse_file_info.direct_io_bit"]);
   if (o.keepCache) bit(L["fuse_file_info.keep_cache_bit"]);

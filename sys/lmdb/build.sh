@@ -2,7 +2,7 @@
 # Builds .build/liblmdb.so: LMDB from the sources the pinned lmdb npm package ships (the
 # LMDB that wrote every revfs store, its 1.0 data format), with the options that
 # package's own build uses (compiled through sys/lmdb/spare_pages.c, which adds a commit
-# that gives LMDB's spare pages back), and sys/lmdb/shared_envs.c. revfs reaches it through Deno
+# that gives LMDB's spare pages back), sys/lmdb/shared_envs.c and sys/lmdb/copy_reads.c. revfs reaches it through Deno
 # FFI (sys/lmdb/mod.ts). Needs gcc and `deno install` (for the sources) first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,5 +15,5 @@ fi
 mkdir -p .build
 out=.build/liblmdb.so
 gcc -O2 -fPIC -shared -DMDB_MAXKEYSIZE=0 -DMDB_USE_ROBUST=1 -w -I"$src" \
-  sys/lmdb/spare_pages.c "$src/midl.c" sys/lmdb/shared_envs.c -o "$out.tmp" -lpthread
+  sys/lmdb/spare_pages.c "$src/midl.c" sys/lmdb/shared_envs.c sys/lmdb/copy_reads.c -o "$out.tmp" -lpthread
 mv "$out.tmp" "$out"

@@ -13,6 +13,7 @@ import {
   check,
   CREATE,
   cString,
+  getCopy,
   lib,
   locate,
   NOTFOUND,
@@ -155,9 +156,7 @@ export class Env {
    * LMDB's memory (5 us a call here).
    */
   copy(txn: Ptr, dbi: number, k: Uint8Array): Uint8Array | undefined {
-    if (!locate(txn, dbi, k)) return undefined;
-    this.readAhead?.willRead(Number(Deno.UnsafePointer.value(value.data)), value.size);
-    return bytesOf(value, true);
+    return getCopy(txn, dbi, k, this.readAhead);
   }
 
   /** Whether this environment reads its map ahead itself (else the kernel does): see `prefetch`. */

@@ -6,7 +6,7 @@
  * One call at a time per thread: each module instance (one per thread) reuses its
  * MDB_val buffers, so a value must be read out of `value` before the next call.
  */
-import { SMALL_BYTES, smallBytes } from "../small_bytes.ts";
+import { copyBytes, SMALL_BYTES, smallBytes } from "../small_bytes.ts";
 import type { ReadAhead } from "./read_ahead.ts";
 
 export type Ptr = Deno.PointerValue;
@@ -34,6 +34,8 @@ const symbols = {
   mdb_cursor_open: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
   mdb_cursor_get: { parameters: ["pointer", "buffer", "buffer", "u32"], result: "i32" },
   mdb_cursor_close: { parameters: ["pointer"], result: "void" },
+  revfs_get_copy: { parameters: ["pointer", "u32", "buffer", "buffer", "buffer", "u32"], result: "i32" },
+  revfs_cursor_get_copy: { parameters: ["pointer", "buffer", "buffer", "u32", "buffer", "u32"], result: "i32" },
   mdb_strerror: { parameters: ["i32"], result: "pointer" },
   revfs_envs_lock: { parameters: [], result: "void" },
   revfs_envs_unlock: { parameters: [], result: "void" },
@@ -144,6 +146,37 @@ export function bytesOf(v: Val, copy: boolean, readAhead?: ReadAhead): Uint8Arra
 
 export function cString(s: string): Uint8Array {
   return new TextEncoder().encode(s + "\0");
+}
+
+/**
+ * Values up to this size are copied out by the call that finds them (sys/lmdb/copy_reads.c)
+ * into `copied`, whence a key and value are cut: no call into Deno's runtime per value.
+ */
+const COPY_MAX = SMALL_BYTES;
+const copied = new Uint8Array(2 * COPY_MAX);
+
+/** mdb_get of `k`, copied; the ReadAhead is told of values too large to copy in the call. */
+export function getCopy(txn: Ptr, dbi: number, k: Uint8Array, readAhead?: ReadAhead): Uint8Array | undefined {
+  const rc = lib().revfs_get_copy(txn, dbi, setKey(k), value.words, copied, COPY_MAX);
+  if (rc === NOTFOUND) return undefined;
+  check(rc, "get");
+  const n = value.size;
+  if (n <= COPY_MAX) return copyBytes(copied, 0, n);
+  readAhead?.willRead(Number(Deno.UnsafePointer.value(value.data)), n);
+  return bytesOf(value, true);
+}
+
+/**
+ * mdb_cursor_get into `cursorKey` and `cursorValue`, both copied (the value only unless
+ * `keysOnly`); undefined at the end of the table.
+ */
+export function cursorCopy(cursor: Ptr, op: number, keysOnly: boolean): [Uint8Array, Uint8Array] | undefined {
+  const rc = lib().revfs_cursor_get_copy(cursor, cursorKey.words, cursorValue.words, op, copied, 2 * COPY_MAX);
+  if (rc === NOTFOUND) return undefined;
+  check(rc, "cursor_get");
+  const k = cursorKey.size, v = keysOnly ? 0 : cursorValue.size;
+  if (k + cursorValue.size <= 2 * COPY_MAX) return [copyBytes(copied, 0, k), copyBytes(copied, k, k + v)];
+  return [bytesOf(cursorKey, true), keysOnly ? new Uint8Array(0) : bytesOf(cursorValue, true)];
 }
 
 /** mdb_get of `k` into `value`; false when the table has no such key. */

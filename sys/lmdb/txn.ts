@@ -5,9 +5,10 @@
 import {
   bytesOf,
   check,
+  cursorCopy,
   cursorKey,
-  cursorValue,
   FIRST,
+  getCopy,
   key,
   lib,
   locate,
@@ -51,7 +52,8 @@ export function renew(txn: Ptr): void {
  * write in it touches them (read-only memory: writing to it kills the process).
  */
 export function get(txn: Ptr, dbi: number, k: Uint8Array, view = false): Uint8Array | undefined {
-  return locate(txn, dbi, k) ? bytesOf(value, !view) : undefined;
+  if (!view) return getCopy(txn, dbi, k);
+  return locate(txn, dbi, k) ? bytesOf(value, false) : undefined;
 }
 
 export function has(txn: Ptr, dbi: number, k: Uint8Array): boolean {
@@ -91,7 +93,6 @@ export function* range(
   const l = lib();
   check(l.mdb_cursor_open(txn, dbi, out), "cursor_open");
   const cursor = outView.getPointer(0);
-  const none = new Uint8Array(0);
   try {
     let op = FIRST;
     if (start && start.length > 0) {
@@ -101,13 +102,11 @@ export function* range(
       op = SET_RANGE;
     }
     for (;;) {
-      const rc = l.mdb_cursor_get(cursor, cursorKey.words, cursorValue.words, op);
-      if (rc === NOTFOUND) return;
-      check(rc, "cursor_get");
+      const entry = cursorCopy(cursor, op, keysOnly);
+      if (entry === undefined) return;
       op = NEXT;
-      const k = bytesOf(cursorKey, true);
-      if (end && compare(k, end) >= 0) return;
-      yield [k, keysOnly ? none : bytesOf(cursorValue, true)];
+      if (end && compare(entry[0], end) >= 0) return;
+      yield entry;
     }
   } finally {
     l.mdb_cursor_close(cursor);
