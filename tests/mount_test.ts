@@ -116,6 +116,16 @@ Deno.test("mount: a bad mountpoint is one clear error and no mount", async () =>
   }
 });
 
+/** What JSON.parse says of `text`. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${text} is JSON`);
+}
+
 Deno.test("mount: snapshot while mounted, by store, by mountpoint and from inside; .snapshots shows it at once", async () => {
   const { dir, store, mnt } = await mountTestDir("revfs-mount-");
   const cli = new URL("../cli.ts", import.meta.url).pathname;
@@ -141,6 +151,23 @@ Deno.test("mount: snapshot while mounted, by store, by mountpoint and from insid
       assert.equal((await runCli("tag", store, "v1", "1")).code, 1, "tag needs the writer lock the mount holds");
       const log = JSON.parse((await runCli("log", store, "--json")).stdout);
       assert.deepEqual(log.map((r: { message: string }) => r.message), ["inside", "", "by store"]);
+      // One JSON line each way: a line sent in pieces is read whole, one that is not a
+      // request gets an error, and the mount serves on.
+      const ask = async (...parts: string[]) => {
+        const c = await Deno.connect({ transport: "unix", path: `${store}/control.sock` });
+        for (const p of parts) {
+          await c.write(new TextEncoder().encode(p));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return JSON.parse(await new Response(c.readable).text());
+      };
+      const status = await ask('{"op":"sta', 'tus"}\n');
+      assert.equal(status.ok, true);
+      assert.equal(status.status.mountpoint, await Deno.realPath(mnt));
+      assert.deepEqual(await ask("not json\n"), { ok: false, error: "internal error: " + jsonError("not json") });
+      assert.deepEqual(await ask('{"op":"nope"}\n'), { ok: false, error: "unknown control request" });
+      await ok(`echo four > ${mnt}/f.txt`);
+      assert.equal((await runCli("snapshot", store)).stdout, "4\n");
     });
     assert.ok(!(await Deno.lstat(`${store}/control.sock`).then(() => true, () => false)), "socket left behind");
   } finally {
