@@ -65,9 +65,9 @@ try {
   if (only.has("fileio")) {
     if (!present.sqlite3) throw new Error("file I/O needs sqlite3 (bash .ci/setup installs it)");
     log("file I/O: local, bindfs, revfs");
-    results.fileIo = await fileIo(`${work}/io`, quick ? IO_QUICK : IO_FULL, present.bindfs, log);
-    log("file I/O: reading history, revfs");
     const io = quick ? IO_QUICK : IO_FULL;
+    results.fileIo = await fileIo(`${work}/io`, io, present.bindfs, log);
+    log("file I/O: reading history, revfs");
     results.historyReads = await historyReads(`${work}/history-reads`, io.seqBytes, io.reps, log);
   }
   if (only.has("versioning")) {

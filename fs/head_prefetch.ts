@@ -1,9 +1,9 @@
 /**
  * Reads of the head, and of snapshots' blocks stored whole, run on the request thread
- * (fs/block_loads.ts and fs/page_cache.ts say why), so a cold
- * read waits for the disk at each record it touches unless the records were asked for
- * first. The store reads ahead in address order (sys/lmdb/read_ahead.ts), which follows
- * a file written into a new store; written where freed pages were reused, a file's
+ * (fs/block_loads.ts and fs/page_cache.ts say why), so a cold read waits for the disk
+ * at each record it touches unless the records were asked for first. The store reads
+ * ahead in address order (sys/lmdb/read_ahead.ts), which follows a file written into a
+ * new store; written where freed pages were reused, a file's
  * records are scattered: after the third 1 GiB file written and deleted in one store,
  * the next block's record came after the last one for 39% of blocks, before it for 43%.
  * So a reader of a head file in file order gets the records of its next blocks asked
@@ -38,8 +38,9 @@ export class HeadPrefetch {
 
   /**
    * After a read of [offset, end) of a file of `size` bytes by `reader` (a head file's
-   * inode, or a name for a snapshot's file): if it continues the last read, the records of the blocks up to AHEAD_BYTES past it that `wanted` names
-   * (not in memory already) are asked for, once half of what was asked is read.
+   * inode, or a name for a snapshot's file): if it continues the last read, the records
+   * of the blocks up to AHEAD_BYTES past it that `wanted` names (not in memory already)
+   * are asked for, once half of what was asked is read.
    */
   read(
     reader: Ino | string,

@@ -87,7 +87,7 @@ class OpTable {
       // Without atomic O_TRUNC, open(O_TRUNC) of an existing file is a setattr to size 0
       // first, and a create is not: with it, every create with O_TRUNC (what most
       // programs write files with) cost the kernel a getattr and a setattr of the times.
-      const drop = L.FUSE_CAP_ATOMIC_O_TRUNC | (Deno.env.get("NORDP") ? 8192 | 16384 : 0);
+      const drop = L.FUSE_CAP_ATOMIC_O_TRUNC;
       new DataView(Deno.UnsafePointerView.getArrayBuffer(conn, 64)).setUint32(
         L["fuse_conn_info.want"],
         (want | add) & ~drop,
