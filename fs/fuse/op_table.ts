@@ -6,9 +6,10 @@
  */
 import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
-import type { Attr, Caller, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
+import type { Attr, Caller, DirEntryOut, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
 import { Errno } from "./ops.ts";
 import { replyDir, replyDirPlus } from "./dir_replies.ts";
+import { ListingAttrs } from "./listing_attrs.ts";
 import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
@@ -30,8 +31,12 @@ export function buildOpTable(
   return { ops: t.build(), callbacks: t.callbacks };
 }
 
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
 class OpTable {
   readonly callbacks: Deno.UnsafeCallback[] = [];
+  private readonly listing = new ListingAttrs();
 
   constructor(
     private readonly fuse: Fuse,
@@ -51,6 +56,12 @@ class OpTable {
       pid: v.getInt32(L["fuse_ctx.pid"]),
       umask: v.getUint32(L["fuse_ctx.umask"]),
     };
+  }
+
+  /** The calling thread's id (0 for the kernel's own requests). */
+  private tid(req: Ptr): number {
+    const ctx = this.fuse.fuse_req_ctx(req);
+    return ctx === null ? 0 : new Deno.UnsafePointerView(ctx).getInt32(L["fuse_ctx.pid"]);
   }
 
   private replyEntry = (req: Ptr) => (e: EntryOut) => void this.fuse.fuse_reply_entry(req, entryBuffer(e));
@@ -97,6 +108,7 @@ class OpTable {
       if (this.onInit) queueMicrotask(this.onInit);
     });
     def("fuse_lowlevel_ops.lookup", [P, U64, P], (req, parent, name) => {
+      this.listing.lookedUp(this.tid(req), num(parent));
       this.run.serve(req, "lookup", () => h.lookup(num(parent), cString(name)), this.replyEntry(req));
     });
     def("fuse_lowlevel_ops.forget", [P, U64, U64], (req, ino, nlookup) => {
@@ -255,15 +267,18 @@ class OpTable {
       );
     });
     // With readdirplus the kernel gets each entry's attributes with the listing: a walk
-    // (find, git status) then makes no lookup per name.
+    // then makes no lookup per name. Files' attributes only for programs that use them.
     def("fuse_lowlevel_ops.readdirplus", [P, U64, USZ, I64, P], (req, ino, size, off, fi) => {
       const { fh } = fileInfo(fi);
       const start = num(off);
+      const dir = num(ino);
+      const files = this.listing.filesWanted(this.tid(req), dir);
+      const listed = (e: DirEntryOut) => files || (e.mode & S_IFMT) === S_IFDIR ? h.listedEntry(dir, e) : undefined;
       this.run.serve(
         req,
         "readdirplus",
-        () => h.readdir(num(ino), start, fh),
-        (entries) => replyDirPlus(f, req, entries, start, num(size), (e) => h.listedEntry(num(ino), e)),
+        () => h.readdir(dir, start, fh),
+        (entries) => replyDirPlus(f, req, entries, start, num(size), listed),
       );
     });
     def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req, ino, fi) => {
