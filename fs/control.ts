@@ -21,6 +21,8 @@ export interface ControlTarget {
   cacheStats(): PageCacheStats;
   /** Looks at the memory and collections after the cache dropped buffers (fs/memory_release.ts). */
   releaseStats(): MemoryReleaseStats;
+  /** Called once a snapshot is durable, before the reply: what shows it must show it then. */
+  revisionAdded?(): void;
   /** Called after a snapshot has been taken and replied to. */
   snapshotted?(): void;
 }
@@ -103,6 +105,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
       await t.flush();
       const rev = t.store.snapshot(String(req.message ?? ""));
       await t.store.flush();
+      t.revisionAdded?.();
       state.lastSnapshotMs = performance.now() - t0;
       reply = { ok: true, rev: rev.rev };
     } else if (req.op === "status") {

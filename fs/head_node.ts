@@ -21,8 +21,13 @@ import { DirReadAhead } from "./dir_read_ahead.ts";
 import type { PageCache } from "./page_cache.ts";
 import { ACL_ACCESS, ACL_DEFAULT, aclBytes, chmodAcl, inherit, isAclName, modeOfAcl, parseAcl } from "./posix_acl.ts";
 
-/** The head changes only through us, so the kernel may cache what we tell it for a while. */
-const HEAD_TIMEOUT = 1;
+/**
+ * The head changes only through this mount, by requests the kernel makes and so knows
+ * of (it drops what it keeps of an inode or directory it changes), so it may keep what
+ * we tell it for long. With 1 s, an `ls -l` a few seconds after the last one cost a
+ * lookup per file, since the kernel keeps listings (no OPENDIR, fs/fuse/op_table.ts).
+ */
+const HEAD_TIMEOUT = 3600;
 
 /** A directory of another tree shown in the head's root under a reserved name. */
 export interface MountedDir {

@@ -120,7 +120,8 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
   tuneMalloc(store.blockSize);
   const orphans = store.head.sweepOrphans();
   if (orphans > 0) console.error(`revfs: freed ${orphans} files left open by a previous mount`);
-  const session = new FuseSession(new RevfsFilesystem(store, cache, { acls: opts.xattrs }), {
+  const fs = new RevfsFilesystem(store, cache, { acls: opts.xattrs });
+  const session = new FuseSession(fs, {
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
     xattrs: opts.xattrs,
@@ -141,6 +142,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
       pendingRequests: () => session.pending,
       cacheStats: () => cache.stats(),
       releaseStats: () => release.stats,
+      revisionAdded: () => session.invalidate(fs.revisionsChanged()),
       snapshotted: prepareForHistory,
     });
   } catch (e) {

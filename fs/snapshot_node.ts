@@ -50,7 +50,7 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
   /** Nodes the kernel does not hold, oldest first. */
   private readonly idle = new Map<number, SnapshotNode>();
   private nextIno = SNAPSHOT_INO_BASE + 1;
-  private readonly rootAttr: Attr;
+  private rootAttr: Attr;
   /** A copy out of a snapshot (a restore) reads a directory's files one after another, as one of the head does. */
   private readonly dirAhead = new DirReadAhead((dir) => ({
     // A revision's directory never changes: its node stands for its listing.
@@ -72,6 +72,14 @@ export class SnapshotTree extends ReadOnlyTree implements Tree {
       mtimeNs: t,
       ctimeNs: t,
     };
+  }
+
+  /** A revision or tag was made: `.snapshots` lists something new, now. */
+  revisionsChanged(): void {
+    const t = BigInt(Date.now()) * 1_000_000n;
+    // Always later than before: the kernel lists the directory again when its mtime moves.
+    const mtimeNs = t > this.rootAttr.mtimeNs ? t : this.rootAttr.mtimeNs + 1n;
+    this.rootAttr = { ...this.rootAttr, mtimeNs, ctimeNs: mtimeNs };
   }
 
   owns(ino: number): boolean {

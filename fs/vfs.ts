@@ -13,6 +13,7 @@ import type {
   DirEntryOut,
   EntryOut,
   FuseHandler,
+  ListingPart,
   Maybe,
   OpenOut,
   SetAttrIn,
@@ -24,6 +25,7 @@ import { HeadTree } from "./head_node.ts";
 import { InodeTable } from "./inode_table.ts";
 import { type NodeType, type Tree, typeOfMode } from "./node.ts";
 import { PageCache } from "./page_cache.ts";
+import { DirPositions } from "./dir_positions.ts";
 import { isAclName } from "./posix_acl.ts";
 import { SNAPSHOTS_NAME, SNAPSHOTS_ROOT_INO, SnapshotTree } from "./snapshot_node.ts";
 
@@ -45,8 +47,8 @@ export class RevfsFilesystem implements FuseHandler {
   private readonly inodes = new InodeTable();
   /** Open file handles: the tree and inode each was opened on. */
   private readonly files = new Map<number, { tree: Tree; ino: number; read?: true; writes: boolean }>();
-  /** Open directories: the listing is taken at the first readdir (an opendir for fsync never lists). */
-  private readonly dirs = new Map<number, { ino: number; entries: DirEntryOut[] | null }>();
+  /** Readers' places in listings (no directory is opened: fs/dir_positions.ts). */
+  private readonly positions = new DirPositions();
   private nextFh = 1;
 
   private readonly acls: boolean;
@@ -271,17 +273,8 @@ export class RevfsFilesystem implements FuseHandler {
 
   // --- directories --------------------------------------------------------
 
-  opendir(ino: number): OpenOut {
-    const fh = this.nextFh++;
-    this.dirs.set(fh, { ino, entries: null });
-    return { fh };
-  }
-
-  readdir(_ino: number, offset: number, fh: number): DirEntryOut[] {
-    const dir = this.dirs.get(fh);
-    if (!dir) throw new FuseError(Errno.EBADF);
-    dir.entries ??= this.tree(dir.ino).list(dir.ino);
-    return dir.entries.slice(offset);
+  readdir(ino: number, offset: number): ListingPart {
+    return this.positions.part(ino, offset, () => this.tree(ino).list(ino));
   }
 
   /**
@@ -301,8 +294,13 @@ export class RevfsFilesystem implements FuseHandler {
     }
   }
 
-  releasedir(_ino: number, fh: number): void {
-    this.dirs.delete(fh);
+  /**
+   * A snapshot was taken outside any request (through the control socket), so
+   * `.snapshots` lists one more: the inode whose copy in the kernel is now stale.
+   */
+  revisionsChanged(): number {
+    this.snapshots.revisionsChanged();
+    return SNAPSHOTS_ROOT_INO;
   }
 
   /** Space of the filesystem the store lives on: that is where writes go. */

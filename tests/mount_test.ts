@@ -140,8 +140,11 @@ Deno.test("mount: snapshot while mounted, by store, by mountpoint and from insid
       }
       await ok(`echo one > ${mnt}/f.txt`);
       assert.equal((await runCli("snapshot", store, "-m", "by store")).stdout, "1\n");
+      // Listed at once, though the kernel keeps listings (no OPENDIR, fs/fuse/op_table.ts).
+      assert.equal(await ok(`ls ${mnt}/.snapshots`), "1\n");
       await ok(`echo two > ${mnt}/f.txt`);
       assert.equal((await runCli("snapshot", mnt)).stdout, "2\n");
+      assert.equal(await ok(`ls ${mnt}/.snapshots`), "1\n2\n");
       await ok(`echo three > ${mnt}/f.txt`);
       assert.equal(await ok(`${Deno.execPath()} run -A ${cli} snapshot -m inside`, mnt), "3\n");
       assert.equal(

@@ -10,7 +10,7 @@
  */
 import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
-import type { Attr, DirEntryOut, EntryOut } from "./ops.ts";
+import type { Attr, DirEntryOut, EntryOut, ListingPart } from "./ops.ts";
 import { secondsOf, set64, ST_BLKSIZE, stBlocks } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
@@ -26,16 +26,16 @@ const enc = new TextEncoder();
 let scratch = new Uint8Array(4096);
 let view = new DataView(scratch.buffer);
 
-/** `entries` from position `start` on, names and types only. */
-export function replyDir(fuse: Fuse, req: Ptr, entries: DirEntryOut[], start: number, max: number): void {
+/** A listing's part, names and types only. */
+export function replyDir(fuse: Fuse, req: Ptr, { entries, from, base }: ListingPart, max: number): void {
   const buf = bufferOf(max);
   let used = 0;
-  for (let i = 0; i < entries.length; i++) {
+  for (let i = from; i < entries.length; i++) {
     const e = entries[i];
     const name = utf8(e.name);
     const size = align8(DIRENT + name.length);
     if (used + size > max) break;
-    putDirent(used, e.ino, start + i + 1, e.mode, name, size - DIRENT - name.length);
+    putDirent(used, e.ino, base + i + 1, e.mode, name, size - DIRENT - name.length);
     used += size;
   }
   fuse.fuse_reply_buf(req, buf, BigInt(used));
@@ -49,14 +49,13 @@ export function replyDir(fuse: Fuse, req: Ptr, entries: DirEntryOut[], start: nu
 export function replyDirPlus(
   fuse: Fuse,
   req: Ptr,
-  entries: DirEntryOut[],
-  start: number,
+  { entries, from, base }: ListingPart,
   max: number,
   lookup: (e: DirEntryOut) => EntryOut | undefined,
 ): void {
   const buf = bufferOf(max);
   let used = 0;
-  for (let i = 0; i < entries.length; i++) {
+  for (let i = from; i < entries.length; i++) {
     const e = entries[i];
     const name = utf8(e.name);
     const size = align8(DIRENTPLUS + name.length);
@@ -64,7 +63,7 @@ export function replyDirPlus(
     const entry = lookup(e);
     buf.fill(0, used, used + AT_DIRENT);
     if (entry) putEntryOut(used, entry);
-    putDirent(used + AT_DIRENT, e.ino, start + i + 1, e.mode, name, size - DIRENTPLUS - name.length);
+    putDirent(used + AT_DIRENT, e.ino, base + i + 1, e.mode, name, size - DIRENTPLUS - name.length);
     used += size;
   }
   fuse.fuse_reply_buf(req, buf, BigInt(used));

@@ -25,6 +25,7 @@ const fuseSymbols = {
   fuse_reply_lseek: { parameters: ["pointer", "i64"], result: "i32" },
   fuse_reply_statfs: { parameters: ["pointer", "buffer"], result: "i32" },
   fuse_req_ctx: { parameters: ["pointer"], result: "pointer" },
+  fuse_lowlevel_notify_inval_inode: { parameters: ["pointer", "u64", "i64", "i64"], result: "i32" },
 } as const;
 
 export type Fuse = Deno.DynamicLibrary<typeof fuseSymbols>["symbols"];

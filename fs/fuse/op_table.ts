@@ -6,10 +6,9 @@
  */
 import type { Fuse } from "./libfuse.ts";
 import { LAYOUT as L } from "./layout.ts";
-import type { Attr, Caller, DirEntryOut, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
+import type { Attr, Caller, EntryOut, FuseHandler, SetAttrIn } from "./ops.ts";
 import { Errno } from "./ops.ts";
 import { replyDir, replyDirPlus } from "./dir_replies.ts";
-import { ListingAttrs } from "./listing_attrs.ts";
 import { cstr, cString, entryBuffer, fileInfo, fileInfoBuffer, num, statBuffer } from "./structs.ts";
 
 type Ptr = Deno.PointerValue;
@@ -31,12 +30,10 @@ export function buildOpTable(
   return { ops: t.build(), callbacks: t.callbacks };
 }
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-
 class OpTable {
   readonly callbacks: Deno.UnsafeCallback[] = [];
-  private readonly listing = new ListingAttrs();
+  /** The kernel takes ENOSYS from OPENDIR as "open every directory without asking". */
+  private noOpendir = false;
 
   constructor(
     private readonly fuse: Fuse,
@@ -56,12 +53,6 @@ class OpTable {
       pid: v.getInt32(L["fuse_ctx.pid"]),
       umask: v.getUint32(L["fuse_ctx.umask"]),
     };
-  }
-
-  /** The calling thread's id (0 for the kernel's own requests). */
-  private tid(req: Ptr): number {
-    const ctx = this.fuse.fuse_req_ctx(req);
-    return ctx === null ? 0 : new Deno.UnsafePointerView(ctx).getInt32(L["fuse_ctx.pid"]);
   }
 
   private replyEntry = (req: Ptr) => (e: EntryOut) => void this.fuse.fuse_reply_entry(req, entryBuffer(e));
@@ -92,6 +83,7 @@ class OpTable {
       const want = v.getUint32(L["fuse_conn_info.want"]);
       // Writes are cached and merged by the kernel; we see fewer, larger writes.
       let add = capable & L.FUSE_CAP_WRITEBACK_CACHE;
+      this.noOpendir = (capable & L.FUSE_CAP_NO_OPENDIR_SUPPORT) !== 0;
       // ACLs come with xattrs: the kernel checks them; we keep them and apply the umask
       // ourselves, since a directory's default ACL overrides it (fs/posix_acl.ts).
       if (this.xattrs) add |= capable & (L.FUSE_CAP_POSIX_ACL | L.FUSE_CAP_DONT_MASK);
@@ -108,7 +100,6 @@ class OpTable {
       if (this.onInit) queueMicrotask(this.onInit);
     });
     def("fuse_lowlevel_ops.lookup", [P, U64, P], (req, parent, name) => {
-      this.listing.lookedUp(this.tid(req), num(parent));
       this.run.serve(req, "lookup", () => h.lookup(num(parent), cString(name)), this.replyEntry(req));
     });
     def("fuse_lowlevel_ops.forget", [P, U64, U64], (req, ino, nlookup) => {
@@ -246,48 +237,34 @@ class OpTable {
       const { fh } = fileInfo(fi);
       this.run.serve(req, "fsync", () => h.fsync(num(ino), datasync !== 0, fh), this.replyOk(req));
     });
-    def("fuse_lowlevel_ops.opendir", [P, U64, P], (req, ino, fi) => {
-      const { flags } = fileInfo(fi);
-      this.run.serve(
-        req,
-        "opendir",
-        () => h.opendir(num(ino)),
-        (o) => void f.fuse_reply_open(req, fileInfoBuffer(o, flags)),
-      );
+    // No OPENDIR or RELEASEDIR: ENOSYS tells a kernel that can (5.1 on) to stop sending
+    // them, two of the four round trips a walk paid per directory (readdir keeps a
+    // reader's place in its offsets, fs/dir_positions.ts). The kernel then also keeps
+    // each directory's listing until the directory changes, as with FOPEN_CACHE_DIR.
+    def("fuse_lowlevel_ops.opendir", [P, U64, P], (req, _ino, fi) => {
+      if (this.noOpendir) return void f.fuse_reply_err(req, Errno.ENOSYS);
+      f.fuse_reply_open(req, fileInfoBuffer({ fh: 0 }, fileInfo(fi).flags));
     });
-    def("fuse_lowlevel_ops.readdir", [P, U64, USZ, I64, P], (req, ino, size, off, fi) => {
-      const { fh } = fileInfo(fi);
+    def("fuse_lowlevel_ops.readdir", [P, U64, USZ, I64, P], (req, ino, size, off) => {
       const max = num(size);
-      const start = num(off);
-      this.run.serve(
-        req,
-        "readdir",
-        () => h.readdir(num(ino), start, fh),
-        (entries) => replyDir(f, req, entries, start, max),
-      );
+      this.run.serve(req, "readdir", () => h.readdir(num(ino), num(off)), (part) => replyDir(f, req, part, max));
     });
     // With readdirplus the kernel gets each entry's attributes with the listing: a walk
-    // then makes no lookup per name. Files' attributes only for programs that use them.
-    def("fuse_lowlevel_ops.readdirplus", [P, U64, USZ, I64, P], (req, ino, size, off, fi) => {
-      const { fh } = fileInfo(fi);
-      const start = num(off);
+    // then makes no lookup per name. Tried: files' attributes only for programs that look
+    // up what they list; the kernel keeps a listing (no OPENDIR), so the next program to
+    // stat those files paid a lookup each (docs/BENCHMARKS.md).
+    def("fuse_lowlevel_ops.readdirplus", [P, U64, USZ, I64, P], (req, ino, size, off) => {
       const dir = num(ino);
-      const files = this.listing.filesWanted(this.tid(req), dir);
-      const listed = (e: DirEntryOut) => files || (e.mode & S_IFMT) === S_IFDIR ? h.listedEntry(dir, e) : undefined;
       this.run.serve(
         req,
         "readdirplus",
-        () => h.readdir(dir, start, fh),
-        (entries) => replyDirPlus(f, req, entries, start, num(size), listed),
+        () => h.readdir(dir, num(off)),
+        (part) => replyDirPlus(f, req, part, num(size), (e) => h.listedEntry(dir, e)),
       );
     });
-    def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req, ino, fi) => {
-      const { fh } = fileInfo(fi);
-      this.run.serve(req, "releasedir", () => h.releasedir(num(ino), fh), this.replyOk(req));
-    });
-    def("fuse_lowlevel_ops.fsyncdir", [P, U64, I32, P], (req, ino, datasync, fi) => {
-      const { fh } = fileInfo(fi);
-      this.run.serve(req, "fsyncdir", () => h.fsyncdir(num(ino), datasync !== 0, fh), this.replyOk(req));
+    def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req) => void f.fuse_reply_err(req, 0));
+    def("fuse_lowlevel_ops.fsyncdir", [P, U64, I32, P], (req, ino, datasync) => {
+      this.run.serve(req, "fsyncdir", () => h.fsyncdir(num(ino), datasync !== 0), this.replyOk(req));
     });
     def("fuse_lowlevel_ops.statfs", [P, U64], (req, ino) => {
       this.run.serve(req, "statfs", () => h.statfs(num(ino)), (s) => {

@@ -62,6 +62,16 @@ export interface DirEntryOut {
   mode: number;
 }
 
+/**
+ * The part of a listing a readdir replies with: the entries from index `from` on, as
+ * many as fit; entry i's offset (where a reader goes on after it) is `base + i + 1`.
+ */
+export interface ListingPart {
+  entries: DirEntryOut[];
+  from: number;
+  base: number;
+}
+
 export interface StatfsOut {
   blockSize: number;
   blocks: number;
@@ -134,17 +144,18 @@ export interface FuseHandler {
   write(ino: number, data: Uint8Array, offset: number, fh: number): Maybe<number>;
   release(ino: number, fh: number): Maybe<void>;
   fsync(ino: number, datasync: boolean, fh: number): Maybe<void>;
-  opendir(ino: number): Maybe<OpenOut>;
-  /** Entries from index `offset` on; the binding packs as many as fit. */
-  readdir(ino: number, offset: number, fh: number): Maybe<DirEntryOut[]>;
+  /**
+   * The listing after `offset` (0: from the start). No directory is opened (the kernel
+   * sends no OPENDIR, fs/fuse/op_table.ts), so the offset is all a reader has.
+   */
+  readdir(ino: number, offset: number): Maybe<ListingPart>;
   /**
    * readdirplus: an entry of `dir`'s listing the kernel takes with its attributes,
    * counted as a lookup; undefined to hand it over without (the kernel looks it up).
    */
   listedEntry(dir: number, e: DirEntryOut): EntryOut | undefined;
-  releasedir(ino: number, fh: number): Maybe<void>;
   /** Makes the directory's entries durable (a create or rename before it). */
-  fsyncdir(ino: number, datasync: boolean, fh: number): Maybe<void>;
+  fsyncdir(ino: number, datasync: boolean): Maybe<void>;
   statfs(ino: number): Maybe<StatfsOut>;
   /** `value` is the handler's own copy; `flags`: XATTR_CREATE (1), XATTR_REPLACE (2). */
   setxattr(ino: number, name: string, value: Uint8Array, flags: number): Maybe<void>;

@@ -159,6 +159,18 @@ export class FuseSession {
     }
   }
 
+  /**
+   * Tells the kernel to forget what it keeps of inode `ino` (its attributes, its pages or
+   * its listing) after a change it did not make. Not from inside a request handler: the
+   * kernel may wait on that request while it invalidates.
+   */
+  invalidate(ino: number): void {
+    if (this.se === null) return;
+    const r = this.fuse.fuse_lowlevel_notify_inval_inode(this.se, BigInt(ino), 0n, 0n);
+    // ENOENT: the kernel holds no such inode, so keeps nothing of it.
+    if (r !== 0 && r !== -2) this.log(`revfs: invalidating inode ${ino} failed: errno ${-r}`);
+  }
+
   /** Makes `serve` return (and unmount) at its next turn. */
   exit(): void {
     this.stopping = true;
