@@ -241,6 +241,7 @@ class OpTable {
     // them, two of the four round trips a walk paid per directory (readdir keeps a
     // reader's place in its offsets, fs/dir_positions.ts). The kernel then also keeps
     // each directory's listing until the directory changes, as with FOPEN_CACHE_DIR.
+    // An older kernel gets an open without a handle, and libfuse answers its RELEASEDIR.
     def("fuse_lowlevel_ops.opendir", [P, U64, P], (req, _ino, fi) => {
       if (this.noOpendir) return void f.fuse_reply_err(req, Errno.ENOSYS);
       f.fuse_reply_open(req, fileInfoBuffer({ fh: 0 }, fileInfo(fi).flags));
@@ -262,7 +263,6 @@ class OpTable {
         (part) => replyDirPlus(f, req, part, num(size), (e) => h.listedEntry(dir, e)),
       );
     });
-    def("fuse_lowlevel_ops.releasedir", [P, U64, P], (req) => void f.fuse_reply_err(req, 0));
     def("fuse_lowlevel_ops.fsyncdir", [P, U64, I32, P], (req, ino, datasync) => {
       this.run.serve(req, "fsyncdir", () => h.fsyncdir(num(ino), datasync !== 0), this.replyOk(req));
     });

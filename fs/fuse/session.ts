@@ -168,7 +168,7 @@ export class FuseSession {
     if (this.se === null) return;
     const r = this.fuse.fuse_lowlevel_notify_inval_inode(this.se, BigInt(ino), 0n, 0n);
     // ENOENT: the kernel holds no such inode, so keeps nothing of it.
-    if (r !== 0 && r !== -2) this.log(`revfs: invalidating inode ${ino} failed: errno ${-r}`);
+    if (r !== 0 && r !== -Errno.ENOENT) this.log(`revfs: invalidating inode ${ino} failed: errno ${-r}`);
   }
 
   /** Makes `serve` return (and unmount) at its next turn. */
