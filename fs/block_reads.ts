@@ -135,6 +135,6 @@ export class BlockReads {
       if (hashes.length > before) this.dirPrefetches++;
     }
     // The top records only: finding a delta's base would wait for the disk here.
-    if (hashes.length > 0) this.store.prefetchBlocks(hashes, false);
+    if (hashes.length > 0) this.store.prefetchBlocks(hashes, "top");
   }
 }

@@ -7,7 +7,9 @@
  * records are scattered: after the third 1 GiB file written and deleted in one store,
  * the next block's record came after the last one for 39% of blocks, before it for 43%.
  * So a reader of a head file in file order gets the records of its next blocks asked
- * for (VersionedStore.prefetchBlocks), in file order, whatever their addresses.
+ * for (VersionedStore.prefetchBlocks), in file order, whatever their addresses. They are
+ * found on helper threads ("ahead", sys/lmdb/map_ahead.c): found here, the B-tree's leaf
+ * pages were read one page fault at a time on the request thread.
  */
 import type { BlockHash, Ino } from "../mod.ts";
 import { ReadStreams } from "./read_streams.ts";

@@ -123,7 +123,7 @@ export class PageCache {
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
     this.loaded = new BlockReads(store, this.clean, this.pool, keep);
     // The top records only: finding a delta's base would wait for the disk here.
-    this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, false));
+    this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, "ahead"));
     // A deleted file's blocks, or those a write replaced, would otherwise sit in the
     // cache until evicted, and their buffers in memory until collected.
     store.head.onFreed((h) => this.clean.forget(hashKey(h)));

@@ -15,7 +15,7 @@ import type { GcResult } from "./maintenance/gc.ts";
 import type { OptimizeResult } from "./maintenance/optimize.ts";
 import type { StoreStats } from "./maintenance/stats.ts";
 import type { VerifyReport } from "./maintenance/verify.ts";
-import type { BlockHash, EntryType, FileEntry, Ino, Revision, RevNumber } from "./types.ts";
+import type { BlockHash, EntryType, FileEntry, Ino, PrefetchDepth, Revision, RevNumber } from "./types.ts";
 
 export type {
   AttrChange,
@@ -162,8 +162,12 @@ export interface VersionedStore {
   storedWhole(hashes: readonly BlockHash[]): boolean;
   /** readBlock as committed by now: for a reader beside a writer (the mount's loader threads). */
   loadBlock(hash: BlockHash, into?: Uint8Array): Uint8Array;
-  /** Blocks about to be loaded (loadBlock), their records asked of the disk together: a batch's delta chains are not read one page fault at a time. */
-  prefetchBlocks(hashes: readonly BlockHash[], chains?: boolean): void;
+  /**
+   * Blocks about to be read, their records asked of the disk together, as deep as
+   * `depth` says (PrefetchDepth): a batch's delta chains are not read one page fault at a
+   * time.
+   */
+  prefetchBlocks(hashes: readonly BlockHash[], depth?: PrefetchDepth): void;
   /** Block records this process has decoded to read blocks (a delta chain is several per block). */
   readonly recordsDecoded: number;
   diff(a: RevNumber, b: RevNumber): Change[];

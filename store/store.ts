@@ -30,7 +30,14 @@ import { DirTrees } from "./tree/dir_tree.ts";
 import { PageStore } from "./tree/pages.ts";
 import { RevisionLog } from "./tree/revisions.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
-import { type BlockHash, type FileEntry, RevfsError, type Revision, type RevNumber } from "./types.ts";
+import {
+  type BlockHash,
+  type FileEntry,
+  type PrefetchDepth,
+  RevfsError,
+  type Revision,
+  type RevNumber,
+} from "./types.ts";
 
 export { DEFAULT_BLOCK_SIZE, FORMAT_VERSION, type InitOptions, type OpenOptions } from "./open.ts";
 
@@ -241,9 +248,9 @@ export class Store implements VersionedStore {
     return this.parts.blocks.get(hash, into);
   }
 
-  prefetchBlocks(hashes: readonly BlockHash[], chains = true): void {
+  prefetchBlocks(hashes: readonly BlockHash[], depth: PrefetchDepth = "chains"): void {
     this.parts.records.refresh();
-    this.parts.blocks.prefetch(hashes, chains);
+    this.parts.blocks.prefetch(hashes, depth);
   }
 
   get recordsDecoded(): number {

@@ -22,6 +22,14 @@ export type RevNumber = Brand<number, "RevNumber">;
 /** An inode number of the head namespace; 1 is the root directory. */
 export type Ino = Brand<number, "Ino">;
 
+/**
+ * How far a prefetch of blocks goes: "chains", each record and its delta chain, found
+ * level by level on the calling thread (the loader threads); "top", the records named,
+ * found on the calling thread; "ahead", the records named, found and asked for on a
+ * helper thread, so the caller (the request thread) waits for no page of the B-tree.
+ */
+export type PrefetchDepth = "chains" | "top" | "ahead";
+
 export const ROOT_INO = 1 as Ino;
 
 /** FIFOs, Unix sockets and device nodes: a name, attributes, and for a device its number. */

@@ -16,6 +16,13 @@ import { dropPages, residentPages, Rng, storeTest, tempDir } from "./helpers.ts"
 
 const BS = 64 * 1024;
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, (at += p.length) - p.length);
+  return out;
+}
+
 Deno.test("head prefetch: a reader in file order gets the next 4 MiB asked for, half a window at a time", () => {
   const asked: number[][] = [];
   const p = new HeadPrefetch(BS, (hashes) => asked.push(hashes.map((h) => h[0])));
@@ -89,7 +96,38 @@ storeTest(
   },
 );
 
-Deno.test("prefetch: without chains, only the records named come into the page cache, not their bases", async () => {
+for (const depth of ["top", "ahead"] as const) {
+  Deno.test(`prefetch ${depth}: only the records named come into the page cache, not their bases`, async () => {
+    await prefetchedPages(depth);
+  });
+}
+
+storeTest("prefetch ahead: closing the store while the helper threads work on it is safe", async (ts) => {
+  const { store } = ts;
+  const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+  const data = new Rng(8).bytes(4 << 20);
+  store.head.write(ino, 0, data);
+  store.snapshot();
+  const hashes = store.entryBlocks(store.revisionTree(store.revisions().at(-1)!.rev).entry("f") as FileEntry)
+    .map(([, h]) => h);
+  await store.close();
+  for (let i = 0; i < 20; i++) {
+    dropPages(`${ts.dir}/store/data.mdb`);
+    const s = await Store.open(`${ts.dir}/store`, { readAhead: "own" });
+    for (let j = 0; j < 8; j++) s.prefetchBlocks(hashes, "ahead");
+    await s.close();
+  }
+  const s = await Store.open(`${ts.dir}/store`);
+  try {
+    const blocks = hashes.map((h) => s.readBlock(h));
+    assert.deepEqual(concat(blocks), data);
+  } finally {
+    await s.close();
+  }
+});
+
+/** Prefetches a revision's blocks at `depth` in a store whose pages were dropped; checks which pages came in. */
+async function prefetchedPages(depth: "top" | "ahead"): Promise<void> {
   const dir = await tempDir();
   try {
     const store = await Store.init(`${dir}/s`);
@@ -126,7 +164,7 @@ Deno.test("prefetch: without chains, only the records named come into the page c
     dropPages(file);
     const s = await Store.open(`${dir}/s`, { readAhead: "own" });
     try {
-      s.prefetchBlocks(hashes, false);
+      s.prefetchBlocks(hashes, depth);
       const resident = residentPages(file);
       let topsIn = 0;
       for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
@@ -144,4 +182,4 @@ Deno.test("prefetch: without chains, only the records named come into the page c
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}

@@ -26,7 +26,7 @@ import { prefetchRecords } from "./prefetch.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
-import { type BlockHash, RevfsError } from "../types.ts";
+import { type BlockHash, type PrefetchDepth, RevfsError } from "../types.ts";
 import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
 import { ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
 
@@ -183,8 +183,8 @@ export class BlockStore {
   }
 
   /** Tells the store these blocks are read next (store/blocks/prefetch.ts). */
-  prefetch(hashes: readonly BlockHash[], chains = true): void {
-    prefetchRecords(this.records, hashes, chains);
+  prefetch(hashes: readonly BlockHash[], depth: PrefetchDepth = "chains"): void {
+    prefetchRecords(this.records, hashes, depth);
   }
 
   /** `get`, always checked against the block's SHA-256 name (`verify`). */

@@ -6,15 +6,19 @@
  * disk alone: the oldest of 50 versions of a 64 MiB file took 1.6x the kernel's
  * read-around. Never throws: a record that cannot be read is left to the read to report.
  *
- * `chains` false: the records named and no more. Finding a record's base reads its first
- * page, so following chains waits for the disk at each record; a caller that must not
- * wait (the request thread) asks for the top level only.
+ * "top": the records named and no more. Finding a record's base reads its first page,
+ * so following chains waits for the disk at each record; a caller that must not wait
+ * (the request thread) asks for the top level only. "ahead": the same, found on helper
+ * threads (RecordStore.askAhead), as finding even a record's key may read a B-tree leaf
+ * from disk; where there are none, as "top".
  */
 import { deltaBaseOf } from "./block_codec.ts";
 import type { RecordStore } from "../records/records.ts";
-import type { BlockHash } from "../types.ts";
+import type { BlockHash, PrefetchDepth } from "../types.ts";
 
-export function prefetchRecords(records: RecordStore, hashes: readonly BlockHash[], chains: boolean): void {
+export function prefetchRecords(records: RecordStore, hashes: readonly BlockHash[], depth: PrefetchDepth): void {
+  if (depth === "ahead" && records.askAhead("blocks", hashes)) return;
+  const chains = depth === "chains";
   let level: readonly Uint8Array[] = hashes;
   try {
     // A valid chain is bounded (store/blocks/chains.ts); the bound stops a cycle too.

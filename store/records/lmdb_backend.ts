@@ -116,6 +116,11 @@ export class LmdbRecordStore implements RecordStore {
     }
   }
 
+  askAhead(table: Table, keys: readonly Uint8Array[]): boolean {
+    const dbi = this.dbis[table];
+    return dbi !== undefined && this.env.aheadValues(dbi, keys);
+  }
+
   peekAll(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
     // Views of LMDB's map stay where they are until a write reuses their pages.
     return this.prefetch(table, keys) ?? keys.map((k) => this.read(table, k, true));

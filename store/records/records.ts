@@ -58,6 +58,13 @@ export interface RecordStore {
    */
   prefetch(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] | undefined;
   /**
+   * `prefetch` for a thread that must not wait even for finding the values (a B-tree
+   * leaf not in memory is a read from disk): they are found and asked for on a helper
+   * thread. A value that refers to a pack is not followed into it. False, and nothing
+   * done, when there is no helper or it is busy.
+   */
+  askAhead(table: Table, keys: readonly Uint8Array[]): boolean;
+  /**
    * `peek` of several values at once (a read's blocks, decoded together): valid
    * together until the next write or until the caller yields, their pages asked of the
    * disk together where the store reads ahead itself.

@@ -15,5 +15,5 @@ fi
 mkdir -p .build
 out=.build/liblmdb.so
 gcc -O2 -fPIC -shared -DMDB_MAXKEYSIZE=0 -DMDB_USE_ROBUST=1 -w -I"$src" \
-  sys/lmdb/spare_pages.c "$src/midl.c" sys/lmdb/shared_envs.c sys/lmdb/copy_reads.c -o "$out.tmp" -lpthread
+  sys/lmdb/spare_pages.c "$src/midl.c" sys/lmdb/shared_envs.c sys/lmdb/copy_reads.c sys/lmdb/map_ahead.c -o "$out.tmp" -lpthread
 mv "$out.tmp" "$out"

@@ -92,7 +92,7 @@ export class Env {
         if (l.revfs_envs_release(ptr) === 1) l.mdb_env_close(ptr);
         throw e;
       }
-      if (l.revfs_envs_own_readahead(ptr) !== 0) env.readAhead = new ReadAhead();
+      if (l.revfs_envs_own_readahead(ptr) !== 0) env.readAhead = new ReadAhead(ptr);
       return env;
     } finally {
       l.revfs_envs_unlock();
@@ -175,6 +175,23 @@ export class Env {
     return bytesOf(value, false);
   }
 
+  /**
+   * The values of `keys` (all of one length) in table `dbi` found and asked of the disk
+   * on a helper thread (sys/lmdb/map_ahead.c), when this environment reads ahead itself:
+   * nothing here waits for a leaf page. False when not asked (the helper is busy, or
+   * the kernel reads ahead): the caller may `prefetch` here instead.
+   */
+  aheadValues(dbi: number, keys: readonly Uint8Array[]): boolean {
+    if (!this.readAhead || keys.length === 0) return false;
+    const len = keys[0].length;
+    const packed = new Uint8Array(len * keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i].length !== len) return false;
+      packed.set(keys[i], i * len);
+    }
+    return lib().revfs_ahead_values(this.ptr, dbi, packed, keys.length, len) === 0;
+  }
+
   /** Runs `fn`; the values it prefetches are asked for together at its end, in address order. */
   prefetchTogether<T>(fn: () => T): T {
     return this.readAhead ? this.readAhead.gather(fn) : fn();
@@ -192,7 +209,10 @@ export class Env {
     const l = lib();
     l.revfs_envs_lock();
     try {
-      if (l.revfs_envs_release(this.ptr) === 1) l.mdb_env_close(this.ptr);
+      if (l.revfs_envs_release(this.ptr) === 1) {
+        l.revfs_ahead_forget(this.ptr);
+        l.mdb_env_close(this.ptr);
+      }
     } finally {
       l.revfs_envs_unlock();
     }

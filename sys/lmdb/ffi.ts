@@ -44,6 +44,9 @@ const symbols = {
   revfs_envs_release: { parameters: ["pointer"], result: "i32" },
   revfs_envs_own_readahead: { parameters: ["pointer"], result: "i32" },
   revfs_envs_set_own_readahead: { parameters: ["pointer", "i32"], result: "void" },
+  revfs_ahead_range: { parameters: ["pointer", "pointer", "usize"], result: "i32" },
+  revfs_ahead_values: { parameters: ["pointer", "u32", "buffer", "u32", "u32"], result: "i32" },
+  revfs_ahead_forget: { parameters: ["pointer"], result: "void" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];

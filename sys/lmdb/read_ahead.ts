@@ -4,8 +4,12 @@
  * on these machines), or sys/lmdb itself ("own": the map MADV_RANDOM, then exactly a
  * value's pages before they are touched, and what follows when values are read in
  * address order). docs/BENCHMARKS.md, "LMDB through our own binding", has the numbers.
+ * A sequential reader's next stretch is asked for on a helper thread (map_ahead.c), which
+ * maps its pages as well: the request thread neither allocates the page cache's pages
+ * nor takes a page fault for each of them.
  */
 import { libc } from "../libc.ts";
+import { lib } from "./ffi.ts";
 
 const PAGE = 4096;
 const MADV_RANDOM = 1, MADV_WILLNEED = 3;
@@ -103,6 +107,9 @@ function willNeed(from: number, to: number): void {
  * next READ_AHEAD bytes too. One per environment per thread, as reads are.
  */
 export class ReadAhead {
+  /** `env`: the environment whose map this reads ahead (the helper thread's jobs name it). */
+  constructor(private readonly env: Deno.PointerValue) {}
+
   private lastEnd = -1;
   private streak = 0;
   private askedFrom = 0;
@@ -121,8 +128,9 @@ export class ReadAhead {
     if (this.streak >= 2) {
       // Ask for the next stretch once the reader is half way into what was asked for.
       if (asked && end < this.askedTo - READ_AHEAD / 2) return;
-      const from = asked ? this.askedTo : address;
-      willNeed(from, end + READ_AHEAD);
+      // The value read now is asked for here; what follows it, on the helper thread.
+      if (!asked) willNeed(address, end);
+      this.willNeedLater(asked ? this.askedTo : end, end + READ_AHEAD);
       if (!asked) this.askedFrom = address;
       this.askedTo = end + READ_AHEAD;
       return;
@@ -131,6 +139,13 @@ export class ReadAhead {
     willNeed(address, end);
     this.askedFrom = address;
     this.askedTo = end;
+  }
+
+  /** `willNeed` on the helper thread (sys/lmdb/map_ahead.c), which maps the pages too; here when it is busy. */
+  private willNeedLater(from: number, to: number): void {
+    const start = Math.floor(from / PAGE) * PAGE;
+    const at = Deno.UnsafePointer.create(BigInt(start));
+    if (lib().revfs_ahead_range(this.env, at, BigInt(to - start)) !== 0) willNeed(from, to);
   }
 
   /**
