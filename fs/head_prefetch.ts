@@ -42,7 +42,8 @@ export class HeadPrefetch {
    * After a read of [offset, end) of a file of `size` bytes by `reader` (a head file's
    * inode, or a name for a snapshot's file): if it continues the last read, the records
    * of the blocks up to AHEAD_BYTES past it that `wanted` names (not in memory already)
-   * are asked for, once half of what was asked is read.
+   * are asked for, once half of what was asked is read. True when the read continued
+   * the last one (the reader reads in file order).
    */
   read(
     reader: Ino | string,
@@ -50,13 +51,13 @@ export class HeadPrefetch {
     end: number,
     size: number,
     wanted: (idx: number) => BlockHash | null,
-  ): void {
+  ): boolean {
     const bs = this.blockSize;
     const stream = this.streams.follow(reader, offset, end, { next: end, askedTo: 0 });
-    if (!stream) return;
+    if (!stream) return false;
     const at = Math.ceil(end / bs);
     const ahead = AHEAD_BYTES / bs;
-    if (stream.askedTo - at > ahead / 2) return;
+    if (stream.askedTo - at > ahead / 2) return true;
     const to = Math.min(at + ahead, Math.ceil(size / bs));
     const hashes: BlockHash[] = [];
     for (let idx = Math.max(at, stream.askedTo); idx < to; idx++) {
@@ -64,9 +65,10 @@ export class HeadPrefetch {
       if (h !== null) hashes.push(h);
     }
     stream.askedTo = to;
-    if (hashes.length === 0) return;
+    if (hashes.length === 0) return true;
     this.asked += hashes.length;
     this.prefetch(hashes);
+    return true;
   }
 
   /** A file gone or rewritten: its reader's place means nothing now. */

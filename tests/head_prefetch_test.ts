@@ -96,6 +96,41 @@ storeTest(
   },
 );
 
+storeTest(
+  "head prefetch: a reader in file order leaves the blocks it read to the kernel, a random one keeps them",
+  (ts) => {
+    const { store } = ts;
+    const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    // Text: compressed records, decoded into the cache's buffers (raw ones are answered in place).
+    const data = new Rng(6).bytes(4 << 20, "text");
+    store.head.write(ino, 0, data);
+    store.commit();
+    const bs = store.blockSize;
+    const inOrder = new PageCache(store, 16 << 20);
+    // 96 KiB reads: every other one ends inside a block, which the next read starts with.
+    const step = 96 << 10;
+    let most = 0;
+    for (let at = 0; at < data.length; at += step) {
+      assert.deepEqual(readThrough(inOrder, ino, at, step), data.subarray(at, at + step));
+      most = Math.max(most, inOrder.stats().cachedBlocks);
+    }
+    assert.ok(inOrder.stats().misses >= data.length / bs, "every block was decoded here");
+    // The first two reads are no order yet; after them at most the block a read ended inside.
+    assert.ok(most <= 4, `${most} blocks kept at most`);
+    assert.ok(
+      inOrder.stats().misses < data.length / bs + 4,
+      `${inOrder.stats().misses} blocks decoded: one ended inside was decoded again`,
+    );
+    const random = new PageCache(store, 16 << 20);
+    const blocks = data.length / bs;
+    for (let i = 1; i <= 20; i++) {
+      const at = (i * 37 % blocks) * bs;
+      assert.deepEqual(readThrough(random, ino, at, bs), data.subarray(at, at + bs));
+    }
+    assert.equal(random.stats().cachedBlocks, 20, "blocks read at random are kept");
+  },
+);
+
 for (const depth of ["top", "ahead"] as const) {
   Deno.test(`prefetch ${depth}: only the records named come into the page cache, not their bases`, async () => {
     await prefetchedPages(depth);
