@@ -4,9 +4,8 @@
  * on these machines), or sys/lmdb itself ("own": the map MADV_RANDOM, then exactly a
  * value's pages before they are touched, and what follows when values are read in
  * address order). docs/BENCHMARKS.md, "LMDB through our own binding", has the numbers.
- * A sequential reader's next stretch is asked for on a helper thread (map_ahead.c), which
- * maps its pages as well: the request thread neither allocates the page cache's pages
- * nor takes a page fault for each of them.
+ * A sequential reader's next stretch is asked for on a helper thread (map_ahead.c): the
+ * request thread does not allocate the page cache's pages for it.
  */
 import { libc } from "../libc.ts";
 import { lib } from "./ffi.ts";
@@ -141,7 +140,7 @@ export class ReadAhead {
     this.askedTo = end;
   }
 
-  /** `willNeed` on the helper thread (sys/lmdb/map_ahead.c), which maps the pages too; here when it is busy. */
+  /** `willNeed` on a helper thread (sys/lmdb/map_ahead.c); here when the helpers are busy. */
   private willNeedLater(from: number, to: number): void {
     const start = Math.floor(from / PAGE) * PAGE;
     const at = Deno.UnsafePointer.create(BigInt(start));
