@@ -25,14 +25,6 @@ export class BlockReads {
     private readonly keep: (k: string, data: Uint8Array) => void,
   ) {}
 
-  /**
-   * A block's bytes; the caller must not change them. `forReply`: for a reply sent
-   * before this task yields, so a block stored as it is (raw, as incompressible data
-   * is) is answered from the store's memory, checked but neither copied nor cached: the
-   * kernel copies it once into its own page cache, which serves the file's next reads.
-   * Copied here as well, a 1 GiB file half incompressible read in 1.52-1.69 s against
-   * 1.25-1.31 (the store's file in memory; by hand, alternating).
-   */
   /** Keys of the blocks kept during `passing`. */
   private passed?: string[];
 
@@ -63,6 +55,14 @@ export class BlockReads {
     this.passed?.push(k);
   }
 
+  /**
+   * A block's bytes; the caller must not change them. `forReply`: for a reply sent
+   * before this task yields, so a block stored as it is (raw, as incompressible data
+   * is) is answered from the store's memory, checked but neither copied nor cached: the
+   * kernel copies it once into its own page cache, which serves the file's next reads.
+   * Copied here as well, a 1 GiB file half incompressible read in 1.52-1.69 s against
+   * 1.25-1.31 (the store's file in memory; by hand, alternating).
+   */
   get(h: BlockHash, forReply: boolean): Uint8Array {
     const k = hashKey(h);
     const hit = this.clean.get(k);

@@ -133,7 +133,7 @@ static int start(void) {
 	return n;
 }
 
-/* Queues a job; 0 when queued, -1 when the helper has SLOTS jobs or could not start. */
+/* Queues a job; 0 when queued, -1 when SLOTS jobs wait already or no helper could start. */
 static int add(struct job j) {
 	int rc = -1;
 	pthread_mutex_lock(&lock);
@@ -147,15 +147,15 @@ static int add(struct job j) {
 	return rc;
 }
 
-/* [addr, addr + len) of env's map asked of the disk and mapped. 0 if queued, else -1. */
+/* [addr, addr + len) of env's map asked of the disk. 0 if queued, else -1. */
 int revfs_ahead_range(MDB_env *env, void *addr, size_t len) {
 	struct job j = {env, (uintptr_t)addr, len, 0, 0, 0, NULL};
 	return add(j);
 }
 
 /*
- * The values of `n` keys of `key_len` bytes (copied) in `dbi` asked of the disk and
- * mapped, shared among the helpers. 0 if queued; -1 if not, or not all.
+ * The values of `n` keys of `key_len` bytes (copied) in `dbi` found and asked of the
+ * disk, the keys shared among the helpers. 0 if queued; -1 if not, or not all.
  */
 int revfs_ahead_values(MDB_env *env, MDB_dbi dbi, const void *keys, unsigned n, unsigned key_len) {
 	unsigned per = (n + THREADS - 1) / THREADS;
