@@ -49,8 +49,9 @@ Deno.test("mount, own read-ahead: files read in order are the bytes written, and
         assert.equal(head.stdout.split(" ")[0], want, "the head's file, read in order");
         const afterHead = await cacheStats(store);
         assert.ok(afterHead.headPrefetches > 100, `${afterHead.headPrefetches} blocks asked for ahead`);
-        // The text half of 256 blocks would be 128 kept; a reader in order leaves them.
-        assert.ok(afterHead.cachedBlocks <= 8, `${afterHead.cachedBlocks} blocks kept`);
+        // The text half of 256 blocks would be 128 kept; a reader in order leaves them (but
+        // for the reads before it is seen to be in order, and any the kernel sends out of it).
+        assert.ok(afterHead.cachedBlocks <= 32, `${afterHead.cachedBlocks} blocks kept`);
 
         dropPages(`${store}/data.mdb`);
         const direct = await sh(`dd if=${mnt}/.snapshots/${rev}/f iflag=direct bs=96k status=none | sha256sum`);
@@ -60,7 +61,7 @@ Deno.test("mount, own read-ahead: files read in order are the bytes written, and
           want,
           "the snapshot's file in 96 KiB reads, each ending inside a block",
         );
-        assert.ok((await cacheStats(store)).cachedBlocks <= 8, "nor through .snapshots");
+        assert.ok((await cacheStats(store)).cachedBlocks <= 32, "nor through .snapshots");
 
         // A reader at random keeps what it decodes: 4 KiB from each of 40 text blocks, out of order.
         const picks = Array.from({ length: 40 }, (_, i) => ((i * 37) % 128) * 2);
