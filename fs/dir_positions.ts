@@ -37,16 +37,12 @@ export class DirPositions {
    * listing is never changed in place).
    */
   part(dir: number, offset: number, list: () => DirEntryOut[]): ListingPart {
-    if (offset > 0) {
-      const gen = Math.floor(offset / POSITIONS);
-      const from = offset % POSITIONS;
-      const l = this.kept.get(dir)?.find((k) => k.gen === gen);
-      if (l) return { entries: l.entries, from, base: gen * POSITIONS };
-      const entries = list();
-      return { entries, from, base: this.generationOf(dir, entries) * POSITIONS };
-    }
+    const gen = Math.floor(offset / POSITIONS);
+    const from = offset % POSITIONS;
+    const l = offset > 0 ? this.kept.get(dir)?.find((k) => k.gen === gen) : undefined;
+    if (l) return { entries: l.entries, from, base: gen * POSITIONS };
     const entries = list();
-    return { entries, from: 0, base: this.generationOf(dir, entries) * POSITIONS };
+    return { entries, from, base: this.generationOf(dir, entries) * POSITIONS };
   }
 
   private generationOf(dir: number, entries: DirEntryOut[]): number {

@@ -1,5 +1,5 @@
 /**
- * The mount's block page cache, after wendelin.core's file pages. Five parts, one job
+ * The mount's block page cache, after wendelin.core's file pages. Six parts, one job
  * each:
  *
  * - clean blocks by content hash, shared by the head and `.snapshots`, evicted least
@@ -15,6 +15,8 @@
  *   the reads that need it. The head's blocks are stored whole, so a read of the head
  *   loads on this thread (a thread round trip costs more than the load), unless the
  *   block is loading already;
+ * - readers in file order: the records ahead of them asked for, the blocks they have
+ *   passed let go (fs/in_order_reads.ts);
  * - block buffers for reuse (fs/buffer_pool.ts).
  *
  * Clean and dirty bytes and the pool's spare buffers stay within the budget, except
@@ -39,7 +41,7 @@ import { BufferPool, spareBuffersFor } from "./buffer_pool.ts";
 import type { MemoryRelease } from "./memory_release.ts";
 import { CleanBlocks } from "./clean_blocks.ts";
 import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
-import { HeadPrefetch } from "./head_prefetch.ts";
+import { InOrderReads } from "./in_order_reads.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -90,7 +92,7 @@ export class PageCache {
   private readonly clean: CleanBlocks;
   private readonly dirty: DirtyPages;
   private readonly loads: BlockLoads;
-  private readonly headAhead: HeadPrefetch;
+  private readonly inOrder: InOrderReads;
   private readonly loaded: BlockReads;
   /** Holes and zero tails in reads; shared, never written. */
   private readonly zeros: Uint8Array;
@@ -123,7 +125,7 @@ export class PageCache {
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
     this.loaded = new BlockReads(store, this.clean, this.pool, keep);
     // The top records only: finding a delta's base would wait for the disk here.
-    this.headAhead = new HeadPrefetch(bs, (hashes) => store.prefetchBlocks(hashes, "ahead"));
+    this.inOrder = new InOrderReads(bs, this.clean, this.loaded, (hashes) => store.prefetchBlocks(hashes, "ahead"));
     // A deleted file's blocks, or those a write replaced, would otherwise sit in the
     // cache until evicted, and their buffers in memory until collected.
     store.head.onFreed((h) => this.clean.forget(hashKey(h)));
@@ -174,8 +176,7 @@ export class PageCache {
     // the loader threads. Loaded there, a 1 GiB file of the latest revision read at half
     // the speed of the same file in the head (by hand, the store's file in memory).
     if (this.loaded.storedWhole(e.size, offset, length, hashOf)) {
-      const inOrder = this.readAhead(stream, offset, e.size, length, hashOf) && stream !== "";
-      const read = inOrder ? this.passing(now, offset, Math.min(offset + length, e.size), e.size, hashOf) : now;
+      const read = this.inOrder.read(stream, offset, length, e.size, hashOf, now);
       return this.loads.whenLoaded(e.size, offset, length, hashOf, "", true, read, later);
     }
     return this.loads.whenLoaded(e.size, offset, length, hashOf, stream, false, now, later);
@@ -195,40 +196,8 @@ export class PageCache {
     const later = this.escaping(() => this.headSegmentsNow(ino, offset, length));
     // Not loaded ahead on another thread: on two cores that made cold reads slower
     // (479-507 MB/s against 591-593 inline, dd of 1 GiB, by hand). Asked of the disk ahead.
-    const inOrder = this.readAhead(ino, offset, size, length, hashOf);
-    const read = inOrder ? this.passing(now, offset, Math.min(offset + length, size), size, hashOf) : now;
+    const read = this.inOrder.read(ino, offset, length, size, hashOf, now);
     return this.loads.whenLoaded(size, offset, length, hashOf, "", true, read, later);
-  }
-
-  /**
-   * `now` for a reader in file order, which never asks for a block again once past it
-   * (the kernel keeps what it was sent): the blocks it loads are let go after its reply
-   * rather than kept (BlockReads.passing), but for a block it ends inside of, which the
-   * next read starts with (and lets go).
-   */
-  private passing(
-    now: () => Uint8Array[],
-    offset: number,
-    end: number,
-    size: number,
-    hashOf: HashOf,
-  ): () => Uint8Array[] {
-    const bs = this.store.blockSize;
-    const key = (idx: number) => {
-      const h = hashOf(idx);
-      return h === null ? undefined : hashKey(h);
-    };
-    const starts = offset % bs === 0 ? undefined : key(Math.floor(offset / bs));
-    const ends = end % bs === 0 || end === size ? undefined : key(Math.floor(end / bs));
-    return () => this.loaded.passing(now, starts === ends ? undefined : starts, ends);
-  }
-
-  /** The records of the blocks past a read in order, not cached, asked of the disk (fs/head_prefetch.ts). */
-  private readAhead(stream: Ino | string, offset: number, size: number, length: number, hashOf: HashOf): boolean {
-    return this.headAhead.read(stream, offset, Math.min(offset + length, size), size, (idx) => {
-      const h = hashOf(idx);
-      return h !== null && !this.clean.has(hashKey(h)) ? h : null;
-    });
   }
 
   /** Asks the disk for the first records of these head files (fs/block_reads.ts `prefetchStarts`). */
@@ -353,7 +322,7 @@ export class PageCache {
   /** Forgets a file that no longer exists in the head (its writes have nowhere to go). */
   drop(ino: Ino): void {
     this.dirty.drop(ino);
-    this.headAhead.forget(ino);
+    this.inOrder.forget(ino);
   }
 
   /**
@@ -400,7 +369,7 @@ export class PageCache {
       misses: this.loaded.misses,
       loads: this.loads.loads,
       readaheadLoads: this.loads.readaheadLoads,
-      headPrefetches: this.headAhead.asked,
+      headPrefetches: this.inOrder.asked,
       dirPrefetches: this.loaded.dirPrefetches,
       sharedLoads: this.loads.sharedLoads,
       loadsInFlight: this.loads.inFlight,
