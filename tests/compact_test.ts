@@ -6,7 +6,17 @@ import assert from "node:assert/strict";
 import { type BlockHash, compactStore, fileChunks, hashKey, ROOT_INO } from "../mod.ts";
 import { COMPACTING_DIR } from "../store/records/lmdb_compact.ts";
 import { Store } from "../store/store.ts";
-import { concatBytes, everyRevision, Rng, runCli, storeTest, tempDir, type TestStore } from "./helpers.ts";
+import {
+  concatBytes,
+  dropPages,
+  everyRevision,
+  residentPages,
+  Rng,
+  runCli,
+  storeTest,
+  tempDir,
+  type TestStore,
+} from "./helpers.ts";
 
 /** 40 revisions of 8 files rewritten in place and by replacement: deltas, freed pages. */
 function churn(ts: TestStore): void {
@@ -100,6 +110,54 @@ storeTest(
     const writer = await Store.open(dir, { write: true });
     await writer.close();
     assert.ok(![...Deno.readDirSync(dir)].some((e) => e.name === COMPACTING_DIR));
+  },
+);
+
+storeTest(
+  "compact: a packed record read from a store reading ahead itself has its pack asked for before it is touched",
+  async (ts) => {
+    const rng = new Rng(23);
+    const written: [BlockHash, Uint8Array][] = [];
+    ts.store.parts.records.write(() => {
+      for (let i = 0; i < 200; i++) {
+        const data = rng.bytes(9_000 + rng.int(6_000));
+        written.push([ts.store.parts.blocks.put(data)!, data]);
+      }
+    });
+    const dir = `${ts.dir}/store`;
+    await ts.store.close();
+    assert.ok((await compactStore(dir)).compacted);
+    // Where one record's bytes are in the file (stored raw: they are random), before the
+    // file's pages are dropped.
+    const [hash, data] = written[100];
+    const file = `${dir}/data.mdb`;
+    const bytes = Deno.readFileSync(file);
+    let at = -1;
+    for (let i = bytes.indexOf(data[0]); i >= 0; i = bytes.indexOf(data[0], i + 1)) {
+      if (data.subarray(0, 64).every((b, j) => bytes[i + j] === b)) {
+        at = i;
+        break;
+      }
+    }
+    assert.ok(at >= 0, "the record is stored as written");
+    const pages: number[] = [];
+    for (let p = Math.floor(at / 4096); p * 4096 < at + data.length; p++) pages.push(p);
+    dropPages(file);
+    const again = await Store.open(dir, { readAhead: "own" });
+    try {
+      const record = again.parts.records.peek("blocks", hash)!;
+      assert.ok(record.length > data.length, "a view of the record, not touched yet");
+      let resident: boolean[] = [];
+      for (const until = Date.now() + 10_000; Date.now() < until;) {
+        resident = residentPages(file);
+        if (pages.every((p) => resident[p])) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(pages.map((p) => resident[p]), pages.map(() => true), `pages ${pages} of the record`);
+      assert.deepEqual(again.readBlock(hash), data);
+    } finally {
+      await again.close();
+    }
   },
 );
 

@@ -222,6 +222,42 @@ Deno.test(
 );
 
 Deno.test(
+  "lmdb: reading ahead itself, a value of a few KiB in overflow pages is asked for whole before it is touched",
+  withEnv(async (dir) => {
+    // Values over ~2 KiB sit in overflow pages that finding them does not touch; with the
+    // kernel's read-around off, each page would otherwise be read when first touched, in turn.
+    const opts = { readOnly: false, tables: ["t"], mapBytes: MAP, readAhead: "own" as const };
+    const key = (i: number) => new Uint8Array([i]);
+    let env = lmdb.Env.open(dir, opts);
+    const txn = env.begin(false);
+    for (let i = 0; i < 64; i++) lmdb.put(txn, env.dbi("t")!, key(i), new Uint8Array(6_000).fill(i));
+    lmdb.commit(txn);
+    env.close();
+    const file = `${dir}/data.mdb`;
+    dropPages(file);
+
+    env = lmdb.Env.open(dir, opts);
+    const read = env.begin(true);
+    const mapStart = Number(Deno.UnsafePointer.value(env.map().address));
+    const value = env.view(read, env.dbi("t")!, key(40))!;
+    const at = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(value)));
+    const pages = [Math.floor((at - mapStart) / 4096), Math.floor((at - mapStart + value.length - 1) / 4096)];
+    assert.ok(pages[1] > pages[0], "the value spans two pages");
+    // Not touched: the kernel reads what was asked for in the background (or fails at 10 s).
+    let resident: boolean[] = [];
+    for (const until = Date.now() + 10_000; Date.now() < until;) {
+      resident = residentPages(file);
+      if (pages.every((p) => resident[p])) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(pages.map((p) => resident[p]), [true, true], "both of the value's pages asked for");
+    assert.equal(value[5_999], 40);
+    lmdb.abort(read);
+    env.close();
+  }),
+);
+
+Deno.test(
   "lmdb: a reader that sits idle does not hold its snapshot: freed pages are reused and the file stays small",
   withEnv(async (dir) => {
     const writer = LmdbRecordStore.open(dir, { create: true });

@@ -166,7 +166,9 @@ export class LmdbRecordStore implements RecordStore {
     txn: Txn,
     table: Table,
     ref: Uint8Array,
-    find = (packs: number, key: Uint8Array) => lmdb.get(txn, packs, key, true),
+    // A view through the environment: a pack read ahead of its own is asked of the disk
+    // in one request, not a page at a time as the record's bytes are touched.
+    find = (packs: number, key: Uint8Array) => this.env.view(txn, packs, key),
   ): Uint8Array {
     const what = `${table} record`;
     const r = decodePackRef(ref, what);

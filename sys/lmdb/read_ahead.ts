@@ -21,8 +21,18 @@ const READ_AHEAD = 8 << 20;
  * for as one range, gap included: one request of the disk, not one per value.
  */
 const MERGE_GAP = 256 << 10;
-/** Values this large are read ahead of being touched (overflow pages; smaller ones sit in a leaf page mdb_get touched). */
-const PREFETCH_MIN = 2 * PAGE;
+/** Values up to about this size sit in the leaf page with their key (LMDB's node size limit for 4 KiB pages). */
+const LEAF_VALUE_MAX = 2 * 1024;
+
+/**
+ * Whether a value's bytes lie in more than one page. Those are asked for before they are
+ * touched: LMDB keeps every value over ~2 KiB in overflow pages that finding it does not
+ * touch, and with the kernel's read-around off each page touched would be a read of its
+ * own, waited for in turn. One page is one read either way.
+ */
+function spansPages(address: number, length: number): boolean {
+  return Math.floor(address / PAGE) !== Math.floor((address + length - 1) / PAGE);
+}
 /**
  * "auto" reads ahead itself only where the kernel's read-around is large (these
  * machines: 8 MiB), and then for a data file of more than this many read-arounds.
@@ -118,7 +128,7 @@ export class ReadAhead {
 
   /** Before the `length` bytes at `address` in the map are read. */
   willRead(address: number, length: number): void {
-    if (length < PREFETCH_MIN) return;
+    if (!spansPages(address, length)) return;
     const end = address + length;
     const sequential = address >= this.lastEnd && address - this.lastEnd <= SEQUENTIAL_GAP;
     this.streak = sequential ? this.streak + 1 : 0;
@@ -153,8 +163,9 @@ export class ReadAhead {
    * read from disk together. Not a read: the sequential reader's state stays as it is.
    */
   prefetch(address: number, length: number): void {
-    // A small value shares its leaf page with its key, which finding it brought in.
-    if (length < PREFETCH_MIN / 4) return;
+    // A small value shares its leaf page with its key, which finding it brought in; a
+    // value in overflow pages is asked for even in one page, read with the batch's others.
+    if (length < LEAF_VALUE_MAX) return;
     // Already asked for, as a sequential reader's next stretch.
     if (address >= this.askedFrom && address + length <= this.askedTo) return;
     if (this.gathered) this.gathered.push([address, address + length]);
