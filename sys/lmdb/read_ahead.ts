@@ -21,6 +21,12 @@ const READ_AHEAD = 8 << 20;
  * for as one range, gap included: one request of the disk, not one per value.
  */
 const MERGE_GAP = 256 << 10;
+/**
+ * From this size on a value counts toward a reader in address order (a file's blocks:
+ * the next READ_AHEAD bytes are asked for). A smaller one, as a walk reads small files'
+ * records one after another, has only its own pages asked for.
+ */
+const SEQUENTIAL_MIN = 8 * 1024;
 /** Values up to about this size sit in the leaf page with their key (LMDB's node size limit for 4 KiB pages). */
 const LEAF_VALUE_MAX = 2 * 1024;
 
@@ -130,6 +136,11 @@ export class ReadAhead {
   willRead(address: number, length: number): void {
     if (!spansPages(address, length)) return;
     const end = address + length;
+    if (length < SEQUENTIAL_MIN) {
+      // Its own pages only: not a reader of blocks in order.
+      if (address < this.askedFrom || end > this.askedTo) willNeed(address, end);
+      return;
+    }
     const sequential = address >= this.lastEnd && address - this.lastEnd <= SEQUENTIAL_GAP;
     this.streak = sequential ? this.streak + 1 : 0;
     this.lastEnd = end;
