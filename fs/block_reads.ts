@@ -21,8 +21,8 @@ export class BlockReads {
     private readonly store: VersionedStore,
     private readonly clean: CleanBlocks,
     private readonly pool: BufferPool,
-    /** Keeps a block read among the clean ones (and evicts what no longer fits). */
-    private readonly keep: (k: string, data: Uint8Array) => void,
+    /** Adds a block to the clean blocks (`used`: by the read that loaded it) and evicts to the budget. */
+    private readonly keep: (k: string, data: Uint8Array, used: boolean) => void,
   ) {}
 
   /** Keys of the blocks kept during `passing`. */
@@ -50,8 +50,8 @@ export class BlockReads {
     }
   }
 
-  private kept(k: string, data: Uint8Array): void {
-    this.keep(k, data);
+  private kept(k: string, data: Uint8Array, used: boolean): void {
+    this.keep(k, data, used);
     this.passed?.push(k);
   }
 
@@ -77,7 +77,7 @@ export class BlockReads {
     if (into && loaded.data.buffer !== into.buffer) this.pool.giveBack(into.buffer as ArrayBuffer);
     if (loaded.inPlace) return loaded.data;
     const data = this.pool.fitted(loaded.data);
-    this.kept(k, data);
+    this.kept(k, data, true);
     return data;
   }
 
@@ -101,7 +101,7 @@ export class BlockReads {
     decoded.forEach((data, i) => {
       if (data === undefined) return;
       this.misses++;
-      this.kept(hashKey(hashes[i]), this.pool.fitted(data));
+      this.kept(hashKey(hashes[i]), this.pool.fitted(data), false);
     });
   }
 

@@ -44,6 +44,12 @@ import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 import { InOrderReads } from "./in_order_reads.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+/**
+ * The share of the budget blocks used once may hold (fs/clean_blocks.ts): twice what
+ * loads ahead of a reader may take (fs/block_loads.ts), so blocks loaded for reads still
+ * to come are not evicted before them.
+ */
+const PROBATION_SHARE = 1 / 4;
 
 /** `hashOf` asked once per block: a read asks for its blocks twice (to load, then to read). */
 function memo(hashOf: HashOf): HashOf {
@@ -119,11 +125,12 @@ export class PageCache {
       () => this.budgetBytes - this.clean.bytes - this.dirty.bytes,
       (bytes) => release?.dropped(bytes),
     );
-    this.clean = new CleanBlocks(this.pool);
-    const keep = (k: string, data: Uint8Array) => this.keep(k, data);
+    this.clean = new CleanBlocks(this.pool, budgetBytes * PROBATION_SHARE);
+    // Written out, or loaded for reads still to come: not used yet (fs/clean_blocks.ts).
+    const keep = (k: string, data: Uint8Array) => this.keep(k, data, false);
     this.dirty = new DirtyPages(store, this.pool, keep, budgetBytes / 2, (bytes) => release?.wroteOut(bytes));
     this.loads = new BlockLoads(this.clean, this.pool, keep, budgetBytes, loader);
-    this.loaded = new BlockReads(store, this.clean, this.pool, keep);
+    this.loaded = new BlockReads(store, this.clean, this.pool, (k, data, used) => this.keep(k, data, used));
     // The top records only: finding a delta's base would wait for the disk here.
     this.inOrder = new InOrderReads(bs, this.clean, this.loaded, (hashes) => store.prefetchBlocks(hashes, "ahead"));
     // A deleted file's blocks, or those a write replaced, would otherwise sit in the
@@ -131,8 +138,8 @@ export class PageCache {
     store.head.onFreed((h) => this.clean.forget(hashKey(h)));
   }
 
-  private keep(k: string, data: Uint8Array): void {
-    this.clean.add(k, data);
+  private keep(k: string, data: Uint8Array, used: boolean): void {
+    this.clean.add(k, data, used);
     this.evict();
   }
 
