@@ -2,10 +2,10 @@
  * Clean blocks, kept by content hash so the head and `.snapshots` share them. They are
  * never changed in place. Two least-recently-used lists (a segmented LRU): a block comes
  * in on probation and is protected at its second use (a block loaded or written out
- * ahead of its first read is not used yet); probation holds at most `probationBytes`,
- * and is evicted first. Blocks used once (a random reader of a large
- * file, a file written and not read back: the kernel keeps its own copy of what it
- * read or wrote) then do not fill the budget or push out blocks asked for again (a
+ * ahead of its first read is not used yet); probation holds at most `probationBytes`
+ * and is evicted first. Blocks used once (a random reader's of a large file, those of
+ * a file written and not read back: the kernel keeps its own copy of what it read or
+ * wrote) then neither fill the budget nor push out blocks asked for again (a
  * database's, whose partial writes need the rest of their block). A Map's insertion
  * order is its LRU order: a hit re-inserts.
  */
