@@ -3,7 +3,8 @@
  * stored whole), seen as readers: one that reads a file in order has the records of its
  * next blocks asked of the disk ahead (fs/head_prefetch.ts), and lets go of the blocks
  * it has passed (BlockReads.passing), since it does not ask for them again and the
- * kernel keeps what it was sent. A reader that jumps keeps what it reads.
+ * kernel keeps what it was sent. What a reader that jumps reads is kept (on probation
+ * until read again: fs/clean_blocks.ts).
  */
 import { type BlockHash, hashKey, type Ino } from "../mod.ts";
 import type { HashOf } from "./block_loads.ts";

@@ -2,8 +2,8 @@
  * The mount's block page cache, after wendelin.core's file pages. Six parts, one job
  * each:
  *
- * - clean blocks by content hash, shared by the head and `.snapshots`, evicted least
- *   recently used first (fs/clean_blocks.ts);
+ * - clean blocks by content hash, shared by the head and `.snapshots`: those used once
+ *   on probation, evicted first, the rest least recently used first (fs/clean_blocks.ts);
  * - blocks read into them on this thread, a read's compressed blocks decoded together
  *   on two threads, and the first blocks of a directory's files asked of the disk
  *   ahead of its reader (fs/block_reads.ts);
