@@ -10,7 +10,7 @@ import {
   concatBytes,
   dropPages,
   everyRevision,
-  residentPages,
+  residentWhen,
   Rng,
   runCli,
   storeTest,
@@ -147,12 +147,7 @@ storeTest(
     try {
       const record = again.parts.records.peek("blocks", hash)!;
       assert.ok(record.length > data.length, "a view of the record, not touched yet");
-      let resident: boolean[] = [];
-      for (const until = Date.now() + 10_000; Date.now() < until;) {
-        resident = residentPages(file);
-        if (pages.every((p) => resident[p])) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const resident = await residentWhen(file, (r) => pages.every((p) => r[p]));
       assert.deepEqual(pages.map((p) => resident[p]), pages.map(() => true), `pages ${pages} of the record`);
       assert.deepEqual(again.readBlock(hash), data);
     } finally {

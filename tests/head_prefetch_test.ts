@@ -12,7 +12,7 @@ import { Store } from "../store/store.ts";
 import { deltaBaseOf } from "../store/blocks/block_codec.ts";
 import { mergeRanges } from "../sys/lmdb/read_ahead.ts";
 import * as lmdb from "../sys/lmdb/mod.ts";
-import { dropPages, residentPages, Rng, storeTest, tempDir } from "./helpers.ts";
+import { dropPages, residentPages, residentWhen, Rng, storeTest, tempDir } from "./helpers.ts";
 
 const BS = 64 * 1024;
 
@@ -201,14 +201,8 @@ async function prefetchedPages(depth: "top" | "ahead"): Promise<void> {
     try {
       s.prefetchBlocks(hashes, depth);
       const resident = residentPages(file);
-      let topsIn = 0;
-      for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
-        const r = residentPages(file);
-        topsIn = tops.filter((p) => r[p]).length;
-        if (topsIn === tops.length) break;
-      }
-      assert.equal(topsIn, tops.length, "the records named came in");
-      const after = residentPages(file);
+      const after = await residentWhen(file, (r) => tops.every((p) => r[p]));
+      assert.equal(tops.filter((p) => after[p]).length, tops.length, "the records named came in");
       const basesIn = bases.filter((p) => after[p] && !resident[p]).length;
       assert.ok(basesIn < bases.length / 4, `${basesIn} of ${bases.length} base pages came in`);
     } finally {

@@ -266,6 +266,19 @@ export function residentPages(path: string): boolean[] {
   }
 }
 
+/**
+ * `path`'s resident pages once `done` says so, or after 10 s: what was asked of the disk
+ * ahead comes in in the background.
+ */
+export async function residentWhen(path: string, done: (resident: boolean[]) => boolean): Promise<boolean[]> {
+  let resident = residentPages(path);
+  for (const until = Date.now() + 10_000; !done(resident) && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 20));
+    resident = residentPages(path);
+  }
+  return resident;
+}
+
 /** Drops `path`'s clean pages from the page cache (posix_fadvise DONTNEED; no root needed). */
 export function dropPages(path: string): void {
   const c = Deno.dlopen("libc.so.6", {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as lmdb from "../sys/lmdb/mod.ts";
 import { LmdbRecordStore } from "../store/records/lmdb_backend.ts";
-import { dropPages, openAsLmdbJs, residentPages, Rng, tempDir } from "./helpers.ts";
+import { dropPages, openAsLmdbJs, residentPages, residentWhen, Rng, tempDir } from "./helpers.ts";
 
 const MAP = 2 ** 30;
 
@@ -209,12 +209,7 @@ Deno.test(
     // Eight values in order: the reader is sequential, and the next 8 MiB are asked for.
     // The kernel reads them in the background: wait until they are in (or fail at 10 s).
     const want = afterOne + 2048;
-    let after = 0;
-    for (const until = Date.now() + 10_000; Date.now() < until;) {
-      after = residentPages(file).filter(Boolean).length;
-      if (after >= want) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const after = (await residentWhen(file, (r) => r.filter(Boolean).length >= want)).filter(Boolean).length;
     assert.ok(after >= want, `${after} pages in the page cache after a sequential read of eight`);
     lmdb.abort(read);
     env.close();
@@ -244,12 +239,7 @@ Deno.test(
     const pages = [Math.floor((at - mapStart) / 4096), Math.floor((at - mapStart + value.length - 1) / 4096)];
     assert.ok(pages[1] > pages[0], "the value spans two pages");
     // Not touched: the kernel reads what was asked for in the background (or fails at 10 s).
-    let resident: boolean[] = [];
-    for (const until = Date.now() + 10_000; Date.now() < until;) {
-      resident = residentPages(file);
-      if (pages.every((p) => resident[p])) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const resident = await residentWhen(file, (r) => pages.every((p) => r[p]));
     assert.deepEqual(pages.map((p) => resident[p]), [true, true], "both of the value's pages asked for");
     assert.equal(value[5_999], 40);
     lmdb.abort(read);
