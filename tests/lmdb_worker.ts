@@ -12,7 +12,7 @@ self.onmessage = (e: MessageEvent<{ op: string; dir?: string; mapBytes?: number 
       self.postMessage({ ok: true });
     } else if (m.op === "sum") {
       const txn = env!.begin(true);
-      const v = lmdb.get(txn, env!.dbi("t")!, new Uint8Array([1]), true)!;
+      const v = env!.view(txn, env!.dbi("t")!, new Uint8Array([1]))!;
       let sum = 0;
       for (const b of v) sum += b;
       lmdb.abort(txn);

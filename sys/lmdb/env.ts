@@ -142,8 +142,9 @@ export class Env {
   }
 
   /**
-   * `get`'s view (LMDB's bytes in place, see there), its pages asked for first when
-   * this environment reads ahead itself.
+   * The value of `k` as LMDB's own bytes in place, valid while `txn` is and no write in
+   * it touches them (read-only memory: writing to it kills the process); its pages asked
+   * for first when this environment reads ahead itself.
    */
   view(txn: Ptr, dbi: number, k: Uint8Array): Uint8Array | undefined {
     if (!locate(txn, dbi, k)) return undefined;

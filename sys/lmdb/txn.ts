@@ -3,7 +3,6 @@
  * reads, writes and ranges are here. Every function takes the transaction it runs in.
  */
 import {
-  bytesOf,
   check,
   cursorCopy,
   cursorKey,
@@ -47,13 +46,9 @@ export function renew(txn: Ptr): void {
   check(lib().mdb_txn_renew(txn), "txn_renew");
 }
 
-/**
- * The value of `k`: a copy, or (`view`) LMDB's own bytes, valid while `txn` is and no
- * write in it touches them (read-only memory: writing to it kills the process).
- */
-export function get(txn: Ptr, dbi: number, k: Uint8Array, view = false): Uint8Array | undefined {
-  if (!view) return getCopy(txn, dbi, k);
-  return locate(txn, dbi, k) ? bytesOf(value, false) : undefined;
+/** A copy of the value of `k` (a view of LMDB's own bytes: Env.view, which reads ahead). */
+export function get(txn: Ptr, dbi: number, k: Uint8Array): Uint8Array | undefined {
+  return getCopy(txn, dbi, k);
 }
 
 export function has(txn: Ptr, dbi: number, k: Uint8Array): boolean {
