@@ -64,6 +64,7 @@ export type { StoreStats } from "./store/maintenance/stats.ts";
 export type { VerifyReport } from "./store/maintenance/verify.ts";
 export {
   type BlockHash,
+  type DecodedBlock,
   type DirEntry,
   type Entry,
   type EntryType,

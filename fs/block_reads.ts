@@ -3,7 +3,7 @@
  * from the store into a pool buffer and kept there; and asked of the disk ahead of a
  * reader of a directory's files.
  */
-import { type BlockHash, type FileEntry, hashKey, type Ino, type VersionedStore } from "../mod.ts";
+import { type BlockHash, type DecodedBlock, type FileEntry, hashKey, type Ino, type VersionedStore } from "../mod.ts";
 import type { HashOf } from "./block_loads.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type { CleanBlocks } from "./clean_blocks.ts";
@@ -14,6 +14,8 @@ const FIRST_READ_BYTES = 128 * 1024;
 export class BlockReads {
   /** Blocks read from the store on this thread. */
   misses = 0;
+  /** Of those, blocks decoded on the helper thread ahead of their read (`decodeAhead`). */
+  decodedAhead = 0;
   /** Files whose first blocks were asked for ahead of a reader of their directory. */
   dirPrefetches = 0;
 
@@ -94,7 +96,10 @@ export class BlockReads {
    * decoding them one by one was a third of a sequential read's time.
    */
   getTogether(size: number, offset: number, length: number, hashOf: HashOf, pages?: Map<number, Uint8Array>): void {
-    const wanted = this.uncached(size, offset, length, hashOf, pages);
+    let wanted = this.uncached(size, offset, length, hashOf, pages);
+    if (this.keepAhead(this.store.collectDecodedAhead([...wanted.values()]), wanted)) {
+      wanted = this.uncached(size, offset, length, hashOf, pages);
+    }
     if (wanted.size < 2) return;
     const hashes = [...wanted.values()];
     const decoded = this.store.readBlocksForReply(hashes, () => this.pool.take());
@@ -103,6 +108,41 @@ export class BlockReads {
       this.misses++;
       this.kept(hashKey(hashes[i]), this.pool.fitted(data), false);
     });
+  }
+
+  /**
+   * Queues the blocks of `reads` reads of `length` bytes from `offset` of a file of
+   * `size` bytes, those not cached (nor dirty: `hashOf` gives null), to be decoded on
+   * the helper thread (store.decodeBlocksAhead) while this thread answers the reads
+   * before: the next reads of a reader in file order. One batch a read, so that a read
+   * waits for its own blocks only; the `getTogether` of the read keeps them.
+   */
+  decodeAhead(size: number, offset: number, length: number, reads: number, hashOf: HashOf): void {
+    for (let at = offset; at < size && at < offset + reads * length; at += length) {
+      const hashes = [...this.uncached(size, at, length, hashOf).values()];
+      this.store.decodeBlocksAhead(hashes, () => this.pool.take());
+    }
+  }
+
+  /**
+   * Blocks decoded ahead, kept as not read yet (if no read takes them, they are the
+   * first to go); those the read `wanted` (by hash key) are let go after it as a reader
+   * in order's are (`passing`), the others kept for the reads they were decoded for.
+   * False when there were none.
+   */
+  private keepAhead(blocks: readonly DecodedBlock[], wanted: Map<string, BlockHash>): boolean {
+    for (const b of blocks) {
+      const k = hashKey(b.hash);
+      if (this.clean.has(k)) {
+        if (this.pool.isBlockBuffer(b.data)) this.pool.giveBack(b.data.buffer as ArrayBuffer);
+        continue;
+      }
+      this.misses++;
+      this.decodedAhead++;
+      if (wanted.has(k)) this.kept(k, this.pool.fitted(b.data), false);
+      else this.keep(k, this.pool.fitted(b.data), false);
+    }
+    return blocks.length > 0;
   }
 
   /** The blocks of a range that are neither dirty (`pages`) nor cached, by hash key. */

@@ -15,8 +15,9 @@
  *   the reads that need it. The head's blocks are stored whole, so a read of the head
  *   loads on this thread (a thread round trip costs more than the load), unless the
  *   block is loading already;
- * - readers in file order: the records ahead of them asked for, the blocks they have
- *   passed let go (fs/in_order_reads.ts);
+ * - readers in file order: the records ahead of them asked for, their next reads'
+ *   compressed blocks decoded on the helper thread, the blocks they have passed let go
+ *   (fs/in_order_reads.ts);
  * - block buffers for reuse (fs/buffer_pool.ts).
  *
  * Clean and dirty bytes and the pool's spare buffers stay within the budget, except
@@ -79,6 +80,8 @@ export interface PageCacheStats {
   readaheadLoads: number;
   /** Blocks of head files read in order whose records were asked of the store ahead (fs/head_prefetch.ts). */
   headPrefetches: number;
+  /** Of `misses`, blocks decoded on the helper thread ahead of a reader in file order (fs/in_order_reads.ts). */
+  decodedAhead: number;
   /** Files whose first blocks were asked for ahead of a reader of their directory (fs/dir_read_ahead.ts). */
   dirPrefetches: number;
   /** Reads that waited for a load another read had started. */
@@ -377,6 +380,7 @@ export class PageCache {
       loads: this.loads.loads,
       readaheadLoads: this.loads.readaheadLoads,
       headPrefetches: this.inOrder.asked,
+      decodedAhead: this.loaded.decodedAhead,
       dirPrefetches: this.loaded.dirPrefetches,
       sharedLoads: this.loads.sharedLoads,
       loadsInFlight: this.loads.inFlight,

@@ -15,7 +15,16 @@ import type { GcResult } from "./maintenance/gc.ts";
 import type { OptimizeResult } from "./maintenance/optimize.ts";
 import type { StoreStats } from "./maintenance/stats.ts";
 import type { VerifyReport } from "./maintenance/verify.ts";
-import type { BlockHash, EntryType, FileEntry, Ino, PrefetchDepth, Revision, RevNumber } from "./types.ts";
+import type {
+  BlockHash,
+  DecodedBlock,
+  EntryType,
+  FileEntry,
+  Ino,
+  PrefetchDepth,
+  Revision,
+  RevNumber,
+} from "./types.ts";
 
 export type {
   AttrChange,
@@ -155,6 +164,18 @@ export interface VersionedStore {
    * for the rest, which readBlockForReply serves (a raw block in place, say).
    */
   readBlocksForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[];
+  /**
+   * Queues the compressed ones of these blocks to be decoded on a helper thread, into
+   * buffers `into` gives, while the caller goes on: a reader in file order's next
+   * reads, decoded while this one is answered. `collectDecodedAhead` takes them. Does
+   * nothing where blocks are decoded on one thread only.
+   */
+  decodeBlocksAhead(hashes: readonly BlockHash[], into: () => Uint8Array): void;
+  /**
+   * Blocks decodeBlocksAhead decoded: at least those of `wanted` it queued, waited for
+   * if need be (and any others it has finished).
+   */
+  collectDecodedAhead(wanted: readonly BlockHash[]): DecodedBlock[];
   /**
    * Whether these blocks are stored whole (raw or compressed, not as deltas): decoding
    * one costs one record, so a reader loses nothing by doing it on the request thread.

@@ -32,6 +32,7 @@ import { RevisionLog } from "./tree/revisions.ts";
 import { HeadView, RevisionView, type TreeView } from "./tree/tree_view.ts";
 import {
   type BlockHash,
+  type DecodedBlock,
   type FileEntry,
   type PrefetchDepth,
   RevfsError,
@@ -237,6 +238,14 @@ export class Store implements VersionedStore {
 
   readBlocksForReply(hashes: readonly BlockHash[], into: () => Uint8Array): (Uint8Array | undefined)[] {
     return this.parts.blocks.getManyForReply(hashes, into);
+  }
+
+  decodeBlocksAhead(hashes: readonly BlockHash[], into: () => Uint8Array): void {
+    this.parts.blocks.decodeAhead(hashes, into);
+  }
+
+  collectDecodedAhead(wanted: readonly BlockHash[]): DecodedBlock[] {
+    return this.parts.blocks.collectAhead(wanted);
   }
 
   storedWhole(hashes: readonly BlockHash[]): boolean {

@@ -30,6 +30,12 @@ export type Ino = Brand<number, "Ino">;
  */
 export type PrefetchDepth = "chains" | "top" | "ahead";
 
+/** A block's bytes, decoded ahead of its read (VersionedStore.decodeBlocksAhead). */
+export interface DecodedBlock {
+  hash: BlockHash;
+  data: Uint8Array;
+}
+
 export const ROOT_INO = 1 as Ino;
 
 /** FIFOs, Unix sockets and device nodes: a name, attributes, and for a device its number. */

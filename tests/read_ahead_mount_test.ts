@@ -3,7 +3,8 @@
  * as a store past 256 MiB does on these machines; the tests' small stores leave it to the
  * kernel otherwise): the next blocks' records are found on the helper threads
  * (sys/lmdb/map_ahead.c), and the blocks a reader in order has passed are not kept
- * (fs/block_reads.ts `passing`). Through the head and `.snapshots`, with reads that end
+ * (fs/block_reads.ts `passing`), and its next reads' compressed blocks are decoded on the
+ * zstd helper thread while it is answered. Through the head and `.snapshots`, with reads that end
  * inside blocks (O_DIRECT, 96 KiB each), every byte must be the one written.
  */
 import assert from "node:assert/strict";
@@ -20,7 +21,9 @@ function mixedFile(rng: Rng, blocks: number): Uint8Array {
   return data;
 }
 
-async function cacheStats(store: string): Promise<{ cachedBlocks: number; headPrefetches: number }> {
+async function cacheStats(
+  store: string,
+): Promise<{ cachedBlocks: number; headPrefetches: number; decodedAhead: number }> {
   const reply = await askMount(store, { op: "status" });
   assert.ok(reply?.ok && "status" in reply, "the mount answers status");
   return reply.status.cache;
@@ -49,6 +52,8 @@ Deno.test("mount, own read-ahead: files read in order are the bytes written, and
         assert.equal(head.stdout.split(" ")[0], want, "the head's file, read in order");
         const afterHead = await cacheStats(store);
         assert.ok(afterHead.headPrefetches > 100, `${afterHead.headPrefetches} blocks asked for ahead`);
+        // Of the 128 text blocks, those of the reads after the first few are decoded on the helper thread.
+        assert.ok(afterHead.decodedAhead > 64, `${afterHead.decodedAhead} blocks decoded ahead`);
         // The text half of 256 blocks would be 128 kept; a reader in order leaves them (but
         // for the reads before it is seen to be in order, and any the kernel sends out of it).
         assert.ok(afterHead.cachedBlocks <= 32, `${afterHead.cachedBlocks} blocks kept`);
@@ -61,7 +66,9 @@ Deno.test("mount, own read-ahead: files read in order are the bytes written, and
           want,
           "the snapshot's file in 96 KiB reads, each ending inside a block",
         );
-        assert.ok((await cacheStats(store)).cachedBlocks <= 32, "nor through .snapshots");
+        const afterSnapshot = await cacheStats(store);
+        assert.ok(afterSnapshot.cachedBlocks <= 32, "nor through .snapshots");
+        assert.ok(afterSnapshot.decodedAhead - afterHead.decodedAhead > 64, "decoded ahead through .snapshots");
 
         // A reader at random keeps what it decodes: 4 KiB from each of 40 text blocks, out of order.
         const picks = Array.from({ length: 40 }, (_, i) => ((i * 37) % 128) * 2);

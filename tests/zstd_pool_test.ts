@@ -9,7 +9,7 @@ import { ZstdPool } from "../sys/zstd_pool/zstd_pool.ts";
 import { compress, compressWithDict, initZstd } from "../store/blocks/zstd.ts";
 import { decodeBlockRecord } from "../store/blocks/block_codec.ts";
 import { PageCache } from "../fs/page_cache.ts";
-import { type BlockHash, type Ino, ROOT_INO } from "../mod.ts";
+import { type BlockHash, hashKey, type Ino, ROOT_INO } from "../mod.ts";
 import { Rng, storeTest } from "./helpers.ts";
 
 Deno.test("zstd pool: batches of every size decode right, with and without a dictionary", async () => {
@@ -57,11 +57,63 @@ Deno.test("zstd pool: a damaged frame or a short target is reported, the rest st
   assert.equal(sizes[3], a.length);
 });
 
+Deno.test("zstd pool: frames queued ahead decode while the caller goes on, waited for in any order and past the queue's size", async () => {
+  await initZstd();
+  const pool = ZstdPool.open()!;
+  const rng = new Rng(12);
+  const dict = rng.bytes(20_000, "text");
+  const blocks = Array.from({ length: 40 }, (_, i) => rng.bytes(1 + rng.int(65_536), i % 4 === 0 ? "binary" : "text"));
+  const frames = blocks.map((b, i) => i % 3 === 0 ? compressWithDict(b, dict) : compress(b));
+  const jobOf = (p: number) => ({
+    frame: frames[p],
+    dict: p % 3 === 0 ? dict : undefined,
+    into: new Uint8Array(65_536),
+  });
+  const check = (picks: number[], jobs: { into: Uint8Array }[], sizes: (number | undefined)[], what: string) =>
+    picks.forEach((p, k) => {
+      assert.equal(sizes[k], blocks[p].length, `${what}, frame ${p}`);
+      assert.deepEqual(jobs[k].into.subarray(0, sizes[k]), blocks[p], `${what}, frame ${p}`);
+    });
+  for (let round = 0; round < 100; round++) {
+    // A few batches queued, a batch decoded at once among them, then the queued ones
+    // waited for newest first: each wait must take only frames that are done.
+    const queued = Array.from({ length: 1 + rng.int(4) }, () => {
+      const picks = Array.from({ length: 1 + rng.int(16) }, () => rng.int(blocks.length));
+      const jobs = picks.map(jobOf);
+      return { picks, jobs, batch: pool.ahead(jobs) };
+    });
+    const now = Array.from({ length: rng.int(6) }, () => rng.int(blocks.length));
+    const nowJobs = now.map(jobOf);
+    check(now, nowJobs, pool.decode(nowJobs), `round ${round}, at once`);
+    for (const q of queued.reverse()) check(q.picks, q.jobs, pool.wait(q.batch), `round ${round}, ahead`);
+  }
+  // More frames than the queue holds (4,096): queueing decodes from the front to make room.
+  const small = Array.from({ length: 64 }, () => rng.bytes(100 + rng.int(400), "text"));
+  const smallFrames = small.map((b) => compress(b));
+  const many = Array.from({ length: 5_000 }, (_, i) => ({ frame: smallFrames[i % 64], into: new Uint8Array(512) }));
+  pool.wait(pool.ahead(many)).forEach((n, i) => {
+    assert.deepEqual(many[i].into.subarray(0, n), small[i % 64], `frame ${i} of 5,000 queued`);
+  });
+});
+
 /** A file whose 64 KiB blocks alternate text (zstd records) and random bytes (raw records). */
 function mixedFile(rng: Rng, blocks: number): Uint8Array {
   const data = new Uint8Array(blocks * 65_536);
   for (let i = 0; i < blocks; i++) data.set(rng.bytes(65_536, i % 2 === 0 ? "text" : "binary"), i * 65_536);
   return data;
+}
+
+/** Reads a head file through the page cache in 1 MiB reads, in order, checking each against `data`. */
+function readInOrder(cache: PageCache, ino: Ino, data: Uint8Array): void {
+  for (let at = 0; at < data.length; at += 1 << 20) {
+    const segments = cache.headSegments(ino, at, 1 << 20);
+    assert.ok(!(segments instanceof Promise));
+    let off = at;
+    for (const s of segments) {
+      assert.deepEqual(s, data.subarray(off, off + s.length), `at ${off}`);
+      off += s.length;
+    }
+  }
 }
 
 storeTest("zstd pool: a read's blocks decoded together are the bytes one by one gives; a damaged one says so", (ts) => {
@@ -84,15 +136,7 @@ storeTest("zstd pool: a read's blocks decoded together are the bytes one by one 
   // Read through the page cache in 1 MiB reads: the same bytes, the compressed blocks
   // decoded once each and kept, but for those a read in order passed (BlockReads.passing).
   const cache = new PageCache(store, 16 << 20);
-  for (let at = 0; at < data.length; at += 1 << 20) {
-    const segments = cache.headSegments(ino as Ino, at, 1 << 20);
-    assert.ok(!(segments instanceof Promise));
-    let off = at;
-    for (const s of segments) {
-      assert.deepEqual(s, data.subarray(off, off + s.length), `at ${off}`);
-      off += s.length;
-    }
-  }
+  readInOrder(cache, ino as Ino, data);
   assert.equal(cache.stats().misses, hashes.length, "each block read from the store once");
   assert.equal(cache.stats().cachedBlocks, kinds.slice(0, 16).filter((k) => k === "zstd").length, "the first read's");
 
@@ -106,6 +150,47 @@ storeTest("zstd pool: a read's blocks decoded together are the bytes one by one 
     /corrupt, its zstd record does not decode/,
   );
   store.parts.records.write(() => store.parts.records.put("blocks", hashes[zi], original));
+});
+
+storeTest("zstd pool: a reader in file order has its next reads' blocks decoded ahead, each once, and right", (ts) => {
+  const { store } = ts;
+  const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+  const data = mixedFile(new Rng(13), 128); // 8 MiB, half of it zstd records
+  store.head.write(ino, 0, data);
+  store.commit();
+  const cache = new PageCache(store, 16 << 20);
+  const before = store.recordsDecoded;
+  readInOrder(cache, ino as Ino, data);
+  const stats = cache.stats();
+  // Reads 3 to 8 (the first two start the reader off) have their 48 text blocks decoded ahead.
+  assert.equal(stats.decodedAhead, 48, "blocks decoded ahead of their reads");
+  assert.equal(store.recordsDecoded - before, 128, "each block's record decoded once");
+  assert.equal(stats.misses, 128);
+});
+
+storeTest("zstd pool: blocks queued ahead are waited for before a write begins, and come out right after it", (ts) => {
+  const { store } = ts;
+  const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+  const data = mixedFile(new Rng(14), 16);
+  store.head.write(ino, 0, data);
+  store.commit();
+  const f = store.head.inode(ino);
+  assert.ok(f?.type === "file");
+  const hashes = Array.from({ length: 16 }, (_, i) => store.head.blockHash(f, i)!);
+  store.decodeBlocksAhead(hashes, () => new Uint8Array(store.blockSize));
+  // The file rewritten and its old blocks' records deleted: a write the queued frames (views
+  // of the store's map) must not outlive.
+  store.head.write(ino, 0, mixedFile(new Rng(15), 16));
+  store.parts.records.write(() => {
+    for (const h of hashes) store.parts.records.del("blocks", h);
+  });
+  const got = store.collectDecodedAhead([]);
+  assert.equal(got.length, 8, "the text blocks, ended by the write and handed out after it");
+  for (const b of got) {
+    const i = hashes.findIndex((h) => hashKey(h) === hashKey(b.hash));
+    assert.deepEqual(b.data, data.subarray(i * 65_536, (i + 1) * 65_536), `block ${i}`);
+  }
+  assert.deepEqual(store.collectDecodedAhead(hashes), [], "each handed out once");
 });
 
 storeTest("zstd pool: without the library (REVFS_ZSTD=wasm) every block is left to the one-by-one path", (ts) => {

@@ -36,6 +36,8 @@ export class LmdbRecordStore implements RecordStore {
   /** `writeLater` changes not committed yet; empty while a transaction applies them. */
   private readonly pending = new PendingWrites();
   private hooks?: { during(): void; after(): void };
+  /** Open `holdViews`: each one's `end`, and its release. */
+  private readonly holds = new Set<{ end(): void; release(): void }>();
 
   private constructor(private readonly env: lmdb.Env, private readonly dir: string) {
     const dbis = {} as Record<Table, number | undefined>;
@@ -58,11 +60,11 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
-    return this.read(table, key, false);
+    return this.read(table, key, "copy");
   }
 
   peek(table: Table, key: Uint8Array): Uint8Array | undefined {
-    return this.read(table, key, true);
+    return this.read(table, key, "view");
   }
 
   /** The transaction reads go through: the write transaction inside one, else the snapshot. */
@@ -70,19 +72,26 @@ export class LmdbRecordStore implements RecordStore {
     return this.writeTxn ?? this.snapshot.txn();
   }
 
-  /** A value, pending or committed; `view`: LMDB's bytes in place instead of a copy. */
-  private read(table: Table, key: Uint8Array, view: boolean): Uint8Array | undefined {
+  /**
+   * A value, pending or committed: a copy, or LMDB's bytes in place ("view"; "asked":
+   * its pages were asked of the disk already).
+   */
+  private read(table: Table, key: Uint8Array, how: "copy" | "view" | "asked"): Uint8Array | undefined {
     const p = this.pending.get(table, key);
     if (p !== undefined) return p ?? undefined;
     const dbi = this.dbis[table];
     if (dbi === undefined) return undefined;
     try {
       const txn = this.txn();
-      const value = view ? this.env.view(txn, dbi, key) : this.env.copy(txn, dbi, key);
+      const value = how === "copy"
+        ? this.env.copy(txn, dbi, key)
+        : how === "view"
+        ? this.env.view(txn, dbi, key)
+        : this.env.viewAsked(txn, dbi, key);
       if (value === undefined) return undefined;
       if (PACKED_TABLES.has(table) && isPackRef(value)) {
         const bytes = this.unpacked(txn, table, value);
-        return view ? bytes : copyBytes(bytes);
+        return how === "copy" ? copyBytes(bytes) : bytes;
       }
       return value;
     } catch (e) {
@@ -121,9 +130,34 @@ export class LmdbRecordStore implements RecordStore {
     return dbi !== undefined && this.env.aheadValues(dbi, keys);
   }
 
-  peekAll(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
+  peekAll(table: Table, keys: readonly Uint8Array[], asked = false): (Uint8Array | undefined)[] {
     // Views of LMDB's map stay where they are until a write reuses their pages.
-    return this.prefetch(table, keys) ?? keys.map((k) => this.read(table, k, true));
+    if (asked) return keys.map((k) => this.read(table, k, "asked"));
+    return this.prefetch(table, keys) ?? keys.map((k) => this.read(table, k, "view"));
+  }
+
+  holdViews(end: () => void): (() => void) | undefined {
+    if (this.writeTxn) return undefined;
+    const held = this.snapshot.hold();
+    const hold = {
+      end,
+      release: () => {
+        if (this.holds.delete(hold)) held.done();
+      },
+    };
+    this.holds.add(hold);
+    return hold.release;
+  }
+
+  /** Ends every `holdViews` still open: its `end`, then its release. */
+  private endHolds(): void {
+    for (const hold of [...this.holds]) {
+      try {
+        hold.end();
+      } finally {
+        hold.release();
+      }
+    }
   }
 
   has(table: Table, key: Uint8Array): boolean {
@@ -222,6 +256,7 @@ export class LmdbRecordStore implements RecordStore {
   write<T>(fn: () => T): T {
     if (this.inWrite) return fn();
     killPoint();
+    this.endHolds();
     // Pending changes commit first, in the same transaction; they stay pending if it fails.
     const taken = this.pending.size > 0 ? this.pending.take() : undefined;
     this.inWrite = "now";
@@ -307,6 +342,7 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   close(): Promise<void> {
+    this.endHolds();
     this.snapshot.close();
     this.env.close();
     return Promise.resolve();

@@ -67,9 +67,19 @@ export interface RecordStore {
   /**
    * `peek` of several values at once (a read's blocks, decoded together): valid
    * together until the next write or until the caller yields, their pages asked of the
-   * disk together where the store reads ahead itself.
+   * disk together where the store reads ahead itself, unless `asked` (already, by
+   * `askAhead`: asked again here, they cost the caller a system call each).
    */
-  peekAll(table: Table, keys: readonly Uint8Array[]): (Uint8Array | undefined)[];
+  peekAll(table: Table, keys: readonly Uint8Array[], asked?: boolean): (Uint8Array | undefined)[];
+  /**
+   * Keeps the views read since the caller last yielded (outside a write) valid across
+   * yields until the function it returns is called: for work on another thread that
+   * reads them after this task. No write begins while they are held: before one, `end`
+   * is called, and must be done with them when it returns (a hold left open through a
+   * long run of writes would keep every page they free from reuse, and the file would
+   * grow). Undefined inside a write, whose views a later change in it may move.
+   */
+  holdViews(end: () => void): (() => void) | undefined;
   has(table: Table, key: Uint8Array): boolean;
   /** Only inside `write`. Key and value are copied (or stored) before it returns: the caller may reuse them. */
   put(table: Table, key: Uint8Array, value: Uint8Array): void;

@@ -152,6 +152,15 @@ export class Env {
   }
 
   /**
+   * `view` of a value whose pages were asked of the disk already (read ahead of a
+   * reader in order): nothing asked again, and the sequential reader's place kept.
+   */
+  viewAsked(txn: Ptr, dbi: number, k: Uint8Array): Uint8Array | undefined {
+    if (!locate(txn, dbi, k)) return undefined;
+    return bytesOf(value, false);
+  }
+
+  /**
    * `get`'s copy, its pages asked for first when this environment reads ahead itself.
    * Cheaper than a view and a copy of it for a small value: no ArrayBuffer is made over
    * LMDB's memory (5 us a call here).

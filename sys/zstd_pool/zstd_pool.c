@@ -1,13 +1,16 @@
 /*
- * Decodes a batch of zstd frames on two threads: the caller's and one helper thread.
- * revfs's request thread calls zp_decode with a read's compressed blocks and returns
- * when all are decoded; the helper takes frames from the same batch meanwhile. A Deno
- * worker cannot do this: a message between threads costs about a millisecond here
- * (docs/BENCHMARKS.md), ten blocks' decoding, and this needs none.
+ * Decodes zstd frames on two threads: the caller's and one helper thread. Frames are
+ * queued in order (zp_push) and taken from the front by whichever thread is free; a
+ * caller that waits for its frames (zp_wait) takes frames from the front itself until
+ * its own are all taken. revfs's request thread queues a read's compressed blocks and
+ * waits for them at once (zp_decode), or queues the next reads' blocks of a reader in
+ * file order and waits for them only when those reads come: the helper decodes them
+ * meanwhile, while the request thread answers. A Deno worker cannot do this: a message
+ * between threads costs about a millisecond here (docs/BENCHMARKS.md), ten blocks'
+ * decoding, and this needs none.
  *
- * The helper spins briefly after a batch, then sleeps on a futex; a batch that comes
- * while it sleeps starts on the caller's thread alone. libzstd is opened at zp_start,
- * so building this needs no zstd headers.
+ * The helper spins briefly after the queue empties, then sleeps on a futex. libzstd is
+ * opened at zp_start, so building this needs no zstd headers.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -29,14 +32,16 @@ struct zp_job {
   void *dst;
   uint64_t dst_cap;
   uint64_t result; /* the content size when it decoded to exactly that, else ZP_FAILED */
-  uint64_t unused;
+  _Atomic uint64_t done; /* 0 until `result` is set */
 };
 
 #define ZP_FAILED UINT64_MAX
-/* How long the helper waits for the next batch before it sleeps: longer spins took the
+/* How long the helper waits for more frames before it sleeps: longer spins took the
    core a reader and the kernel need (1 ms: 1 GiB read with the store's file in memory,
    0.94 -> 1.12-1.14 s). */
 #define SPIN_NS 20000
+/* Frames queued at most; a caller that would queue more first decodes from the front. */
+#define QUEUE 4096
 
 typedef size_t (*decompress_fn)(void *, void *, size_t, const void *, size_t);
 typedef size_t (*decompress_dict_fn)(void *, void *, size_t, const void *, size_t, const void *, size_t);
@@ -50,21 +55,20 @@ static is_error_fn zstd_is_error;
 static content_size_fn zstd_content_size;
 static create_dctx_fn zstd_create_dctx;
 
-static struct zp_job *batch;
 /*
- * The batch's frames are claimed through one word: its size (bits 32-47) and the next
- * frame to take (bits 0-31). A thread reads `batch` only after claiming a frame of it,
- * and a new batch is set only once every frame of the last one is done, so the claim
- * pins the batch.
+ * The queue: frames [head, tail) wait, slot i % QUEUE holding frame i. A thread takes
+ * the front frame by moving `head` past it (compare-and-swap); only a caller holding
+ * `callers` adds frames, and only to slots no frame waits in.
  */
-static _Atomic uint64_t claims;
-static _Atomic uint32_t jobs_done;
-/* Bumped for each batch; the helper sleeps on it. */
+static struct zp_job *queue[QUEUE];
+static _Atomic uint64_t head;
+static _Atomic uint64_t tail;
+/* Bumped when frames are queued; the helper sleeps on it. */
 static _Atomic uint32_t generation;
 static void *caller_dctx;
 static int started;
-/* One batch at a time: a second caller (another Deno worker of the process) waits. */
-static pthread_mutex_t one_caller = PTHREAD_MUTEX_INITIALIZER;
+/* One caller at a time (another Deno worker of the process waits). */
+static pthread_mutex_t callers = PTHREAD_MUTEX_INITIALIZER;
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t value) {
   syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
@@ -82,40 +86,39 @@ static uint64_t now_ns(void) {
 
 static void decode(void *dctx, struct zp_job *j) {
   unsigned long long expected = zstd_content_size(j->src, j->src_len);
-  if (expected > j->dst_cap) { /* also unknown (-1) and error (-2) */
-    j->result = ZP_FAILED;
-    return;
+  uint64_t result = ZP_FAILED;
+  if (expected <= j->dst_cap) { /* also rules out unknown (-1) and error (-2) */
+    size_t n = j->dict ? zstd_decompress_dict(dctx, j->dst, j->dst_cap, j->src, j->src_len, j->dict, j->dict_len)
+                       : zstd_decompress(dctx, j->dst, j->dst_cap, j->src, j->src_len);
+    if (!zstd_is_error(n) && n == expected) result = n;
   }
-  size_t n = j->dict ? zstd_decompress_dict(dctx, j->dst, j->dst_cap, j->src, j->src_len, j->dict, j->dict_len)
-                     : zstd_decompress(dctx, j->dst, j->dst_cap, j->src, j->src_len);
-  j->result = zstd_is_error(n) || n != expected ? ZP_FAILED : n;
+  j->result = result;
+  atomic_store_explicit(&j->done, 1, memory_order_release);
 }
 
-/* Takes frames from the current batch until none is left. */
-static void take_jobs(void *dctx) {
-  uint64_t c = atomic_load_explicit(&claims, memory_order_acquire);
+/* Takes the front frame and decodes it; 0 when none waits. */
+static int take_one(void *dctx) {
+  uint64_t h = atomic_load_explicit(&head, memory_order_acquire);
   for (;;) {
-    if ((c & 0xffffffffu) >= (c >> 32)) return;
-    if (!atomic_compare_exchange_weak_explicit(&claims, &c, c + 1, memory_order_acquire, memory_order_acquire)) {
-      continue;
+    if (h >= atomic_load_explicit(&tail, memory_order_acquire)) return 0;
+    struct zp_job *j = queue[h % QUEUE];
+    /* Read before the claim: once `head` moves past h a caller may fill the slot again. */
+    if (atomic_compare_exchange_weak_explicit(&head, &h, h + 1, memory_order_acq_rel, memory_order_acquire)) {
+      decode(dctx, j);
+      return 1;
     }
-    decode(dctx, &batch[c & 0xffffffffu]);
-    atomic_fetch_add_explicit(&jobs_done, 1, memory_order_release);
-    c = atomic_load_explicit(&claims, memory_order_acquire);
   }
 }
 
 static void *helper(void *arg) {
   void *dctx = arg;
-  uint32_t seen = 0;
   for (;;) {
+    uint32_t g = atomic_load_explicit(&generation, memory_order_acquire);
+    if (take_one(dctx)) continue;
     uint64_t until = now_ns() + SPIN_NS;
-    uint32_t g;
-    while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen) {
-      if (now_ns() > until) futex_wait(&generation, seen);
+    while (atomic_load_explicit(&generation, memory_order_acquire) == g) {
+      if (now_ns() > until) futex_wait(&generation, g);
     }
-    seen = g;
-    take_jobs(dctx);
   }
   return NULL;
 }
@@ -146,26 +149,53 @@ static int start(void) {
 
 /* Opens libzstd and starts the helper thread; 0 when ready (again: 0 at once). */
 int zp_start(void) {
-  pthread_mutex_lock(&one_caller);
+  pthread_mutex_lock(&callers);
   int rc = start();
-  pthread_mutex_unlock(&one_caller);
+  pthread_mutex_unlock(&callers);
   return rc;
 }
 
+/* Waits until every one of the `n` frames at `jobs` is done, decoding frames from the front meanwhile. */
+static void wait_for(struct zp_job *jobs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    while (!atomic_load_explicit(&jobs[i].done, memory_order_acquire)) {
+      /* Frames queued before these are taken first; none left: the helper has the last. */
+      take_one(caller_dctx);
+    }
+  }
+}
+
 /*
- * Decodes `n` frames (at most 65,535), sharing them with the helper; returns when every
- * one is done.
+ * Queues `n` frames and returns at once; the helper starts on them. `jobs`, their
+ * frames and their targets must stay as they are until zp_wait(jobs, n) returns.
  */
-void zp_decode(struct zp_job *jobs, uint32_t n) {
-  pthread_mutex_lock(&one_caller);
-  batch = jobs;
-  n &= 0xffff;
-  atomic_store_explicit(&jobs_done, 0, memory_order_relaxed);
-  atomic_store_explicit(&claims, (uint64_t)n << 32, memory_order_release);
+void zp_push(struct zp_job *jobs, uint32_t n) {
+  pthread_mutex_lock(&callers);
+  for (uint32_t i = 0; i < n; i++) {
+    atomic_store_explicit(&jobs[i].done, 0, memory_order_relaxed);
+    /* Full: make room by decoding from the front. */
+    while (atomic_load_explicit(&tail, memory_order_relaxed) - atomic_load_explicit(&head, memory_order_acquire) >=
+           QUEUE) {
+      take_one(caller_dctx);
+    }
+    uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed);
+    queue[t % QUEUE] = &jobs[i];
+    atomic_store_explicit(&tail, t + 1, memory_order_release);
+  }
   atomic_fetch_add_explicit(&generation, 1, memory_order_release);
   futex_wake(&generation);
-  take_jobs(caller_dctx);
-  while (atomic_load_explicit(&jobs_done, memory_order_acquire) != n) {
-  }
-  pthread_mutex_unlock(&one_caller);
+  pthread_mutex_unlock(&callers);
+}
+
+/* Returns once the `n` frames at `jobs` (queued by zp_push) are done. */
+void zp_wait(struct zp_job *jobs, uint32_t n) {
+  pthread_mutex_lock(&callers);
+  wait_for(jobs, n);
+  pthread_mutex_unlock(&callers);
+}
+
+/* Decodes `n` frames, sharing them with the helper; returns when every one is done. */
+void zp_decode(struct zp_job *jobs, uint32_t n) {
+  zp_push(jobs, n);
+  zp_wait(jobs, n);
 }
