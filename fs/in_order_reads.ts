@@ -5,8 +5,8 @@
  * its next reads decoded on the zstd helper thread while it is answered (BlockReads
  * `decodeAhead`: the request thread decodes a sixth of them itself rather than half),
  * and lets go of the blocks it has passed (BlockReads.passing), since it does not ask
- * for them again and the kernel keeps what it was sent. What a reader that jumps reads is kept (on probation
- * until read again: fs/clean_blocks.ts).
+ * for them again and the kernel keeps what it was sent. What a reader that jumps reads
+ * is kept (on probation until read again: fs/clean_blocks.ts).
  */
 import { type BlockHash, hashKey, type Ino } from "../mod.ts";
 import type { HashOf } from "./block_loads.ts";

@@ -168,6 +168,29 @@ storeTest("zstd pool: a reader in file order has its next reads' blocks decoded 
   assert.equal(stats.misses, 128);
 });
 
+storeTest(
+  "zstd pool: a damaged record among the next reads' blocks fails its own read, not the reads that looked ahead",
+  (ts) => {
+    const { store } = ts;
+    const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    const data = mixedFile(new Rng(16), 96); // six 1 MiB reads
+    store.head.write(ino, 0, data);
+    store.commit();
+    const f = store.head.inode(ino);
+    assert.ok(f?.type === "file");
+    // A text block of the fifth read given a kind no revfs writes: decoding ahead cannot even frame it.
+    const victim = store.head.blockHash(f, 4 * 16 + 2)!;
+    const original = store.parts.records.get("blocks", victim)!.slice();
+    const bad = original.slice();
+    bad[0] = 0x7f;
+    store.parts.records.write(() => store.parts.records.put("blocks", victim, bad));
+    const cache = new PageCache(store, 16 << 20);
+    readInOrder(cache, ino as Ino, data.subarray(0, 4 << 20));
+    assert.throws(() => cache.headSegments(ino as Ino, 4 << 20, 1 << 20), /unknown block record kind 127/);
+    store.parts.records.write(() => store.parts.records.put("blocks", victim, original));
+  },
+);
+
 storeTest("zstd pool: blocks queued ahead are waited for before a write begins, and come out right after it", (ts) => {
   const { store } = ts;
   const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;

@@ -194,8 +194,15 @@ export class BlockStore {
     // The frames are views of the store's memory, read on the helper after this task.
     const release = this.records.holdViews(() => this.endAhead());
     if (!release) return;
-    // Asked of the disk ahead of the reader already (fs/head_prefetch.ts).
-    const { jobs, at } = frameJobs(this.records.peekAll("blocks", fresh, true), fresh, this.dicts, into);
+    let found: ReturnType<typeof frameJobs>;
+    try {
+      // Asked of the disk ahead of the reader already (fs/head_prefetch.ts).
+      found = frameJobs(this.records.peekAll("blocks", fresh, true), fresh, this.dicts, into);
+    } catch {
+      // A damaged record: its own read reports it, not the read that looked ahead.
+      return release();
+    }
+    const { jobs, at } = found;
     if (jobs.length === 0) return release();
     const queued = at.map((i) => fresh[i]);
     this.ahead.push({ batch: pool.ahead(jobs), hashes: queued, release });
