@@ -24,11 +24,12 @@ import { DeltaSearch } from "./delta_search.ts";
 import { frameJobs } from "./frame_jobs.ts";
 import { prefetchRecords } from "./prefetch.ts";
 import { Dictionaries } from "./dicts.ts";
-import { bytesEqual, hashKey, sha256, shortHex, trimmedLength } from "./hash.ts";
+import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
 import { type BlockHash, type DecodedBlock, type PrefetchDepth, RevfsError } from "../types.ts";
 import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
-import { type AheadBatch, ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
+import { ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
+import { DecodeAhead } from "./decode_ahead.ts";
 
 /** A delta is kept only when it is at most this fraction of the record it replaces. */
 const DELTA_GAIN = 3 / 4;
@@ -59,20 +60,14 @@ export class BlockStore {
   private twoThreads?: ZstdPool | null;
   /** Where `supersede` finds a block's delta (store/blocks/delta_search.ts). */
   private readonly deltas: DeltaSearch;
-  /**
-   * Batches queued for the helper thread (`decodeAhead`), oldest first, until
-   * `collectAhead` takes them: their blocks, and what keeps their frames' views valid.
-   */
-  private readonly ahead: { batch: AheadBatch; hashes: BlockHash[]; release: () => void }[] = [];
-  /** Hash keys of the blocks queued in `ahead`. */
-  private readonly aheadKeys = new Set<string>();
-  /** What a batch left ahead decoded, until `collectAhead` hands it out. */
-  private aheadDone: DecodedBlock[] = [];
+  /** Blocks of a reader's next reads, decoded on the helper thread (`decodeAhead`). */
+  private readonly ahead: DecodeAhead;
 
   constructor(private readonly records: RecordStore, readonly blockSize: number) {
     this.chains = new Chains(records);
     this.dicts = new Dictionaries(records);
     this.deltas = new DeltaSearch(blockSize, (h, into) => this.get(h, into));
+    this.ahead = new DecodeAhead(records, this.dicts);
   }
 
   /**
@@ -180,74 +175,17 @@ export class BlockStore {
     return out;
   }
 
-  /**
-   * Queues the zstd records among `hashes` for the helper thread, decoded into buffers
-   * `into` gives while the caller goes on (the next reads of a reader in file order,
-   * while it answers this one); `collectAhead` takes them. Blocks queued already are
-   * skipped. Nothing is queued without the two-thread decoder, or inside a write (whose
-   * views may move).
-   */
+  /** `DecodeAhead.queue`: nothing is queued without the two-thread decoder. */
   decodeAhead(hashes: readonly BlockHash[], into: () => Uint8Array): void {
     const pool = this.pool();
-    const fresh = hashes.filter((h) => !this.aheadKeys.has(hashKey(h)));
-    if (!pool || fresh.length === 0) return;
-    // The frames are views of the store's memory, read on the helper after this task.
-    const release = this.records.holdViews(() => this.endAhead());
-    if (!release) return;
-    let found: ReturnType<typeof frameJobs>;
-    try {
-      // Asked of the disk ahead of the reader already (fs/head_prefetch.ts).
-      found = frameJobs(this.records.peekAll("blocks", fresh, true), fresh, this.dicts, into);
-    } catch {
-      // A damaged record: its own read reports it, not the read that looked ahead.
-      return release();
-    }
-    const { jobs, at } = found;
-    if (jobs.length === 0) return release();
-    const queued = at.map((i) => fresh[i]);
-    this.ahead.push({ batch: pool.ahead(jobs), hashes: queued, release });
-    for (const h of queued) this.aheadKeys.add(hashKey(h));
+    if (pool) this.ahead.queue(pool, hashes, into);
   }
 
-  /**
-   * Blocks `decodeAhead` decoded: those of the batches that hold any of `wanted` (and
-   * of the batches queued before them), waiting for them to be decoded (on this thread
-   * too, if need be), and any a write made the store wait for. A frame that failed is
-   * left out: its read decodes it again and says why.
-   */
+  /** `DecodeAhead.collect`. */
   collectAhead(wanted: readonly BlockHash[]): DecodedBlock[] {
-    if (this.ahead.length > 0 && wanted.length > 0) {
-      const keys = new Set(wanted.map(hashKey));
-      let upTo = 0;
-      this.ahead.forEach((a, i) => {
-        if (a.hashes.some((h) => keys.has(hashKey(h)))) upTo = i + 1;
-      });
-      this.takeAhead(upTo);
-    }
-    const out = this.aheadDone;
-    this.aheadDone = [];
+    const out = this.ahead.collect(wanted);
+    this.decoded += out.length;
     return out;
-  }
-
-  /** Waits for every queued batch (before a write, whose frames they may be): what they decoded waits in `aheadDone`. */
-  private endAhead(): void {
-    this.takeAhead(this.ahead.length);
-  }
-
-  /** Waits for the first `n` queued batches and moves what they decoded to `aheadDone`. */
-  private takeAhead(n: number): void {
-    for (const a of this.ahead.splice(0, n)) {
-      try {
-        this.twoThreads!.wait(a.batch).forEach((size, i) => {
-          this.aheadKeys.delete(hashKey(a.hashes[i]));
-          if (size === undefined) return;
-          this.aheadDone.push({ hash: a.hashes[i], data: a.batch.jobs[i].into.subarray(0, size) });
-          this.decoded++;
-        });
-      } finally {
-        a.release();
-      }
-    }
   }
 
   /** Whether none of these blocks is a delta (a missing one is left to the read that reports it). */
