@@ -9,7 +9,7 @@ import { ZstdPool } from "../sys/zstd_pool/zstd_pool.ts";
 import { compress, compressWithDict, initZstd } from "../store/blocks/zstd.ts";
 import { decodeBlockRecord } from "../store/blocks/block_codec.ts";
 import { PageCache } from "../fs/page_cache.ts";
-import { type BlockHash, hashKey, type Ino, ROOT_INO } from "../mod.ts";
+import { type BlockHash, type FileEntry, hashKey, type Ino, ROOT_INO } from "../mod.ts";
 import { Rng, storeTest } from "./helpers.ts";
 
 Deno.test("zstd pool: batches of every size decode right, with and without a dictionary", async () => {
@@ -231,3 +231,45 @@ storeTest("zstd pool: without the library (REVFS_ZSTD=wasm) every block is left 
     Deno.env.delete("REVFS_ZSTD");
   }
 });
+
+storeTest(
+  "zstd pool: blocks looked up ahead answer storedWhole without a second lookup; a delta is still one",
+  (ts) => {
+    const { store } = ts;
+    const ino = store.head.create(ROOT_INO, "f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n }).ino;
+    const rng = new Rng(17);
+    const data = mixedFile(rng, 16);
+    store.head.write(ino, 0, data);
+    const first = store.snapshot().rev;
+    // Every block edited: the first revision's blocks become deltas on the new ones.
+    for (let off = 0; off < data.length; off += 65_536) store.head.write(ino, off + 7, rng.bytes(16));
+    const second = store.snapshot().rev;
+    const blocks = (rev: typeof first) =>
+      store.entryBlocks(store.revisionTree(rev).entry("f") as FileEntry).map(([, h]) => h);
+    const whole = blocks(second), deltas = blocks(first);
+    assert.ok(!store.storedWhole(deltas), "the first revision's blocks are deltas");
+
+    const records = store.parts.records;
+    const peek = records.peekAll.bind(records);
+    let looked = 0;
+    records.peekAll = (table, keys, asked) => {
+      looked += keys.length;
+      return peek(table, keys, asked);
+    };
+    const into = () => new Uint8Array(store.blockSize);
+    store.decodeBlocksAhead([...whole, ...deltas], into);
+    looked = 0;
+    assert.ok(store.storedWhole(whole), "raw and zstd blocks are whole");
+    assert.equal(looked, 0, "blocks looked up ahead were looked up again");
+    assert.ok(!store.storedWhole(deltas), "a delta looked up ahead was taken for a whole block");
+    assert.equal(looked, deltas.length, "deltas are looked up again");
+    // The raw blocks' answer is used once; queued ones count until their read collects them.
+    looked = 0;
+    assert.ok(store.storedWhole(whole));
+    assert.equal(looked, whole.length / 2, "raw blocks are looked up again after their read asked");
+    const got = store.collectDecodedAhead(whole);
+    assert.equal(got.length, whole.length / 2, "the zstd blocks were decoded ahead");
+    for (const b of got) assert.deepEqual(b.data, store.readBlock(b.hash));
+    records.peekAll = peek;
+  },
+);

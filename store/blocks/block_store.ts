@@ -188,9 +188,13 @@ export class BlockStore {
     return out;
   }
 
-  /** Whether none of these blocks is a delta (a missing one is left to the read that reports it). */
+  /**
+   * Whether none of these blocks is a delta (a missing one is left to the read that
+   * reports it). Those looked up ahead of their read are known already (DecodeAhead).
+   */
   storedWhole(hashes: readonly BlockHash[]): boolean {
-    return hashes.length === 0 || this.records.peekAll("blocks", hashes).every((s) => s === undefined || !isDelta(s));
+    const unknown = hashes.filter((h) => !this.ahead.isWhole(h));
+    return unknown.length === 0 || this.records.peekAll("blocks", unknown).every((s) => s === undefined || !isDelta(s));
   }
 
   /** The two-thread decoder, when there is one and reads are checked by their records alone. */
