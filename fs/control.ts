@@ -3,9 +3,9 @@
  * mount to take a snapshot or report its state, since the mount holds the store's
  * writer lock. One JSON request line, one JSON reply line.
  */
-import { RevfsError, type VersionedStore } from "../mod.ts";
+import { RevfsError, type Revision, type VersionedStore } from "../mod.ts";
 import type { MemoryReleaseStats } from "./memory_release.ts";
-import type { PageCacheStats } from "./page_cache.ts";
+import type { PageCacheStats } from "./page_cache_stats.ts";
 import { CONTROL_SOCKET, type ControlReply, type ControlRequest } from "./control_client.ts";
 import { residentMemory } from "../sys/resident_memory.ts";
 
@@ -13,10 +13,10 @@ export interface ControlTarget {
   store: VersionedStore;
   mountpoint: string;
   /**
-   * Called before a snapshot so the snapshot holds every write answered so far
-   * (askMount has already made the kernel send what its writeback cache held).
+   * Takes a snapshot holding every write answered so far (askMount has already made the
+   * kernel send what its writeback cache held).
    */
-  flush(): Promise<void>;
+  snapshot(message: string): Revision;
   pendingRequests(): number;
   cacheStats(): PageCacheStats;
   /** Looks at the memory and collections after the cache dropped buffers (fs/memory_release.ts). */
@@ -102,8 +102,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
     const req = JSON.parse(text) as ControlRequest;
     if (req.op === "snapshot") {
       const t0 = performance.now();
-      await t.flush();
-      const rev = t.store.snapshot(String(req.message ?? ""));
+      const rev = t.snapshot(String(req.message ?? ""));
       await t.store.flush();
       t.revisionAdded?.();
       state.lastSnapshotMs = performance.now() - t0;

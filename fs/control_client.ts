@@ -4,7 +4,7 @@
  */
 import { RevfsError } from "../store/types.ts";
 import { syncFilesystemOf } from "../sys/libc.ts";
-import type { PageCacheStats } from "./page_cache.ts";
+import type { PageCacheStats } from "./page_cache_stats.ts";
 
 export const CONTROL_SOCKET = "control.sock";
 

@@ -186,6 +186,11 @@ export class DirtyPages {
     return this.logged.has(ino);
   }
 
+  /** Files with writes in the store's write log. */
+  get loggedCount(): number {
+    return this.logged.size;
+  }
+
   /**
    * Makes the file's writes, and the store's uncommitted namespace changes, durable
    * through the store's write log; false when there is too much to log (the caller
@@ -245,15 +250,32 @@ export class DirtyPages {
    * logged file is written out with them: a writeout folds the whole log.
    */
   writeOut(inos: Ino[]): void {
+    this.stageWriteOut(inos)?.();
+  }
+
+  /**
+   * `writeOut`'s store half: the files' pages stored, in the caller's transaction when
+   * there is one (not a logged file's: the log folds in a commit of its own). Returns
+   * what makes them clean blocks, to call once that transaction has committed; until
+   * then they stay dirty, so a transaction that fails loses nothing.
+   */
+  stageWriteOut(inos: Ino[]): (() => void) | undefined {
     if (this.logged.size > 0) inos = [...new Set([...inos, ...this.logged])].sort((a, b) => a - b);
     const work = inos.flatMap((ino) => {
       const d = this.files.get(ino);
       return d ? [{ ino, d, pages: [...d.pages].sort((a, b) => a[0] - b[0]) }] : [];
     });
-    if (work.length === 0) return;
+    if (work.length === 0) return undefined;
     const hashes = this.store.head.writeBlocks(
       work.map(({ ino, d, pages }) => ({ ino, size: d.size, mtimeNs: d.mtimeNs, ctimeNs: d.ctimeNs, blocks: pages })),
     );
+    return () => this.wroteOutAll(work, hashes);
+  }
+
+  private wroteOutAll(
+    work: { ino: Ino; d: DirtyFile; pages: [number, Uint8Array][] }[],
+    hashes: ([number, BlockHash | null][] | undefined)[],
+  ): void {
     this.writeouts++;
     this.wroteOut(work.reduce((n, w) => n + w.pages.reduce((m, [, p]) => m + p.length, 0), 0));
     this.writeOutAt = Math.min(this.maxBytes, WRITEOUT_BYTES);

@@ -138,7 +138,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     control = serveControl({
       store,
       mountpoint: real,
-      flush: () => Promise.resolve(cache.writeOutAll()),
+      snapshot: (message) => cache.snapshot(message),
       pendingRequests: () => session.pending,
       cacheStats: () => cache.stats(),
       releaseStats: () => release.stats,

@@ -32,6 +32,7 @@ import {
   type Ino,
   rangeSegments,
   RevfsError,
+  type Revision,
   type VersionedStore,
   zeroBlock,
 } from "../mod.ts";
@@ -43,6 +44,7 @@ import type { MemoryRelease } from "./memory_release.ts";
 import { CleanBlocks } from "./clean_blocks.ts";
 import { type DirtyFile, DirtyPages } from "./dirty_pages.ts";
 import { InOrderReads } from "./in_order_reads.ts";
+import type { PageCacheStats } from "./page_cache_stats.ts";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 /**
@@ -60,40 +62,6 @@ function memo(hashOf: HashOf): HashOf {
     if (h === undefined) known.set(idx, h = hashOf(idx));
     return h;
   };
-}
-
-export interface PageCacheStats {
-  budgetBytes: number;
-  cachedBytes: number;
-  dirtyBytes: number;
-  /** Block buffers kept for reuse (fs/buffer_pool.ts), within the budget with the rest. */
-  spareBytes: number;
-  cachedBlocks: number;
-  dirtyBlocks: number;
-  dirtyFiles: number;
-  /** Blocks a read or write found cached. */
-  hits: number;
-  /** Blocks loaded on the JS thread (a write's copy of a block, or no loader threads). */
-  misses: number;
-  /** Blocks loaded on the loader threads: for a read, and ahead of reads. */
-  loads: number;
-  readaheadLoads: number;
-  /** Blocks of head files read in order whose records were asked of the store ahead (fs/head_prefetch.ts). */
-  headPrefetches: number;
-  /** Of `misses`, blocks decoded on the helper thread ahead of a reader in file order (fs/in_order_reads.ts). */
-  decodedAhead: number;
-  /** Files whose first blocks were asked for ahead of a reader of their directory (fs/dir_read_ahead.ts). */
-  dirPrefetches: number;
-  /** Reads that waited for a load another read had started. */
-  sharedLoads: number;
-  /** Loads running now. */
-  loadsInFlight: number;
-  /** Writeouts done and blocks they handed to the store (unchanged ones included). */
-  writeouts: number;
-  blocksWrittenOut: number;
-  /** Fsyncs the store's write log answered, and the bytes they logged. */
-  logs: number;
-  loggedBytes: number;
 }
 
 export class PageCache {
@@ -364,6 +332,24 @@ export class PageCache {
     if (this.dirty.fileCount === 0) return;
     this.dirty.writeOut(this.dirty.inos());
     this.evict();
+  }
+
+  /**
+   * A snapshot of the head with every write made so far. The dirty files are written out
+   * in the snapshot's own transaction: one commit, one sync, where a writeout and then a
+   * snapshot took two. Logged files first fold the write log in a commit of their own
+   * (store/head/head_log.ts), as any writeout of them does.
+   */
+  snapshot(message: string): Revision {
+    if (this.dirty.loggedCount > 0) this.writeOutAll();
+    let written: (() => void) | undefined;
+    const rev = this.store.snapshot(message, () => {
+      if (this.dirty.fileCount > 0) written = this.dirty.stageWriteOut(this.dirty.inos());
+    });
+    // Committed: the pages are clean blocks now (until then they stayed dirty).
+    written?.();
+    this.evict();
+    return rev;
   }
 
   stats(): PageCacheStats {

@@ -139,8 +139,12 @@ export interface VersionedStore {
   untag(name: string): void;
   /** Removes a revision from the log; `gc` then frees what only it used. */
   drop(rev: RevNumber): void;
-  /** Turns the head into a new immutable revision, atomically and durably. */
-  snapshot(message?: string): Revision;
+  /**
+   * Turns the head into a new immutable revision, atomically and durably. `before` runs
+   * first in the same transaction (a writeout of what a mount holds), so the snapshot
+   * and what it needed stored commit together: one sync, not two.
+   */
+  snapshot(message?: string, before?: () => void): Revision;
 
   // --- reading trees ----------------------------------------------------------
   view(spec: RevNumber | "head"): TreeView;

@@ -202,10 +202,13 @@ export class Store implements VersionedStore {
     this.transaction("drop", () => this.parts.log.remove(rev));
   }
 
-  snapshot(message = ""): Revision {
+  snapshot(message = "", before?: () => void): Revision {
     const logged = this.writer.loggedFiles();
     if (logged.length > 0) throw new Error(`snapshot while inode ${logged[0]}'s writes are only logged`);
-    return this.transaction("snapshot", () => takeSnapshot(this.parts, message));
+    return this.transaction("snapshot", () => {
+      before?.();
+      return takeSnapshot(this.parts, message);
+    });
   }
 
   // --- reading trees ----------------------------------------------------------

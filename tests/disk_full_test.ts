@@ -51,3 +51,43 @@ Deno.test("disk full: ENOSPC for writes, a failed snapshot changes nothing, and 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("disk full: a snapshot whose own writeout does not fit makes no revision and keeps the writes in the mount", async () => {
+  const dir = await tempDir("revfs-disk-full-");
+  const fs = `${dir}/fs`;
+  await Deno.mkdir(fs);
+  assert.equal((await sh(`mount -t tmpfs -o size=24m tmpfs '${fs}'`)).code, 0, "cannot mount a tmpfs");
+  try {
+    const store = `${fs}/store`, mnt = `${dir}/mnt`;
+    await withMount(store, mnt, async () => {
+      await Deno.writeTextFile(`${mnt}/a.txt`, "kept\n");
+      assert.equal((await runCli("snapshot", store)).stdout, "1\n");
+      // The tmpfs filled but for 1 MiB, then 6 MiB written with no fsync: they wait in the
+      // mount's cache (below its writeout threshold), and the snapshot must store them.
+      const free = Number((await sh(`df -B1 --output=avail '${fs}' | tail -1`)).stdout.trim());
+      const filler = await sh(`fallocate -l ${free - (1 << 20)} '${fs}/filler'`);
+      assert.equal(filler.code, 0, filler.stderr);
+      const w = await sh(
+        `dd if=/dev/urandom of='${mnt}/big' bs=1M count=6 status=none && sha256sum < '${mnt}/big'`,
+      );
+      assert.equal(w.code, 0, w.stderr);
+
+      const snap = await runCli("snapshot", store);
+      assert.equal(snap.code, 1, snap.stdout);
+      assert.match(snap.stderr, /^revfs: no space left on the filesystem of store .*; nothing was written\n$/);
+      assert.deepEqual([...Deno.readDirSync(`${mnt}/.snapshots`)].map((e) => e.name), ["1"]);
+      assert.equal((await sh(`sha256sum < '${mnt}/big'`)).stdout, w.stdout, "the failed snapshot lost writes");
+
+      await Deno.remove(`${fs}/filler`);
+      const rev = (await runCli("snapshot", store)).stdout.trim();
+      assert.equal(rev, "2");
+      assert.equal((await sh(`sha256sum < '${mnt}/.snapshots/2/big'`)).stdout, w.stdout);
+      assert.equal((await sh(`sha256sum < '${mnt}/big'`)).stdout, w.stdout);
+    });
+    const v = await runCli("verify", store);
+    assert.equal(v.code, 0, v.stderr);
+  } finally {
+    await sh(`umount -l '${fs}'`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

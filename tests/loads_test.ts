@@ -8,7 +8,7 @@ import { type BlockHash, fileChunks, type FileEntry, gather, type Ino, type RevN
 import { Store } from "../store/store.ts";
 import { BlockLoader } from "../fs/block_loader.ts";
 import { PageCache } from "../fs/page_cache.ts";
-import { type PageCacheStats } from "../fs/page_cache.ts";
+import type { PageCacheStats } from "../fs/page_cache_stats.ts";
 import { assertBytes, concatBytes, Rng, runCli, storeTest, tempDir } from "./helpers.ts";
 import { sh, withMount } from "./mount_helpers.ts";
 

@@ -202,3 +202,55 @@ storeTest(
     assertBytes(back, chunk, "the last MiB in the store");
   },
 );
+
+storeTest(
+  "page cache: a snapshot writes out the dirty files in its own transaction; a failed one leaves them dirty",
+  (ts) => {
+    const { store } = ts;
+    const cache = new PageCache(store, 64 * BS);
+    const a = newFile(store, "a"), b = newFile(store, "b");
+    const rng = new Rng(21);
+    const one = rng.bytes(5 * BS + 17), two = rng.bytes(3 * BS);
+    cache.write(a, 0, one);
+    cache.write(b, 0, two);
+    const records = store.parts.records;
+    const write = records.write.bind(records);
+    let commits = 0, depth = 0;
+    let failCommit = false;
+    records.write = <T>(fn: () => T): T => {
+      if (depth === 0) commits++;
+      depth++;
+      try {
+        return write(() => {
+          const out = fn();
+          // As a commit that finds the disk full fails: after the transaction's work.
+          if (failCommit && depth === 1) throw new Error("no space (test)");
+          return out;
+        });
+      } finally {
+        depth--;
+      }
+    };
+    const first = cache.snapshot("both");
+    assert.equal(commits, 1, "the writeout and the snapshot committed apart");
+    assert.equal(cache.stats().dirtyFiles, 0);
+    assertBytes(cache.readEntry(entryOf(store, first.rev, "a"), 0, one.length), one, "a");
+    assertBytes(cache.readEntry(entryOf(store, first.rev, "b"), 0, two.length), two, "b");
+
+    const changed = rng.bytes(2 * BS);
+    cache.write(a, BS, changed);
+    failCommit = true;
+    assert.throws(() => cache.snapshot("fails"), /no space \(test\)/);
+    failCommit = false;
+    assert.equal(store.latest()?.rev, first.rev, "a failed snapshot made a revision");
+    assert.equal(cache.stats().dirtyFiles, 1, "the failed snapshot's writeout left its pages clean");
+    const want = one.slice();
+    want.set(changed, BS);
+    assertBytes(cache.readHead(a, 0, want.length), want, "the head");
+    const second = cache.snapshot("again");
+    assertBytes(cache.readEntry(entryOf(store, second.rev, "a"), 0, want.length), want, "a again");
+    assertBytes(cache.readEntry(entryOf(store, first.rev, "a"), 0, one.length), one, "a at first");
+    records.write = write;
+    checkStoreInvariants(store);
+  },
+);
