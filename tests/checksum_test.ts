@@ -128,3 +128,25 @@ Deno.test("zstd: loading the implementations again leaves every one writing fram
     assert.deepEqual(wasm.decompress(native.compress(data)), data, `zstd-wasm of load ${i}, reading libzstd`);
   }
 });
+
+Deno.test("zstd: compressAtMost keeps its dictionary loaded, and its frames stay those a fresh load gives", async () => {
+  const { native, wasm } = await bothZstd();
+  assert.ok(native, "libzstd.so.1 is not installed");
+  const rng = new Rng(9);
+  const a = rng.bytes(40_000, "text"), b = rng.bytes(30_000, "text");
+  const blocks = Array.from({ length: 6 }, () => rng.bytes(8_000 + rng.int(20_000), "text"));
+  // Dictionaries and levels interleaved, with other dictionaries' compressions between.
+  const calls: [Uint8Array, number][] = [[a, 3], [a, 3], [b, 3], [a, 3], [a, 9], [a, 3], [b, 3], [b, 3]];
+  for (const z of [native, wasm]) {
+    calls.forEach(([dict, level], i) => {
+      const data = blocks[i % blocks.length];
+      const frame = z.compressAtMost(data, data.length, dict, level);
+      assert.ok(frame, `${z.name} call ${i}: no frame`);
+      const kept = frame.slice();
+      const fresh = z.compressWithDict(data, dict, level);
+      assert.deepEqual(kept, fresh, `${z.name} call ${i}: not the frame a fresh load gives`);
+      assert.deepEqual(z.decompressWithDict(kept, dict), data, `${z.name} call ${i}`);
+      z.compressWithDict(rng.bytes(3_000, "text"), rng.bytes(5_000, "text"));
+    });
+  }
+});
