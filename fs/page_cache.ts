@@ -8,8 +8,8 @@
  *   on two threads, and the first blocks of a directory's files asked of the disk
  *   ahead of its reader (fs/block_reads.ts);
  * - dirty pages of head files and their writeout: on fsync (that file), when dirty
- *   bytes pass 32 MiB (or half the budget), on the mount's timer, before every snapshot and at
- *   unmount (fs/dirty_pages.ts);
+ *   bytes pass 32 MiB (or half the budget), on the mount's timer, in a snapshot's own
+ *   transaction and at unmount (fs/dirty_pages.ts);
  * - loads on the loader threads, shared and read ahead (fs/block_loads.ts). A
  *   revision's block may sit at the end of a delta chain, and that decode holds up only
  *   the reads that need it. The head's blocks are stored whole, so a read of the head
