@@ -178,9 +178,19 @@ export function markdown(r: BenchResults): string {
         sizeLabel(s.gitMaxFileBytes)
       } (it reads a whole file into memory to add it).\n`,
     );
-    out.push(grid(s.treeFiles, (x) => `${num(x)} files`, "tree"));
+    // The mount's own part of revfs's snapshots, where the run measured it.
+    const own = (points: ScalePoint[], label: (x: number) => string) => {
+      const at = points.filter((p) => p.inMountMs !== undefined).map((p) => `${label(p.x)} ${ms(p.inMountMs!)}`);
+      return at.length === 0 ? [] : [
+        "",
+        `revfs, the mount's own part of those snapshots (writeout, snapshot, commit; without the command line's start), p50: ${
+          at.join(", ")
+        }.`,
+      ];
+    };
+    out.push(grid(s.treeFiles, (x) => `${num(x)} files`, "tree"), ...own(s.treeFiles, (x) => `${num(x)} files`));
     out.push("");
-    out.push(grid(s.fileBytes, sizeLabel, "sparse file"));
+    out.push(grid(s.fileBytes, sizeLabel, "sparse file"), ...own(s.fileBytes, sizeLabel));
     const peak = Math.max(...s.revfsMemory.map((m) => m.peakRssBytes));
     out.push(`\nrevfs mount peak resident set over the scaling runs: ${mib(peak)}.`);
   }

@@ -21,6 +21,11 @@ export interface ScalePoint {
   /** Median of the snapshots after each small change. */
   changeMs: number;
   runs: number[];
+  /**
+   * revfs: the median of the mount's own part of those snapshots (writeout, snapshot,
+   * commit), without the command line's process start.
+   */
+  inMountMs?: number;
 }
 
 export interface ScalingResult {
@@ -93,6 +98,7 @@ async function measure(
       initialMs: initial.get(t.name)!,
       changeMs: median(runs.get(t.name)!),
       runs: runs.get(t.name)!,
+      ...(t === revfs && revfs.inMountMs.length > 0 ? { inMountMs: median(revfs.inMountMs) } : {}),
     });
     await t.stop();
   }
