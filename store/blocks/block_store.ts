@@ -5,7 +5,8 @@
  * Reverse deltas: when a snapshot replaces a block with a newer version, the older
  * record is re-encoded as a delta on the newer one (`supersede`), so the newest
  * version of a block stays whole and history costs about what changed. Re-encoding
- * keeps the hash, so nothing that refers to the block changes.
+ * keeps the hash, so nothing that refers to the block changes. One record decoded and
+ * checked: store/blocks/record_decode.ts.
  */
 import {
   decodeBlockRecord,
@@ -16,9 +17,7 @@ import {
   isDelta,
   isRaw,
   isUnchecked,
-  type StoredBlockRecord,
 } from "./block_codec.ts";
-import { xxh3 } from "./checksum.ts";
 import { Chains } from "./chains.ts";
 import { DeltaSearch } from "./delta_search.ts";
 import { frameJobs } from "./frame_jobs.ts";
@@ -26,8 +25,9 @@ import { prefetchRecords } from "./prefetch.ts";
 import { Dictionaries } from "./dicts.ts";
 import { bytesEqual, sha256, shortHex, trimmedLength } from "./hash.ts";
 import type { RecordStore } from "../records/records.ts";
-import { type BlockHash, type DecodedBlock, type PrefetchDepth, RevfsError } from "../types.ts";
-import { compressWithDict, decompress, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
+import type { BlockHash, DecodedBlock, PrefetchDepth } from "../types.ts";
+import { compressWithDict, decompressWithDict, ZSTD_LEVEL } from "./zstd.ts";
+import { checkName, corruptBlock, decodeRecord } from "./record_decode.ts";
 import { ZstdPool } from "../../sys/zstd_pool/zstd_pool.ts";
 import { DecodeAhead } from "./decode_ahead.ts";
 
@@ -149,7 +149,7 @@ export class BlockStore {
       return { data: this.read(hash, into(), this.hashOnRead, whole), inPlace: false };
     }
     const record = decodeBlockRecord(whole, `block ${shortHex(hash)}`);
-    const data = this.decodeOne(hash, record, EMPTY, undefined, true, false);
+    const data = decodeRecord(hash, record, EMPTY, this.dicts, undefined, true, false);
     this.decoded++;
     if (record.check.by === "sha256") checkName(hash, data);
     return { data, inPlace: true };
@@ -231,7 +231,7 @@ export class BlockStore {
       const out = i === 0 ? into : this.scratch[i % 2] ??= new Uint8Array(this.blockSize);
       const stored = i === chain.length - 1 ? whole : this.stored(h);
       const record = decodeBlockRecord(stored, `block ${shortHex(h)}`);
-      data = this.decodeOne(h, record, data, out, i === 0);
+      data = decodeRecord(h, record, data, this.dicts, out, i === 0);
       this.decoded++;
       if (i === 0 && (byName || record.check.by === "sha256")) checkName(h, data);
     }
@@ -253,46 +253,6 @@ export class BlockStore {
     view = this.records.peek("blocks", hash);
     if (view === undefined) throw corruptBlock(hash, "missing from the store");
     return view;
-  }
-
-  /**
-   * One record's bytes, into `into` when it fits; `checked`: by the record's own checksum
-   * if it has one. A raw record is read in place (LMDB's memory): copied out of it unless
-   * `copyRaw` is false (`inPlace`).
-   */
-  private decodeOne(
-    h: BlockHash,
-    r: StoredBlockRecord,
-    base: Uint8Array,
-    into: Uint8Array | undefined,
-    checked: boolean,
-    copyRaw = true,
-  ): Uint8Array {
-    let data: Uint8Array;
-    try {
-      switch (r.kind) {
-        case "raw":
-          data = !copyRaw ? r.data : into ? copyInto(r.data, into) : r.data.slice();
-          break;
-        case "zstd":
-          data = decompress(r.frame, into, checked);
-          break;
-        case "zstd-dict":
-          data = decompressWithDict(r.frame, this.dicts.get(r.dictId).bytes, into, checked);
-          break;
-        case "delta":
-          data = decompressWithDict(r.frame, base, into, checked);
-          break;
-      }
-    } catch (e) {
-      if (e instanceof RevfsError) throw e;
-      const why = e instanceof Error ? e.message.replace(/^zstd \w+: /, "") : String(e);
-      throw corruptBlock(h, `corrupt, its ${r.kind} record does not decode (${why})`);
-    }
-    if (checked && r.check.by === "xxh3" && xxh3(data) !== r.check.value) {
-      throw corruptBlock(h, "corrupt, its bytes do not match their checksum");
-    }
-    return data;
   }
 
   /** Size of the stored record, for stats. */
@@ -387,23 +347,4 @@ export class BlockStore {
     const v = this.records.get("blocks", hash);
     return v === undefined ? undefined : dictIdOf(v);
   }
-}
-
-/** `src` copied to the start of `into` (a view of it), or to a new array when it does not fit. */
-function copyInto(src: Uint8Array, into: Uint8Array): Uint8Array {
-  if (into.length < src.length) return src.slice();
-  const out = into.subarray(0, src.length);
-  out.set(src);
-  return out;
-}
-
-/** Throws unless `data` hashes to the block's name. */
-function checkName(h: BlockHash, data: Uint8Array): void {
-  const actual = sha256(data);
-  if (!bytesEqual(actual, h)) throw corruptBlock(h, `corrupt, its content hashes to ${shortHex(actual)}`);
-}
-
-/** A block that cannot be read as stored: EIO for its reads, named by verify. */
-function corruptBlock(hash: BlockHash, what: string): RevfsError {
-  return new RevfsError("CORRUPT", what, { record: `block ${shortHex(hash)}` });
 }
