@@ -114,6 +114,7 @@ Deno.test("dir read-ahead: cp -r out of a mount asks ahead for the directory's f
         }
         const asked = JSON.parse((await runCli("stats", mnt, "--json")).stdout).mount.cache.dirPrefetches;
         assert.ok(asked >= 30 && asked <= 40, `${asked} files of the snapshot asked for ahead`);
+        assert.notEqual((await sh(`stat ${mnt}/not-there`)).code, 0);
       },
       [],
       { REVFS_OP_TIMES: times },
@@ -122,6 +123,8 @@ Deno.test("dir read-ahead: cp -r out of a mount asks ahead for the directory's f
     const ops = JSON.parse(await Deno.readTextFile(times)) as { op: string; count: number }[];
     const lookups = ops.find((o) => o.op === "lookup")?.count ?? 0;
     assert.ok(lookups < 10, `${lookups} lookups copying 41 files out of a snapshot`);
+    // Failed requests are timed too, apart from the answered ones.
+    assert.ok((ops.find((o) => o.op === "lookup (error)")?.count ?? 0) >= 1, JSON.stringify(ops));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

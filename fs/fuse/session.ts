@@ -193,18 +193,24 @@ export class FuseSession {
 
   /** Runs a handler and replies exactly once, synchronously when the value is ready. */
   private serveRequest<T>(req: Ptr, op: string, run: () => T | Promise<T>, reply: (v: T) => void): void {
-    const times = this.times;
-    if (times) {
-      const t0 = performance.now();
-      const untimed = reply;
-      reply = (v) => {
-        untimed(v);
-        times.add(op, performance.now() - t0);
-      };
-    }
-    const fail = (e: unknown) => {
+    let fail = (e: unknown) => {
       this.fuse.fuse_reply_err(req, this.errno(e, op));
     };
+    const times = this.times;
+    if (times) {
+      // Failed requests count too, apart: a create's first request is a LOOKUP answered ENOENT.
+      const t0 = performance.now();
+      const untimedReply = reply;
+      const untimedFail = fail;
+      reply = (v) => {
+        untimedReply(v);
+        times.add(op, performance.now() - t0);
+      };
+      fail = (e) => {
+        untimedFail(e);
+        times.add(`${op} (error)`, performance.now() - t0);
+      };
+    }
     let out: T | Promise<T>;
     try {
       out = run();
