@@ -145,6 +145,10 @@ export function markdown(r: BenchResults): string {
       out.push(
         `\nrevfs: the mount's own time per snapshot (flush + commit, without the CLI's process start) p50 ${
           ms(revfs.inMountP50Ms ?? NaN)
+        }${
+          revfs.afterReplyP50Ms !== undefined
+            ? ` (then ${ms(revfs.afterReplyP50Ms)} after the reply, making and committing its deltas)`
+            : ""
         }; records ${mib(revfs.recordBytes ?? NaN)} of the ${mib(revfs.sizeBytes)} LMDB file before gc${
           revfs.afterGc
             ? `, and after optimize + gc the file is ${
@@ -180,12 +184,14 @@ export function markdown(r: BenchResults): string {
     );
     // The mount's own part of revfs's snapshots, where the run measured it.
     const own = (points: ScalePoint[], label: (x: number) => string) => {
-      const at = points.filter((p) => p.inMountMs !== undefined).map((p) => `${label(p.x)} ${ms(p.inMountMs!)}`);
+      const at = points.filter((p) => p.inMountMs !== undefined).map((p) =>
+        `${label(p.x)} ${ms(p.inMountMs!)}` + (p.afterReplyMs !== undefined ? ` (+${ms(p.afterReplyMs)} after)` : "")
+      );
       return at.length === 0 ? [] : [
         "",
         `revfs, the mount's own part of those snapshots (writeout, snapshot, commit; without the command line's start), p50: ${
           at.join(", ")
-        }.`,
+        }; in brackets, its work after the reply (making and committing the deltas).`,
       ];
     };
     out.push(grid(s.treeFiles, (x) => `${num(x)} files`, "tree"), ...own(s.treeFiles, (x) => `${num(x)} files`));

@@ -26,6 +26,8 @@ export interface ScalePoint {
    * commit), without the command line's process start.
    */
   inMountMs?: number;
+  /** revfs: the median of the mount's work after those snapshots' replies (their deltas, committed). */
+  afterReplyMs?: number;
 }
 
 export interface ScalingResult {
@@ -99,6 +101,7 @@ async function measure(
       changeMs: median(runs.get(t.name)!),
       runs: runs.get(t.name)!,
       ...(t === revfs && revfs.inMountMs.length > 0 ? { inMountMs: median(revfs.inMountMs) } : {}),
+      ...(t === revfs && revfs.afterReplyMs.length > 0 ? { afterReplyMs: median(revfs.afterReplyMs) } : {}),
     });
     await t.stop();
   }

@@ -35,6 +35,8 @@ export interface ToolHistory {
   revfsMemory?: MountMemory;
   /** revfs only: the mount's own snapshot time (no process start), median of the later ones. */
   inMountP50Ms?: number;
+  /** revfs only: the mount's work after each snapshot's reply (its deltas), median of the later ones. */
+  afterReplyP50Ms?: number;
   /** revfs only: bytes of all records (stats storedBytes); the repository size is LMDB's file. */
   recordBytes?: number;
   /** revfs only, after optimize + gc: LMDB's data file, and the keys and values it holds (storedBytes + tableBytes). */
@@ -143,6 +145,7 @@ export async function replay(
     if (t === revfs) {
       row.revfsMemory = memory;
       row.inMountP50Ms = median(revfs.inMountMs.slice(1));
+      if (revfs.afterReplyMs.length > 1) row.afterReplyP50Ms = median(revfs.afterReplyMs.slice(1));
       const stats = await run(Deno.execPath(), ["run", "-A", CLI, "stats", revfs.store, "--json"]);
       row.recordBytes = JSON.parse(stats.stdout).storedBytes;
     }

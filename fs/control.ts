@@ -23,7 +23,10 @@ export interface ControlTarget {
   releaseStats(): MemoryReleaseStats;
   /** Called once a snapshot is durable, before the reply: what shows it must show it then. */
   revisionAdded?(): void;
-  /** Called after a snapshot has been taken and replied to. */
+  /**
+   * Called after a snapshot has been taken and replied to: the work it left for later.
+   * Requests that come after wait for it, so a `stats` sees it done.
+   */
   snapshotted?(): void;
 }
 
@@ -72,6 +75,9 @@ export function serveControl(t: ControlTarget): { close(): void } {
 
 interface ControlState {
   lastSnapshotMs?: number;
+  lastAfterSnapshotMs?: number;
+  /** Settles when the last snapshot's `snapshotted` has run. */
+  afterSnapshot?: Promise<void>;
 }
 
 /** A request line is small; one longer than this is not a request. */
@@ -97,6 +103,7 @@ async function readRequest(conn: Deno.UnixConn): Promise<string> {
 
 async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState): Promise<void> {
   const text = await readRequest(conn);
+  await state.afterSnapshot;
   let reply: ControlReply;
   try {
     const req = JSON.parse(text) as ControlRequest;
@@ -119,6 +126,7 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
           cache: t.cacheStats(),
           uncommitted: { ...t.store.pendingChanges },
           lastSnapshotMs: state.lastSnapshotMs,
+          lastAfterSnapshotMs: state.lastAfterSnapshotMs,
           memory: { ...residentMemory(), heapBytes: m.heapUsed, externalBytes: m.external, ...t.releaseStats() },
         },
       };
@@ -127,7 +135,29 @@ async function handle(conn: Deno.UnixConn, t: ControlTarget, state: ControlState
     reply = { ok: false, error: e instanceof RevfsError ? e.message : `internal error: ${(e as Error).message}` };
   }
   const line = new TextEncoder().encode(JSON.stringify(reply) + "\n");
-  for (let at = 0; at < line.length;) at += await conn.write(line.subarray(at));
-  conn.close();
-  if (reply.ok && "rev" in reply) t.snapshotted?.();
+  if (!(reply.ok && "rev" in reply)) {
+    await writeReply(conn, line);
+    return;
+  }
+  let settled = () => {};
+  state.afterSnapshot = new Promise((resolve) => settled = resolve);
+  try {
+    await writeReply(conn, line);
+  } finally {
+    const t0 = performance.now();
+    try {
+      t.snapshotted?.();
+    } finally {
+      state.lastAfterSnapshotMs = performance.now() - t0;
+      settled();
+    }
+  }
+}
+
+async function writeReply(conn: Deno.UnixConn, line: Uint8Array): Promise<void> {
+  try {
+    for (let at = 0; at < line.length;) at += await conn.write(line.subarray(at));
+  } finally {
+    conn.close();
+  }
 }

@@ -23,6 +23,8 @@ export interface MountStatus {
   uncommitted: { count: number; bytes: number };
   /** Wall time of the last snapshot taken through this socket (flush + commit), if any. */
   lastSnapshotMs?: number;
+  /** Wall time of the work that snapshot left for after its reply (its reverse deltas), if any. */
+  lastAfterSnapshotMs?: number;
   /**
    * Resident memory: anonymous (the process's own) and file-backed (LMDB's map, reclaimable);
    * V8's heap and ArrayBuffers; the looks at it after the cache dropped buffers, and the collections

@@ -143,7 +143,15 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
       cacheStats: () => cache.stats(),
       releaseStats: () => release.stats,
       revisionAdded: () => session.invalidate(fs.revisionsChanged()),
-      snapshotted: prepareForHistory,
+      snapshotted: () => {
+        prepareForHistory();
+        try {
+          store.makeLaterDeltas();
+        } catch (e) {
+          // Only space: the versions they were for stay whole (`optimize` tries again).
+          console.error(`revfs: making a snapshot's deltas failed: ${(e as Error).message}`);
+        }
+      },
     });
   } catch (e) {
     await loader.close();

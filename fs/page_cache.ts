@@ -343,8 +343,11 @@ export class PageCache {
   snapshot(message: string): Revision {
     if (this.dirty.loggedCount > 0) this.writeOutAll();
     let written: (() => void) | undefined;
-    const rev = this.store.snapshot(message, () => {
-      if (this.dirty.fileCount > 0) written = this.dirty.stageWriteOut(this.dirty.inos());
+    const rev = this.store.snapshot(message, {
+      before: () => {
+        if (this.dirty.fileCount > 0) written = this.dirty.stageWriteOut(this.dirty.inos());
+      },
+      deltasLater: true,
     });
     // Committed: the pages are clean blocks now (until then they stayed dirty).
     written?.();

@@ -142,9 +142,13 @@ export interface VersionedStore {
   /**
    * Turns the head into a new immutable revision, atomically and durably. `before` runs
    * first in the same transaction (a writeout of what a mount holds), so the snapshot
-   * and what it needed stored commit together: one sync, not two.
+   * and what it needed stored commit together: one sync, not two. With `deltasLater`
+   * the older versions it replaced stay whole until `makeLaterDeltas` (or the next
+   * snapshot, or closing) makes them deltas: a mount replies sooner.
    */
-  snapshot(message?: string, before?: () => void): Revision;
+  snapshot(message?: string, opts?: { before?: () => void; deltasLater?: boolean }): Revision;
+  /** Makes and commits the deltas snapshots left for later. */
+  makeLaterDeltas(): void;
 
   // --- reading trees ----------------------------------------------------------
   view(spec: RevNumber | "head"): TreeView;

@@ -1,6 +1,7 @@
 /** The layers of an open store, for the store's own modules and for tests (never for fs/ or cli/). */
 import type { BlockStore } from "./blocks/block_store.ts";
 import type { Head } from "./head/head.ts";
+import type { LaterDeltas } from "./head/later_deltas.ts";
 import type { RecordStore } from "./records/records.ts";
 import type { BlockMaps } from "./tree/block_map.ts";
 import type { DirTrees } from "./tree/dir_tree.ts";
@@ -17,4 +18,6 @@ export interface StoreParts {
   readonly dirs: DirTrees;
   readonly log: RevisionLog;
   readonly head: Head;
+  /** Reverse deltas snapshots decided on and have not made yet. */
+  readonly laterDeltas: LaterDeltas;
 }

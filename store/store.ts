@@ -13,6 +13,7 @@ import { Head } from "./head/head.ts";
 import { restorePath } from "./head/restore.ts";
 import { takeSnapshot } from "./head/snapshot.ts";
 import { HeadLog } from "./head/head_log.ts";
+import { LaterDeltas } from "./head/later_deltas.ts";
 import { HeadWriter } from "./head_writer.ts";
 import { exportTree } from "./local/export.ts";
 import { importDir } from "./local/import.ts";
@@ -71,6 +72,7 @@ export class Store implements VersionedStore {
       dirs,
       log: new RevisionLog(records),
       head: new Head(records, blocks, maps, dirs, this.blockSize),
+      laterDeltas: new LaterDeltas(blocks, pages),
     };
     this.writer = new HeadWriter(this.parts, lock !== null);
     this.head = this.writer.api;
@@ -141,7 +143,14 @@ export class Store implements VersionedStore {
     if (this.isClosed) return;
     this.isClosed = true;
     try {
-      if (this.writable) this.commit();
+      if (this.writable) {
+        try {
+          this.makeLaterDeltas();
+        } catch {
+          // Only space: the versions they were for stay whole; the head's changes commit below.
+        }
+        this.commit();
+      }
     } finally {
       this.writer.closeLog();
       await this.parts.records.close();
@@ -154,9 +163,15 @@ export class Store implements VersionedStore {
     this.writer.requireWrite(what);
   }
 
-  /** Runs `fn` in one write transaction, committed when it returns. */
+  /**
+   * Runs `fn` in one write transaction, committed when it returns. Deltas a snapshot
+   * left for later are made first: a drop, restore or tag changes what they are based on.
+   */
   private transaction<T>(what: string, fn: () => T): T {
-    return this.writer.transaction(what, fn);
+    return this.writer.transaction(what, () => {
+      this.parts.laterDeltas.make();
+      return fn();
+    });
   }
 
   // --- revisions and tags ---------------------------------------------------
@@ -202,13 +217,23 @@ export class Store implements VersionedStore {
     this.transaction("drop", () => this.parts.log.remove(rev));
   }
 
-  snapshot(message = "", before?: () => void): Revision {
+  snapshot(message = "", opts: { before?: () => void; deltasLater?: boolean } = {}): Revision {
     const logged = this.writer.loggedFiles();
     if (logged.length > 0) throw new Error(`snapshot while inode ${logged[0]}'s writes are only logged`);
-    return this.transaction("snapshot", () => {
-      before?.();
-      return takeSnapshot(this.parts, message);
-    });
+    try {
+      return this.transaction("snapshot", () => {
+        opts.before?.();
+        return takeSnapshot(this.parts, message, { deltasLater: opts.deltasLater });
+      });
+    } catch (e) {
+      // What it queued names pages and blocks its undone transaction had made.
+      this.parts.laterDeltas.forget();
+      throw e;
+    }
+  }
+
+  makeLaterDeltas(): void {
+    if (this.writable && this.parts.laterDeltas.pending > 0) this.transaction("deltas", () => {});
   }
 
   // --- reading trees ----------------------------------------------------------
@@ -312,12 +337,14 @@ export class Store implements VersionedStore {
 
   gc(progress?: Progress): GcResult {
     this.requireWrite("gc");
+    this.makeLaterDeltas();
     return collectGarbage(this.parts, progress);
   }
 
   /** Trains dictionaries and re-encodes blocks with them (store/maintenance/optimize.ts). */
   optimize(progress?: Progress, note?: (line: string) => void): OptimizeResult {
     this.requireWrite("optimize");
+    this.makeLaterDeltas();
     return optimize(this.parts, progress, note);
   }
 

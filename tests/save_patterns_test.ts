@@ -62,10 +62,12 @@ function changed(
   return { v2, pieces };
 }
 
+/** The store's size as `stats` on the mountpoint gives it: after the last snapshot's deltas, made after its reply. */
 async function storedBytes(mnt: string): Promise<{ stored: number; deltas: number }> {
   const r = await runCli("stats", mnt, "--json");
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
+  if (s.mount.lastSnapshotMs !== undefined) assert.equal(typeof s.mount.lastAfterSnapshotMs, "number", r.stdout);
   return { stored: s.storedBytes, deltas: s.deltaRecords };
 }
 

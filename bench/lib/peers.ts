@@ -134,6 +134,8 @@ export class RevfsTool implements VersionTool {
   private first = 0;
   /** The mount's own time for each snapshot (flush + commit), without the CLI's process start. */
   readonly inMountMs: number[] = [];
+  /** The mount's work each snapshot left for after its reply (its deltas, committed). */
+  readonly afterReplyMs: number[] = [];
   constructor(readonly store: string, readonly tree: string) {}
   async init() {
     this.mount = await RevfsTarget.start(this.store, this.tree);
@@ -144,6 +146,7 @@ export class RevfsTool implements VersionTool {
     const reply = await askMount(this.store, { op: "status" });
     if (reply?.ok && "status" in reply && reply.status.lastSnapshotMs !== undefined) {
       this.inMountMs.push(reply.status.lastSnapshotMs);
+      if (reply.status.lastAfterSnapshotMs !== undefined) this.afterReplyMs.push(reply.status.lastAfterSnapshotMs);
     }
     return ms;
   }

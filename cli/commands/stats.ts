@@ -8,9 +8,10 @@ export const stats: Command = {
   args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
   async run(a) {
     const storeDir = findStore(a.positional[0]);
-    const st = await withStore(storeDir, {}, (s) => s.stats());
+    // The mount first: it answers once a snapshot's work after its reply is committed.
     const { askMount } = await import("../../fs/control_client.ts");
     const reply = await askMount(storeDir, { op: "status" });
+    const st = await withStore(storeDir, {}, (s) => s.stats());
     const mount = reply?.ok && "status" in reply ? reply.status : undefined;
     if (a.flags.has("--json")) {
       out(JSON.stringify(mount ? { ...st, mount } : st));

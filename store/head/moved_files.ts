@@ -16,6 +16,7 @@ import { kindOf } from "../blocks/dicts.ts";
 import { hashKey } from "../blocks/hash.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirTrees } from "../tree/dir_tree.ts";
+import type { LaterDeltas } from "./later_deltas.ts";
 import type { BlockHash, Entry, MapRoot } from "../types.ts";
 
 /** Blocks of deleted files tried per snapshot at least. */
@@ -41,7 +42,9 @@ export class MovedFiles {
   private readonly byName = new Map<string, File[]>();
   private readonly byKind = new Map<string, File[]>();
 
-  constructor(private readonly p: { blocks: BlockStore; maps: BlockMaps; dirs: DirTrees }) {}
+  constructor(
+    private readonly p: { blocks: BlockStore; maps: BlockMaps; dirs: DirTrees; laterDeltas: LaterDeltas },
+  ) {}
 
   /** `entry` was at `name` in the parent revision and the snapshot removes it (for a directory: every file below). */
   removed(name: string, entry: Entry | null): void {
@@ -86,7 +89,7 @@ export class MovedFiles {
         if (budget-- <= 0) return;
         if (held.has(hashKey(older))) continue;
         const bases = likely.map((f) => this.blockNear(f, idx)).filter((h): h is BlockHash => h !== null);
-        if (bases.length > 0) this.p.blocks.supersede(older, bases[0], bases.slice(1));
+        if (bases.length > 0) this.p.laterDeltas.block(older, bases[0], bases.slice(1));
       }
     }
   }

@@ -20,8 +20,6 @@ import { readU64, u64Key, utf8, utf8d } from "../codec.ts";
 import type { BlockStore } from "../blocks/block_store.ts";
 import type { BlockMaps } from "../tree/block_map.ts";
 import type { DirEdits, DirTrees } from "../tree/dir_tree.ts";
-import type { PageStore } from "../tree/pages.ts";
-import { supersedeTree } from "../tree/page_history.ts";
 import { mapPageOf } from "../tree/map_root.ts";
 import type { RecordStore } from "../records/records.ts";
 import type { RevisionLog } from "../tree/revisions.ts";
@@ -39,6 +37,7 @@ import {
 import { bytesEqual, hashKey } from "../blocks/hash.ts";
 import { kindOf } from "../blocks/dicts.ts";
 import type { Head } from "./head.ts";
+import type { LaterDeltas } from "./later_deltas.ts";
 import { MovedFiles } from "./moved_files.ts";
 import type { DirInode, FileInode, Inode } from "./inode.ts";
 
@@ -52,11 +51,11 @@ export const HEAD_PARENT_KEY = utf8.encode("headParent");
 export interface SnapshotParts {
   records: RecordStore;
   head: Head;
-  pages: PageStore;
   dirs: DirTrees;
   maps: BlockMaps;
   blocks: BlockStore;
   log: RevisionLog;
+  laterDeltas: LaterDeltas;
   imported?: ImportedFiles;
 }
 
@@ -95,10 +94,19 @@ function entryOf(i: Exclude<Inode, FileInode>): Entry {
   }
 }
 
-/** Takes a snapshot; must run inside a write transaction. */
-export function takeSnapshot(p: SnapshotParts, message: string, imported?: ImportedFiles): Revision {
-  if (imported) p = { ...p, imported };
+/**
+ * Takes a snapshot; must run inside a write transaction. Its reverse deltas are made
+ * before it returns, or, with `deltasLater`, left in `p.laterDeltas` (store/head/later_deltas.ts).
+ */
+export function takeSnapshot(
+  p: SnapshotParts,
+  message: string,
+  opts: { imported?: ImportedFiles; deltasLater?: boolean } = {},
+): Revision {
+  if (opts.imported) p = { ...p, imported: opts.imported };
   const { records, head } = p;
+  // Deltas an earlier snapshot left: made first, in the order they were decided.
+  p.laterDeltas.make();
   const dirty = new Map<Ino, Set<string>>();
   const add = (parent: Ino, name: string) => {
     let s = dirty.get(parent);
@@ -154,7 +162,7 @@ export function takeSnapshot(p: SnapshotParts, message: string, imported?: Impor
       } else edits.set(name, entryOf(i));
     }
     const { root, before } = p.dirs.update(dir.base, edits);
-    if (prevTree !== null && root !== null) supersedeTree(p.pages, prevTree, root);
+    if (prevTree !== null && root !== null) p.laterDeltas.tree(prevTree, root);
     let bytes = dir.baseBytes;
     for (const [name, old] of before) bytes += entrySize(edits.get(name) ?? null) - entrySize(old);
     head.inodes.save({ ...dir, base: root, baseBytes: bytes });
@@ -169,6 +177,7 @@ export function takeSnapshot(p: SnapshotParts, message: string, imported?: Impor
   const parentRev = readU64(records.get("meta", HEAD_PARENT_KEY)!);
   const rev = p.log.append(parentRev, message, entryOf(root) as DirEntry);
   records.put("meta", HEAD_PARENT_KEY, u64Key(rev.rev));
+  if (!opts.deltasLater) p.laterDeltas.make();
   return rev;
 }
 
@@ -205,7 +214,7 @@ function foldFile(p: SnapshotParts, f: FileInode, atPath: MapRoot | null): Entry
   const base = p.maps.update(f.base, f.baseBlocks, edits, blocks);
   // Map pages get deltas like directory pages (a one-block root has no page).
   const previous = mapPageOf(f.base ?? atPath), now = mapPageOf(base);
-  if (previous !== undefined && now !== undefined) supersedeTree(p.pages, previous, now);
+  if (previous !== undefined && now !== undefined) p.laterDeltas.tree(previous, now);
   files.clearOverlay(f.ino, 0, true);
   p.head.inodes.save({ ...f, base, baseBlocks: blocks, inline: false });
   return { ...meta, type: "file", size: f.size, content: base };
@@ -231,7 +240,7 @@ function deltaHistory(p: SnapshotParts, f: FileInode, edits: Map<number, BlockHa
     const older = p.maps.lookup(f.base, idx);
     if (older === null || written.has(hashKey(older))) continue;
     const near = [newAt(idx + 1), newAt(idx - 1)].filter((h): h is BlockHash => h !== null);
-    p.blocks.supersede(older, newer, near);
+    p.laterDeltas.block(older, newer, near);
   }
 }
 
@@ -261,7 +270,7 @@ function replacedAtPath(
     if (kept.has(hashKey(older))) continue;
     const at = Math.min(idx, last);
     const near = [now[at], now[at + 1], now[at - 1]].filter((h): h is BlockHash => h !== null && h !== undefined);
-    if (near.length > 0) p.blocks.supersede(older, near[0], near.slice(1));
+    if (near.length > 0) p.laterDeltas.block(older, near[0], near.slice(1));
   }
 }
 

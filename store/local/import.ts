@@ -188,7 +188,7 @@ export function importDir(
     const synced: Synced = { byKey: new Map(), claimed: new Set(), small: new Map(), created: new Set() };
     syncDir(store.head, ROOT_INO, plan, synced);
     setMeta(store.head, ROOT_INO, plan);
-    return takeSnapshot(store, message, { small: synced.small, created: synced.created });
+    return takeSnapshot(store, message, { imported: { small: synced.small, created: synced.created } });
   });
 }
 
