@@ -4,9 +4,10 @@
  * drops to zero (the slot was written again, truncated away, or its file deleted) the
  * block is deleted in the same transaction. No revision can hold such a block (only a
  * snapshot makes revisions, and it empties this table), no delta is based on one (only
- * a snapshot makes deltas), and every other head reference is an overlay slot, counted
- * here. So a file rewritten again and again between snapshots, as a database is, does
- * not grow the store, as ZFS frees a block no snapshot holds when it is overwritten.
+ * a snapshot decides deltas, on blocks of the revision it makes), and every other head
+ * reference is an overlay slot, counted here. So a file rewritten again and again
+ * between snapshots, as a database is, does not grow the store, as ZFS frees a block no
+ * snapshot holds when it is overwritten.
  *
  * `import` stores a batch of blocks before the files that name them (count 0 until
  * then); what an interrupted import left is no longer counted after the next snapshot,

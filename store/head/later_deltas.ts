@@ -10,7 +10,9 @@
  * Every version named here is held by a revision (the snapshot just taken or its
  * parent), and revisions are dropped and collected only through the store, which makes
  * what is queued first. The next snapshot makes them before its own, in the order the
- * deltas would have been made at once.
+ * deltas would have been made at once. An older version the head writes again before
+ * its delta is made (a rare coincidence in the moments after a reply) stays a delta:
+ * it reads the same, through its chain.
  */
 import type { BlockStore } from "../blocks/block_store.ts";
 import { supersedeTree } from "../tree/page_history.ts";

@@ -10,7 +10,8 @@
  * by what the file is, not by which inode holds it: most programs save by writing a
  * new file (rename over, unlink and create), so a file's previous version is the one at
  * the same path in the parent revision, and also what its inode held before (a file
- * renamed, then edited).
+ * renamed, then edited). The deltas are made at the snapshot's end, or after it for a
+ * mount (store/head/later_deltas.ts).
  *
  * A file of at most INLINE_MAX bytes is kept inline: its bytes go into its directory's
  * page (zstd compresses it there with its neighbours, and the page's older versions
