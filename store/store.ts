@@ -165,7 +165,8 @@ export class Store implements VersionedStore {
 
   /**
    * Runs `fn` in one write transaction, committed when it returns. Deltas a snapshot
-   * left for later are made first: a drop, restore or tag changes what they are based on.
+   * left for later are made first, while every version they name is surely there (a
+   * drop lets `gc` free a revision's blocks) and in the order they were decided.
    */
   private transaction<T>(what: string, fn: () => T): T {
     return this.writer.transaction(what, () => {
