@@ -234,7 +234,9 @@ export class Store implements VersionedStore {
   }
 
   makeLaterDeltas(): void {
-    if (this.writable && this.parts.laterDeltas.pending > 0) this.transaction("deltas", () => {});
+    if (this.writable && this.parts.laterDeltas.pending > 0) {
+      this.writer.transaction("deltas", () => this.parts.laterDeltas.make());
+    }
   }
 
   // --- reading trees ----------------------------------------------------------

@@ -53,13 +53,11 @@ export class LaterDeltas {
    * and their older versions stay whole.
    */
   make(): void {
-    while (this.jobs.length > 0) {
-      const jobs = this.jobs;
-      this.jobs = [];
-      for (const j of jobs) {
-        if (j.kind === "block") this.blocks.supersede(j.older, j.newer, j.near);
-        else supersedeTree(this.pages, j.older, j.newer);
-      }
+    const jobs = this.jobs;
+    this.jobs = [];
+    for (const j of jobs) {
+      if (j.kind === "block") this.blocks.supersede(j.older, j.newer, j.near);
+      else supersedeTree(this.pages, j.older, j.newer);
     }
   }
 }
