@@ -2,6 +2,7 @@
  * Mounting a store: check the mountpoint, take the store's writer lock, serve until
  * unmounted or signalled, and always leave no mount behind.
  */
+import { waitBusyUsFromEnv } from "./fuse/request_wait.ts";
 import { openOrCreateStore, RevfsError, type VersionedStore } from "../mod.ts";
 import { BlockLoader } from "./block_loader.ts";
 import { serveControl } from "./control.ts";
@@ -42,6 +43,8 @@ export interface MountOptions {
   xattrs?: boolean;
   /** Check every block read against its SHA-256 name, not only its record's checksum. */
   verifyReads?: boolean;
+  /** Microseconds to wait busy for the next request (fs/fuse/request_wait.ts); default REVFS_WAIT_BUSY_US, else 200. */
+  waitBusyUs?: number;
 }
 
 /**
@@ -99,6 +102,7 @@ export interface MountHandle {
 /** Mounts `storePath` (created if missing) on `mountpoint` and starts serving. */
 export async function mountStore(storePath: string, mountpoint: string, opts: MountOptions = {}): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
+  const waitBusyUs = opts.waitBusyUs ?? waitBusyUsFromEnv(); // a bad value is refused before the store is made
   const verifyReads = opts.verifyReads ?? false;
   const store = await openOrCreateStore(storePath, { verifyReads });
   let cache: PageCache;
@@ -125,6 +129,7 @@ export async function mountStore(storePath: string, mountpoint: string, opts: Mo
     fsname: `revfs:${Deno.realPathSync(storePath)}`,
     options: ["auto_unmount", ...(opts.allowOther ? ["allow_other"] : [])],
     xattrs: opts.xattrs,
+    waitBusyUs,
     onInit: () => widenReadahead(real),
   });
   // Reads of history decode delta chains on a second loader thread: a store with history

@@ -1,7 +1,7 @@
 /**
  * The libc calls Deno does not offer, through FFI, for the whole project: flock(2) for
  * the store's writer lock, lseek(2) with SEEK_DATA / SEEK_HOLE for sparse files,
- * statvfs(3) for the mount's statfs, poll(2) and fcntl(2) for the FUSE request loop,
+ * statvfs(3) for the mount's statfs, poll(2), sched_yield(2) and fcntl(2) for the FUSE request loop,
  * syncfs(2) for a client flushing a mount, mknod(2), statx(2), utimensat(2) and the
  * l*xattr(2) calls for export and import, malloc tuning, and madvise(2) for LMDB's map. Symbols only, loaded on first use; callers give them meaning.
  */
@@ -40,6 +40,8 @@ const symbols = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   /** poll() on the calling thread: a short wait that wakes this thread directly. */
   poll_here: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
+  /** Lets anything else runnable on this CPU go first (a busy wait's turn). */
+  sched_yield: { parameters: [], result: "i32" },
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   syncfs: { parameters: ["i32"], result: "i32" },
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },

@@ -1,13 +1,13 @@
 /**
  * Bad input that reaches the mount or `import`: names too long or not UTF-8, a
- * terabyte sparse file, a mount of something that is not a store. Each is refused with
+ * terabyte sparse file, a mount of something that is not a store, a bad tuning knob. Each is refused with
  * one clear error (or, for the sparse file, handled without memory or disk blow-up),
  * and nothing else changes.
  */
 import assert from "node:assert/strict";
 import { type RevNumber } from "../mod.ts";
 import { Store } from "../store/store.ts";
-import { runCli, tempDir } from "./helpers.ts";
+import { runCli, runCliWith, tempDir } from "./helpers.ts";
 import { isMounted, sh, withMount } from "./mount_helpers.ts";
 
 const TIB = 2 ** 40;
@@ -124,6 +124,21 @@ Deno.test("mount: something that is not a store is refused and leaves no mount",
     assert.match(f.stderr, /^revfs: .*file is not a revfs store \(it is not a directory\)\n$/);
     assert.ok(!isMounted(mnt));
     assert.deepEqual([...Deno.readDirSync(mnt)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mount: a bad REVFS_WAIT_BUSY_US is one error, before any store is made", async () => {
+  const dir = await tempDir("revfs-bad-input-");
+  try {
+    const mnt = `${dir}/mnt`;
+    await Deno.mkdir(mnt);
+    const r = await runCliWith({ REVFS_WAIT_BUSY_US: "fast" }, "mount", `${dir}/store`, mnt);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'revfs: REVFS_WAIT_BUSY_US must be a whole number of microseconds, not "fast"\n');
+    assert.ok(!isMounted(mnt));
+    assert.throws(() => Deno.statSync(`${dir}/store`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,8 +3,9 @@
  *
  * One JS thread owns the session. The /dev/fuse fd is non-blocking; the loop drains
  * ready requests with fuse_session_receive_buf + fuse_session_process_buf, so libfuse
- * calls our callbacks synchronously on this thread, then awaits a non-blocking FFI
- * poll() on the fd. Measured faster than libfuse's own threads with thread-safe
+ * calls our callbacks synchronously on this thread, then waits for the next request
+ * (fs/fuse/request_wait.ts: busy, then asleep here, then awaiting a non-blocking FFI
+ * poll() on a helper thread, which lets the event loop run). Measured faster than libfuse's own threads with thread-safe
  * callbacks (the FFI binding ran at the speed of a C libfuse filesystem).
  *
  * Buffer lifetime: every pointer a callback receives (names, write data, file info,
@@ -21,6 +22,7 @@ import { buildOpTable } from "./op_table.ts";
 import { Errno, FuseError, type FuseHandler } from "./ops.ts";
 import { cstr } from "./structs.ts";
 import { OpTimes } from "./op_times.ts";
+import { WAIT_BUSY_US, waitForRequest } from "./request_wait.ts";
 
 type Ptr = Deno.PointerValue;
 
@@ -28,15 +30,6 @@ const EAGAIN = 11, EINTR = 4;
 const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
 const POLLIN = 1;
 const WATCHDOG_MS = 30_000;
-/**
- * After the last request, wait this long for the next one in a poll() on this thread
- * before awaiting poll() on a helper thread: a program making one call after another
- * sends its next request within microseconds, and waking from the helper's poll() is a
- * handoff between threads. Only when no request is waiting on the event loop, which this
- * wait blocks. Measured (3,000 cold stats, medians of 3, by hand): 16% faster than
- * spinning 0.1 ms on the non-blocking fd, which also burned a core the caller needed.
- */
-const WAIT_HERE_MS = 1;
 /**
  * Requests served between real event-loop turns, so timers, I/O and the loaders'
  * messages are not starved. The turn is a setImmediate, not a setTimeout(0): Deno's
@@ -54,6 +47,8 @@ export interface MountOptions {
   xattrs?: boolean;
   /** Called once the kernel has taken the session's init reply (the mount's settings are final). */
   onInit?: () => void;
+  /** Microseconds to wait busy for the next request (fs/fuse/request_wait.ts); default WAIT_BUSY_US. */
+  waitBusyUs?: number;
 }
 
 export class FuseSession {
@@ -74,6 +69,7 @@ export class FuseSession {
     this.log = opts.log ?? ((l) => console.error(l));
     this.xattrs = opts.xattrs ?? false;
     this.onInit = opts.onInit;
+    this.waitBusyUs = opts.waitBusyUs ?? WAIT_BUSY_US;
     this.mountOptions = [
       `fsname=${opts.fsname ?? "revfs"}`,
       "subtype=revfs",
@@ -85,6 +81,7 @@ export class FuseSession {
   private readonly mountOptions: string[];
   private readonly xattrs: boolean;
   private readonly onInit?: () => void;
+  private readonly waitBusyUs: number;
 
   /** Requests received and not answered yet. */
   get pending(): number {
@@ -135,9 +132,10 @@ export class FuseSession {
       while (!this.stopping && this.fuse.fuse_session_exited(se) === 0) {
         const rc = this.fuse.fuse_session_receive_buf(se, buf);
         if (rc === -EAGAIN) {
+          // Waiting on this thread blocks the event loop: only when no request waits on it.
           if (!waitedHere && this.inFlight.size === 0) {
             waitedHere = true;
-            if (this.libc.poll_here(pollfd, 1n, WAIT_HERE_MS) > 0) continue;
+            if (waitForRequest(this.libc, pollfd, this.waitBusyUs)) continue;
           }
           waitedHere = false;
           await this.libc.poll(pollfd, 1n, 250);
