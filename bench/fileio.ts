@@ -22,6 +22,8 @@ export interface IoRow {
   ratioToBindfs: number;
   ratioToLocal: number;
   revfsMemory?: MountMemory;
+  /** CPU time of the filesystem's process over one run (user + system, all threads), for the FUSE peers. */
+  cpuMs?: Partial<Record<TargetName, Sample>>;
 }
 
 export interface IoConfig {
@@ -135,12 +137,27 @@ export async function fileIo(
     if (!m.has(t.name)) m.set(t.name, []);
     m.get(t.name)!.push(value);
   };
-  /** Runs one step; on revfs also records the mount's memory over it (largest over reps). */
+  const cpu = new Map<string, Map<TargetName, number[]>>();
+  /**
+   * Runs one step and records the filesystem's CPU time over it; on revfs also the
+   * mount's memory (largest over reps).
+   */
   const step = async <T>(workload: string, t: Target, fn: () => Promise<T>): Promise<T> => {
-    if (!(t instanceof RevfsTarget)) return await fn();
-    const { result, memory: m } = await t.measured(fn);
-    const prev = memory.get(workload);
-    if (!prev || m.peakRssBytes > prev.peakRssBytes) memory.set(workload, m);
+    const cpuBefore = t.cpuMs();
+    let result: T;
+    if (t instanceof RevfsTarget) {
+      const { result: r, memory: m } = await t.measured(fn);
+      const prev = memory.get(workload);
+      if (!prev || m.peakRssBytes > prev.peakRssBytes) memory.set(workload, m);
+      result = r;
+    } else {
+      result = await fn();
+    }
+    if (cpuBefore !== undefined) {
+      if (!cpu.has(workload)) cpu.set(workload, new Map());
+      const m = cpu.get(workload)!;
+      m.set(t.name, [...m.get(t.name) ?? [], t.cpuMs()! - cpuBefore]);
+    }
     return result;
   };
   const cold = async (t: Target) => {
@@ -252,6 +269,7 @@ export async function fileIo(
       ratioToBindfs: results.bindfs ? results.revfs!.median / results.bindfs.median : NaN,
       ratioToLocal: results.revfs!.median / results.local!.median,
       revfsMemory: memory.get(workload),
+      cpuMs: Object.fromEntries([...cpu.get(workload) ?? []].map(([name, values]) => [name, sample(values)])),
     };
   });
 }

@@ -44,6 +44,12 @@ function memoryCell(m?: MountMemory): string {
   })`;
 }
 
+/** The filesystems' CPU over one run, medians; older results have none. */
+function cpuCell(row: IoRow): string {
+  const [r, b] = [row.cpuMs?.revfs, row.cpuMs?.bindfs];
+  return r ? `${ms(r.median)} / ${b ? ms(b.median) : "-"}` : "";
+}
+
 export function markdown(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
@@ -61,7 +67,7 @@ export function markdown(r: BenchResults): string {
   if (r.fileIo) {
     const reps = r.fileIo[0]?.results.revfs?.runs.length ?? 0;
     out.push(
-      `\n### File I/O through the mount\n\nMedian of ${reps} runs (± half the min-max spread), targets interleaved in each run; higher is better. bindfs is a C libfuse filesystem over a local directory. Memory: the revfs mount's peak resident set over the workload (VmHWM, LMDB's file map included), and the largest anonymous memory, page cache and dirty amounts sampled.\n`,
+      `\n### File I/O through the mount\n\nMedian of ${reps} runs (± half the min-max spread), targets interleaved in each run; higher is better. bindfs is a C libfuse filesystem over a local directory. Memory: the revfs mount's peak resident set over the workload (VmHWM, LMDB's file map included), and the largest anonymous memory, page cache and dirty amounts sampled. CPU: the filesystem process's user and system time over one run (median; in 10 ms ticks).\n`,
     );
     const cell = (row: IoRow, t: "local" | "bindfs" | "revfs") => {
       const s = row.results[t];
@@ -77,6 +83,7 @@ export function markdown(r: BenchResults): string {
         "revfs / bindfs",
         "revfs / local",
         "revfs memory",
+        "CPU revfs / bindfs",
         "what one run does",
       ],
       r.fileIo.map((
@@ -90,6 +97,7 @@ export function markdown(r: BenchResults): string {
         `**${ratio(row.ratioToBindfs)}**`,
         ratio(row.ratioToLocal),
         memoryCell(row.revfsMemory),
+        cpuCell(row),
         row.detail,
       ]),
     ));

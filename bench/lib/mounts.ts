@@ -16,6 +16,32 @@ export interface Target {
   /** Starts a fresh mount (no user-space cache); a no-op for the local directory. */
   remount(): Promise<void>;
   stop(): Promise<void>;
+  /** CPU time the filesystem's process has used so far, user and system, all threads; none for a local directory. */
+  cpuMs(): number | undefined;
+}
+
+/** A process's CPU time so far, from /proc/PID/stat (utime + stime, in clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces; fields after its closing parenthesis are plain.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The process running `program` with exactly `args` (bindfs forks into the background). */
+function pidOf(program: string, args: string[]): number {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let argv: string[];
+    try {
+      argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0").slice(0, -1);
+    } catch {
+      continue; // gone meanwhile
+    }
+    // argv[0] is the program as it was started: a name or a path.
+    if (argv[0]?.split("/").pop() === program && argv.slice(1).join("\0") === args.join("\0")) return Number(e.name);
+  }
+  throw new Error(`no process runs ${program} ${args.join(" ")}`);
 }
 
 const live = new Set<Target>();
@@ -47,12 +73,19 @@ async function fusermountU(path: string): Promise<void> {
 
 export function localTarget(dir: string): Target {
   Deno.mkdirSync(dir, { recursive: true });
-  return { name: "local", dir, remount: () => Promise.resolve(), stop: () => Promise.resolve() };
+  return {
+    name: "local",
+    dir,
+    remount: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+    cpuMs: () => undefined,
+  };
 }
 
 export async function bindfsTarget(backing: string, dir: string): Promise<Target> {
   Deno.mkdirSync(backing, { recursive: true });
   Deno.mkdirSync(dir, { recursive: true });
+  let pid = 0;
   const t: Target = {
     name: "bindfs",
     dir,
@@ -61,7 +94,9 @@ export async function bindfsTarget(backing: string, dir: string): Promise<Target
       // bindfs daemonizes; its defaults, with no attribute or permission changes.
       await run("bindfs", [backing, dir]);
       await waitMounted(dir, "bindfs", () => "");
+      pid = pidOf("bindfs", [backing, dir]);
     },
+    cpuMs: () => processCpuMs(pid),
     async stop() {
       live.delete(t);
       await fusermountU(dir);
@@ -100,6 +135,10 @@ export class RevfsTarget implements Target {
   get pid(): number {
     if (!this.process) throw new Error("revfs is not mounted");
     return this.process.pid;
+  }
+
+  cpuMs(): number {
+    return processCpuMs(this.pid);
   }
 
   async remount(): Promise<void> {
