@@ -2,10 +2,10 @@
  * Mounting a store: check the mountpoint, take the store's writer lock, serve until
  * unmounted or signalled, and always leave no mount behind.
  */
-import { waitBusyUsFromEnv } from "./fuse/request_wait.ts";
 import { openOrCreateStore, RevfsError, type VersionedStore } from "../mod.ts";
 import { BlockLoader } from "./block_loader.ts";
 import { serveControl } from "./control.ts";
+import { waitBusyUsFromEnv } from "./fuse/request_wait.ts";
 import { FuseSession } from "./fuse/session.ts";
 import { MemoryRelease } from "./memory_release.ts";
 import { libc } from "../sys/libc.ts";

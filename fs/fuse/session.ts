@@ -5,8 +5,9 @@
  * ready requests with fuse_session_receive_buf + fuse_session_process_buf, so libfuse
  * calls our callbacks synchronously on this thread, then waits for the next request
  * (fs/fuse/request_wait.ts: busy, then asleep here, then awaiting a non-blocking FFI
- * poll() on a helper thread, which lets the event loop run). Measured faster than libfuse's own threads with thread-safe
- * callbacks (the FFI binding ran at the speed of a C libfuse filesystem).
+ * poll() on a helper thread, which lets the event loop run). Measured faster than
+ * libfuse's own threads with thread-safe callbacks (the FFI binding ran at the speed of
+ * a C libfuse filesystem).
  *
  * Buffer lifetime: every pointer a callback receives (names, write data, file info,
  * setattr's stat) dies when the callback returns; we copy what we need first, except
