@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { libc, O_RDWR, S_IFIFO } from "../sys/libc.ts";
 import { utf8Bytes } from "../sys/small_bytes.ts";
-import { WAIT_BUSY_US, WAIT_HERE_MS, waitBusyUsFromEnv, waitForRequest } from "../fs/fuse/request_wait.ts";
+import { pollfdOf, WAIT_BUSY_US, WAIT_HERE_MS, waitBusyUsFromEnv, waitForRequest } from "../fs/fuse/request_wait.ts";
 
-const O_NONBLOCK = 0o4000, POLLIN = 1;
+const O_NONBLOCK = 0o4000;
 
 /** A FIFO opened for reading and writing (so opening never blocks), with its pollfd. */
 function fifo(): { path: string; pollfd: Uint8Array; close: () => void } {
@@ -18,12 +18,9 @@ function fifo(): { path: string; pollfd: Uint8Array; close: () => void } {
   assert.equal(c.mknod(utf8Bytes(path + "\0"), S_IFIFO | 0o600, 0n), 0);
   const fd = c.open(utf8Bytes(path + "\0"), O_RDWR | O_NONBLOCK, 0);
   assert(fd >= 0);
-  const pollfd = new Uint8Array(8);
-  new DataView(pollfd.buffer).setInt32(0, fd, true);
-  new DataView(pollfd.buffer).setInt16(4, POLLIN, true);
   return {
     path,
-    pollfd,
+    pollfd: pollfdOf(fd),
     close: () => {
       c.close(fd);
       Deno.removeSync(dir, { recursive: true });

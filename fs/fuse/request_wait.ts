@@ -8,9 +8,9 @@
  * thread costs that program a wake-up of our CPU. On these machines (Firecracker VMs,
  * guest halt-polling off) waking an idle CPU is the dearest part of a request: a pipe
  * ping-pong between two processes takes 61-74 us a round trip on two CPUs, 7 us on one;
- * 10,000 cold stats through bindfs 1.3 s, and 0.27 s with bindfs and the caller on one
- * CPU. Waiting busy for the next request, revfs's 10,000 stats took 0.32 s against
- * 1.0-1.2 s (docs/BENCHMARKS.md, "Waiting busy for the next request").
+ * 10,000 stats (dentries dropped) through bindfs 1.1-1.4 s, and 0.27 s with bindfs and
+ * the caller on one CPU. Waiting busy for the next request, revfs's took 0.32-0.38 s
+ * against 0.98-1.21 (docs/BENCHMARKS.md, "Waiting busy for the next request").
  */
 import type { Libc } from "../../sys/libc.ts";
 import { RevfsError } from "../../store/types.ts";
@@ -38,8 +38,19 @@ export function waitBusyUsFromEnv(): number {
   return Number(v);
 }
 
+const POLLIN = 1;
+
+/** A struct pollfd asking whether `fd` is readable, for `waitForRequest` and poll(2). */
+export function pollfdOf(fd: number): Uint8Array {
+  const pollfd = new Uint8Array(8);
+  const v = new DataView(pollfd.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, POLLIN, true);
+  return pollfd;
+}
+
 /**
- * Waits for `pollfd` (one struct pollfd, POLLIN) to be readable: up to `busyUs` polling
+ * Waits for `pollfd` (from `pollfdOf`) to be readable: up to `busyUs` polling
  * without sleeping, then up to WAIT_HERE_MS asleep. Each busy turn yields the CPU, so
  * a program that is runnable on this CPU (perhaps the very caller we wait for) goes
  * first. True when the fd is ready.

@@ -23,13 +23,12 @@ import { buildOpTable } from "./op_table.ts";
 import { Errno, FuseError, type FuseHandler } from "./ops.ts";
 import { cstr } from "./structs.ts";
 import { OpTimes } from "./op_times.ts";
-import { WAIT_BUSY_US, waitForRequest } from "./request_wait.ts";
+import { pollfdOf, WAIT_BUSY_US, waitForRequest } from "./request_wait.ts";
 
 type Ptr = Deno.PointerValue;
 
 const EAGAIN = 11, EINTR = 4;
 const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
-const POLLIN = 1;
 const WATCHDOG_MS = 30_000;
 /**
  * Requests served between real event-loop turns, so timers, I/O and the loaders'
@@ -123,9 +122,7 @@ export class FuseSession {
     const fd = this.fuse.fuse_session_fd(se);
     this.libc.fcntl(fd, F_SETFL, this.libc.fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
     const buf = new Uint8Array(L.fuse_buf);
-    const pollfd = new Uint8Array(8);
-    new DataView(pollfd.buffer).setInt32(0, fd, true);
-    new DataView(pollfd.buffer).setInt16(4, POLLIN, true);
+    const pollfd = pollfdOf(fd);
     const watchdog = setInterval(() => this.checkWatchdog(), WATCHDOG_MS / 3);
     let served = 0;
     let waitedHere = false;
