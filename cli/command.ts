@@ -3,16 +3,12 @@ import type { Args } from "./args.ts";
 
 export interface Command {
   /**
-   * Usage lines, synopsis then description; the first word of the first synopsis is the
-   * command's name. `revfs help` is made from these.
+   * Usage lines, synopsis then description; the first synopsis starts with the command's
+   * name, its key in cli/lazy.ts's COMMANDS. `revfs help` is made from these.
    */
   usage: [string, string][];
   /** Positional arguments, at least `min` (named `missing` when fewer) and at most `max`; the flags it takes. */
   args: { min: number; max: number; missing?: string; flags?: string[] };
   /** Runs the command on its parsed arguments; returns the exit code. */
   run(a: Args): Promise<number>;
-}
-
-export function nameOf(c: Command): string {
-  return c.usage[0][0].split(" ")[0];
 }

@@ -122,6 +122,8 @@ Deno.test("cli: every error is one line, a non-zero exit, and changes nothing", 
     oneErrorLine(await runCli("drop", store, "9"), /unknown revision 9/);
     oneErrorLine(await runCli("diff", store, "1", "4"), /unknown revision 4/);
     oneErrorLine(await runCli("frobnicate"), /unknown command/);
+    // Commands are found by name in a table: its object's own properties only.
+    oneErrorLine(await runCli("constructor"), /unknown command/);
     oneErrorLine(await runCli("cat", store), /missing STORE PATH/);
     oneErrorLine(await runCli("log", store, "--bogus"), /unknown option --bogus/);
     oneErrorLine(await runCli("init", store), /already holds a store/);

@@ -19,7 +19,7 @@ const TYPE_NAME: Record<NodeInfo["type"], string> = {
   blockdev: "block device",
 };
 
-export const cat: Command = {
+export const command: Command = {
   usage: [["cat STORE PATH [--rev REV]", "write a file to stdout (default: the head)"]],
   args: { min: 2, max: 2, missing: "STORE PATH", flags: ["--rev"] },
   async run(a) {

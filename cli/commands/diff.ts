@@ -3,7 +3,7 @@ import { out, revNumber, withStore } from "../util.ts";
 import type { Change } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
-export const diff: Command = {
+export const command: Command = {
   usage: [["diff STORE REV1 REV2", "paths that differ: A added, D deleted, M modified, T type changed"]],
   args: { min: 3, max: 3, missing: "STORE REV1 REV2" },
   async run(a) {

@@ -2,7 +2,7 @@
 import { revNumber, withStore } from "../util.ts";
 import type { Command } from "../command.ts";
 
-export const drop: Command = {
+export const command: Command = {
   usage: [["drop STORE REV", "remove a revision (gc frees its space)"]],
   args: { min: 2, max: 2, missing: "STORE REV" },
   async run(a) {

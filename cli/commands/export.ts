@@ -3,7 +3,7 @@ import { withStore } from "../util.ts";
 import { withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const exportTree: Command = {
+export const command: Command = {
   usage: [["export STORE REV DIR", "write revision REV into an empty or new DIR"]],
   args: { min: 3, max: 3, missing: "STORE REV DIR" },
   async run(a) {

@@ -4,7 +4,7 @@ import { findStore, withStore } from "../util.ts";
 import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const gc: Command = {
+export const command: Command = {
   usage: [["gc STORE", "free records no revision or the head uses, and compact the store's file"]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {

@@ -6,7 +6,7 @@ import { withProgress } from "../progress.ts";
 import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
-export const importDir: Command = {
+export const command: Command = {
   usage: [["import STORE DIR [-m MSG]", "make the head equal to DIR and snapshot it"]],
   args: { min: 2, max: 2, missing: "STORE DIR", flags: ["--message"] },
   async run(a) {

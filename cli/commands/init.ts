@@ -4,7 +4,7 @@ import { flag } from "../args.ts";
 import { humanBytes } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const init: Command = {
+export const command: Command = {
   usage: [["init STORE [--block-size BYTES]", "create an empty store"]],
   args: { min: 1, max: 1, missing: "STORE", flags: ["--block-size"] },
   async run(a) {

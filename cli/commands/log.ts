@@ -3,7 +3,7 @@ import { out, withStore } from "../util.ts";
 import { humanBytes } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const log: Command = {
+export const command: Command = {
   usage: [["log STORE [--json]", "list revisions, newest first"]],
   args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
   async run(a) {

@@ -4,7 +4,7 @@ import { isoTime, major, minor, modeString, out, withStore } from "../util.ts";
 import type { NodeInfo } from "../../mod.ts";
 import type { Command } from "../command.ts";
 
-export const ls: Command = {
+export const command: Command = {
   usage: [["ls STORE [PATH] [--rev REV]", "list a directory (default: the head)"]],
   args: { min: 1, max: 2, missing: "STORE", flags: ["--rev"] },
   async run(a) {

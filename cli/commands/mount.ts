@@ -4,7 +4,7 @@ import { flag } from "../args.ts";
 import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
-export const mount: Command = {
+export const command: Command = {
   usage: [
     ["mount STORE MOUNTPOINT", "mount the store (created if missing); stays in the foreground"],
     ["      [--cache-mb N]", "block cache memory in MiB, clean and dirty (default 256)"],

@@ -3,7 +3,7 @@ import { withStore } from "../util.ts";
 import { humanBytes, withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const optimize: Command = {
+export const command: Command = {
   usage: [[
     "optimize STORE",
     "make history stored whole deltas on newer versions; train zstd dictionaries; re-encode every record denser",

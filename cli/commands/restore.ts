@@ -3,7 +3,7 @@ import { flag } from "../args.ts";
 import { revNumber, UsageError, withStore } from "../util.ts";
 import type { Command } from "../command.ts";
 
-export const restore: Command = {
+export const command: Command = {
   usage: [["restore STORE PATH --rev REV", "copy PATH as it was in REV into the head"]],
   args: { min: 2, max: 2, missing: "STORE PATH", flags: ["--rev"] },
   async run(a) {

@@ -4,7 +4,7 @@ import { findStore, out, withStore } from "../util.ts";
 import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
-export const snapshot: Command = {
+export const command: Command = {
   usage: [["snapshot [STORE] [-m MSG]", "checkpoint the head (asks a running mount); prints the revision number"]],
   args: { min: 0, max: 1, flags: ["--message"] },
   async run(a) {

@@ -3,7 +3,7 @@ import { findStore, out, withStore } from "../util.ts";
 import { humanBytes } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const stats: Command = {
+export const command: Command = {
   usage: [["stats STORE [--json]", "sizes and counts, and a running mount's memory"]],
   args: { min: 1, max: 1, missing: "STORE", flags: ["--json"] },
   async run(a) {

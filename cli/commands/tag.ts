@@ -3,7 +3,7 @@ import { revNumber, UsageError, withStore } from "../util.ts";
 import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
-export const tag: Command = {
+export const command: Command = {
   usage: [
     ["tag STORE NAME [REV]", "name a revision (default: the latest)"],
     ["tag STORE --delete NAME", "remove a tag"],

@@ -2,7 +2,7 @@
 import { RevfsError } from "../../store/types.ts";
 import type { Command } from "../command.ts";
 
-export const unmount: Command = {
+export const command: Command = {
   usage: [["unmount MOUNTPOINT", "unmount a running revfs mount"]],
   args: { min: 1, max: 1, missing: "MOUNTPOINT" },
   async run(a) {

@@ -3,7 +3,7 @@ import { out, withStore } from "../util.ts";
 import { withProgress } from "../progress.ts";
 import type { Command } from "../command.ts";
 
-export const verify: Command = {
+export const command: Command = {
   usage: [["verify STORE", "check every record of every revision"]],
   args: { min: 1, max: 1, missing: "STORE" },
   async run(a) {
