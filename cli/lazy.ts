@@ -4,7 +4,8 @@
  * literal specifier as soon as the importing module loads (measured: 9 ms for the
  * store's, a quarter of a `revfs snapshot` that only talks to a mount), so these are
  * imported by URL; `typeof import()` keeps their types checked. `revfs snapshot` loads
- * 9 modules, not the 28 that every command's module would bring.
+ * 10 modules, not the 28 that every command's module would bring (2.9 ms of a 37 ms
+ * run; docs/BENCHMARKS.md).
  */
 import type { Command } from "./command.ts";
 
@@ -39,7 +40,7 @@ export const COMMANDS = {
   verify: () => load<typeof import("./commands/verify.ts")>("./commands/verify.ts"),
 } satisfies Record<string, () => Promise<{ command: Command }>>;
 
-export type CommandName = keyof typeof COMMANDS;
+type CommandName = keyof typeof COMMANDS;
 
 /** The command named `name`, loaded; undefined for no such command. */
 export async function loadCommand(name: string): Promise<Command | undefined> {

@@ -1,9 +1,8 @@
 /**
  * The revfs command line: one module per command under cli/commands/, each with its
  * own usage lines, loaded only when that command runs (cli/lazy.ts); `revfs help` is
- * made from them all. Errors are one line on stderr and a
- * non-zero exit (1 for a failure, 2 for wrong use, 70 for a bug); nothing is written
- * on error.
+ * made from them all. Errors are one line on stderr and a non-zero exit (1 for a
+ * failure, 2 for wrong use, 70 for a bug); nothing is written on error.
  */
 import { RevfsError } from "../store/types.ts";
 import { parseArgs } from "./args.ts";
