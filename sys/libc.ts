@@ -1,9 +1,11 @@
 /**
  * The libc calls Deno does not offer, through FFI, for the whole project: flock(2) for
  * the store's writer lock, lseek(2) with SEEK_DATA / SEEK_HOLE for sparse files,
- * statvfs(3) for the mount's statfs, poll(2), sched_yield(2) and fcntl(2) for the FUSE request loop,
- * syncfs(2) for a client flushing a mount, mknod(2), statx(2), utimensat(2) and the
- * l*xattr(2) calls for export and import, malloc tuning, and madvise(2) for LMDB's map. Symbols only, loaded on first use; callers give them meaning.
+ * statvfs(3) for the mount's statfs, poll(2), sched_yield(2) and fcntl(2) for the FUSE
+ * request loop, syncfs(2) for a client flushing a mount, mknod(2), statx(2),
+ * utimensat(2) and the l*xattr(2) calls for export and import, malloc tuning, and
+ * madvise(2) for LMDB's map. Symbols only, loaded on first use; callers give them
+ * meaning.
  */
 import { utf8Bytes } from "./small_bytes.ts";
 

@@ -1,8 +1,8 @@
 /**
  * Bad input that reaches the mount or `import`: names too long or not UTF-8, a
- * terabyte sparse file, a mount of something that is not a store, a bad tuning knob. Each is refused with
- * one clear error (or, for the sparse file, handled without memory or disk blow-up),
- * and nothing else changes.
+ * terabyte sparse file, a mount of something that is not a store, a bad tuning knob.
+ * Each is refused with one clear error (or, for the sparse file, handled without
+ * memory or disk blow-up), and nothing else changes.
  */
 import assert from "node:assert/strict";
 import { type RevNumber } from "../mod.ts";
