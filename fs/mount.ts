@@ -5,7 +5,7 @@
 import { openOrCreateStore, RevfsError, type VersionedStore } from "../mod.ts";
 import { BlockLoader } from "./block_loader.ts";
 import { serveControl } from "./control.ts";
-import { waitBusyUsFromEnv } from "./fuse/request_wait.ts";
+import { chooseWaitBusyUs } from "./fuse/request_wait.ts";
 import { FuseSession } from "./fuse/session.ts";
 import { MemoryRelease } from "./memory_release.ts";
 import { libc } from "../sys/libc.ts";
@@ -43,7 +43,7 @@ export interface MountOptions {
   xattrs?: boolean;
   /** Check every block read against its SHA-256 name, not only its record's checksum. */
   verifyReads?: boolean;
-  /** Microseconds to wait busy for the next request (fs/fuse/request_wait.ts); default REVFS_WAIT_BUSY_US, else 200. */
+  /** Microseconds to wait busy for the next request; default REVFS_WAIT_BUSY_US, else by kernel (fs/fuse/request_wait.ts). */
   waitBusyUs?: number;
 }
 
@@ -102,7 +102,7 @@ export interface MountHandle {
 /** Mounts `storePath` (created if missing) on `mountpoint` and starts serving. */
 export async function mountStore(storePath: string, mountpoint: string, opts: MountOptions = {}): Promise<MountHandle> {
   const real = checkMountpoint(mountpoint);
-  const waitBusyUs = opts.waitBusyUs ?? waitBusyUsFromEnv(); // a bad value is refused before the store is made
+  const waitBusyUs = opts.waitBusyUs ?? chooseWaitBusyUs(); // a bad value is refused before the store is made
   const verifyReads = opts.verifyReads ?? false;
   const store = await openOrCreateStore(storePath, { verifyReads });
   let cache: PageCache;

@@ -1,12 +1,21 @@
 /**
  * The request loop's wait for the next request (fs/fuse/request_wait.ts), on a FIFO
  * standing in for /dev/fuse: ready at once when a request is there, busy for as long as
- * asked and then asleep when none comes, and the environment knob read strictly.
+ * asked and then asleep when none comes, the environment knob read strictly, and the
+ * default chosen by the kernel's FUSE parameter.
  */
 import assert from "node:assert/strict";
 import { libc, O_RDWR, S_IFIFO } from "../sys/libc.ts";
 import { utf8Bytes } from "../sys/small_bytes.ts";
-import { pollfdOf, WAIT_BUSY_US, WAIT_HERE_MS, waitBusyUsFromEnv, waitForRequest } from "../fs/fuse/request_wait.ts";
+import {
+  chooseWaitBusyUs,
+  pollfdOf,
+  WAIT_BUSY_US,
+  WAIT_HERE_MS,
+  waitBusyUsFor,
+  waitForRequest,
+  WAKE_HERE_PARAM,
+} from "../fs/fuse/request_wait.ts";
 
 const O_NONBLOCK = 0o4000;
 
@@ -61,17 +70,30 @@ Deno.test("REVFS_WAIT_BUSY_US: default, zero, and a clear error for anything but
   const before = Deno.env.get("REVFS_WAIT_BUSY_US");
   try {
     Deno.env.delete("REVFS_WAIT_BUSY_US");
-    assert.equal(waitBusyUsFromEnv(), WAIT_BUSY_US);
+    let param: string | undefined;
+    try {
+      param = Deno.readTextFileSync(WAKE_HERE_PARAM);
+    } catch {
+      param = undefined;
+    }
+    assert.equal(chooseWaitBusyUs(), param?.trim() === "Y" ? 0 : WAIT_BUSY_US);
     Deno.env.set("REVFS_WAIT_BUSY_US", "0");
-    assert.equal(waitBusyUsFromEnv(), 0);
+    assert.equal(chooseWaitBusyUs(), 0);
     Deno.env.set("REVFS_WAIT_BUSY_US", "50");
-    assert.equal(waitBusyUsFromEnv(), 50);
+    assert.equal(chooseWaitBusyUs(), 50);
     for (const bad of ["-1", "1.5", "fast", ""]) {
       Deno.env.set("REVFS_WAIT_BUSY_US", bad);
-      assert.throws(() => waitBusyUsFromEnv(), /REVFS_WAIT_BUSY_US must be a whole number of microseconds, not/);
+      assert.throws(() => chooseWaitBusyUs(), /REVFS_WAIT_BUSY_US must be a whole number of microseconds, not/);
     }
   } finally {
     if (before === undefined) Deno.env.delete("REVFS_WAIT_BUSY_US");
     else Deno.env.set("REVFS_WAIT_BUSY_US", before);
   }
+});
+
+Deno.test("the default wait is busy unless the kernel's FUSE wakes a caller on the replying CPU", () => {
+  assert.equal(waitBusyUsFor(undefined), WAIT_BUSY_US); // a kernel without the parameter
+  assert.equal(waitBusyUsFor("N\n"), WAIT_BUSY_US);
+  assert.equal(waitBusyUsFor("Y\n"), 0);
+  assert(WAIT_BUSY_US > 0);
 });

@@ -29,13 +29,37 @@ export const WAIT_BUSY_US = 200;
  */
 export const WAIT_HERE_MS = 1;
 
-export function waitBusyUsFromEnv(): number {
+/**
+ * Some kernels' FUSE module has a parameter `wake_here` (these machines' has, `N` by
+ * default); with `Y` a reply runs the woken caller on the replying CPU, so no idle CPU
+ * is woken. Then waiting busy only keeps the caller off that CPU: with `Y`, 10,000
+ * creates took 3.3-5.0 s (median 4.4) waiting busy against 2.7-4.1 (3.6) not, 10,000
+ * cold stats 0.47-0.80 s against 0.35-0.61, `find` and `git status` alike (eight rounds;
+ * docs/BENCHMARKS.md, "wake_here both ways").
+ */
+export const WAKE_HERE_PARAM = "/sys/module/fuse/parameters/wake_here";
+
+/** How long to wait busy on a kernel whose wake_here parameter reads `wakeHere` (undefined: none). */
+export function waitBusyUsFor(wakeHere: string | undefined): number {
+  return wakeHere?.trim() === "Y" ? 0 : WAIT_BUSY_US;
+}
+
+/** REVFS_WAIT_BUSY_US if set (strictly a whole number), else what suits this kernel. */
+export function chooseWaitBusyUs(): number {
   const v = Deno.env.get("REVFS_WAIT_BUSY_US");
-  if (v === undefined) return WAIT_BUSY_US;
+  if (v === undefined) return waitBusyUsFor(readParam(WAKE_HERE_PARAM));
   if (!/^\d{1,7}$/.test(v)) {
     throw new RevfsError("INVALID", `REVFS_WAIT_BUSY_US must be a whole number of microseconds, not "${v}"`);
   }
   return Number(v);
+}
+
+function readParam(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 const POLLIN = 1;
