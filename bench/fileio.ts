@@ -8,6 +8,7 @@ import { SourceText } from "./lib/workloads.ts";
 import { bindfsTarget, localTarget, type MountMemory, RevfsTarget, type Target } from "./lib/mounts.ts";
 import { dropCaches, MiB, run, sh } from "./lib/run.ts";
 import { type Sample, sample } from "./lib/stats.ts";
+import { otherWakeHere, type WakeHere, wakeHere, withWakeHere } from "./lib/wake_here.ts";
 import { Rng } from "../tests/helpers.ts";
 
 export type TargetName = Target["name"];
@@ -120,156 +121,221 @@ function sqliteScript(tx: number, seed: number): string {
   return lines.join("\n") + "\n";
 }
 
+/** Every workload's results under one setting, as rows for the report. */
+class Recorder {
+  private readonly runs = new Map<string, Map<TargetName, number[]>>();
+  private readonly cpu = new Map<string, Map<TargetName, number[]>>();
+  private readonly memory = new Map<string, MountMemory>();
+
+  record(workload: string, t: Target, value: number): void {
+    push(this.runs, workload, t.name, value);
+  }
+
+  /**
+   * Runs one step and records the filesystem's CPU time over it; on revfs also the
+   * mount's memory (largest over reps).
+   */
+  async step<T>(workload: string, t: Target, fn: () => Promise<T>): Promise<T> {
+    const cpuBefore = t.cpuMs();
+    let result: T;
+    if (t instanceof RevfsTarget) {
+      const { result: r, memory: m } = await t.measured(fn);
+      const prev = this.memory.get(workload);
+      if (!prev || m.peakRssBytes > prev.peakRssBytes) this.memory.set(workload, m);
+      result = r;
+    } else {
+      result = await fn();
+    }
+    if (cpuBefore !== undefined) push(this.cpu, workload, t.name, t.cpuMs()! - cpuBefore);
+    return result;
+  }
+
+  rows(details: Record<string, [string, string]>): IoRow[] {
+    return [...this.runs].map(([workload, m]) => {
+      const results: Partial<Record<TargetName, Sample>> = {};
+      for (const [name, values] of m) results[name] = sample(values);
+      return {
+        workload,
+        unit: details[workload][0],
+        detail: details[workload][1],
+        results,
+        ratioToBindfs: results.bindfs ? results.revfs!.median / results.bindfs.median : NaN,
+        ratioToLocal: results.local ? results.revfs!.median / results.local.median : NaN,
+        revfsMemory: this.memory.get(workload),
+        cpuMs: Object.fromEntries([...this.cpu.get(workload) ?? []].map(([name, values]) => [name, sample(values)])),
+      };
+    });
+  }
+}
+
+function push(m: Map<string, Map<TargetName, number[]>>, workload: string, name: TargetName, value: number): void {
+  if (!m.has(workload)) m.set(workload, new Map());
+  const byTarget = m.get(workload)!;
+  byTarget.set(name, [...byTarget.get(name) ?? [], value]);
+}
+
+/** The workloads' own inputs, written once and shared by every target and repetition. */
+interface Sources {
+  seq: string[];
+  tree: string;
+  treeBytes: number;
+  walk: string;
+}
+
+export interface FileIoResult {
+  /** Every workload, with the kernel as found. */
+  rows: IoRow[];
+  /**
+   * The small-request workloads again, bindfs and revfs only, with the FUSE module's
+   * wake_here parameter set the other way (bench/lib/wake_here.ts); absent where this
+   * kernel has no such parameter or the benchmark may not set it.
+   */
+  otherWakeHere?: { setting: WakeHere; asFound: WakeHere; rows: IoRow[] };
+}
+
 export async function fileIo(
   work: string,
   cfg: IoConfig,
   withBindfs: boolean,
   log: (s: string) => void,
-): Promise<IoRow[]> {
+): Promise<FileIoResult> {
   const targets: Target[] = [localTarget(`${work}/local`)];
   if (withBindfs) targets.push(await bindfsTarget(`${work}/bindfs-backing`, `${work}/bindfs`));
   targets.push(await RevfsTarget.start(`${work}/revfs-store`, `${work}/revfs`));
-  const runs = new Map<string, Map<TargetName, number[]>>();
-  const memory = new Map<string, MountMemory>();
-  const record = (workload: string, t: Target, value: number) => {
-    if (!runs.has(workload)) runs.set(workload, new Map());
-    const m = runs.get(workload)!;
-    if (!m.has(t.name)) m.set(t.name, []);
-    m.get(t.name)!.push(value);
-  };
-  const cpu = new Map<string, Map<TargetName, number[]>>();
-  /**
-   * Runs one step and records the filesystem's CPU time over it; on revfs also the
-   * mount's memory (largest over reps).
-   */
-  const step = async <T>(workload: string, t: Target, fn: () => Promise<T>): Promise<T> => {
-    const cpuBefore = t.cpuMs();
-    let result: T;
-    if (t instanceof RevfsTarget) {
-      const { result: r, memory: m } = await t.measured(fn);
-      const prev = memory.get(workload);
-      if (!prev || m.peakRssBytes > prev.peakRssBytes) memory.set(workload, m);
-      result = r;
-    } else {
-      result = await fn();
-    }
-    if (cpuBefore !== undefined) {
-      if (!cpu.has(workload)) cpu.set(workload, new Map());
-      const m = cpu.get(workload)!;
-      m.set(t.name, [...m.get(t.name) ?? [], t.cpuMs()! - cpuBefore]);
-    }
-    return result;
-  };
-  const cold = async (t: Target) => {
-    await t.remount();
-    await dropCaches();
-  };
-
-  const seqSources: string[] = [];
+  const src: Sources = { seq: [], tree: `${work}/tree-source`, treeBytes: 0, walk: `${work}/walk-source` };
   for (let r = 0; r < cfg.reps; r++) {
     const p = `${work}/seq-source-${r}.bin`;
     await writeSeqSource(p, cfg.seqBytes, 100 + r);
-    seqSources.push(p);
+    src.seq.push(p);
   }
-  const tree = `${work}/tree-source`;
-  const treeBytes = await writeTree(tree, cfg.treeFiles, 7);
-  const walkSource = `${work}/walk-source`;
-  await writeWalkTree(walkSource, cfg.walkFiles, 11);
-  const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+  src.treeBytes = await writeTree(src.tree, cfg.treeFiles, 7);
+  await writeWalkTree(src.walk, cfg.walkFiles, 11);
 
+  const asFound = new Recorder();
   for (let r = 0; r < cfg.reps; r++) {
     // Rotate the order so no target always runs first (or last) in a repetition.
-    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
-    for (const t of order) {
+    for (const t of targets.map((_, i) => targets[(i + r) % targets.length])) {
       log(`  file I/O rep ${r + 1}/${cfg.reps}: ${t.name}`);
-      const big = `${t.dir}/seq-${r}.bin`;
-      await sh(`cat ${seqSources[r]} > /dev/null`); // source in the page cache: time the target, not the source
-      const w = await step(
-        "seq write + fsync",
-        t,
-        () => run("dd", [`if=${seqSources[r]}`, `of=${big}`, "bs=1M", "conv=fsync"]),
-      );
-      record("seq write + fsync", t, mb(cfg.seqBytes, w.ms));
-
-      await cold(t);
-      const rc = await step("seq read cold", t, () => run("dd", [`if=${big}`, "of=/dev/null", "bs=1M"]));
-      record("seq read cold", t, mb(cfg.seqBytes, rc.ms));
-      const rw = await step("seq read warm", t, () => run("dd", [`if=${big}`, "of=/dev/null", "bs=1M"]));
-      record("seq read warm", t, mb(cfg.seqBytes, rw.ms));
-
-      await cold(t);
-      const rr = await step("random 4K read", t, () => fileops(["randread", big, String(cfg.randReads), String(r)]));
-      record("random 4K read", t, rr.ops / (rr.ms / 1000));
-      await Deno.remove(big);
-
-      const small = `${t.dir}/small-${r}`;
-      const cr = await step("create 10k", t, () => fileops(["create", small, String(cfg.smallFiles), String(r)]));
-      record("create 10k", t, cr.ops / (cr.ms / 1000));
-      await cold(t);
-      const st = await step("stat 10k", t, () => fileops(["stat", small, String(cfg.smallFiles)]));
-      record("stat 10k", t, st.ops / (st.ms / 1000));
-      await Deno.remove(small, { recursive: true });
-
-      const copy = `${t.dir}/tree-${r}`;
-      const ci = await step("cp -r in", t, () => run("cp", ["-r", tree, copy]));
-      record("cp -r in", t, mb(treeBytes, ci.ms));
-      await cold(t);
-      const out = `${work}/tree-out`;
-      const co = await step("cp -r out", t, () => run("cp", ["-r", copy, out]));
-      record("cp -r out", t, mb(treeBytes, co.ms));
-      await Deno.remove(out, { recursive: true });
-      await Deno.remove(copy, { recursive: true });
-
-      // A checkout to walk: copied in, and its index refreshed once (the copy has new
-      // inode numbers), so the timed git status compares stat data, as it does every day.
-      const walk = `${t.dir}/walk-${r}`;
-      await run("cp", ["-a", walkSource, walk]);
-      await run("git", ["-C", walk, "status", "--short"]);
-      await cold(t);
-      const fw = await step("find", t, () => run("find", [walk]));
-      record("find", t, cfg.walkFiles / (fw.ms / 1000));
-      await cold(t);
-      const gs = await step("git status", t, () => run("git", ["-C", walk, "status", "--short"]));
-      if (gs.stdout.trim() !== "") throw new Error(`git status in ${t.name} found changes: ${gs.stdout}`);
-      record("git status", t, cfg.walkFiles / (gs.ms / 1000));
-      await Deno.remove(walk, { recursive: true });
-
-      const db = `${t.dir}/db-${r}.sqlite`;
-      const sq = await step("sqlite inserts", t, () => run("sqlite3", [db], { stdin: sqliteScript(cfg.sqliteTx, r) }));
-      record("sqlite inserts", t, cfg.sqliteTx / (sq.ms / 1000));
-      await Deno.remove(db);
+      await bigFile(t, r, cfg, src, asFound);
+      await smallRequests(t, r, cfg, src, work, asFound);
     }
   }
-  for (const t of targets) await t.stop();
-  for (const p of seqSources) await Deno.remove(p);
-  await Deno.remove(tree, { recursive: true });
-  await Deno.remove(walkSource, { recursive: true });
+  const result: FileIoResult = { rows: asFound.rows(details(cfg, src)) };
 
-  const details: Record<string, [string, string]> = {
+  const found = await wakeHere();
+  const other = withBindfs ? await otherWakeHere() : undefined;
+  if (found !== undefined && other !== undefined) {
+    const fuseTargets = targets.filter((t) => t.name !== "local");
+    const rec = new Recorder();
+    await withWakeHere(other, async () => {
+      for (let r = 0; r < cfg.reps; r++) {
+        for (const t of fuseTargets.map((_, i) => fuseTargets[(i + r) % fuseTargets.length])) {
+          log(`  file I/O with fuse.wake_here=${other}, rep ${r + 1}/${cfg.reps}: ${t.name}`);
+          await smallRequests(t, r, cfg, src, work, rec);
+        }
+      }
+    });
+    result.otherWakeHere = { setting: other, asFound: found, rows: rec.rows(details(cfg, src)) };
+  }
+
+  for (const t of targets) await t.stop();
+  for (const p of src.seq) await Deno.remove(p);
+  await Deno.remove(src.tree, { recursive: true });
+  await Deno.remove(src.walk, { recursive: true });
+  return result;
+}
+
+/** Remount (a new mount has no user-space cache) and drop the kernel's caches. */
+async function cold(t: Target): Promise<void> {
+  await t.remount();
+  await dropCaches();
+}
+
+const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+/** One large file: written, read cold and warm, read at random. */
+async function bigFile(t: Target, r: number, cfg: IoConfig, src: Sources, rec: Recorder): Promise<void> {
+  const big = `${t.dir}/seq-${r}.bin`;
+  await sh(`cat ${src.seq[r]} > /dev/null`); // source in the page cache: time the target, not the source
+  const w = await rec.step(
+    "seq write + fsync",
+    t,
+    () => run("dd", [`if=${src.seq[r]}`, `of=${big}`, "bs=1M", "conv=fsync"]),
+  );
+  rec.record("seq write + fsync", t, mb(cfg.seqBytes, w.ms));
+
+  await cold(t);
+  const rc = await rec.step("seq read cold", t, () => run("dd", [`if=${big}`, "of=/dev/null", "bs=1M"]));
+  rec.record("seq read cold", t, mb(cfg.seqBytes, rc.ms));
+  const rw = await rec.step("seq read warm", t, () => run("dd", [`if=${big}`, "of=/dev/null", "bs=1M"]));
+  rec.record("seq read warm", t, mb(cfg.seqBytes, rw.ms));
+
+  await cold(t);
+  const rr = await rec.step("random 4K read", t, () => fileops(["randread", big, String(cfg.randReads), String(r)]));
+  rec.record("random 4K read", t, rr.ops / (rr.ms / 1000));
+  await Deno.remove(big);
+}
+
+/** Many small requests: small files created and stat'ed, a tree copied in and out, a checkout walked, SQLite. */
+async function smallRequests(
+  t: Target,
+  r: number,
+  cfg: IoConfig,
+  src: Sources,
+  work: string,
+  rec: Recorder,
+): Promise<void> {
+  const small = `${t.dir}/small-${r}`;
+  const cr = await rec.step("create 10k", t, () => fileops(["create", small, String(cfg.smallFiles), String(r)]));
+  rec.record("create 10k", t, cr.ops / (cr.ms / 1000));
+  await cold(t);
+  const st = await rec.step("stat 10k", t, () => fileops(["stat", small, String(cfg.smallFiles)]));
+  rec.record("stat 10k", t, st.ops / (st.ms / 1000));
+  await Deno.remove(small, { recursive: true });
+
+  const copy = `${t.dir}/tree-${r}`;
+  const ci = await rec.step("cp -r in", t, () => run("cp", ["-r", src.tree, copy]));
+  rec.record("cp -r in", t, mb(src.treeBytes, ci.ms));
+  await cold(t);
+  const out = `${work}/tree-out`;
+  const co = await rec.step("cp -r out", t, () => run("cp", ["-r", copy, out]));
+  rec.record("cp -r out", t, mb(src.treeBytes, co.ms));
+  await Deno.remove(out, { recursive: true });
+  await Deno.remove(copy, { recursive: true });
+
+  // A checkout to walk: copied in, and its index refreshed once (the copy has new
+  // inode numbers), so the timed git status compares stat data, as it does every day.
+  const walk = `${t.dir}/walk-${r}`;
+  await run("cp", ["-a", src.walk, walk]);
+  await run("git", ["-C", walk, "status", "--short"]);
+  await cold(t);
+  const fw = await rec.step("find", t, () => run("find", [walk]));
+  rec.record("find", t, cfg.walkFiles / (fw.ms / 1000));
+  await cold(t);
+  const gs = await rec.step("git status", t, () => run("git", ["-C", walk, "status", "--short"]));
+  if (gs.stdout.trim() !== "") throw new Error(`git status in ${t.name} found changes: ${gs.stdout}`);
+  rec.record("git status", t, cfg.walkFiles / (gs.ms / 1000));
+  await Deno.remove(walk, { recursive: true });
+
+  const db = `${t.dir}/db-${r}.sqlite`;
+  const sq = await rec.step("sqlite inserts", t, () => run("sqlite3", [db], { stdin: sqliteScript(cfg.sqliteTx, r) }));
+  rec.record("sqlite inserts", t, cfg.sqliteTx / (sq.ms / 1000));
+  await Deno.remove(db);
+}
+
+/** Each workload's unit and what one run of it does. */
+function details(cfg: IoConfig, src: Sources): Record<string, [string, string]> {
+  return {
     "seq write + fsync": ["MB/s", `dd bs=1M conv=fsync, ${cfg.seqBytes / MiB} MiB`],
     "seq read cold": ["MB/s", `dd bs=1M after remount + drop_caches`],
     "seq read warm": ["MB/s", `dd bs=1M again`],
     "random 4K read": ["ops/s", `${cfg.randReads} preads, cold`],
     "create 10k": ["files/s", `create+write+close, ${cfg.smallFiles} files of 1-4 KiB in 100 dirs`],
     "stat 10k": ["ops/s", `stat of ${cfg.smallFiles} files, cold`],
-    "cp -r in": ["MB/s", `${cfg.treeFiles} files, ${(treeBytes / MiB).toFixed(0)} MiB`],
+    "cp -r in": ["MB/s", `${cfg.treeFiles} files, ${(src.treeBytes / MiB).toFixed(0)} MiB`],
     "cp -r out": ["MB/s", `same tree, cold`],
     "find": ["files/s", `find over a git checkout of ${cfg.walkFiles} files, after remount + drop_caches`],
     "git status": ["files/s", `git status in the same checkout, after remount + drop_caches`],
     "sqlite inserts": ["tx/s", `sqlite3, ${cfg.sqliteTx} single-insert transactions`],
   };
-  return [...runs].map(([workload, m]) => {
-    const results: Partial<Record<TargetName, Sample>> = {};
-    for (const [name, values] of m) results[name] = sample(values);
-    return {
-      workload,
-      unit: details[workload][0],
-      detail: details[workload][1],
-      results,
-      ratioToBindfs: results.bindfs ? results.revfs!.median / results.bindfs.median : NaN,
-      ratioToLocal: results.revfs!.median / results.local!.median,
-      revfsMemory: memory.get(workload),
-      cpuMs: Object.fromEntries([...cpu.get(workload) ?? []].map(([name, values]) => [name, sample(values)])),
-    };
-  });
 }

@@ -10,6 +10,7 @@
 import { fileIo, IO_FULL, IO_QUICK } from "./fileio.ts";
 import { machine, revfsCommit, toolVersions } from "./lib/machine.ts";
 import { unmountAll } from "./lib/mounts.ts";
+import { restoreWakeHere } from "./lib/wake_here.ts";
 import { peersPresent } from "./lib/peers.ts";
 import { type BenchResults, charts, headline, markdown } from "./report.ts";
 import { historyReads } from "./history_reads.ts";
@@ -37,6 +38,7 @@ let cleaned = false;
 async function cleanup() {
   if (cleaned) return;
   cleaned = true;
+  await restoreWakeHere();
   await unmountAll();
   await Deno.remove(work, { recursive: true }).catch(() => {});
 }
@@ -66,7 +68,9 @@ try {
     if (!present.sqlite3) throw new Error("file I/O needs sqlite3 (bash .ci/setup installs it)");
     log("file I/O: local, bindfs, revfs");
     const io = quick ? IO_QUICK : IO_FULL;
-    results.fileIo = await fileIo(`${work}/io`, io, present.bindfs, log);
+    const measured = await fileIo(`${work}/io`, io, present.bindfs, log);
+    results.fileIo = measured.rows;
+    results.fileIoWakeHere = measured.otherWakeHere;
     log("file I/O: reading history, revfs");
     results.historyReads = await historyReads(`${work}/history-reads`, io.seqBytes, io.reps, log);
   }

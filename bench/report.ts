@@ -1,5 +1,5 @@
 /** The benchmark's Markdown report and SVG charts, from the results JSON alone. */
-import type { IoRow } from "./fileio.ts";
+import type { FileIoResult, IoRow } from "./fileio.ts";
 import type { Machine } from "./lib/machine.ts";
 import type { MountMemory } from "./lib/mounts.ts";
 import { MiB } from "./lib/run.ts";
@@ -20,6 +20,8 @@ export interface BenchResults {
   /** Peers not installed, skipped. */
   skipped: string[];
   fileIo?: IoRow[];
+  /** The small-request workloads again with the kernel's fuse.wake_here set the other way. */
+  fileIoWakeHere?: FileIoResult["otherWakeHere"];
   historyReads?: HistoryReadResult;
   histories?: HistoryResult[];
   scaling?: ScalingResult;
@@ -42,6 +44,12 @@ function memoryCell(m?: MountMemory): string {
   return `peak ${mib(m.peakRssBytes)}, anon ${mib(m.maxRssAnonBytes)} (cache ${mib(m.maxCachedBytes)}, dirty ${
     mib(m.maxDirtyBytes)
   })`;
+}
+
+/** A target's median and spread for one workload. */
+function cell(row: IoRow, t: "local" | "bindfs" | "revfs"): string {
+  const s = row.results[t];
+  return s ? `${num(s.median, s.median < 100 ? 1 : 0)} ±${spreadPct(s).toFixed(0)}%` : "-";
 }
 
 /** The filesystems' CPU over one run, medians; older results have none. */
@@ -69,10 +77,6 @@ export function markdown(r: BenchResults): string {
     out.push(
       `\n### File I/O through the mount\n\nMedian of ${reps} runs (± half the min-max spread), targets interleaved in each run; higher is better. bindfs is a C libfuse filesystem over a local directory. Memory: the revfs mount's peak resident set over the workload (VmHWM, LMDB's file map included), and the largest anonymous memory, page cache and dirty amounts sampled. CPU: the filesystem process's user and system time over one run (median; in 10 ms ticks).\n`,
     );
-    const cell = (row: IoRow, t: "local" | "bindfs" | "revfs") => {
-      const s = row.results[t];
-      return s ? `${num(s.median, s.median < 100 ? 1 : 0)} ±${spreadPct(s).toFixed(0)}%` : "-";
-    };
     out.push(table(
       [
         "workload",
@@ -99,6 +103,26 @@ export function markdown(r: BenchResults): string {
         memoryCell(row.revfsMemory),
         cpuCell(row),
         row.detail,
+      ]),
+    ));
+  }
+  const w = r.fileIoWakeHere;
+  if (w && r.fileIo) {
+    const asFound = new Map(r.fileIo.map((row) => [row.workload, row.ratioToBindfs]));
+    const reps = w.rows[0]?.results.revfs?.runs.length ?? 0;
+    out.push(
+      `\n#### The small requests again with fuse.wake_here=${w.setting}\n\nThis kernel's FUSE module has a parameter \`wake_here\` (${w.asFound} as found, and in the table above). With \`Y\` a reply does not pay the wake-up of an idle CPU, which on these VMs is the dearest part of a small request: bindfs's threads pay it with \`N\`, revfs avoids it by waiting busy for its next request (with \`Y\` it does not wait busy; fs/fuse/request_wait.ts). The same workloads, bindfs and revfs alternating, median of ${reps} runs, then the parameter put back.\n`,
+    );
+    out.push(table(
+      ["workload", "unit", "bindfs", "revfs", "revfs / bindfs", `as found (${w.asFound})`, "CPU revfs / bindfs"],
+      w.rows.map((row) => [
+        row.workload,
+        row.unit,
+        cell(row, "bindfs"),
+        cell(row, "revfs"),
+        `**${ratio(row.ratioToBindfs)}**`,
+        ratio(asFound.get(row.workload) ?? NaN),
+        cpuCell(row),
       ]),
     ));
   }
@@ -227,10 +251,29 @@ export function headline(r: BenchResults): string {
     `\`${r.command}\`, ${r.mode} run, ${r.startedAt.slice(0, 10)}, revfs ${r.revfsCommit}, ${r.machine.cores} cores.\n`,
   ];
   if (r.fileIo) {
+    const w = r.fileIoWakeHere;
+    const other = new Map(w?.rows.map((row) => [row.workload, row.ratioToBindfs]));
     out.push(table(
-      ["file I/O through the mount", "revfs / bindfs (a C FUSE filesystem)"],
-      r.fileIo.map((row) => [`${row.workload} (${row.unit})`, ratio(row.ratioToBindfs)]),
+      [
+        "file I/O through the mount",
+        "revfs / bindfs (a C FUSE filesystem)",
+        ...w ? [`the same, fuse.wake_here=${w.setting}`] : [],
+      ],
+      r.fileIo.map((row) => [
+        `${row.workload} (${row.unit})`,
+        ratio(row.ratioToBindfs),
+        ...w ? [other.has(row.workload) ? ratio(other.get(row.workload)!) : "not run"] : [],
+      ]),
     ));
+    if (w) {
+      out.push(
+        `\nThe last column: the small-request workloads again with this kernel's FUSE parameter \`wake_here\` set to ${w.setting} (${w.asFound} as found), ${
+          w.setting === "Y"
+            ? "which spares bindfs an idle CPU's wake-up per request"
+            : "which makes bindfs pay an idle CPU's wake-up per request"
+        } (docs/BENCHMARKS.md).`,
+      );
+    }
   }
   if (r.historyReads) {
     out.push(
