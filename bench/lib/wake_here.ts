@@ -6,7 +6,7 @@
  * where it may write the parameter, its small-request workloads again with the other
  * setting, then puts it back, also when interrupted.
  */
-const PARAM = "/sys/module/fuse/parameters/wake_here";
+import { WAKE_HERE_PARAM as PARAM } from "../../fs/fuse/request_wait.ts";
 
 export type WakeHere = "Y" | "N";
 

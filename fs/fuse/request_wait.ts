@@ -31,8 +31,9 @@ export const WAIT_HERE_MS = 1;
 
 /**
  * Some kernels' FUSE module has a parameter `wake_here` (these machines' has, `N` by
- * default); with `Y` a reply runs the woken caller on the replying CPU, so no idle CPU
- * is woken. Then waiting busy only keeps the caller off that CPU: with `Y`, 10,000
+ * default; found in no public source, so known by its effect): with `Y` a reply runs the
+ * woken caller on the replying CPU (perf: our reply's write switches to it), so no idle
+ * CPU is woken. Then waiting busy only keeps the caller off that CPU: with `Y`, 10,000
  * creates took 3.3-5.0 s (median 4.4) waiting busy against 2.7-4.1 (3.6) not, 10,000
  * cold stats 0.47-0.80 s against 0.35-0.61, `find` and `git status` alike (eight rounds;
  * docs/BENCHMARKS.md, "wake_here both ways").
