@@ -8,7 +8,7 @@ import { SourceText } from "./lib/workloads.ts";
 import { bindfsTarget, localTarget, type MountMemory, RevfsTarget, type Target } from "./lib/mounts.ts";
 import { dropCaches, MiB, run, sh } from "./lib/run.ts";
 import { type Sample, sample } from "./lib/stats.ts";
-import { otherWakeHere, type WakeHere, wakeHere, withWakeHere } from "./lib/wake_here.ts";
+import { type WakeHere, wakeHereSettings, withWakeHere } from "./lib/wake_here.ts";
 import { Rng } from "../tests/helpers.ts";
 
 export type TargetName = Target["name"];
@@ -222,9 +222,9 @@ export async function fileIo(
   }
   const result: FileIoResult = { rows: asFound.rows(details(cfg, src)) };
 
-  const found = await wakeHere();
-  const other = withBindfs ? await otherWakeHere() : undefined;
-  if (found !== undefined && other !== undefined) {
+  const settings = withBindfs ? await wakeHereSettings() : undefined;
+  if (settings) {
+    const { asFound, other } = settings;
     const fuseTargets = targets.filter((t) => t.name !== "local");
     const rec = new Recorder();
     await withWakeHere(other, async () => {
@@ -235,7 +235,7 @@ export async function fileIo(
         }
       }
     });
-    result.otherWakeHere = { setting: other, asFound: found, rows: rec.rows(details(cfg, src)) };
+    result.otherWakeHere = { setting: other, asFound, rows: rec.rows(details(cfg, src)) };
   }
 
   for (const t of targets) await t.stop();

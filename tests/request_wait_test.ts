@@ -9,12 +9,12 @@ import { libc, O_RDWR, S_IFIFO } from "../sys/libc.ts";
 import { utf8Bytes } from "../sys/small_bytes.ts";
 import {
   chooseWaitBusyUs,
+  kernelWakeHere,
   pollfdOf,
   WAIT_BUSY_US,
   WAIT_HERE_MS,
   waitBusyUsFor,
   waitForRequest,
-  WAKE_HERE_PARAM,
 } from "../fs/fuse/request_wait.ts";
 
 const O_NONBLOCK = 0o4000;
@@ -70,13 +70,7 @@ Deno.test("REVFS_WAIT_BUSY_US: default, zero, and a clear error for anything but
   const before = Deno.env.get("REVFS_WAIT_BUSY_US");
   try {
     Deno.env.delete("REVFS_WAIT_BUSY_US");
-    let param: string | undefined;
-    try {
-      param = Deno.readTextFileSync(WAKE_HERE_PARAM);
-    } catch {
-      param = undefined;
-    }
-    assert.equal(chooseWaitBusyUs(), param?.trim() === "Y" ? 0 : WAIT_BUSY_US);
+    assert.equal(chooseWaitBusyUs(), kernelWakeHere() === "Y" ? 0 : WAIT_BUSY_US);
     Deno.env.set("REVFS_WAIT_BUSY_US", "0");
     assert.equal(chooseWaitBusyUs(), 0);
     Deno.env.set("REVFS_WAIT_BUSY_US", "50");
@@ -93,7 +87,7 @@ Deno.test("REVFS_WAIT_BUSY_US: default, zero, and a clear error for anything but
 
 Deno.test("the default wait is busy unless the kernel's FUSE wakes a caller on the replying CPU", () => {
   assert.equal(waitBusyUsFor(undefined), WAIT_BUSY_US); // a kernel without the parameter
-  assert.equal(waitBusyUsFor("N\n"), WAIT_BUSY_US);
-  assert.equal(waitBusyUsFor("Y\n"), 0);
+  assert.equal(waitBusyUsFor("N"), WAIT_BUSY_US);
+  assert.equal(waitBusyUsFor("Y"), 0);
   assert(WAIT_BUSY_US > 0);
 });

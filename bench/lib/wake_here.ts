@@ -6,7 +6,7 @@
  * where it may write the parameter, its small-request workloads again with the other
  * setting, then puts it back, also when interrupted.
  */
-import { WAKE_HERE_PARAM as PARAM } from "../../fs/fuse/request_wait.ts";
+import { kernelWakeHere, WAKE_HERE_PARAM as PARAM } from "../../fs/fuse/request_wait.ts";
 
 export type WakeHere = "Y" | "N";
 
@@ -14,30 +14,26 @@ export type WakeHere = "Y" | "N";
 let changedFrom: WakeHere | undefined;
 
 /** The setting now; undefined when this kernel has no such parameter. */
-export async function wakeHere(): Promise<WakeHere | undefined> {
-  try {
-    const v = (await Deno.readTextFile(PARAM)).trim();
-    return v === "Y" || v === "N" ? v : undefined;
-  } catch {
-    return undefined;
-  }
+function wakeHere(): WakeHere | undefined {
+  const v = kernelWakeHere();
+  return v === "Y" || v === "N" ? v : undefined;
 }
 
-/** The setting to measure with besides the one found; undefined when it cannot be set. */
-export async function otherWakeHere(): Promise<WakeHere | undefined> {
-  const now = await wakeHere();
-  if (now === undefined) return undefined;
+/** The setting found, and the other one to measure with; undefined when it cannot be set. */
+export async function wakeHereSettings(): Promise<{ asFound: WakeHere; other: WakeHere } | undefined> {
+  const asFound = wakeHere();
+  if (asFound === undefined) return undefined;
   try {
-    await Deno.writeTextFile(PARAM, now); // unchanged: only asks whether we may write it
+    await Deno.writeTextFile(PARAM, asFound); // unchanged: only asks whether we may write it
   } catch {
     return undefined;
   }
-  return now === "Y" ? "N" : "Y";
+  return { asFound, other: asFound === "Y" ? "N" : "Y" };
 }
 
 /** Runs `fn` with the parameter set to `setting`, and puts the old one back. */
 export async function withWakeHere<T>(setting: WakeHere, fn: () => Promise<T>): Promise<T> {
-  const before = await wakeHere();
+  const before = wakeHere();
   if (before === undefined) throw new Error(`${PARAM} is missing`);
   changedFrom ??= before;
   await Deno.writeTextFile(PARAM, setting);

@@ -40,27 +40,28 @@ export const WAIT_HERE_MS = 1;
  */
 export const WAKE_HERE_PARAM = "/sys/module/fuse/parameters/wake_here";
 
-/** How long to wait busy on a kernel whose wake_here parameter reads `wakeHere` (undefined: none). */
+/** The kernel's wake_here setting ("Y", "N"); undefined where it has no such parameter. */
+export function kernelWakeHere(): string | undefined {
+  try {
+    return Deno.readTextFileSync(WAKE_HERE_PARAM).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long to wait busy on a kernel whose wake_here setting is `wakeHere` (undefined: none). */
 export function waitBusyUsFor(wakeHere: string | undefined): number {
-  return wakeHere?.trim() === "Y" ? 0 : WAIT_BUSY_US;
+  return wakeHere === "Y" ? 0 : WAIT_BUSY_US;
 }
 
 /** REVFS_WAIT_BUSY_US if set (strictly a whole number), else what suits this kernel. */
 export function chooseWaitBusyUs(): number {
   const v = Deno.env.get("REVFS_WAIT_BUSY_US");
-  if (v === undefined) return waitBusyUsFor(readParam(WAKE_HERE_PARAM));
+  if (v === undefined) return waitBusyUsFor(kernelWakeHere());
   if (!/^\d{1,7}$/.test(v)) {
     throw new RevfsError("INVALID", `REVFS_WAIT_BUSY_US must be a whole number of microseconds, not "${v}"`);
   }
   return Number(v);
-}
-
-function readParam(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 const POLLIN = 1;
