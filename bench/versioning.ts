@@ -8,7 +8,7 @@
 import { applyToDir, BinaryHistory, type EditOp, type SaveMode, SourceHistory } from "./lib/workloads.ts";
 import { GitTool, RevfsTool, type VersionTool, versionTools } from "./lib/peers.ts";
 import { CLI, type MountMemory } from "./lib/mounts.ts";
-import { dropCaches, MiB, run } from "./lib/run.ts";
+import { dropCaches, MiB, run, settleDisk } from "./lib/run.ts";
 import { median, percentile, sum } from "./lib/stats.ts";
 
 export interface ToolHistory {
@@ -113,6 +113,7 @@ export async function replay(
       logical += treeBytes(trees[0]);
       const order = tools.map((_, k) => tools[(k + i) % tools.length]);
       for (const t of order) {
+        settleDisk(revfs.store); // as in scaling.ts: no one's writeback waited for by another's fsync
         times.get(t.name)!.push(await t.snapshot(`state ${i}`));
         growth.get(t.name)!.push(await t.size());
       }

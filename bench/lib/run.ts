@@ -1,4 +1,5 @@
 /** Running peer programs and timing them. Every failure throws with the program's stderr. */
+import { syncFilesystemOf } from "../../sys/libc.ts";
 
 export interface Ran {
   ms: number;
@@ -55,6 +56,17 @@ export async function has(program: string): Promise<boolean> {
 export async function duBytes(path: string): Promise<number> {
   const r = await run("du", ["-sb", path]);
   return Number(r.stdout.split("\t")[0]);
+}
+
+/**
+ * Writes back what is dirty on the filesystem holding `path` (syncfs(2)), so that the
+ * next timed command's fsyncs do not wait behind another's writes: by hand a revfs
+ * snapshot's commit took 1.5-2.6 ms on a quiet disk and 75-105 ms with 200 MiB of
+ * another process's writes pending (docs/BENCHMARKS.md). A FUSE mount under `path` is
+ * a filesystem of its own and is left as it is.
+ */
+export function settleDisk(path: string): void {
+  if (!syncFilesystemOf(path)) throw new Error(`syncfs of the filesystem holding ${path} failed`);
 }
 
 /** Drops the kernel's page, dentry and inode caches (root only on these machines). */
