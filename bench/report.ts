@@ -144,7 +144,7 @@ export function markdown(r: BenchResults): string {
     out.push(
       `\n### Versioning: ${h.workload}\n\n${h.detail}: ${h.snapshots} snapshots, ${
         mib(h.logicalBytes)
-      } logical (the sum of every state's size). Times are whole commands (process start included); revfs reads the oldest state through its mount (\`.snapshots/N\`). Reads of the oldest state are cold (kernel caches dropped first); after gc, revfs reads in a new mount (its first read).\n`,
+      } logical (the sum of every state's size). Times are whole commands (process start included), each snapshot started on a settled disk (syncfs first); revfs reads the oldest state through its mount (\`.snapshots/N\`). Reads of the oldest state are cold (kernel caches dropped first); after gc, revfs reads in a new mount (its first read).\n`,
     );
     out.push(table(
       [
@@ -210,7 +210,7 @@ export function markdown(r: BenchResults): string {
       );
     };
     out.push(
-      `\n### Scaling: snapshot after a small change\n\nMedian time of a snapshot after changing one file (one 4 KiB block for the sparse file), against the size of what did not change; "first" is the first snapshot of everything (revfs: \`import\`). git is skipped above ${
+      `\n### Scaling: snapshot after a small change\n\nMedian time of a snapshot after changing one file (one 4 KiB block for the sparse file), against the size of what did not change; "first" is the first snapshot of everything (revfs: \`import\`). Each snapshot starts on a settled disk (syncfs of the work directory's filesystem first), so no tool's fsyncs wait for another's writes. git is skipped above ${
         sizeLabel(s.gitMaxFileBytes)
       } (it reads a whole file into memory to add it).\n`,
     );
