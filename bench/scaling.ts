@@ -94,7 +94,7 @@ async function measure(
       if (plain) await change(plain, r);
       for (const t of ts) {
         // Each on a quiet disk: what the edits or the tool before left for writeback
-        // would otherwise be waited for by the next fsync (a revfs commit's 2 ms -> 80).
+        // would otherwise be waited for by the next fsync (a revfs commit's 2 ms -> up to 105).
         settleDisk(revfs.store);
         runs.get(t.name)!.push(await t.snapshot(`change ${r}`));
       }

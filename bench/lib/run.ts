@@ -61,7 +61,7 @@ export async function duBytes(path: string): Promise<number> {
 /**
  * Writes back what is dirty on the filesystem holding `path` (syncfs(2)), so that the
  * next timed command's fsyncs do not wait behind another's writes: by hand a revfs
- * snapshot's commit took 1.5-2.6 ms on a quiet disk and 75-105 ms with 200 MiB of
+ * snapshot's commit took 1.5-2.6 ms on a quiet disk and 18-105 ms with 200 MiB of
  * another process's writes pending (docs/BENCHMARKS.md). A FUSE mount under `path` is
  * a filesystem of its own and is left as it is.
  */
